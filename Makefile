@@ -1,0 +1,52 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_DIR := var/demo
+DEMO_MEMBERS ?= 2000
+DEMO_SEED ?= 1
+ADDR ?= 127.0.0.1:8000
+
+.PHONY: install demo demo-data test lint format chromium clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,demo]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Browser tests drive Debian's chromium (Playwright's own browser download does not work here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "chromium is missing: sudo apt-get install chromium (browser tests need it)"; exit 1; fi; }
+
+# A fresh demo business on SQLite, then the site on $(ADDR).
+demo-data: install
+	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope migrate
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-data --members $(DEMO_MEMBERS) --seed $(DEMO_SEED)
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope check
+
+demo: demo-data
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-logins --addr $(ADDR)
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope serve $(ADDR)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: install chromium
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) var build *.egg-info src/*.egg-info

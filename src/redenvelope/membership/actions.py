@@ -1,0 +1,238 @@
+"""Every change to plans, members and holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from redenvelope.accounts.roles import Role
+from redenvelope.core.errors import Conflict, DomainError
+from redenvelope.inventory.models import Region
+
+from .models import Hold, Member, MemberEvent, MemberStatus, Plan
+
+ZIP_RE = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
+
+
+@transaction.atomic
+def create_plan(
+    *,
+    code: str,
+    name: str,
+    discs_at_once: int,
+    monthly_price: Decimal | str,
+    monthly_disc_limit: int | None = None,
+    streaming_screens: int = 1,
+    currency: str = "USD",
+) -> Plan:
+    if not 1 <= int(discs_at_once) <= 8:
+        raise DomainError("A plan sends from 1 to 8 discs at once.")
+    try:
+        price = Decimal(str(monthly_price))
+    except InvalidOperation:
+        raise DomainError(f"Price {monthly_price!r} is not a number.") from None
+    if price < 0 or price != price.quantize(Decimal("0.01")):
+        raise DomainError("A price is a non-negative amount in cents.")
+    if monthly_disc_limit is not None and monthly_disc_limit < 1:
+        raise DomainError("A monthly disc limit, when set, is at least 1.")
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise DomainError("Currency is a three-letter ISO code.")
+    if Plan.objects.filter(code=code).exists():
+        raise Conflict(f"A plan {code!r} already exists.")
+    return Plan.objects.create(
+        code=code,
+        name=name,
+        discs_at_once=discs_at_once,
+        monthly_price=price,
+        monthly_disc_limit=monthly_disc_limit,
+        streaming_screens=streaming_screens,
+        currency=currency,
+    )
+
+
+def region_for_zip(zip_code: str) -> Region:
+    zip_code = (zip_code or "").strip()
+    if not ZIP_RE.match(zip_code):
+        raise DomainError(f"{zip_code!r} is not a US ZIP code (12345 or 12345-6789).")
+    region = Region.objects.filter(zip3=zip_code[:3]).first()
+    if region is None:
+        raise DomainError(f"We do not deliver to ZIP {zip_code} yet.", code="no_region")
+    return region
+
+
+def _log(member: Member, kind: str, actor=None, **data) -> None:
+    MemberEvent.objects.create(member=member, kind=kind, actor=actor, data=data)
+
+
+@transaction.atomic
+def join(
+    *,
+    username: str,
+    email: str,
+    password: str,
+    plan: Plan,
+    street: str,
+    city: str,
+    state: str,
+    zip_code: str,
+    first_name: str = "",
+    last_name: str = "",
+    trial: bool = True,
+    actor=None,
+) -> Member:
+    """Create a user and their membership, on a free trial by default."""
+    User = get_user_model()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise DomainError(f"{email!r} is not an email address.") from None
+    if not plan.active:
+        raise DomainError(f"The {plan.name} plan is no longer offered.")
+    if User.objects.filter(username=username).exists():
+        raise Conflict(f"The username {username!r} is taken.")
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict("An account with that email already exists; sign in or reset the password.")
+    region = region_for_zip(zip_code)
+    user = User.objects.create_user(
+        username=username,
+        email=email,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    group, _ = Group.objects.get_or_create(name=Role.MEMBER.value)
+    user.groups.add(group)
+    member = Member.objects.create(
+        user=user,
+        plan=plan,
+        status=MemberStatus.TRIAL if trial else MemberStatus.ACTIVE,
+        street=street,
+        city=city,
+        state=state.upper(),
+        zip_code=zip_code,
+        region=region,
+    )
+    _log(member, "joined", actor, plan=plan.code, trial=trial)
+    return member
+
+
+def _locked(member: Member) -> Member:
+    return Member.objects.select_for_update().select_related("plan").get(pk=member.pk)
+
+
+@transaction.atomic
+def change_address(
+    member: Member, *, street: str, city: str, state: str, zip_code: str, actor=None
+) -> Member:
+    member = _locked(member)
+    region = region_for_zip(zip_code)
+    Member.objects.filter(pk=member.pk).update(
+        street=street, city=city, state=state.upper(), zip_code=zip_code, region=region
+    )
+    _log(member, "address_changed", actor, zip=zip_code)
+    member.refresh_from_db()
+    return member
+
+
+@transaction.atomic
+def change_plan(member: Member, plan: Plan, *, actor=None) -> Member:
+    member = _locked(member)
+    if member.status == MemberStatus.CANCELLED:
+        raise DomainError("A cancelled membership cannot change plan; rejoin first.")
+    if not plan.active:
+        raise DomainError(f"The {plan.name} plan is no longer offered.")
+    if plan.pk == member.plan_id:
+        raise DomainError(f"The member is already on {plan.name}.")
+    old = member.plan.code
+    Member.objects.filter(pk=member.pk).update(plan=plan)
+    _log(member, "plan_changed", actor, old=old, new=plan.code)
+    member.refresh_from_db()
+    return member
+
+
+@transaction.atomic
+def place_hold(member: Member, starts_on: dt.date, ends_on: dt.date, *, actor=None) -> Hold:
+    member = _locked(member)
+    if member.status == MemberStatus.CANCELLED:
+        raise DomainError("A cancelled membership cannot be paused.")
+    if ends_on <= starts_on:
+        raise DomainError("A hold ends after it starts.")
+    if starts_on < timezone.localdate():
+        raise DomainError("A hold cannot start in the past.")
+    if (ends_on - starts_on).days > 90:
+        raise DomainError("A hold lasts at most 90 days.")
+    overlapping = member.holds.filter(
+        cancelled_at=None, starts_on__lt=ends_on, ends_on__gt=starts_on
+    ).exists()
+    if overlapping:
+        raise Conflict("That hold overlaps one already planned.")
+    hold = Hold.objects.create(member=member, starts_on=starts_on, ends_on=ends_on)
+    _log(member, "hold_placed", actor, starts_on=str(starts_on), ends_on=str(ends_on))
+    return hold
+
+
+@transaction.atomic
+def cancel_hold(hold: Hold, *, actor=None) -> None:
+    updated = Hold.objects.filter(pk=hold.pk, cancelled_at=None).update(cancelled_at=timezone.now())
+    if updated:
+        _log(hold.member, "hold_cancelled", actor, hold=hold.pk)
+
+
+def on_hold(member: Member, day: dt.date | None = None) -> bool:
+    day = day or timezone.localdate()
+    return member.holds.filter(cancelled_at=None, starts_on__lte=day, ends_on__gt=day).exists()
+
+
+@transaction.atomic
+def cancel(member: Member, *, actor=None, reason: str = "") -> Member:
+    """Cancel now. The queue is kept (queues purges it after the retention period)."""
+    member = _locked(member)
+    if member.status == MemberStatus.CANCELLED:
+        raise DomainError("The membership is already cancelled.")
+    now = timezone.now()
+    Member.objects.filter(pk=member.pk).update(status=MemberStatus.CANCELLED, cancelled_at=now)
+    _log(member, "cancelled", actor, reason=reason)
+    member.refresh_from_db()
+    return member
+
+
+@transaction.atomic
+def rejoin(member: Member, *, plan: Plan | None = None, actor=None) -> Member:
+    """A cancelled member comes back; their kept queue is theirs again."""
+    member = _locked(member)
+    if member.status != MemberStatus.CANCELLED:
+        raise DomainError("Only a cancelled membership can rejoin.")
+    plan = plan or member.plan
+    if not plan.active:
+        raise DomainError(f"The {plan.name} plan is no longer offered; choose another.")
+    Member.objects.filter(pk=member.pk).update(
+        status=MemberStatus.ACTIVE, cancelled_at=None, plan=plan
+    )
+    _log(member, "rejoined", actor, plan=plan.code)
+    member.refresh_from_db()
+    return member
+
+
+@transaction.atomic
+def set_status(member: Member, status: str, *, actor=None, reason: str = "") -> Member:
+    """Billing and support move members between trial, active, paused and past due."""
+    if status not in MemberStatus.values:
+        raise DomainError(f"Unknown member status {status!r}.")
+    if status == MemberStatus.CANCELLED:
+        return cancel(member, actor=actor, reason=reason)
+    member = _locked(member)
+    if member.status == MemberStatus.CANCELLED:
+        raise DomainError("A cancelled membership must rejoin first.")
+    old = member.status
+    Member.objects.filter(pk=member.pk).update(status=status)
+    _log(member, "status_changed", actor, old=old, new=status, reason=reason)
+    member.refresh_from_db()
+    return member

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from redenvelope.inventory.models import Region
+
+
+class Plan(models.Model):
+    """What a member pays for."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    discs_at_once = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(8)]
+    )
+    monthly_disc_limit = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Most discs shipped per billing month; empty = unlimited."
+    )
+    streaming_screens = models.PositiveSmallIntegerField(default=1)
+    monthly_price = models.DecimalField(max_digits=8, decimal_places=2)
+    currency = models.CharField(max_length=3, default="USD")
+    active = models.BooleanField(default=True, help_text="Offered to new members.")
+
+    class Meta:
+        ordering = ["discs_at_once", "monthly_price"]
+        constraints = [
+            models.CheckConstraint(
+                name="plan_discs_1_to_8", condition=Q(discs_at_once__gte=1, discs_at_once__lte=8)
+            ),
+            models.CheckConstraint(
+                name="plan_price_not_negative", condition=Q(monthly_price__gte=Decimal("0"))
+            ),
+            models.CheckConstraint(
+                name="plan_monthly_limit_positive",
+                condition=Q(monthly_disc_limit__isnull=True) | Q(monthly_disc_limit__gte=1),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def limit_label(self) -> str:
+        if self.monthly_disc_limit:
+            return f"{self.monthly_disc_limit} discs a month"
+        return "Unlimited discs a month"
+
+
+class MemberStatus(models.TextChoices):
+    TRIAL = "trial", "Free trial"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    PAST_DUE = "past_due", "Past due"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Statuses whose members may receive discs (dispatch reads this; holds are checked by date).
+SHIPPABLE_STATUSES = (MemberStatus.TRIAL, MemberStatus.ACTIVE)
+
+
+class Member(models.Model):
+    """A customer account. Member-owned rows elsewhere carry member_id (the future shard key)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="member"
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="members")
+    status = models.CharField(max_length=10, choices=MemberStatus.choices)
+    street = models.CharField(max_length=200)
+    city = models.CharField(max_length=80)
+    state = models.CharField(max_length=2)
+    zip_code = models.CharField(
+        max_length=10, validators=[RegexValidator(r"^[0-9]{5}(-[0-9]{4})?$")]
+    )
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="members")
+    joined_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Entitlements other domains set and dispatch honours.
+    bonus_rentals = models.PositiveSmallIntegerField(
+        default=0, help_text="Extra discs out at once, granted by support or billing."
+    )
+    blocked = models.BooleanField(default=False, help_text="Nothing ships (e.g. abuse review).")
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "region"])]
+
+    def __str__(self) -> str:
+        return self.user.get_full_name() or self.user.username
+
+    @property
+    def disc_limit(self) -> int:
+        return self.plan.discs_at_once + self.bonus_rentals
+
+
+class Hold(models.Model):
+    """A vacation pause: nothing ships from `starts_on` up to, not including, `ends_on`."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="holds")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["member_id", "starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                name="hold_ends_after_start", condition=Q(ends_on__gt=models.F("starts_on"))
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.starts_on}–{self.ends_on}"
+
+    def covers(self, day: dt.date) -> bool:
+        return self.cancelled_at is None and self.starts_on <= day < self.ends_on
+
+
+class MemberEvent(models.Model):
+    """Append-only history of a membership: joined, plan changed, held, cancelled, rejoined."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["member_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.kind}"

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from redenvelope.catalog.models import Title
+from redenvelope.membership.models import Member
+
+
+class QueueEntry(models.Model):
+    """One title in a member's queue. Positions are 1..n with no gaps (checked by `check`)."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="queue_entries")
+    title = models.ForeignKey(Title, on_delete=models.PROTECT, related_name="queue_entries")
+    position = models.PositiveIntegerField()
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["member_id", "position"]
+        verbose_name_plural = "queue entries"
+        constraints = [
+            models.UniqueConstraint(fields=["member", "title"], name="title_once_per_queue"),
+            models.UniqueConstraint(fields=["member", "position"], name="one_entry_per_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}#{self.position}: {self.title_id}"
+
+
+class SavedEntry(models.Model):
+    """An unreleased title a member wants; it moves to the top of the queue on release day."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="saved_entries")
+    title = models.ForeignKey(Title, on_delete=models.PROTECT, related_name="saved_entries")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["member_id", "added_at", "id"]
+        verbose_name_plural = "saved entries"
+        constraints = [
+            models.UniqueConstraint(fields=["member", "title"], name="title_once_per_saved_list")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} saved {self.title_id}"

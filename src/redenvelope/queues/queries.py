@@ -1,0 +1,41 @@
+"""Queue reads shared by pages, the API and (in bulk) dispatch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from .models import QueueEntry, SavedEntry
+from .series import Item, eligible_title_ids
+
+
+def queue_of(member_id: int) -> QuerySet:
+    return (
+        QueueEntry.objects.filter(member_id=member_id)
+        .select_related("title", "title__series")
+        .order_by("position")
+    )
+
+
+def saved_of(member_id: int) -> QuerySet:
+    return (
+        SavedEntry.objects.filter(member_id=member_id)
+        .select_related("title")
+        .order_by("title__release_date", "added_at")
+    )
+
+
+def _item(title) -> Item:
+    return Item(title.id, title.series_id, title.series_order)
+
+
+def eligible_entries(member_id: int, out_titles: Iterable = ()) -> list[QueueEntry]:
+    """The member's queue entries that may ship now, in queue order.
+
+    `out_titles` are Title objects the member has out (fulfillment passes them in: queues sits
+    left of fulfillment and does not read shipments itself).
+    """
+    entries = list(queue_of(member_id))
+    ok = eligible_title_ids([_item(e.title) for e in entries], [_item(t) for t in out_titles])
+    return [e for e in entries if e.title_id in ok]

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from redenvelope.api import api
+from redenvelope.web import views
+
+admin.site.site_header = "Red Envelope back office"
+admin.site.site_title = "Red Envelope"
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("home/", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("catalog/", views.catalog, name="catalog"),
+    path("catalog/<int:title_id>/", views.title_detail, name="title_detail"),
+    path("queue/", views.queue, name="queue"),
+    path("queue/change/", views.queue_change, name="queue_change"),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+]

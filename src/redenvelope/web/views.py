@@ -1,0 +1,151 @@
+"""The public site and the member pages. Thin: reads come from queries, writes from actions."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from redenvelope.accounts.roles import Role, has_role, is_staff_user
+from redenvelope.catalog.models import Title
+from redenvelope.catalog.queries import genres_with_counts, search_titles
+from redenvelope.core.errors import DomainError
+from redenvelope.membership.models import Member, Plan
+from redenvelope.queues import actions as queue_actions
+from redenvelope.queues.queries import queue_of, saved_of
+
+
+def member_required(view):
+    """Only a signed-in member with a membership; staff get 403 (they work in the admin)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not has_role(request.user, Role.MEMBER):
+            raise PermissionDenied("These pages are for members.")
+        member = Member.objects.select_related("plan").filter(user=request.user).first()
+        if member is None:
+            raise PermissionDenied("This account has no membership.")
+        request.member = member
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def landing(request: HttpRequest) -> HttpResponse:
+    plans = Plan.objects.filter(active=True).order_by("discs_at_once", "monthly_price")
+    return render(request, "web/landing.html", {"plans": plans})
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Where a login lands: staff in the admin, members on their queue."""
+    if not request.user.is_authenticated:
+        return redirect("landing")
+    if is_staff_user(request.user):
+        return redirect("admin:index")
+    return redirect("queue")
+
+
+@member_required
+def catalog(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "")[:100]
+    genre = request.GET.get("genre", "")[:60]
+    titles = search_titles(q, genre)
+    page = Paginator(titles, 24).get_page(request.GET.get("page"))
+    member_id = request.member.pk
+    ctx = {
+        "page": page,
+        "q": q,
+        "genre": genre,
+        "genres": genres_with_counts(),
+        "queued": set(request.member.queue_entries.values_list("title_id", flat=True)),
+        "saved": set(request.member.saved_entries.values_list("title_id", flat=True)),
+        "member_id": member_id,
+    }
+    return render(request, "web/catalog.html", ctx)
+
+
+@member_required
+def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
+    title = get_object_or_404(Title.objects.select_related("series"), pk=title_id)
+    ctx = {
+        "title": title,
+        "in_queue": request.member.queue_entries.filter(title=title).first(),
+        "is_saved": request.member.saved_entries.filter(title=title).exists(),
+    }
+    return render(request, "web/title_detail.html", ctx)
+
+
+def _queue_context(member: Member) -> dict:
+    entries = list(queue_of(member.pk))
+    return {
+        "entries": entries,
+        "saved": list(saved_of(member.pk)),
+        "size": len(entries),
+        "member": member,
+    }
+
+
+def _render_queue(request: HttpRequest) -> HttpResponse:
+    template = "web/_queue.html" if request.htmx else "web/queue.html"
+    return render(request, template, _queue_context(request.member))
+
+
+@member_required
+def queue(request: HttpRequest) -> HttpResponse:
+    return _render_queue(request)
+
+
+QUEUE_OPS = {
+    "remove": lambda m, t, p: queue_actions.remove_from_queue(m, t),
+    "top": lambda m, t, p: queue_actions.move_to_top(m, t),
+    "move": lambda m, t, p: queue_actions.move_in_queue(m, t, p),
+    "add_top": lambda m, t, p: queue_actions.add_to_queue(m, t, "top"),
+    "add": lambda m, t, p: queue_actions.add_to_queue(m, t, "bottom"),
+    "save": lambda m, t, p: queue_actions.save_title(m, t),
+    "unsave": lambda m, t, p: queue_actions.unsave_title(m, t),
+}
+
+
+@require_POST
+@member_required
+def queue_change(request: HttpRequest) -> HttpResponse:
+    """One form posts every queue change: op, title and (for move) position."""
+    op = request.POST.get("op", "")
+    title_id = request.POST.get("title", "")
+    position = request.POST.get("position", "")
+    if op not in QUEUE_OPS:
+        messages.error(request, f"Unknown queue operation {op!r}.")
+    else:
+        try:
+            QUEUE_OPS[op](request.member, title_id, position)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            if op in ("add", "add_top"):
+                messages.success(request, "Added to your queue.")
+            elif op == "save":
+                messages.success(request, "Saved: it joins your queue on release day.")
+    nxt = request.POST.get("next", "")
+    if request.htmx and nxt == "catalog":
+        # The catalog button swaps itself for its new state.
+        title = Title.objects.filter(pk=title_id).first() if title_id.isdigit() else None
+        ctx = {
+            "t": title,
+            "queued": set(request.member.queue_entries.values_list("title_id", flat=True)),
+            "saved": set(request.member.saved_entries.values_list("title_id", flat=True)),
+        }
+        # htmx swaps only 2xx by default; errors come back as 200 with the message shown inline.
+        return render(request, "web/_title_action.html", ctx)
+    if request.htmx:
+        return _render_queue(request)
+    if nxt == "catalog":
+        return redirect("catalog")
+    return redirect("queue")

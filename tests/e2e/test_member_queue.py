@@ -1,0 +1,62 @@
+"""A member signs in with the browser and reorders the queue with the keyboard and the mouse."""
+
+import pytest
+
+from redenvelope.queues import actions as queues
+from redenvelope.queues.models import QueueEntry
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def order_in_db(member):
+    return list(
+        QueueEntry.objects.filter(member=member)
+        .order_by("position")
+        .values_list("title__name", flat=True)
+    )
+
+
+def order_on_page(page):
+    return page.locator("table.queue tbody tr td:nth-child(2) a").all_inner_texts()
+
+
+def test_member_logs_in_and_reorders_queue(live_server, world, page):
+    for film in world.films[:4]:
+        queues.add_to_queue(world.alice, film)
+
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/queue/")
+    assert order_on_page(page) == ["Film 0", "Film 1", "Film 2", "Film 3"]
+
+    # "Top" moves Film 2 up without a page load (htmx swaps the queue in place).
+    page.get_by_role("button", name="Move Film 2 to top").click()
+    page.wait_for_function(
+        "document.querySelector('table.queue tbody tr td:nth-child(2) a').innerText === 'Film 2'"
+    )
+    assert order_on_page(page) == ["Film 2", "Film 0", "Film 1", "Film 3"]
+    assert order_in_db(world.alice) == ["Film 2", "Film 0", "Film 1", "Film 3"]
+
+    # Type a position and press Enter: Film 3 goes to position 2.
+    box = page.get_by_label("New position for Film 3")
+    box.fill("2")
+    box.press("Enter")
+    page.wait_for_function(
+        "document.querySelectorAll('table.queue tbody tr td:nth-child(2) a')[1].innerText"
+        " === 'Film 3'"
+    )
+    assert order_in_db(world.alice) == ["Film 2", "Film 3", "Film 0", "Film 1"]
+
+    # A position out of range is refused with a message, and nothing moves.
+    box = page.get_by_label("New position for Film 0")
+    box.fill("9")
+    page.get_by_role("button", name="Move Film 0 to the position typed").click()
+    page.get_by_role("alert").filter(has_text="out of range").wait_for()
+    assert order_in_db(world.alice) == ["Film 2", "Film 3", "Film 0", "Film 1"]
+
+    # Remove works too.
+    page.get_by_role("button", name="Remove Film 1").click()
+    page.locator("#queue-size").filter(has_text="3 titles").wait_for()
+    assert order_in_db(world.alice) == ["Film 2", "Film 3", "Film 0"]
