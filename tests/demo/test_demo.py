@@ -47,7 +47,7 @@ def snapshot():
     }
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # flushes between the two builds
 def test_demo_business_is_believable_clean_and_repeatable():
     report = build_demo(members=400, seed=7, n_films=300, today=DAY)
     assert report.counts["members"] == 400 and report.counts["DCs"] >= 5
