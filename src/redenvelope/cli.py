@@ -173,7 +173,7 @@ def purge_cancelled(date: str = typer.Option(None, help="YYYY-MM-DD, default tod
 
 
 @app.command()
-def serve(addr: str = "127.0.0.1:8000") -> None:
+def serve(addr: str = typer.Argument("127.0.0.1:8000", help="host:port")) -> None:
     """Serve the site for development and demos (production: see README, gunicorn)."""
     from django.core.management import call_command
 
