@@ -172,6 +172,86 @@ def purge_cancelled(date: str = typer.Option(None, help="YYYY-MM-DD, default tod
     console.print(f"Purged {purge_cancelled_queues(_date(date))} queue entries.")
 
 
+dispatch_app = typer.Typer(help="Daily dispatch: the allocation engine and the runs around it.")
+app.add_typer(dispatch_app, name="dispatch")
+
+
+@dispatch_app.command("solve")
+def dispatch_solve(
+    input: str = typer.Option(..., "--input", help="Folder with the five Parquet files."),
+    output: str = typer.Option(..., "--output", help="Parquet file: member_id, title_id, dc_id."),
+    reasons: str = typer.Option("", help="Parquet file for shortfall reasons (default: beside)."),
+    base_value: float = 100.0,
+    position_decay: float = 0.9,
+    day_penalty: float = 20.0,
+) -> None:
+    """Solve one day's allocation from files (the engine alone; no database)."""
+    import time
+    from pathlib import Path
+
+    from redenvelope.engine import Instance, Params, solve
+    from redenvelope.engine.instance import InstanceError
+
+    started = time.perf_counter()
+    try:
+        inst = Instance.from_parquet(input)
+    except (InstanceError, OSError) as exc:
+        console.print(f"[red]Bad input: {exc}[/red]")
+        raise typer.Exit(2) from None
+    params = Params(base_value=base_value, position_decay=position_decay, day_penalty=day_penalty)
+    result = solve(inst, params)
+    result.to_parquet(output)
+    reasons_path = reasons or str(Path(output).with_suffix("")) + ".reasons.parquet"
+    result.reasons_to_parquet(reasons_path)
+    console.print(
+        f"{len(result.member_id):,} shipments for {inst.n_members:,} members, objective "
+        f"{result.objective:,.1f}, in {time.perf_counter() - started:.2f}s; "
+        f"wrote {output} and {reasons_path}"
+    )
+
+
+bench_app = typer.Typer(help="Benchmarks (run from a source checkout: they live in bench/).")
+app.add_typer(bench_app, name="bench")
+
+
+def _bench_module(name: str):
+    import importlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / f"{name}.py").exists():
+        console.print("[red]Benchmarks live in the source checkout's bench/ folder.[/red]")
+        raise typer.Exit(2)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module(f"bench.{name}")
+
+
+@bench_app.command("dispatch")
+def bench_dispatch(
+    members: int = typer.Option(100_000, help="Members with open slots."),
+    seed: int = 1,
+    exact: bool = typer.Option(None, help="Also solve exactly (default: up to 200,000 members)."),
+    greedy: bool = True,
+    scaling: str = typer.Option("", help="Comma-separated sizes, e.g. 10000,100000,1000000"),
+) -> None:
+    """Engine against the exact optimum and a per-member greedy, or growth over sizes."""
+    mod = _bench_module("dispatch")
+    if scaling:
+        sizes = [int(x) for x in scaling.split(",") if x.strip()]
+        mod.scaling(sizes, seed, console)
+        return
+    with console.status(f"generating and solving {members:,} members ..."):
+        r = mod.run_one(
+            members,
+            seed,
+            exact=members <= 200_000 if exact is None else exact,
+            greedy=greedy,
+            validate=members <= 200_000,
+        )
+    mod.report(r, console)
+
+
 @app.command()
 def serve(addr: str = typer.Argument("127.0.0.1:8000", help="host:port")) -> None:
     """Serve the site for development and demos (production: see README, gunicorn)."""

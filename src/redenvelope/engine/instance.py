@@ -1,0 +1,118 @@
+"""The engine's file contract (five Parquet files) and its in-memory form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA = {
+    "members": {
+        "member_id": "int64",
+        "region_id": "int32",
+        "open_slots": "int16",
+        "priority": "float64",
+    },
+    "queue": {"member_id": "int64", "position": "int32", "title_id": "int64"},
+    "stock": {"dc_id": "int32", "title_id": "int64", "available": "int32"},
+    "dcs": {"dc_id": "int32", "capacity": "int32"},
+    "transit": {"dc_id": "int32", "region_id": "int32", "days": "int16"},
+}
+
+
+class InstanceError(ValueError):
+    """The input breaks the file contract; the message says where."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """value = priority × base_value × position_decay^(position − 1) − day_penalty × (days − 1)."""
+
+    base_value: float = 100.0
+    position_decay: float = 0.9
+    day_penalty: float = 20.0
+    # Entries per member the engine considers beyond its open slots (queue order, reachable ones).
+    candidate_margin: int = 10
+    # Shelves (DCs holding the title) per entry the engine considers, nearest first.
+    shelves_per_entry: int = 4
+    # Days with at most this many queue entries are solved to the exact optimum (no candidate
+    # cut, and cycle cancelling after the auction); larger days rely on auction + exchange.
+    exact_below_entries: int = 20_000
+    epsilon: float = 0.001
+
+
+@dataclass
+class Instance:
+    tables: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> dict[str, np.ndarray]:
+        return self.tables[name]
+
+    @classmethod
+    def from_arrays(cls, **tables: dict[str, np.ndarray]) -> Instance:
+        inst = cls()
+        for name, cols in SCHEMA.items():
+            if name not in tables:
+                raise InstanceError(f"missing table {name!r}")
+            given = tables[name]
+            out = {}
+            for col, dtype in cols.items():
+                if col not in given:
+                    raise InstanceError(f"{name}: missing column {col!r}")
+                out[col] = np.ascontiguousarray(np.asarray(given[col]).astype(dtype, copy=False))
+            lengths = {len(v) for v in out.values()}
+            if len(lengths) > 1:
+                raise InstanceError(f"{name}: columns differ in length")
+            inst.tables[name] = out
+        inst.validate()
+        return inst
+
+    @classmethod
+    def from_parquet(cls, directory: str | Path) -> Instance:
+        directory = Path(directory)
+        tables = {}
+        for name in SCHEMA:
+            path = directory / f"{name}.parquet"
+            if not path.exists():
+                raise InstanceError(f"missing file {path}")
+            t = pq.read_table(path)
+            tables[name] = {c: t.column(c).to_numpy() for c in t.column_names}
+        return cls.from_arrays(**tables)
+
+    def to_parquet(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, cols in self.tables.items():
+            pq.write_table(pa.table(cols), directory / f"{name}.parquet")
+
+    def validate(self) -> None:
+        m, q, s, d, t = (self.tables[k] for k in ("members", "queue", "stock", "dcs", "transit"))
+        if len(np.unique(m["member_id"])) != len(m["member_id"]):
+            raise InstanceError("members: member_id repeats")
+        if (m["open_slots"] < 0).any():
+            raise InstanceError("members: open_slots must be >= 0")
+        if not (m["priority"] > 0).all():
+            raise InstanceError("members: priority must be > 0")
+        if (q["position"] < 1).any():
+            raise InstanceError("queue: position must be >= 1")
+        if (s["available"] < 0).any():
+            raise InstanceError("stock: available must be >= 0")
+        if len(np.unique(d["dc_id"])) != len(d["dc_id"]):
+            raise InstanceError("dcs: dc_id repeats")
+        if (d["capacity"] < 0).any():
+            raise InstanceError("dcs: capacity must be >= 0")
+        if (t["days"] < 1).any():
+            raise InstanceError("transit: days must be >= 1")
+        key = t["dc_id"].astype(np.int64) << 32 | t["region_id"].astype(np.int64)
+        if len(np.unique(key)) != len(key):
+            raise InstanceError("transit: a (dc_id, region_id) pair repeats")
+        key = s["dc_id"].astype(np.int64) << 40 | s["title_id"].astype(np.int64)
+        if len(np.unique(key)) != len(key):
+            raise InstanceError("stock: a (dc_id, title_id) pair repeats")
+
+    @property
+    def n_members(self) -> int:
+        return len(self.tables["members"]["member_id"])

@@ -1,0 +1,1313 @@
+"""Compiled kernels: the allocation (auction, DC prices, exchange) and the greedy baseline.
+
+Shelf pools (a title at a DC) are sold by a Gauss-Seidel auction (Bertsekas): a member with a free
+slot bids for the entry whose net value (value - DC price - pool price) is best, raising the pool's
+price by how much better it is than the member's next alternative plus epsilon; a full pool evicts
+its lowest bidder, who bids again. A pool's price is its lowest standing bid while full (0 while a
+copy is left), kept in a min-heap per pool. DC capacity is priced separately (`dc_prices`): an
+overloaded DC raises its price until the members who lose least by leaving it have left. An
+exchange phase then applies cycles of member moves with positive total gain (`_improve_cycles`
+between DCs; on small days `_cancel_cycles` over the whole residual network, which is exact).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numba as nb
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# Min-heaps stored in segments of shared arrays, with lazy deletion (an item is live while the
+# entry it names still holds that good under the same version).
+
+
+@nb.njit(cache=True, inline="always")
+def _sift_up(key, ent, ver, base, i):
+    while i > 0:
+        parent = (i - 1) >> 1
+        if key[base + parent] <= key[base + i]:
+            break
+        a, b = base + parent, base + i
+        key[a], key[b] = key[b], key[a]
+        ent[a], ent[b] = ent[b], ent[a]
+        ver[a], ver[b] = ver[b], ver[a]
+        i = parent
+
+
+@nb.njit(cache=True, inline="always")
+def _sift_down(key, ent, ver, base, n, i):
+    while True:
+        left = 2 * i + 1
+        if left >= n:
+            break
+        small = left
+        if left + 1 < n and key[base + left + 1] < key[base + left]:
+            small = left + 1
+        if key[base + i] <= key[base + small]:
+            break
+        a, b = base + i, base + small
+        key[a], key[b] = key[b], key[a]
+        ent[a], ent[b] = ent[b], ent[a]
+        ver[a], ver[b] = ver[b], ver[a]
+        i = small
+
+
+@nb.njit(cache=True)
+def _pop(key, ent, ver, base, length, g):
+    n = length[g]
+    last = n - 1
+    key[base], ent[base], ver[base] = key[base + last], ent[base + last], ver[base + last]
+    length[g] = last
+    _sift_down(key, ent, ver, base, last, 0)
+
+
+@nb.njit(cache=True)
+def _live_pool(e, v, g, ent_pool, ent_ver):
+    return ent_pool[e] == g and ent_ver[e] == v
+
+
+@nb.njit(cache=True)
+def _live_dc(e, v, g, ent_pool, ent_ver, pool_dc):
+    p = ent_pool[e]
+    return p >= 0 and pool_dc[p] == g and ent_ver[e] == v
+
+
+@nb.njit(cache=True)
+def _clean_top(key, ent, ver, start, length, g, is_dc, ent_pool, ent_ver, pool_dc):
+    base = start[g]
+    while length[g] > 0:
+        e, v = ent[base], ver[base]
+        live = (
+            _live_dc(e, v, g, ent_pool, ent_ver, pool_dc)
+            if is_dc
+            else _live_pool(e, v, g, ent_pool, ent_ver)
+        )
+        if live:
+            return
+        _pop(key, ent, ver, base, length, g)
+
+
+@nb.njit(cache=True)
+def _push(key, ent, ver, start, length, g, k, e, v, is_dc, ent_pool, ent_ver, pool_dc):
+    base = start[g]
+    size = start[g + 1] - base
+    if length[g] >= size:  # compact: drop dead items, re-heapify
+        n = 0
+        for i in range(length[g]):
+            ee, vv = ent[base + i], ver[base + i]
+            live = (
+                _live_dc(ee, vv, g, ent_pool, ent_ver, pool_dc)
+                if is_dc
+                else _live_pool(ee, vv, g, ent_pool, ent_ver)
+            )
+            if live:
+                key[base + n], ent[base + n], ver[base + n] = key[base + i], ee, vv
+                n += 1
+        length[g] = n
+        for i in range(n // 2 - 1, -1, -1):
+            _sift_down(key, ent, ver, base, n, i)
+    i = length[g]
+    key[base + i], ent[base + i], ver[base + i] = k, e, v
+    length[g] = i + 1
+    _sift_up(key, ent, ver, base, i)
+
+
+def _segments(caps: np.ndarray) -> np.ndarray:
+    start = np.zeros(len(caps) + 1, dtype=np.int64)
+    np.cumsum(2 * caps.astype(np.int64) + 4, out=start[1:])
+    return start
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@nb.njit(cache=True)
+def _pool_price(
+    j, p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver, pool_dc
+):
+    """The lowest standing bid while the pool is full; 0 while it has a copy to spare."""
+    if p_live[j] < pool_cap[j]:
+        return 0.0
+    _clean_top(p_key, p_ent, p_ver, p_start, p_len, j, False, ent_pool, ent_ver, pool_dc)
+    return p_key[p_start[j]]
+
+
+@nb.njit(cache=True)
+def _auction_run(
+    members,
+    entry_member,
+    entry_start,
+    entry_title,
+    entry_a,
+    slots,
+    region,
+    arc_start,
+    arc_pool,
+    pool_dc,
+    pool_cap,
+    dc_cap,
+    days,
+    penalty,
+    mu,
+    eps,
+    max_steps,
+    ent_pool,
+    ent_ver,
+    ent_bid,
+    held,
+    p_start,
+    p_key,
+    p_ent,
+    p_ver,
+    p_len,
+    p_live,
+    d_live,
+):
+    """Forward auction over shelf pools, DC capacity priced by mu (per DC). Members listed in
+    `members` (and anyone they outbid) bid until every member is assigned or priced out."""
+    n_members = len(slots)
+    ring = np.empty(n_members + 1, dtype=np.int64)
+    in_ring = np.zeros(n_members, dtype=np.bool_)
+    cap_ring = n_members + 1
+    head = 0
+    tail = 0
+    count = 0
+    for i in range(len(members)):
+        m = members[i]
+        if held[m] < slots[m] and not in_ring[m]:
+            ring[tail] = m
+            tail += 1
+            count += 1
+            in_ring[m] = True
+    steps = 0
+    while count > 0 and steps < max_steps:
+        m = ring[head]
+        head = (head + 1) % cap_ring
+        count -= 1
+        in_ring[m] = False
+        r = region[m]
+        while held[m] < slots[m]:
+            steps += 1
+            k = slots[m] - held[m] + 1
+            tops = np.zeros(k)
+            best_e = -1
+            best_j = -1
+            best_pi = 0.0
+            for e in range(entry_start[m], entry_start[m + 1]):
+                if ent_pool[e] >= 0:
+                    continue
+                a = entry_a[e]
+                e_pi = 0.0
+                e_j = -1
+                for q_j in range(arc_start[e], arc_start[e + 1]):
+                    j = arc_pool[q_j]
+                    dc = pool_dc[j]
+                    dd = days[dc, r]
+                    if dd == 0 or dc_cap[dc] == 0 or pool_cap[j] == 0:
+                        continue
+                    v = a - penalty * (dd - 1) - mu[dc]
+                    if v <= e_pi:
+                        continue
+                    pi = v - _pool_price(
+                        j,
+                        p_key,
+                        p_ent,
+                        p_ver,
+                        p_start,
+                        p_len,
+                        p_live,
+                        pool_cap,
+                        ent_pool,
+                        ent_ver,
+                        pool_dc,
+                    )
+                    if pi > e_pi:
+                        e_pi = pi
+                        e_j = j
+                if e_j < 0:
+                    continue
+                if e_pi > tops[k - 1]:
+                    i = k - 1
+                    while i > 0 and tops[i - 1] < e_pi:
+                        tops[i] = tops[i - 1]
+                        i -= 1
+                    tops[i] = e_pi
+                if e_pi > best_pi:
+                    best_pi = e_pi
+                    best_e = e
+                    best_j = e_j
+            if best_e < 0:
+                break  # nothing worth bidding for at these prices
+            j = best_j
+            price = _pool_price(
+                j,
+                p_key,
+                p_ent,
+                p_ver,
+                p_start,
+                p_len,
+                p_live,
+                pool_cap,
+                ent_pool,
+                ent_ver,
+                pool_dc,
+            )
+            bid = price + best_pi - tops[k - 1] + eps
+            e = best_e
+            ent_ver[e] += 1
+            ent_pool[e] = j
+            ent_bid[e] = bid
+            held[m] += 1
+            _push(
+                p_key,
+                p_ent,
+                p_ver,
+                p_start,
+                p_len,
+                j,
+                bid,
+                e,
+                ent_ver[e],
+                False,
+                ent_pool,
+                ent_ver,
+                pool_dc,
+            )
+            p_live[j] += 1
+            d_live[pool_dc[j]] += 1
+            if p_live[j] > pool_cap[j]:
+                _clean_top(
+                    p_key, p_ent, p_ver, p_start, p_len, j, False, ent_pool, ent_ver, pool_dc
+                )
+                loser = p_ent[p_start[j]]
+                _pop(p_key, p_ent, p_ver, p_start[j], p_len, j)
+                p_live[j] -= 1
+                d_live[pool_dc[j]] -= 1
+                ent_pool[loser] = -1
+                ent_ver[loser] += 1
+                lm = entry_member[loser]
+                held[lm] -= 1
+                if lm != m and not in_ring[lm]:
+                    ring[tail] = lm
+                    tail = (tail + 1) % cap_ring
+                    count += 1
+                    in_ring[lm] = True
+    return steps
+
+
+@nb.njit(cache=True)
+def _relieve_dcs(
+    entry_member,
+    entry_start,
+    entry_title,
+    entry_a,
+    region,
+    arc_start,
+    arc_pool,
+    pool_dc,
+    dc_cap,
+    days,
+    penalty,
+    mu,
+    eps,
+    ent_pool,
+    ent_ver,
+    ent_bid,
+    held,
+    p_start,
+    p_key,
+    p_ent,
+    p_ver,
+    p_len,
+    p_live,
+    pool_cap,
+    d_live,
+    released,
+):
+    """For every DC over capacity, raise its price just enough that the members who lose least by
+    leaving it (value here minus their best alternative elsewhere) are released, as many as the
+    overload. Returns how many were released (their member ids are written to `released`)."""
+    n_rel = 0
+    n_dcs = len(dc_cap)
+    over = np.zeros(n_dcs, dtype=np.int64)
+    total_over = 0
+    for d in range(n_dcs):
+        if d_live[d] > dc_cap[d]:
+            over[d] = d_live[d] - dc_cap[d]
+            total_over += over[d]
+    if total_over == 0:
+        return 0
+    # Holders of every overloaded DC (one pass), with their margin.
+    counts = np.zeros(n_dcs + 1, dtype=np.int64)
+    for e in range(len(ent_pool)):
+        j = ent_pool[e]
+        if j >= 0 and over[pool_dc[j]] > 0:
+            counts[pool_dc[j] + 1] += 1
+    for d in range(n_dcs):
+        counts[d + 1] += counts[d]
+    fill_at = counts[:-1].copy()
+    bucket = np.empty(counts[-1], dtype=np.int64)
+    for e in range(len(ent_pool)):
+        j = ent_pool[e]
+        if j >= 0 and over[pool_dc[j]] > 0:
+            bucket[fill_at[pool_dc[j]]] = e
+            fill_at[pool_dc[j]] += 1
+    margin = np.empty(counts[-1])
+    holders = np.empty(counts[-1], dtype=np.int64)
+    for d in range(n_dcs):
+        if over[d] == 0:
+            continue
+        n_h = 0
+        for b in range(counts[d], counts[d + 1]):
+            e = bucket[b]
+            m = entry_member[e]
+            r = region[m]
+            here = entry_a[e] - penalty * (days[d, r] - 1) - mu[d]
+            alt = 0.0
+            for e2 in range(entry_start[m], entry_start[m + 1]):
+                if ent_pool[e2] >= 0:
+                    continue
+                for q_j2 in range(arc_start[e2], arc_start[e2 + 1]):
+                    j2 = arc_pool[q_j2]
+                    d2 = pool_dc[j2]
+                    if d2 == d or dc_cap[d2] == 0 or pool_cap[j2] == 0:
+                        continue
+                    dd = days[d2, r]
+                    if dd == 0:
+                        continue
+                    v = entry_a[e2] - penalty * (dd - 1) - mu[d2]
+                    if v <= alt:
+                        continue
+                    v -= _pool_price(
+                        j2,
+                        p_key,
+                        p_ent,
+                        p_ver,
+                        p_start,
+                        p_len,
+                        p_live,
+                        pool_cap,
+                        ent_pool,
+                        ent_ver,
+                        pool_dc,
+                    )
+                    if v > alt:
+                        alt = v
+            holders[n_h] = e
+            margin[n_h] = here - alt
+            n_h += 1
+        order = np.argsort(margin[:n_h])
+        k = over[d]
+        # The k-th smallest margin is the price rise that makes exactly the k holders who lose
+        # least prefer to leave.
+        mu[d] += max(margin[order[k - 1]], 0.0) + eps
+        for i in range(k):
+            e = holders[order[i]]
+            j = ent_pool[e]
+            ent_pool[e] = -1
+            ent_ver[e] += 1
+            p_live[j] -= 1
+            d_live[d] -= 1
+            m = entry_member[e]
+            held[m] -= 1
+            released[n_rel] = m
+            n_rel += 1
+    return n_rel
+
+
+@nb.njit(cache=True)
+def _fill_member(
+    m,
+    entry_start,
+    entry_title,
+    entry_a,
+    slots,
+    region,
+    arc_start,
+    arc_pool,
+    pool_dc,
+    pool_cap,
+    dc_cap,
+    days,
+    penalty,
+    ent_pool,
+    held,
+    p_live,
+    d_live,
+):
+    """Give member m its best remaining entries, one at a time, while capacity is left."""
+    r = region[m]
+    while held[m] < slots[m]:
+        best_v = 0.0
+        best_e = -1
+        best_j = -1
+        for e in range(entry_start[m], entry_start[m + 1]):
+            if ent_pool[e] >= 0:
+                continue
+            for q_j in range(arc_start[e], arc_start[e + 1]):
+                j = arc_pool[q_j]
+                dc = pool_dc[j]
+                dd = days[dc, r]
+                if dd == 0 or p_live[j] >= pool_cap[j] or d_live[dc] >= dc_cap[dc]:
+                    continue
+                v = entry_a[e] - penalty * (dd - 1)
+                if v > best_v:
+                    best_v = v
+                    best_e = e
+                    best_j = j
+        if best_e < 0:
+            return
+        ent_pool[best_e] = best_j
+        held[m] += 1
+        p_live[best_j] += 1
+        d_live[pool_dc[best_j]] += 1
+
+
+@nb.njit(cache=True)
+def _fill(
+    entry_start,
+    entry_title,
+    entry_a,
+    slots,
+    region,
+    arc_start,
+    arc_pool,
+    pool_dc,
+    pool_cap,
+    dc_cap,
+    days,
+    penalty,
+    ent_pool,
+    held,
+    p_live,
+    d_live,
+):
+    """After the auction: members with free slots take what capacity is left."""
+    for m in range(len(slots)):
+        _fill_member(
+            m,
+            entry_start,
+            entry_title,
+            entry_a,
+            slots,
+            region,
+            arc_start,
+            arc_pool,
+            pool_dc,
+            pool_cap,
+            dc_cap,
+            days,
+            penalty,
+            ent_pool,
+            held,
+            p_live,
+            d_live,
+        )
+
+
+class _State:
+    """Arrays the auction phases share for one problem."""
+
+    def __init__(self, prob):
+        n_e = len(prob.entry_title)
+        self.entry_member = np.repeat(
+            np.arange(prob.n_members, dtype=np.int32), np.diff(prob.entry_start)
+        )
+        self.p_start = _segments(prob.pool_cap)
+        self.p_key = np.zeros(self.p_start[-1])
+        self.p_ent = np.zeros(self.p_start[-1], np.int32)
+        self.p_ver = np.zeros(self.p_start[-1], np.int32)
+        self.p_len = np.zeros(len(prob.pool_cap), np.int64)
+        self.p_live = np.zeros(len(prob.pool_cap), np.int64)
+        self.d_live = np.zeros(len(prob.dc_cap), np.int64)
+        self.ent_pool = np.full(n_e, -1, np.int32)
+        self.ent_ver = np.zeros(n_e, np.int32)
+        self.ent_bid = np.zeros(n_e)
+        self.held = np.zeros(prob.n_members, np.int32)
+        self.released = np.empty(max(1, n_e), np.int64)
+        self.everyone = np.flatnonzero((prob.slots > 0) & (np.diff(prob.entry_start) > 0))
+        self.steps = 0
+
+    def run(self, prob, members, mu, eps, max_steps):
+        self.steps += _auction_run(
+            members,
+            self.entry_member,
+            prob.entry_start,
+            prob.entry_title,
+            prob.entry_a,
+            prob.slots,
+            prob.region,
+            prob.arc_start,
+            prob.arc_pool,
+            prob.pool_dc,
+            prob.pool_cap,
+            prob.dc_cap,
+            prob.days,
+            prob.penalty,
+            mu,
+            eps,
+            max_steps,
+            self.ent_pool,
+            self.ent_ver,
+            self.ent_bid,
+            self.held,
+            self.p_start,
+            self.p_key,
+            self.p_ent,
+            self.p_ver,
+            self.p_len,
+            self.p_live,
+            self.d_live,
+        )
+
+    def relieve(self, prob, mu, eps):
+        return _relieve_dcs(
+            self.entry_member,
+            prob.entry_start,
+            prob.entry_title,
+            prob.entry_a,
+            prob.region,
+            prob.arc_start,
+            prob.arc_pool,
+            prob.pool_dc,
+            prob.dc_cap,
+            prob.days,
+            prob.penalty,
+            mu,
+            eps,
+            self.ent_pool,
+            self.ent_ver,
+            self.ent_bid,
+            self.held,
+            self.p_start,
+            self.p_key,
+            self.p_ent,
+            self.p_ver,
+            self.p_len,
+            self.p_live,
+            prob.pool_cap,
+            self.d_live,
+            self.released,
+        )
+
+
+def dc_prices(prob, eps: float, max_outer: int = 30) -> tuple[np.ndarray, int]:
+    """Prices on DC capacity: auction over shelves, then raise the price of every overloaded
+    DC just enough to release its overload (the members who lose least by leaving), and let the
+    released bid again, until no DC is over capacity."""
+    st = _State(prob)
+    mu = np.zeros(len(prob.dc_cap))
+    max_steps = max(1000, 50 * int(prob.slots.astype(np.int64).sum()))
+    members = st.everyone
+    rounds = 0
+    while rounds < max_outer:
+        rounds += 1
+        st.run(prob, members, mu, eps, max_steps)
+        n_rel = st.relieve(prob, mu, eps)
+        if n_rel == 0:
+            break
+        members = np.unique(st.released[:n_rel])
+    return mu, rounds
+
+
+def sample_problem(prob, fraction: float, seed: int = 0):
+    """A random share of the members with shelves and DC capacity scaled to match (rounded at
+    random so that scarce copies keep their expected count): prices learned on it carry over."""
+    rng = np.random.default_rng(seed)
+    keep = np.flatnonzero(rng.random(prob.n_members) < fraction)
+    lengths = np.diff(prob.entry_start)[keep]
+    starts = prob.entry_start[:-1][keep]
+    idx = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())
+    entry_start = np.zeros(len(keep) + 1, np.int64)
+    np.cumsum(lengths, out=entry_start[1:])
+    scaled = prob.pool_cap * fraction
+    pool_cap = (np.floor(scaled) + (rng.random(len(scaled)) < scaled % 1)).astype(np.int32)
+    a_len = np.diff(prob.arc_start)[idx]
+    a_first = prob.arc_start[:-1][idx]
+    arc_idx = np.repeat(a_first - np.r_[0, np.cumsum(a_len)[:-1]], a_len) + np.arange(a_len.sum())
+    arc_start = np.zeros(len(idx) + 1, np.int64)
+    np.cumsum(a_len, out=arc_start[1:])
+    return replace(
+        prob,
+        arc_start=arc_start,
+        arc_pool=prob.arc_pool[arc_idx],
+        member_id=prob.member_id[keep],
+        slots=prob.slots[keep],
+        region=prob.region[keep],
+        entry_start=entry_start,
+        entry_title=prob.entry_title[idx],
+        entry_pos=prob.entry_pos[idx],
+        entry_a=prob.entry_a[idx],
+        pool_cap=pool_cap,
+        dc_cap=np.round(prob.dc_cap * fraction).astype(np.int32),
+        queued=prob.queued[keep],
+        stocked=prob.stocked[keep],
+        top_title=prob.top_title[keep],
+    )
+
+
+def auction(
+    prob,
+    eps: float,
+    *,
+    sample_members: int = 15_000,
+    exchange_scans: int = 3,
+    exact_polish_entries: int = 20_000,
+    max_steps: int | None = None,
+):
+    """Allocate in three phases.
+
+    1. DC prices (`dc_prices`), learned on a sample of members when the day is large.
+    2. One clean auction over shelves at those prices; the few overloads it leaves are trimmed
+       and leftover capacity is filled.
+    3. Exchange: cycles of member moves between DCs with positive total gain.
+    """
+    timing = {}
+    t0 = time.perf_counter()
+    fraction = min(1.0, sample_members / max(1, prob.n_members))
+    source = prob if fraction >= 1.0 else sample_problem(prob, fraction)
+    mu, rounds = dc_prices(source, eps)
+    t1 = time.perf_counter()
+    timing["prices"] = t1 - t0
+    st = _State(prob)
+    max_steps = max_steps or max(1000, 50 * int(prob.slots.astype(np.int64).sum()))
+    st.run(prob, st.everyone, mu, eps, max_steps)
+    st.relieve(prob, mu.copy(), eps)
+    _fill(
+        prob.entry_start,
+        prob.entry_title,
+        prob.entry_a,
+        prob.slots,
+        prob.region,
+        prob.arc_start,
+        prob.arc_pool,
+        prob.pool_dc,
+        prob.pool_cap,
+        prob.dc_cap,
+        prob.days,
+        prob.penalty,
+        st.ent_pool,
+        st.held,
+        st.p_live,
+        st.d_live,
+    )
+    t2 = time.perf_counter()
+    timing["auction"] = t2 - t1
+    scans_done = np.zeros(1, np.int64)
+    gained = _improve_cycles(
+        st.entry_member,
+        prob.entry_start,
+        prob.entry_title,
+        prob.entry_a,
+        prob.slots,
+        prob.region,
+        prob.arc_start,
+        prob.arc_pool,
+        prob.pool_dc,
+        prob.pool_cap,
+        prob.dc_cap,
+        prob.days,
+        prob.penalty,
+        st.ent_pool,
+        st.held,
+        st.p_live,
+        st.d_live,
+        exchange_scans,
+        scans_done,
+    )
+    if len(prob.entry_a) <= exact_polish_entries:
+        gained += _cancel_cycles(
+            prob.entry_start,
+            prob.entry_a,
+            prob.slots,
+            prob.region,
+            prob.arc_start,
+            prob.arc_pool,
+            prob.pool_dc,
+            prob.pool_cap,
+            prob.dc_cap,
+            prob.days,
+            prob.penalty,
+            st.ent_pool,
+            st.held,
+            st.p_live,
+            st.d_live,
+            10_000,
+        )
+    timing["exchange"] = time.perf_counter() - t2
+    return st.ent_pool, {
+        "bids": st.steps,
+        "price_rounds": rounds,
+        "sample": fraction,
+        "exchange_gain": gained,
+        "exchange_scans": int(scans_done[0]),
+        "dc_price_max": float(mu.max(initial=0)),
+        "timing": timing,
+    }
+
+
+def greedy(prob, member_order: np.ndarray | None = None):
+    """Per-member greedy (how a hold targeter works): members one after another, in the given
+    order (input order by default), each takes its best remaining options."""
+    order = np.arange(len(prob.slots)) if member_order is None else member_order
+    return _greedy(
+        prob.entry_start,
+        prob.entry_title,
+        prob.entry_a,
+        prob.slots,
+        prob.region,
+        prob.arc_start,
+        prob.arc_pool,
+        prob.pool_dc,
+        prob.pool_cap,
+        prob.dc_cap,
+        prob.days,
+        prob.penalty,
+        order.astype(np.int64),
+    )
+
+
+@nb.njit(cache=True)
+def _greedy(
+    entry_start,
+    entry_title,
+    entry_a,
+    slots,
+    region,
+    arc_start,
+    arc_pool,
+    pool_dc,
+    pool_cap,
+    dc_cap,
+    days,
+    penalty,
+    order,
+):
+    ent_pool = np.full(len(entry_title), -1, dtype=np.int32)
+    held = np.zeros(len(slots), dtype=np.int32)
+    p_live = np.zeros(len(pool_dc), dtype=np.int64)
+    d_live = np.zeros(len(dc_cap), dtype=np.int64)
+    for i in range(len(order)):
+        _fill_member(
+            order[i],
+            entry_start,
+            entry_title,
+            entry_a,
+            slots,
+            region,
+            arc_start,
+            arc_pool,
+            pool_dc,
+            pool_cap,
+            dc_cap,
+            days,
+            penalty,
+            ent_pool,
+            held,
+            p_live,
+            d_live,
+        )
+    return ent_pool
+
+
+@nb.njit(cache=True)
+def _offer(cg, cm, ce, ce2, cj2, cj, cn, u, w, g, m, e, e2, j2, j):
+    """Keep the K best candidate moves of arc (u, w) in a min-heap on gain (sorted later)."""
+    k_max = cg.shape[2]
+    n = cn[u, w]
+    if n < k_max:
+        i = n
+        cn[u, w] = n + 1
+        # sift up
+        while i > 0:
+            parent = (i - 1) >> 1
+            if cg[u, w, parent] <= g:
+                break
+            cg[u, w, i] = cg[u, w, parent]
+            cm[u, w, i] = cm[u, w, parent]
+            ce[u, w, i] = ce[u, w, parent]
+            ce2[u, w, i] = ce2[u, w, parent]
+            cj2[u, w, i] = cj2[u, w, parent]
+            cj[u, w, i] = cj[u, w, parent]
+            i = parent
+    else:
+        if g <= cg[u, w, 0]:
+            return
+        # replace the root and sift down
+        i = 0
+        while True:
+            left = 2 * i + 1
+            if left >= k_max:
+                break
+            small = left
+            if left + 1 < k_max and cg[u, w, left + 1] < cg[u, w, left]:
+                small = left + 1
+            if cg[u, w, small] >= g:
+                break
+            cg[u, w, i] = cg[u, w, small]
+            cm[u, w, i] = cm[u, w, small]
+            ce[u, w, i] = ce[u, w, small]
+            ce2[u, w, i] = ce2[u, w, small]
+            cj2[u, w, i] = cj2[u, w, small]
+            cj[u, w, i] = cj[u, w, small]
+            i = small
+    cg[u, w, i] = g
+    cm[u, w, i] = m
+    ce[u, w, i] = e
+    ce2[u, w, i] = e2
+    cj2[u, w, i] = j2
+    cj[u, w, i] = j
+
+
+@nb.njit(cache=True)
+def _sort_offers(cg, cm, ce, ce2, cj2, cj, cn):
+    """Order every arc's candidates best first."""
+    nn = cn.shape[0]
+    for u in range(nn):
+        for w in range(nn):
+            n = cn[u, w]
+            if n < 2:
+                continue
+            order = np.argsort(-cg[u, w, :n])
+            cg[u, w, :n] = cg[u, w, :n][order]
+            cm[u, w, :n] = cm[u, w, :n][order]
+            ce[u, w, :n] = ce[u, w, :n][order]
+            ce2[u, w, :n] = ce2[u, w, :n][order]
+            cj2[u, w, :n] = cj2[u, w, :n][order]
+            cj[u, w, :n] = cj[u, w, :n][order]
+
+
+@nb.njit(cache=True)
+def _scan_moves(
+    entry_start,
+    entry_title,
+    entry_a,
+    slots,
+    region,
+    arc_start,
+    arc_pool,
+    pool_dc,
+    pool_cap,
+    dc_cap,
+    days,
+    penalty,
+    ent_pool,
+    held,
+    p_live,
+    cg,
+    cm,
+    ce,
+    ce2,
+    cj2,
+    cj,
+    cn,
+):
+    """Every single-member move worth considering, by arc: x->y (a shipment moves from DC x to
+    DC y, same or another title), x->out (dropped), out->y (a member with a free slot gains one)."""
+    n_dcs = len(dc_cap)
+    out = n_dcs
+    cn[:, :] = 0
+    for m in range(len(slots)):
+        r = region[m]
+        s0, s1 = entry_start[m], entry_start[m + 1]
+        free = held[m] < slots[m]
+        for e2 in range(s0, s1 + 0):
+            j_now = ent_pool[e2]
+            for q_j2 in range(arc_start[e2], arc_start[e2 + 1]):
+                j2 = arc_pool[q_j2]
+                y = pool_dc[j2]
+                dd = days[y, r]
+                if dd == 0 or p_live[j2] >= pool_cap[j2] or dc_cap[y] == 0 or j2 == j_now:
+                    continue
+                v2 = entry_a[e2] - penalty * (dd - 1)
+                if v2 <= 0:
+                    continue
+                if j_now >= 0:
+                    # the same title from another shelf
+                    x = pool_dc[j_now]
+                    if x != y:
+                        g = v2 - (entry_a[e2] - penalty * (days[x, r] - 1))
+                        _offer(cg, cm, ce, ce2, cj2, cj, cn, x, y, g, m, e2, e2, j2, j_now)
+                    continue
+                if free:
+                    _offer(cg, cm, ce, ce2, cj2, cj, cn, out, y, v2, m, -1, e2, j2, -1)
+                for e in range(s0, s1):
+                    j = ent_pool[e]
+                    if j < 0:
+                        continue
+                    x = pool_dc[j]
+                    if x == y:
+                        continue
+                    g = v2 - (entry_a[e] - penalty * (days[x, r] - 1))
+                    _offer(cg, cm, ce, ce2, cj2, cj, cn, x, y, g, m, e, e2, j2, j)
+        for e in range(s0, s1):
+            j = ent_pool[e]
+            if j >= 0:
+                x = pool_dc[j]
+                _offer(
+                    cg,
+                    cm,
+                    ce,
+                    ce2,
+                    cj2,
+                    cj,
+                    cn,
+                    x,
+                    out,
+                    -(entry_a[e] - penalty * (days[x, r] - 1)),
+                    m,
+                    e,
+                    -1,
+                    -1,
+                    j,
+                )
+
+
+@nb.njit(cache=True)
+def _move_valid(slots, pool_cap, ent_pool, held, p_live, pool_dc, m, e, e2, j2, j):
+    if e >= 0 and ent_pool[e] != j:
+        return False  # the shipment it would move is no longer where it was
+    if e2 >= 0:
+        if e2 != e and ent_pool[e2] >= 0:
+            return False
+        if e2 == e and ent_pool[e] == j2:
+            return False
+        if p_live[j2] >= pool_cap[j2]:
+            return False
+    return not (e < 0 and held[m] >= slots[m])
+
+
+@nb.njit(cache=True)
+def _improve_cycles(
+    entry_member,
+    entry_start,
+    entry_title,
+    entry_a,
+    slots,
+    region,
+    arc_start,
+    arc_pool,
+    pool_dc,
+    pool_cap,
+    dc_cap,
+    days,
+    penalty,
+    ent_pool,
+    held,
+    p_live,
+    d_live,
+    max_scans,
+    scans_done,
+):
+    """Exchange phase: cycles of single-member moves between DCs (and 'not shipped') with a
+    positive total gain, applied one after another. Each DC receives as many shipments as it
+    gives up along a cycle (or uses spare capacity), so every constraint keeps holding."""
+    n_dcs = len(dc_cap)
+    out = n_dcs
+    nn = n_dcs + 1
+    k_max = 512
+    cg = np.zeros((nn, nn, k_max))
+    cm = np.zeros((nn, nn, k_max), dtype=np.int64)
+    ce = np.zeros((nn, nn, k_max), dtype=np.int64)
+    ce2 = np.zeros((nn, nn, k_max), dtype=np.int64)
+    cj2 = np.zeros((nn, nn, k_max), dtype=np.int64)
+    cj = np.zeros((nn, nn, k_max), dtype=np.int64)
+    cn = np.zeros((nn, nn), dtype=np.int64)
+    ptr = np.zeros((nn, nn), dtype=np.int64)
+    improved = 0.0
+    gain_arc = np.zeros((nn, nn))
+    for scan in range(max_scans):
+        _scan_moves(
+            entry_start,
+            entry_title,
+            entry_a,
+            slots,
+            region,
+            arc_start,
+            arc_pool,
+            pool_dc,
+            pool_cap,
+            dc_cap,
+            days,
+            penalty,
+            ent_pool,
+            held,
+            p_live,
+            cg,
+            cm,
+            ce,
+            ce2,
+            cj2,
+            cj,
+            cn,
+        )
+        _sort_offers(cg, cm, ce, ce2, cj2, cj, cn)
+        ptr[:, :] = 0
+        applied = 0
+        while True:
+            # best valid candidate per arc (slack arcs: out->x always, x->out if x has room)
+            for u in range(nn):
+                for w in range(nn):
+                    gain_arc[u, w] = -1e300
+                    if u == w:
+                        continue
+                    while ptr[u, w] < cn[u, w]:
+                        i = ptr[u, w]
+                        if _move_valid(
+                            slots,
+                            pool_cap,
+                            ent_pool,
+                            held,
+                            p_live,
+                            pool_dc,
+                            cm[u, w, i],
+                            ce[u, w, i],
+                            ce2[u, w, i],
+                            cj2[u, w, i],
+                            cj[u, w, i],
+                        ):
+                            gain_arc[u, w] = cg[u, w, i]
+                            break
+                        ptr[u, w] += 1
+                    if u == out and w < n_dcs and gain_arc[u, w] < 0.0:
+                        gain_arc[u, w] = 0.0
+                    if w == out and u < n_dcs and d_live[u] < dc_cap[u] and gain_arc[u, w] < 0.0:
+                        gain_arc[u, w] = 0.0
+            dist = np.zeros(nn)
+            pred = np.full(nn, -1, dtype=np.int64)
+            last = -1
+            for _ in range(nn):
+                last = -1
+                for u in range(nn):
+                    for w in range(nn):
+                        g = gain_arc[u, w]
+                        if g > -1e299 and dist[u] + g > dist[w] + 1e-7:
+                            dist[w] = dist[u] + g
+                            pred[w] = u
+                            last = w
+                if last < 0:
+                    break
+            if last < 0:
+                break
+            node = last
+            for _ in range(nn):
+                node = pred[node]
+            cyc = np.empty(nn + 1, dtype=np.int64)
+            k = 0
+            cur = node
+            while True:
+                cyc[k] = cur
+                k += 1
+                cur = pred[cur]
+                if cur == node or k > nn:
+                    break
+            # arcs of the cycle: (cyc[i+1] -> cyc[i])
+            total = 0.0
+            ok = True
+            for i in range(k):
+                w = cyc[i]
+                u = cyc[(i + 1) % k]
+                total += gain_arc[u, w]
+            if total <= 1e-7:
+                break
+            # a member or a shelf may appear once per cycle
+            for i in range(k):
+                w = cyc[i]
+                u = cyc[(i + 1) % k]
+                if ptr[u, w] >= cn[u, w]:
+                    continue
+                a = ptr[u, w]
+                for i2 in range(i + 1, k):
+                    w2 = cyc[i2]
+                    u2 = cyc[(i2 + 1) % k]
+                    if ptr[u2, w2] >= cn[u2, w2]:
+                        continue
+                    b = ptr[u2, w2]
+                    if cm[u, w, a] == cm[u2, w2, b] or (
+                        cj2[u, w, a] >= 0 and cj2[u, w, a] == cj2[u2, w2, b]
+                    ):
+                        ptr[u2, w2] += 1  # drop the clash and look again
+                        ok = False
+            if not ok:
+                continue
+            for i in range(k):
+                w = cyc[i]
+                u = cyc[(i + 1) % k]
+                if ptr[u, w] >= cn[u, w] or gain_arc[u, w] != cg[u, w, ptr[u, w]]:
+                    continue  # a slack arc
+                a = ptr[u, w]
+                m, e, e2, j2 = cm[u, w, a], ce[u, w, a], ce2[u, w, a], cj2[u, w, a]
+                if e >= 0:
+                    j = ent_pool[e]
+                    ent_pool[e] = -1
+                    p_live[j] -= 1
+                    d_live[pool_dc[j]] -= 1
+                    held[m] -= 1
+                if e2 >= 0:
+                    ent_pool[e2] = j2
+                    p_live[j2] += 1
+                    d_live[pool_dc[j2]] += 1
+                    held[m] += 1
+                ptr[u, w] += 1
+            improved += total
+            applied += 1
+        scans_done[0] = scan + 1
+        if applied == 0:
+            break
+    return improved
+
+
+@nb.njit(cache=True)
+def _cancel_cycles(
+    entry_start,
+    entry_a,
+    slots,
+    region,
+    arc_start,
+    arc_pool,
+    pool_dc,
+    pool_cap,
+    dc_cap,
+    days,
+    penalty,
+    ent_pool,
+    held,
+    p_live,
+    d_live,
+    max_cycles,
+):
+    """Exact polishing for small days: cancel positive-gain cycles in the residual graph of the
+    allocation's flow network (S -> member -> entry -> shelf -> DC -> T, plus S -> T for slots
+    left empty) until none is left, which makes the allocation optimal for its candidates."""
+    n_m = len(slots)
+    n_e = len(entry_a)
+    n_j = len(pool_dc)
+    n_d = len(dc_cap)
+    S = 0
+    m0 = 1
+    e0 = m0 + n_m
+    j0 = e0 + n_e
+    d0 = j0 + n_j
+    T = d0 + n_d
+    V = T + 1
+    n_arcs_max = 2 * (n_m + n_e + arc_start[n_e] + n_j + n_d + 1)
+    au = np.empty(n_arcs_max, dtype=np.int64)
+    aw = np.empty(n_arcs_max, dtype=np.int64)
+    ag = np.empty(n_arcs_max)
+    # what an arc does when pushed: kind (0 S-m, 1 m-e, 2 e-j, 3 j-d, 4 d-T, 5 S-T), +1/-1, ids
+    ak = np.empty(n_arcs_max, dtype=np.int64)
+    ad = np.empty(n_arcs_max, dtype=np.int64)
+    ai = np.empty(n_arcs_max, dtype=np.int64)
+    aj = np.empty(n_arcs_max, dtype=np.int64)
+    entry_member = np.empty(n_e, dtype=np.int64)
+    for m in range(n_m):
+        for e in range(entry_start[m], entry_start[m + 1]):
+            entry_member[e] = m
+    total = 0.0
+    for _ in range(max_cycles):
+        n = 0
+        unused = 0
+        for m in range(n_m):
+            unused += slots[m] - held[m]
+            if held[m] < slots[m]:
+                au[n], aw[n], ag[n], ak[n], ad[n], ai[n] = S, m0 + m, 0.0, 0, 1, m
+                n += 1
+            if held[m] > 0:
+                au[n], aw[n], ag[n], ak[n], ad[n], ai[n] = m0 + m, S, 0.0, 0, -1, m
+                n += 1
+        for e in range(n_e):
+            m = entry_member[e]
+            r = region[m]
+            if ent_pool[e] < 0:
+                au[n], aw[n], ag[n], ak[n], ad[n], ai[n] = m0 + m, e0 + e, 0.0, 1, 1, e
+                n += 1
+            else:
+                au[n], aw[n], ag[n], ak[n], ad[n], ai[n] = e0 + e, m0 + m, 0.0, 1, -1, e
+                n += 1
+            for q in range(arc_start[e], arc_start[e + 1]):
+                j = arc_pool[q]
+                v = entry_a[e] - penalty * (days[pool_dc[j], r] - 1)
+                if ent_pool[e] == j:
+                    au[n], aw[n], ag[n], ak[n], ad[n], ai[n], aj[n] = (
+                        j0 + j,
+                        e0 + e,
+                        -v,
+                        2,
+                        -1,
+                        e,
+                        j,
+                    )
+                    n += 1
+                else:
+                    au[n], aw[n], ag[n], ak[n], ad[n], ai[n], aj[n] = e0 + e, j0 + j, v, 2, 1, e, j
+                    n += 1
+        for j in range(n_j):
+            x = d0 + pool_dc[j]
+            if p_live[j] < pool_cap[j]:
+                au[n], aw[n], ag[n], ak[n], ad[n], ai[n] = j0 + j, x, 0.0, 3, 1, j
+                n += 1
+            if p_live[j] > 0:
+                au[n], aw[n], ag[n], ak[n], ad[n], ai[n] = x, j0 + j, 0.0, 3, -1, j
+                n += 1
+        for d in range(n_d):
+            if d_live[d] < dc_cap[d]:
+                au[n], aw[n], ag[n], ak[n], ad[n], ai[n] = d0 + d, T, 0.0, 4, 1, d
+                n += 1
+            if d_live[d] > 0:
+                au[n], aw[n], ag[n], ak[n], ad[n], ai[n] = T, d0 + d, 0.0, 4, -1, d
+                n += 1
+        au[n], aw[n], ag[n], ak[n], ad[n], ai[n] = S, T, 0.0, 5, 1, 0
+        n += 1
+        if unused > 0:
+            au[n], aw[n], ag[n], ak[n], ad[n], ai[n] = T, S, 0.0, 5, -1, 0
+            n += 1
+        dist = np.zeros(V)
+        pred_arc = np.full(V, -1, dtype=np.int64)
+        last = -1
+        for _it in range(V):
+            last = -1
+            for a in range(n):
+                if dist[au[a]] + ag[a] > dist[aw[a]] + 1e-9:
+                    dist[aw[a]] = dist[au[a]] + ag[a]
+                    pred_arc[aw[a]] = a
+                    last = aw[a]
+            if last < 0:
+                break
+        if last < 0:
+            break
+        node = last
+        for _it in range(V):
+            node = au[pred_arc[node]]
+        cyc = np.empty(V + 1, dtype=np.int64)
+        k = 0
+        cur = node
+        gain = 0.0
+        while True:
+            a = pred_arc[cur]
+            cyc[k] = a
+            k += 1
+            gain += ag[a]
+            cur = au[a]
+            if cur == node or k > V:
+                break
+        if gain <= 1e-9:
+            break
+        # push one unit: removals first (an entry leaving a shelf), then the rest
+        for phase in range(2):
+            for i in range(k):
+                a = cyc[i]
+                if (ak[a] == 2 and ad[a] < 0) != (phase == 0):
+                    continue
+                kind, dirn = ak[a], ad[a]
+                if kind == 0:
+                    held[ai[a]] += dirn
+                elif kind == 2:
+                    ent_pool[ai[a]] = aj[a] if dirn > 0 else -1
+                elif kind == 3:
+                    p_live[ai[a]] += dirn
+                elif kind == 4:
+                    d_live[ai[a]] += dirn
+        total += gain
+    return total

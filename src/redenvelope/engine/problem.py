@@ -1,0 +1,277 @@
+"""From the contract's id-keyed tables to dense index arrays the kernels work on.
+
+Members keep their input order. Each member's candidate entries are its queue entries, in
+position order, whose title is on a shelf at a DC that reaches the member with a positive value;
+only the first `open_slots + candidate_margin` of them are kept (deeper entries are worth less than
+any of these and are needed only when all of these are taken), each with its nearest
+`shelves_per_entry` shelves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from .instance import Instance, InstanceError, Params
+
+
+@dataclass
+class Problem:
+    member_id: np.ndarray  # (M,) int64, input order
+    slots: np.ndarray  # (M,) int32
+    region: np.ndarray  # (M,) int32 region index, -1 when no DC reaches it
+    entry_start: np.ndarray  # (M+1,) int64, CSR over candidate entries
+    entry_title: np.ndarray  # (E,) int32 title index
+    entry_pos: np.ndarray  # (E,) int32
+    entry_a: np.ndarray  # (E,) float64 priority × base × decay^(pos-1)
+    title_id: np.ndarray  # (T,) int64
+    title_pool_start: np.ndarray  # (T+1,) int64
+    pool_dc: np.ndarray  # (J,) int32
+    pool_cap: np.ndarray  # (J,) int32
+    dc_id: np.ndarray  # (D,) int32
+    dc_cap: np.ndarray  # (D,) int32
+    days: np.ndarray  # (D, R) int16, 0 = cannot ship
+    penalty: float
+    # For explanations: per member, eligible entries before the candidate cut and shelf facts.
+    queued: np.ndarray  # (M,) int32 entries in queue (any title)
+    stocked: np.ndarray  # (M,) int32 entries whose title is on some shelf
+    top_title: np.ndarray  # (M,) int64 the title at the member's lowest position (-1: none)
+    # Per candidate entry, the shelves it may ship from (nearest first): CSR into arc_pool.
+    arc_start: np.ndarray  # (E+1,) int64
+    arc_pool: np.ndarray  # (A,) int32
+
+    @property
+    def n_members(self) -> int:
+        return len(self.member_id)
+
+
+def build_problem(
+    inst: Instance, params: Params, *, margin: int | None = None, shelves: int | None = None
+) -> Problem:
+    """margin/shelves: candidate entries beyond open slots, shelves per entry (-1: all)."""
+    margin = params.candidate_margin if margin is None else margin
+    shelves = params.shelves_per_entry if shelves is None else shelves
+    m, q, s, d, t = (inst[k] for k in ("members", "queue", "stock", "dcs", "transit"))
+
+    dc_order = np.argsort(d["dc_id"], kind="stable")
+    dc_id = d["dc_id"][dc_order]
+    dc_cap = d["capacity"][dc_order].astype(np.int32)
+
+    def dc_index(ids: np.ndarray, where: str) -> np.ndarray:
+        idx = np.searchsorted(dc_id, ids)
+        idx = np.minimum(idx, len(dc_id) - 1) if len(dc_id) else idx
+        if len(ids) and (len(dc_id) == 0 or (dc_id[idx] != ids).any()):
+            raise InstanceError(f"{where}: dc_id not in dcs")
+        return idx.astype(np.int32)
+
+    regions = np.unique(np.concatenate([m["region_id"], t["region_id"]]))
+    days = np.zeros((len(dc_id), len(regions)), dtype=np.int16)
+    if len(t["dc_id"]):
+        days[dc_index(t["dc_id"], "transit"), np.searchsorted(regions, t["region_id"])] = t["days"]
+    region = np.searchsorted(regions, m["region_id"]).astype(np.int32)
+
+    # Shelves: pools of (title, dc) with copies, grouped by title.
+    keep = s["available"] > 0
+    pool_title_ids = s["title_id"][keep]
+    pool_dc = dc_index(s["dc_id"][keep], "stock")
+    pool_cap = s["available"][keep].astype(np.int32)
+    order = np.lexsort((pool_dc, pool_title_ids))
+    pool_title_ids, pool_dc, pool_cap = pool_title_ids[order], pool_dc[order], pool_cap[order]
+    title_id, title_first = np.unique(pool_title_ids, return_index=True)
+    title_pool_start = np.append(title_first, len(pool_title_ids)).astype(np.int64)
+
+    # Queue entries by member (input order of members), position.
+    member_sorted = np.argsort(m["member_id"], kind="stable")
+    sorted_ids = m["member_id"][member_sorted]
+    pos_in_sorted = np.searchsorted(sorted_ids, q["member_id"])
+    pos_in_sorted = np.minimum(pos_in_sorted, max(len(sorted_ids) - 1, 0))
+    if len(q["member_id"]) and (sorted_ids[pos_in_sorted] != q["member_id"]).any():
+        raise InstanceError("queue: member_id not in members")
+    q_member = member_sorted[pos_in_sorted].astype(np.int64)
+    key = q_member << 31 | q["position"].astype(np.int64)
+    if len(key) > 1 and not (np.diff(key) >= 0).all():
+        order = np.argsort(key, kind="stable")
+    else:
+        order = None
+    q_title_ids = q["title_id"] if order is None else q["title_id"][order]
+    q_pos = q["position"] if order is None else q["position"][order]
+    q_member = q_member if order is None else q_member[order]
+    t_idx = np.searchsorted(title_id, q_title_ids)
+    t_idx = np.minimum(t_idx, max(len(title_id) - 1, 0))
+    on_shelf = (title_id[t_idx] == q_title_ids) if len(title_id) else np.zeros(len(t_idx), bool)
+    t_idx = np.where(on_shelf, t_idx, -1).astype(np.int32)
+
+    n = len(m["member_id"])
+    counts = np.bincount(q_member, minlength=n)
+    q_start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=q_start[1:])
+    top_title = np.full(n, -1, dtype=np.int64)
+    has = counts > 0
+    top_title[has] = q_title_ids[q_start[:-1][has]]
+    stocked = np.bincount(q_member[on_shelf], minlength=n).astype(np.int32)
+
+    slots = m["open_slots"].astype(np.int32)
+    prio = m["priority"].astype(np.float64)
+    keep_mask = _select(
+        q_start,
+        t_idx,
+        q_pos,
+        slots,
+        prio,
+        region,
+        title_pool_start,
+        pool_dc,
+        days,
+        params.base_value,
+        params.position_decay,
+        params.day_penalty,
+        -1 if margin is None or margin < 0 else margin,
+    )
+    kept_member = q_member[keep_mask]
+    entry_start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(kept_member, minlength=n), out=entry_start[1:])
+    entry_pos = q_pos[keep_mask].astype(np.int32)
+    entry_a = (
+        prio[kept_member]
+        * params.base_value
+        * params.position_decay ** (entry_pos.astype(np.float64) - 1)
+    )
+    entry_title = t_idx[keep_mask]
+    arc_start, arc_pool = _arcs(
+        kept_member,
+        entry_title,
+        entry_a,
+        region,
+        title_pool_start,
+        pool_dc,
+        pool_cap,
+        days,
+        params.day_penalty,
+        shelves,
+    )
+    return Problem(
+        arc_start=arc_start,
+        arc_pool=arc_pool,
+        member_id=m["member_id"],
+        slots=slots,
+        region=region,
+        entry_start=entry_start,
+        entry_title=entry_title,
+        entry_pos=entry_pos,
+        entry_a=entry_a,
+        title_id=title_id,
+        title_pool_start=title_pool_start,
+        pool_dc=pool_dc,
+        pool_cap=pool_cap,
+        dc_id=dc_id,
+        dc_cap=dc_cap,
+        days=days,
+        penalty=float(params.day_penalty),
+        queued=counts.astype(np.int32),
+        stocked=stocked,
+        top_title=top_title,
+    )
+
+
+@nb.njit(cache=True)
+def _select(
+    q_start,
+    t_idx,
+    q_pos,
+    slots,
+    prio,
+    region,
+    title_pool_start,
+    pool_dc,
+    days,
+    base,
+    decay,
+    penalty,
+    margin,
+):
+    """Keep, per member, the first slots+margin entries (all when margin < 0) that can ship with a
+    positive value from some DC holding the title; a title queued twice counts once."""
+    keep = np.zeros(len(t_idx), dtype=np.bool_)
+    n = len(slots)
+    seen = np.full(max(1, len(title_pool_start)), -1, dtype=np.int64)
+    for i in range(n):
+        if slots[i] <= 0:
+            continue
+        limit = slots[i] + margin if margin >= 0 else 1 << 30
+        got = 0
+        r = region[i]
+        for e in range(q_start[i], q_start[i + 1]):
+            if got >= limit:
+                break
+            t = t_idx[e]
+            if t < 0 or seen[t] == i:
+                continue
+            a = prio[i] * base * decay ** (q_pos[e] - 1)
+            ok = False
+            for j in range(title_pool_start[t], title_pool_start[t + 1]):
+                dd = days[pool_dc[j], r]
+                if dd > 0 and a - penalty * (dd - 1) > 0:
+                    ok = True
+                    break
+            if ok:
+                seen[t] = i
+                keep[e] = True
+                got += 1
+    return keep
+
+
+@nb.njit(cache=True)
+def _arcs(
+    entry_member,
+    entry_title,
+    entry_a,
+    region,
+    title_pool_start,
+    pool_dc,
+    pool_cap,
+    days,
+    penalty,
+    per_entry,
+):
+    """For each entry, the shelves holding its title that reach the member with a positive value,
+    nearest first (more copies first among equals), at most per_entry of them (-1: all)."""
+    n = len(entry_title)
+    arc_start = np.zeros(n + 1, dtype=np.int64)
+    cand = np.empty(max(1, len(pool_dc)), dtype=np.int64)
+    key = np.empty(max(1, len(pool_dc)), dtype=np.int64)
+    # pass 1: counts
+    for e in range(n):
+        t = entry_title[e]
+        r = region[entry_member[e]]
+        c = 0
+        for j in range(title_pool_start[t], title_pool_start[t + 1]):
+            dd = days[pool_dc[j], r]
+            if dd > 0 and entry_a[e] - penalty * (dd - 1) > 0:
+                c += 1
+        if per_entry >= 0 and c > per_entry:
+            c = per_entry
+        arc_start[e + 1] = arc_start[e] + c
+    arc_pool = np.empty(arc_start[n], dtype=np.int32)
+    for e in range(n):
+        t = entry_title[e]
+        r = region[entry_member[e]]
+        c = 0
+        for j in range(title_pool_start[t], title_pool_start[t + 1]):
+            dd = days[pool_dc[j], r]
+            if dd > 0 and entry_a[e] - penalty * (dd - 1) > 0:
+                # insertion by (days asc, copies desc)
+                k = np.int64(dd) * 1_000_000_000 - pool_cap[j]
+                i = c
+                while i > 0 and key[i - 1] > k:
+                    key[i] = key[i - 1]
+                    cand[i] = cand[i - 1]
+                    i -= 1
+                key[i] = k
+                cand[i] = j
+                c += 1
+        take = arc_start[e + 1] - arc_start[e]
+        for i in range(take):
+            arc_pool[arc_start[e] + i] = cand[i]
+    return arc_start, arc_pool

@@ -1,0 +1,146 @@
+"""Solve an instance: build the problem, run the auction, explain who got less than they wanted."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numba as nb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import kernels
+from .instance import Instance, Params
+from .problem import Problem, build_problem
+
+REASONS = (
+    "nothing_eligible",  # no queue entry may ship now
+    "out_of_stock_reachable",  # queued titles are on no shelf that reaches the member
+    "dc_capacity",  # a reachable shelf had the title but its DC had no capacity left
+    "taken_by_higher_value",  # the copies within reach went to members who valued them more
+)
+
+
+@dataclass
+class Result:
+    member_id: np.ndarray
+    title_id: np.ndarray
+    dc_id: np.ndarray
+    value: np.ndarray  # per shipment
+    objective: float
+    # Members who got fewer discs than open slots, or not their top queued title.
+    reason_member_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    reason: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    timings: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def to_parquet(self, path) -> None:
+        pq.write_table(
+            pa.table({"member_id": self.member_id, "title_id": self.title_id, "dc_id": self.dc_id}),
+            path,
+        )
+
+    def reasons_to_parquet(self, path) -> None:
+        pq.write_table(
+            pa.table({"member_id": self.reason_member_id, "reason": self.reason.astype(str)}), path
+        )
+
+
+def shipments_from(prob: Problem, ent_pool: np.ndarray):
+    """(member index, entry index, pool index, value) of every assigned entry."""
+    entries = np.flatnonzero(ent_pool >= 0)
+    member = np.repeat(np.arange(prob.n_members), np.diff(prob.entry_start))[entries]
+    pool = ent_pool[entries]
+    dc = prob.pool_dc[pool]
+    days = prob.days[dc, prob.region[member]].astype(np.float64)
+    value = prob.entry_a[entries] - prob.penalty * (days - 1)
+    return member, entries, pool, value
+
+
+def solve(inst: Instance, params: Params | None = None, *, explain: bool = True) -> Result:
+    params = params or Params()
+    t0 = time.perf_counter()
+    small = len(inst["queue"]["member_id"]) <= params.exact_below_entries
+    prob = build_problem(inst, params, margin=-1 if small else None, shelves=-1 if small else None)
+    t1 = time.perf_counter()
+    ent_pool, info = kernels.auction(
+        prob, params.epsilon, exact_polish_entries=params.exact_below_entries if small else 0
+    )
+    t2 = time.perf_counter()
+    result = result_from(prob, ent_pool)
+    if explain:
+        result.reason_member_id, result.reason = explain_shortfalls(prob, ent_pool)
+    t3 = time.perf_counter()
+    result.timings = {"build": t1 - t0, "solve": t2 - t1, "explain": t3 - t2}
+    result.stats = {"entries": float(len(prob.entry_title)), **info}
+    return result
+
+
+def result_from(prob: Problem, ent_pool: np.ndarray) -> Result:
+    member, entries, pool, value = shipments_from(prob, ent_pool)
+    return Result(
+        member_id=prob.member_id[member],
+        title_id=prob.title_id[prob.entry_title[entries]],
+        dc_id=prob.dc_id[prob.pool_dc[pool]],
+        value=value,
+        objective=float(value.sum()),
+    )
+
+
+def explain_shortfalls(prob: Problem, ent_pool: np.ndarray):
+    """A reason for every member with open slots who got fewer discs, or not their top title."""
+    n = prob.n_members
+    got = np.zeros(n, dtype=np.int64)
+    member, entries, pool, _ = shipments_from(prob, ent_pool)
+    np.add.at(got, member, 1)
+    got_top = np.zeros(n, dtype=bool)
+    shipped_titles = prob.title_id[prob.entry_title[entries]]
+    got_top[member[shipped_titles == prob.top_title[member]]] = True
+    short = (prob.slots > 0) & ((got < prob.slots) | ~got_top)
+    idx = np.flatnonzero(short)
+    reason = np.empty(len(idx), dtype=object)
+    candidates = np.diff(prob.entry_start)[idx]
+    # Capacity left at each DC after the run.
+    dc_used = np.bincount(prob.pool_dc[pool], minlength=len(prob.dc_cap))
+    dc_full = dc_used >= prob.dc_cap
+    reachable_full_dc = _reachable_full_dc(prob, idx, dc_full)
+    reason[:] = "taken_by_higher_value"
+    reason[reachable_full_dc] = "dc_capacity"
+    reason[candidates == 0] = "out_of_stock_reachable"
+    reason[prob.stocked[idx] == 0] = "out_of_stock_reachable"
+    reason[prob.queued[idx] == 0] = "nothing_eligible"
+    return prob.member_id[idx], reason
+
+
+def _reachable_full_dc(prob: Problem, idx: np.ndarray, dc_full: np.ndarray) -> np.ndarray:
+    """Members (of idx) whose top candidate title sits on a shelf at a full DC that reaches them."""
+    if not dc_full.any():
+        return np.zeros(len(idx), dtype=bool)
+    return _reach_full(
+        idx,
+        prob.entry_start,
+        prob.entry_title,
+        prob.arc_start,
+        prob.arc_pool,
+        prob.pool_dc,
+        prob.days,
+        prob.region,
+        dc_full,
+    )
+
+
+@nb.njit(cache=True)
+def _reach_full(idx, entry_start, entry_title, arc_start, arc_pool, pool_dc, days, region, dc_full):
+    out = np.zeros(len(idx), dtype=np.bool_)
+    for k in range(len(idx)):
+        m = idx[k]
+        if entry_start[m] == entry_start[m + 1]:
+            continue
+        e = entry_start[m]
+        for q in range(arc_start[e], arc_start[e + 1]):
+            dc = pool_dc[arc_pool[q]]
+            if dc_full[dc] and days[dc, region[m]] > 0:
+                out[k] = True
+                break
+    return out

@@ -1,0 +1,168 @@
+"""The dispatch engine against the exact optimum, the validator, the file contract, reasons."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from redenvelope.engine import Instance, Params, solve
+from redenvelope.engine.exact import solve_exact
+from redenvelope.engine.generate import generate
+from redenvelope.engine.instance import InstanceError
+from redenvelope.engine.validate import validate
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    members=st.integers(5, 150),
+    seed=st.integers(0, 10_000),
+    titles=st.integers(8, 80),
+    dcs=st.integers(2, 6),
+    regions=st.integers(3, 15),
+)
+def test_engine_is_feasible_and_within_half_a_percent_of_optimum(
+    members, seed, titles, dcs, regions
+):
+    inst = generate(members, seed=seed, titles=titles, dcs=dcs, regions=regions)
+    res = solve(inst)
+    check = validate(inst, res.member_id, res.title_id, res.dc_id)
+    assert check.ok, check.violations
+    assert check.objective == pytest.approx(res.objective)
+    best = solve_exact(inst).objective
+    assert res.objective <= best + 1e-6
+    assert res.objective >= 0.995 * best - 1e-9
+
+
+def tiny():
+    """Two members in region 1, one DC (10) one day away, another (20) three days away."""
+    return Instance.from_arrays(
+        members={
+            "member_id": [1, 2],
+            "region_id": [1, 1],
+            "open_slots": [2, 1],
+            "priority": [1.0, 1.0],
+        },
+        queue={"member_id": [1, 1, 2], "position": [1, 2, 1], "title_id": [100, 200, 100]},
+        stock={"dc_id": [10, 20, 10], "title_id": [100, 100, 200], "available": [1, 1, 1]},
+        dcs={"dc_id": [10, 20], "capacity": [5, 5]},
+        transit={"dc_id": [10, 20], "region_id": [1, 1], "days": [1, 3]},
+    )
+
+
+def test_tiny_instance_optimum():
+    inst = tiny()
+    res = solve(inst)
+    got = sorted(
+        zip(res.member_id.tolist(), res.title_id.tolist(), res.dc_id.tolist(), strict=True)
+    )
+    # Both want title 100; one gets it next day, the other from the far DC (100 - 40 = 60).
+    assert res.objective == pytest.approx(solve_exact(inst).objective)
+    assert res.objective == pytest.approx(100 + 90 + 60)
+    assert (1, 200, 10) in got and len(got) == 3
+
+
+@pytest.mark.parametrize(
+    "rows,problem",
+    [
+        ([(1, 100, 10), (1, 100, 20)], "same title twice"),
+        ([(2, 100, 10), (2, 200, 10)], "over open_slots"),
+        ([(2, 200, 10)], "not in the member's queue"),
+        ([(1, 100, 10), (2, 100, 10)], "beyond available"),
+        ([(1, 100, 30)], "beyond available"),
+    ],
+)
+def test_validator_catches_each_broken_constraint(rows, problem):
+    inst = tiny()
+    m, t, d = (np.array(c) for c in zip(*rows, strict=True))
+    check = validate(inst, m, t, d)
+    assert not check.ok
+    assert any(problem in v for v in check.violations), check.violations
+
+
+def test_validator_catches_capacity_transit_and_value():
+    inst = tiny()
+    inst.tables["dcs"]["capacity"][:] = [0, 5]
+    assert any("over capacity" in v for v in validate(inst, [1], [100], [10]).violations)
+    inst = tiny()
+    inst.tables["transit"]["region_id"][1] = 2  # DC 20 no longer reaches region 1
+    assert any("not in transit" in v for v in validate(inst, [1], [100], [20]).violations)
+    inst = tiny()
+    inst.tables["transit"]["days"][1] = 9  # 100 - 20 * 8 < 0
+    assert any("value <= 0" in v for v in validate(inst, [1], [100], [20]).violations)
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda t: t["members"].update(open_slots=np.array([-1, 1], np.int16)), "open_slots"),
+        (lambda t: t["members"].update(member_id=np.array([1, 1])), "member_id repeats"),
+        (lambda t: t["transit"].update(days=np.array([0, 3], np.int16)), "days"),
+        (lambda t: t["queue"].update(position=np.array([0, 1, 1], np.int32)), "position"),
+    ],
+)
+def test_bad_input_is_refused(change, message):
+    tables = {k: dict(v) for k, v in tiny().tables.items()}
+    change(tables)
+    with pytest.raises(InstanceError, match=message):
+        Instance.from_arrays(**tables)
+
+
+def test_reasons():
+    inst = Instance.from_arrays(
+        members={
+            "member_id": [1, 2, 3, 4, 5],
+            "region_id": [1, 1, 1, 1, 2],
+            "open_slots": [1, 1, 1, 1, 1],
+            "priority": [1.0, 2.0, 1.0, 1.0, 1.0],
+        },
+        queue={
+            "member_id": [1, 2, 4, 5],
+            "position": [1, 1, 1, 1],
+            "title_id": [100, 100, 999, 300],
+        },
+        stock={"dc_id": [10, 30], "title_id": [100, 300], "available": [1, 5]},
+        dcs={"dc_id": [10, 30], "capacity": [5, 0]},
+        transit={"dc_id": [10, 30], "region_id": [1, 2], "days": [1, 1]},
+    )
+    res = solve(inst)
+    reasons = dict(zip(res.reason_member_id.tolist(), res.reason.tolist(), strict=True))
+    assert reasons == {
+        1: "taken_by_higher_value",  # member 2 has priority 2 and gets the only copy
+        3: "nothing_eligible",
+        4: "out_of_stock_reachable",
+        5: "dc_capacity",
+    }
+
+
+def test_engine_beats_per_member_greedy():
+    from redenvelope.engine import kernels
+    from redenvelope.engine.problem import build_problem
+    from redenvelope.engine.solve import result_from
+
+    inst = generate(3000, seed=4)
+    prob = build_problem(inst, Params())
+    greedy = result_from(prob, kernels.greedy(prob)).objective
+    assert solve(inst).objective > greedy
+
+
+def test_cli_solves_from_files(tmp_path):
+    from redenvelope.cli import app
+
+    generate(200, seed=5).to_parquet(tmp_path / "in")
+    out = tmp_path / "out.parquet"
+    result = CliRunner().invoke(
+        app, ["dispatch", "solve", "--input", str(tmp_path / "in"), "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out)
+    assert table.column_names == ["member_id", "title_id", "dc_id"] and table.num_rows > 0
+    inst = Instance.from_parquet(tmp_path / "in")
+    assert validate(inst, *(table.column(c).to_numpy() for c in table.column_names)).ok
+    assert (tmp_path / "out.reasons.parquet").exists()
+    bad = CliRunner().invoke(
+        app, ["dispatch", "solve", "--input", str(tmp_path / "nope"), "--output", str(out)]
+    )
+    assert bad.exit_code == 2 and "Bad input" in bad.output
