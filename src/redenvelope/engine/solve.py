@@ -101,37 +101,33 @@ def explain_shortfalls(prob: Problem, ent_pool: np.ndarray):
     idx = np.flatnonzero(short)
     reason = np.empty(len(idx), dtype=object)
     candidates = np.diff(prob.entry_start)[idx]
-    # Capacity left at each DC after the run.
+    # Capacity left at each DC and shelf after the run.
     dc_used = np.bincount(prob.pool_dc[pool], minlength=len(prob.dc_cap))
-    dc_full = dc_used >= prob.dc_cap
-    reachable_full_dc = _reachable_full_dc(prob, idx, dc_full)
+    pool_used = np.bincount(pool, minlength=len(prob.pool_dc))
     reason[:] = "taken_by_higher_value"
-    reason[reachable_full_dc] = "dc_capacity"
+    blocked_by_dc = _top_blocked_by_dc(
+        idx,
+        prob.entry_start,
+        prob.arc_start,
+        prob.arc_pool,
+        prob.pool_dc,
+        prob.pool_cap,
+        pool_used,
+        dc_used >= prob.dc_cap,
+    )
+    reason[blocked_by_dc] = "dc_capacity"
     reason[candidates == 0] = "out_of_stock_reachable"
     reason[prob.stocked[idx] == 0] = "out_of_stock_reachable"
     reason[prob.queued[idx] == 0] = "nothing_eligible"
     return prob.member_id[idx], reason
 
 
-def _reachable_full_dc(prob: Problem, idx: np.ndarray, dc_full: np.ndarray) -> np.ndarray:
-    """Members (of idx) whose top candidate title sits on a shelf at a full DC that reaches them."""
-    if not dc_full.any():
-        return np.zeros(len(idx), dtype=bool)
-    return _reach_full(
-        idx,
-        prob.entry_start,
-        prob.entry_title,
-        prob.arc_start,
-        prob.arc_pool,
-        prob.pool_dc,
-        prob.days,
-        prob.region,
-        dc_full,
-    )
-
-
 @nb.njit(cache=True)
-def _reach_full(idx, entry_start, entry_title, arc_start, arc_pool, pool_dc, days, region, dc_full):
+def _top_blocked_by_dc(
+    idx, entry_start, arc_start, arc_pool, pool_dc, pool_cap, pool_used, dc_full
+):
+    """Members (of idx) whose first candidate title still had a copy on a shelf within reach,
+    at a DC that had no capacity left (otherwise its copies went to members valuing them more)."""
     out = np.zeros(len(idx), dtype=np.bool_)
     for k in range(len(idx)):
         m = idx[k]
@@ -139,8 +135,8 @@ def _reach_full(idx, entry_start, entry_title, arc_start, arc_pool, pool_dc, day
             continue
         e = entry_start[m]
         for q in range(arc_start[e], arc_start[e + 1]):
-            dc = pool_dc[arc_pool[q]]
-            if dc_full[dc] and days[dc, region[m]] > 0:
+            j = arc_pool[q]
+            if pool_used[j] < pool_cap[j] and dc_full[pool_dc[j]]:
                 out[k] = True
                 break
     return out
