@@ -210,6 +210,43 @@ def dispatch_solve(
     )
 
 
+@dispatch_app.command("run")
+def dispatch_run(
+    date: str = typer.Option(None, help="YYYY-MM-DD, default today"),
+    dc: str = typer.Option(None, help="A DC's code: run for that DC only (its cut-off)."),
+) -> None:
+    """Allocate and record the day's shipments (idempotent per date and DC)."""
+    from redenvelope.fulfillment.dispatch import run_dispatch
+    from redenvelope.inventory.models import DistributionCenter
+
+    day = _date(date) or _today()
+    center = None
+    if dc:
+        center = DistributionCenter.objects.filter(code=dc.upper()).first()
+        if center is None:
+            console.print(f"[red]No DC with code {dc!r}.[/red]")
+            raise typer.Exit(2)
+    with console.status(f"dispatching {day} ({center.code if center else 'all DCs'}) ..."):
+        run = run_dispatch(day, center)
+    f = run.figures
+    console.print(
+        f"Run {run.run_date} {run.scope}: {f.get('shipments', 0):,} shipments to "
+        f"{f.get('members_considered', 0):,} members with {f.get('open_slots', 0):,} open slots; "
+        f"objective {f.get('objective', 0):,.1f}; seconds {f.get('seconds', {})}"
+    )
+    if f.get("reasons"):
+        console.print(
+            "short of slots or top title: "
+            + ", ".join(f"{k} {v:,}" for k, v in f["reasons"].items())
+        )
+
+
+def _today():
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
 bench_app = typer.Typer(help="Benchmarks (run from a source checkout: they live in bench/).")
 app.add_typer(bench_app, name="bench")
 

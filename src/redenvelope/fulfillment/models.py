@@ -1,11 +1,66 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from redenvelope.catalog.models import Title
 from redenvelope.inventory.models import Copy, DistributionCenter
 from redenvelope.membership.models import Member
+
+
+class DispatchRun(models.Model):
+    """One day's allocation at one DC (scope = its code) or nationally (scope = "ALL")."""
+
+    run_date = models.DateField()
+    scope = models.CharField(max_length=4)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    params = models.JSONField(default=dict)
+    figures = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-run_date", "scope"]
+        constraints = [
+            # Re-running the same date and scope changes nothing.
+            models.UniqueConstraint(fields=["run_date", "scope"], name="one_run_per_day_scope")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_date} {self.scope}"
+
+
+class Incident(models.Model):
+    """Days a DC cannot ship (or receive): from starts_on up to, not including, ends_on."""
+
+    class Kind(models.TextChoices):
+        SHIPPING = "shipping", "Cannot ship"
+        RECEIVING = "receiving", "Cannot receive"
+        BOTH = "both", "Closed"
+
+    dc = models.ForeignKey(DistributionCenter, on_delete=models.PROTECT, related_name="incidents")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SHIPPING)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                name="incident_ends_after_start", condition=Q(ends_on__gt=models.F("starts_on"))
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dc.code} {self.get_kind_display()} {self.starts_on}–{self.ends_on}"
 
 
 class Shipment(models.Model):
@@ -25,6 +80,9 @@ class Shipment(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     returned_to = models.ForeignKey(
         DistributionCenter, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    run = models.ForeignKey(
+        DispatchRun, null=True, blank=True, on_delete=models.PROTECT, related_name="shipments"
     )
 
     class Meta:

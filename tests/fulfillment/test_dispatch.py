@@ -1,0 +1,110 @@
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from redenvelope.checks import run_checks
+from redenvelope.fulfillment.dispatch import gather, run_dispatch
+from redenvelope.fulfillment.models import DispatchRun, Incident, Shipment
+from redenvelope.inventory.models import Copy, CopyEvent
+from redenvelope.membership import actions as membership
+from redenvelope.queues import actions as queues
+from redenvelope.queues.models import QueueEntry
+
+
+@pytest.fixture
+def stocked(world):
+    """Alice (3 discs, NYC) and Bob (1 disc, SF) with queues; copies at both DCs."""
+    for t in world.films[:4]:
+        queues.add_to_queue(world.alice, t)
+    for t in (world.films[0], world.films[5]):
+        queues.add_to_queue(world.bob, t)
+    world.new_copy(world.films[0], world.ewr)
+    world.new_copy(world.films[1], world.ewr)
+    world.new_copy(world.films[2], world.sjc)
+    world.new_copy(world.films[5], world.sjc)
+    return world
+
+
+def test_run_ships_records_and_is_idempotent(stocked):
+    w = stocked
+    day = timezone.localdate()
+    run = run_dispatch(day)
+    assert run.figures["shipments"] == 4
+    got = set(Shipment.objects.values_list("member__user__username", "title__name", "dc__code"))
+    assert got == {
+        ("alice", "Film 0", "EWR"),
+        ("alice", "Film 1", "EWR"),
+        ("alice", "Film 2", "SJC"),
+        ("bob", "Film 5", "SJC"),
+    }
+    # Shipped titles left the queues, which stay numbered 1..n.
+    assert list(
+        QueueEntry.objects.filter(member=w.alice).values_list("title__name", "position")
+    ) == [("Film 3", 1)]
+    assert list(QueueEntry.objects.filter(member=w.bob).values_list("title__name", "position")) == [
+        ("Film 0", 1)
+    ]
+    assert all(r.ok for r in run_checks()), [r for r in run_checks() if not r.ok]
+    before = (Shipment.objects.count(), CopyEvent.objects.count())
+    again = run_dispatch(day)
+    assert again.pk == run.pk
+    assert (Shipment.objects.count(), CopyEvent.objects.count()) == before
+
+
+@pytest.mark.parametrize("where", ["events", "shipments"])
+def test_failure_mid_write_leaves_nothing(stocked, where):
+    before = (
+        Shipment.objects.count(),
+        CopyEvent.objects.count(),
+        list(Copy.objects.values_list("status", flat=True)),
+        list(QueueEntry.objects.values_list("id", "position")),
+    )
+    with pytest.raises(RuntimeError, match="injected"):
+        run_dispatch(timezone.localdate(), fail_after=where)
+    after = (
+        Shipment.objects.count(),
+        CopyEvent.objects.count(),
+        list(Copy.objects.values_list("status", flat=True)),
+        list(QueueEntry.objects.values_list("id", "position")),
+    )
+    assert after == before
+    assert not DispatchRun.objects.exists()
+    assert run_dispatch(timezone.localdate()).figures["shipments"] == 4
+
+
+def test_who_is_left_out(stocked):
+    w = stocked
+    today = timezone.localdate()
+    membership.place_hold(w.bob, today, today + dt.timedelta(days=7))
+    membership.set_status(w.alice, "past_due")
+    inst = gather(today).instance
+    assert inst.n_members == 0
+
+
+def test_incident_closes_a_dc_and_members_are_served_elsewhere(stocked):
+    w = stocked
+    today = timezone.localdate()
+    Incident.objects.create(
+        dc=w.ewr, starts_on=today, ends_on=today + dt.timedelta(days=3), reason="power outage"
+    )
+    run = run_dispatch(today)
+    # EWR ships nothing; Alice (NYC) still gets Film 2 from SJC (5 days), Bob gets Film 5.
+    assert set(Shipment.objects.values_list("dc__code", flat=True)) == {"SJC"}
+    assert run.figures["shipments"] == 2
+
+
+def test_series_order_respected(world):
+    w = world
+    for t in (w.discs[1], w.discs[0]):  # disc 2 queued above disc 1
+        queues.add_to_queue(w.alice, t)
+    for t in w.discs[:2]:
+        w.new_copy(t, w.ewr)
+    run_dispatch(timezone.localdate())
+    assert list(Shipment.objects.values_list("title__name", flat=True)) == [w.discs[0].name]
+
+
+def test_per_dc_run_uses_only_that_dc(stocked):
+    run = run_dispatch(timezone.localdate(), stocked.sjc)
+    assert run.scope == "SJC"
+    assert set(Shipment.objects.values_list("dc__code", flat=True)) == {"SJC"}
