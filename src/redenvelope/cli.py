@@ -226,8 +226,11 @@ def dispatch_run(
         if center is None:
             console.print(f"[red]No DC with code {dc!r}.[/red]")
             raise typer.Exit(2)
+    from redenvelope.fulfillment.documents import write_run_documents
+
     with console.status(f"dispatching {day} ({center.code if center else 'all DCs'}) ..."):
         run = run_dispatch(day, center)
+        paths = write_run_documents(run)
     f = run.figures
     console.print(
         f"Run {run.run_date} {run.scope}: {f.get('shipments', 0):,} shipments to "
@@ -239,6 +242,8 @@ def dispatch_run(
             "short of slots or top title: "
             + ", ".join(f"{k} {v:,}" for k, v in f["reasons"].items())
         )
+    if paths:
+        console.print(f"pick lists and labels: {paths[0].parent} ({len(paths)} PDFs)")
 
 
 def _today():

@@ -150,7 +150,9 @@ if _email_url.startswith("smtp://"):
     EMAIL_HOST, _, _port = _hostport.partition(":")
     EMAIL_PORT = int(_port or 25)
 elif DEBUG:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    # Development and the demo: each email is a file under var/.../mail, readable, never sent.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = DATA_DIR / "mail"
 else:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Red Envelope <service@redenvelope.test>")

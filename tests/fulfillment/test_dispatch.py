@@ -108,3 +108,32 @@ def test_per_dc_run_uses_only_that_dc(stocked):
     run = run_dispatch(timezone.localdate(), stocked.sjc)
     assert run.scope == "SJC"
     assert set(Shipment.objects.values_list("dc__code", flat=True)) == {"SJC"}
+
+
+def test_pick_lists_labels_and_emails(
+    stocked, tmp_path, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    from pypdf import PdfReader
+
+    from redenvelope.fulfillment.documents import write_run_documents
+
+    settings.MEDIA_ROOT = tmp_path
+    with django_capture_on_commit_callbacks(execute=True):
+        run = run_dispatch(timezone.localdate())
+    paths = write_run_documents(run)
+    assert sorted(p.name for p in paths) == [
+        "EWR-labels.pdf",
+        "EWR-picklist.pdf",
+        "SJC-labels.pdf",
+        "SJC-picklist.pdf",
+    ]
+    text = (
+        PdfReader(str(tmp_path / "runs" / str(run.run_date) / "ALL" / "EWR-picklist.pdf"))
+        .pages[0]
+        .extract_text()
+    )
+    assert text.index("Film 0") < text.index("Film 1")  # shelf order
+    labels = PdfReader(str(paths[0].parent / "SJC-labels.pdf")).pages[0].extract_text()
+    assert "Bob Tester" in labels and "94105" in labels
+    assert sorted(m.to[0] for m in mailoutbox) == ["alice@example.com", "bob@example.com"]
+    assert "Film 5" in next(m.body for m in mailoutbox if m.to == ["bob@example.com"])

@@ -25,6 +25,7 @@ from redenvelope.membership.models import SHIPPABLE_STATUSES, Hold, Member
 from redenvelope.queues.models import QueueEntry
 
 from .models import DispatchRun, Incident, Shipment
+from .notifications import send_run_emails
 
 PRIORITY_POLICIES = {
     "equal": "Every member counts the same (default).",
@@ -216,7 +217,12 @@ def _out_of(outs: np.ndarray, member: int, series: int) -> set[tuple[int, int]]:
 
 
 def run_dispatch(
-    day: dt.date, dc: DistributionCenter | None = None, *, actor=None, fail_after: str | None = None
+    day: dt.date,
+    dc: DistributionCenter | None = None,
+    *,
+    actor=None,
+    notify: bool = True,
+    fail_after: str | None = None,
 ) -> DispatchRun:
     """Allocate and record one day's shipments. `fail_after` (tests only) raises mid-write."""
     scope = dc.code if dc else "ALL"
@@ -266,6 +272,8 @@ def run_dispatch(
             DispatchRun.objects.filter(pk=run.pk).update(
                 finished_at=timezone.now(), figures=figures
             )
+            if n and notify:
+                transaction.on_commit(lambda: send_run_emails(run.pk))
     except IntegrityError:
         # Another process recorded this date and scope first: theirs stands.
         existing = DispatchRun.objects.filter(run_date=day, scope=scope).first()
