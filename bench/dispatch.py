@@ -84,6 +84,7 @@ def run_one(members: int, seed: int, *, exact: bool, greedy: bool, validate: boo
 def report(r: dict, console) -> None:
     from rich.table import Table
 
+    console.width = max(console.width, 130)  # figures must not be cut when piped to a file
     table = Table(
         title=f"Dispatch, {r['members']:,} members with open slots "
         f"({r['open_slots']:,} slots, {r['queue_entries']:,} queue entries, "
@@ -141,6 +142,7 @@ def report(r: dict, console) -> None:
 def scaling(sizes: list[int], seed: int, console) -> list[dict]:
     from rich.table import Table
 
+    console.width = max(console.width, 130)
     rows = []
     for n in sizes:
         console.print(f"solving {n:,} members in a fresh process ...")

@@ -180,4 +180,8 @@ REDENVELOPE = {
     # A cancelled member's queue is kept this long, then purged.
     "QUEUE_RETENTION_DAYS": int(os.environ.get("QUEUE_RETENTION_DAYS", 730)),
     "QUEUE_MAX_LENGTH": int(os.environ.get("QUEUE_MAX_LENGTH", 500)),
+    # A disc out longer than this is lost (a later return scan finds it).
+    "LOST_AFTER_DAYS": int(os.environ.get("LOST_AFTER_DAYS", 60)),
+    # Dispatch: equal | new_members | light_users (see docs/operations.md).
+    "DISPATCH_PRIORITY": os.environ.get("DISPATCH_PRIORITY", "equal"),
 }

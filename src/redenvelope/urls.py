@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from redenvelope.api import api
+from redenvelope.fulfillment import views as fulfillment_views
 from redenvelope.web import views
 
 admin.site.site_header = "Red Envelope back office"
@@ -17,6 +18,10 @@ urlpatterns = [
     path("catalog/<int:title_id>/", views.title_detail, name="title_detail"),
     path("queue/", views.queue, name="queue"),
     path("queue/change/", views.queue_change, name="queue_change"),
+    path("queue/report/", views.report_problem, name="report_problem"),
+    path("warehouse/returns/", fulfillment_views.scan_desk, name="scan_desk"),
+    path("warehouse/returns/scan/", fulfillment_views.scan, name="scan"),
+    path("warehouse/returns/csv/", fulfillment_views.scan_csv, name="scan_csv"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]

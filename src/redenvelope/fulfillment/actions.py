@@ -3,11 +3,16 @@ records (copy events picked + shipped, one open shipment, the title leaves the q
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from redenvelope.core.bulk import copy_rows, db_timestamp, next_id, reset_sequence
 from redenvelope.core.errors import Conflict, DomainError, NotFound
 from redenvelope.inventory import actions as inventory
+from redenvelope.inventory.barcodes import parse_barcode
 from redenvelope.inventory.models import Copy, CopyStatus, DistributionCenter, EventKind
 from redenvelope.membership.actions import on_hold
 from redenvelope.membership.models import SHIPPABLE_STATUSES, Member
@@ -15,7 +20,7 @@ from redenvelope.queues.actions import remove_from_queue
 from redenvelope.queues.models import QueueEntry
 from redenvelope.queues.queries import eligible_entries
 
-from .models import Shipment
+from .models import ReturnScan, Shipment
 from .queries import open_shipments
 
 
@@ -55,18 +60,274 @@ def ship_copy(member: Member, copy: Copy, *, actor=None) -> Shipment:
 
 @transaction.atomic
 def check_in_return(barcode: str, dc: DistributionCenter, *, actor=None) -> Shipment:
-    """A returned disc scanned at a DC: closes its shipment and shelves it there."""
-    copy = inventory.get_copy_for_update(barcode)
+    """A returned disc checked in at a DC: closes its shipment and shelves it there. Raises when
+    the disc is not out (the scan desk uses `scan_return`, which records every outcome)."""
+    scan = scan_return(barcode, dc, actor=actor)
+    if scan.outcome not in (ReturnScan.Outcome.RETURNED, ReturnScan.Outcome.WRONG_MEMBER):
+        raise NotFound(scan.message, code=scan.outcome)
+    return scan.shipment
+
+
+@transaction.atomic
+def scan_return(
+    raw: str,
+    dc: DistributionCenter,
+    *,
+    actor=None,
+    damaged: bool = False,
+    envelope_member: int | None = None,
+    source: str = "desk",
+    batch: str = "",
+) -> ReturnScan:
+    """Read one barcode at a DC's return desk and record what it did.
+
+    A disc out with a member closes its shipment and goes on this DC's shelf (or is marked
+    damaged); a disc reported lost is found and shelved. Everything else is set aside with its
+    reason: an unreadable barcode, a disc that is not ours, a second scan of a disc already in,
+    a disc that was not out. A disc from another member's envelope still closes its own
+    shipment and is flagged. Two scans of the same disc at once run one after the other (the
+    copy row is locked), so the second finds it already in.
+    """
+    now = timezone.now()
+    text = (raw or "").strip()[:64]
+
+    def record(outcome, message, copy=None, shipment=None):
+        return ReturnScan.objects.create(
+            dc=dc,
+            raw=text,
+            copy=copy,
+            shipment=shipment,
+            outcome=outcome,
+            message=message,
+            source=source,
+            batch=batch,
+            actor=actor,
+            scanned_at=now,
+        )
+
+    try:
+        code = parse_barcode(text)
+    except DomainError as exc:
+        return record(ReturnScan.Outcome.MALFORMED, exc.message)
+    copy = Copy.objects.select_for_update().select_related("title").filter(barcode=code).first()
+    if copy is None:
+        return record(ReturnScan.Outcome.UNKNOWN, f"{code} is not one of our discs: set it aside.")
     shipment = (
         Shipment.objects.select_for_update().filter(copy=copy, status=Shipment.Status.OPEN).first()
     )
     if shipment is None:
-        raise NotFound(f"Copy {copy.barcode} is not out with any member.", code="not_out")
-    inventory.record_event(
-        copy, EventKind.RETURNED, dc=dc, actor=actor, ref=f"shipment:{shipment.pk}"
-    )
+        if copy.status == CopyStatus.LOST:
+            inventory.record_event(
+                copy,
+                EventKind.FOUND,
+                dc=dc,
+                actor=actor,
+                ref="scan",
+                note="came back after being reported lost",
+            )
+            lost = (
+                Shipment.objects.filter(copy=copy, status=Shipment.Status.LOST)
+                .order_by("-shipped_at")
+                .first()
+            )
+            if damaged:
+                inventory.record_event(copy, EventKind.DAMAGED, dc=dc, actor=actor, ref="scan")
+            return record(
+                ReturnScan.Outcome.FOUND,
+                f"{code} ({copy.title}) was lost and is back: shelved.",
+                copy,
+                lost,
+            )
+        recent = ReturnScan.objects.filter(copy=copy).order_by("-scanned_at").first()
+        if (
+            copy.status == CopyStatus.ON_SHELF
+            and recent
+            and recent.outcome
+            in (
+                ReturnScan.Outcome.RETURNED,
+                ReturnScan.Outcome.FOUND,
+                ReturnScan.Outcome.DUPLICATE,
+                ReturnScan.Outcome.WRONG_MEMBER,
+            )
+        ):
+            return record(
+                ReturnScan.Outcome.DUPLICATE,
+                f"{code} ({copy.title}) was already scanned in; nothing changed.",
+                copy,
+            )
+        return record(
+            ReturnScan.Outcome.NOT_OUT,
+            f"{code} ({copy.title}) is {copy.get_status_display().lower()}, not out "
+            "with a member: set it aside for a supervisor.",
+            copy,
+        )
+    ref = f"shipment:{shipment.pk}"
+    inventory.record_event(copy, EventKind.RETURNED, dc=dc, actor=actor, ref=ref)
+    if damaged:
+        inventory.record_event(
+            copy, EventKind.DAMAGED, dc=dc, actor=actor, ref=ref, note="damaged on return"
+        )
     Shipment.objects.filter(pk=shipment.pk).update(
-        status=Shipment.Status.RETURNED, closed_at=timezone.now(), returned_to=dc
+        status=Shipment.Status.RETURNED, closed_at=now, returned_to=dc
     )
     shipment.refresh_from_db()
+    if envelope_member and envelope_member != shipment.member_id:
+        return record(
+            ReturnScan.Outcome.WRONG_MEMBER,
+            f"{code} ({copy.title}) was sent to member {shipment.member_id} but came in "
+            f"member {envelope_member}'s envelope: checked in, flagged for support.",
+            copy,
+            shipment,
+        )
+    if damaged:
+        return record(
+            ReturnScan.Outcome.DAMAGED,
+            f"{code} ({copy.title}) returned damaged: put it in the damaged bin.",
+            copy,
+            shipment,
+        )
+    return record(
+        ReturnScan.Outcome.RETURNED, f"{code} ({copy.title}) returned: shelve it.", copy, shipment
+    )
+
+
+class CsvError(DomainError):
+    pass
+
+
+@transaction.atomic
+def import_scans_csv(text: str, dc: DistributionCenter, *, actor=None) -> list[ReturnScan]:
+    """A CSV of scans (header `barcode`, optional `damaged` and `envelope_member`). A file that
+    cannot be read as such changes nothing; unreadable barcodes inside it are set aside rows."""
+    import csv
+    import io
+    import uuid
+
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise CsvError(f"Not a CSV file: {exc}") from None
+    if "barcode" not in fields:
+        raise CsvError("The CSV needs a header row with a 'barcode' column.")
+    rows = []
+    for n, row in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        damaged = row.get("damaged", "").lower()
+        if damaged not in ("", "0", "1", "yes", "no", "true", "false", "y", "n"):
+            raise CsvError(f"Line {n}: damaged must be yes/no, not {row.get('damaged')!r}.")
+        env = row.get("envelope_member", "")
+        if env and not env.isdigit():
+            raise CsvError(f"Line {n}: envelope_member must be a member number.")
+        rows.append(
+            (
+                row.get("barcode", ""),
+                damaged in ("1", "yes", "true", "y"),
+                int(env) if env else None,
+            )
+        )
+    if not rows:
+        raise CsvError("The CSV has no scans.")
+    batch = f"csv-{uuid.uuid4().hex[:12]}"
+    return [
+        scan_return(b, dc, actor=actor, damaged=d, envelope_member=e, source="csv", batch=batch)
+        for b, d, e in rows
+    ]
+
+
+@transaction.atomic
+def report_problem(member: Member, shipment_id: int, problem: str, *, actor=None) -> Shipment:
+    """The member says a disc never arrived ('not_received') or arrived broken ('damaged'). The
+    shipment closes, the copy is lost or damaged, and the member's slot opens."""
+    shipment = (
+        Shipment.objects.select_for_update()
+        .select_related("copy")
+        .filter(pk=shipment_id, member=member)
+        .first()
+    )
+    if shipment is None:
+        raise NotFound("You have no such disc out.")
+    if shipment.status != Shipment.Status.OPEN:
+        raise Conflict("That disc was already reported or returned.")
+    if problem == "not_received":
+        inventory.record_event(
+            shipment.copy,
+            EventKind.LOST,
+            actor=actor,
+            ref=f"shipment:{shipment.pk}",
+            note="member: never arrived",
+        )
+        status = Shipment.Status.LOST
+    elif problem == "damaged":
+        inventory.record_event(
+            shipment.copy,
+            EventKind.DAMAGED,
+            actor=actor,
+            ref=f"shipment:{shipment.pk}",
+            note="member: arrived damaged",
+        )
+        status = Shipment.Status.DAMAGED
+    else:
+        raise DomainError(f"Unknown problem {problem!r}.")
+    Shipment.objects.filter(pk=shipment.pk).update(status=status, closed_at=timezone.now())
+    shipment.refresh_from_db()
     return shipment
+
+
+@transaction.atomic
+def mark_overdue_lost(today: dt.date | None = None, days: int | None = None) -> int:
+    """Discs out longer than the threshold become lost, set-wise; a later scan finds them."""
+    today = today or timezone.localdate()
+    days = days if days is not None else settings.REDENVELOPE["LOST_AFTER_DAYS"]
+    cutoff = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=days), dt.time()))
+    overdue = list(
+        Shipment.objects.select_for_update()
+        .filter(status=Shipment.Status.OPEN, shipped_at__lt=cutoff)
+        .values_list("id", "copy_id", "dc_id")
+    )
+    if not overdue:
+        return 0
+    now = timezone.now()
+    ids = [s for s, _, _ in overdue]
+    copies = [c for _, c, _ in overdue]
+    for start in range(0, len(ids), 5000):
+        Shipment.objects.filter(pk__in=ids[start : start + 5000]).update(
+            status=Shipment.Status.LOST, closed_at=now
+        )
+        Copy.objects.filter(pk__in=copies[start : start + 5000], status=CopyStatus.SHIPPED).update(
+            status=CopyStatus.LOST
+        )
+    ev0 = next_id("inventory_copyevent")
+    at = db_timestamp(now)
+    copy_rows(
+        "inventory_copyevent",
+        [
+            "id",
+            "copy_id",
+            "kind",
+            "from_status",
+            "to_status",
+            "dc_id",
+            "at",
+            "actor_id",
+            "ref",
+            "note",
+        ],
+        [
+            (
+                ev0 + i,
+                c,
+                "lost",
+                "shipped",
+                "lost",
+                d,
+                at,
+                None,
+                f"shipment:{s}",
+                f"out over {days} days",
+            )
+            for i, (s, c, d) in enumerate(overdue)
+        ],
+    )
+    reset_sequence("inventory_copyevent")
+    return len(overdue)

@@ -70,6 +70,7 @@ class Shipment(models.Model):
         OPEN = "open", "Out with member"
         RETURNED = "returned", "Returned"
         LOST = "lost", "Lost"
+        DAMAGED = "damaged", "Reported damaged"
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="shipments")
     copy = models.ForeignKey(Copy, on_delete=models.PROTECT, related_name="shipments")
@@ -96,3 +97,48 @@ class Shipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.copy_id} → {self.member_id} ({self.status})"
+
+
+class ReturnScan(models.Model):
+    """One barcode read at a DC's return desk, with what it did. Problems are set aside here
+    with their reason; nothing is counted twice."""
+
+    class Outcome(models.TextChoices):
+        RETURNED = "returned", "Returned to shelf"
+        DAMAGED = "damaged", "Returned damaged"
+        FOUND = "found", "Lost disc found"
+        WRONG_MEMBER = "wrong_member", "Came in another member's envelope"
+        DUPLICATE = "duplicate", "Already scanned in"
+        NOT_OUT = "not_out", "Not out with any member"
+        UNKNOWN = "unknown", "Not one of our discs"
+        MALFORMED = "malformed", "Unreadable barcode"
+
+    PROBLEMS = frozenset({"wrong_member", "duplicate", "not_out", "unknown", "malformed"})
+
+    dc = models.ForeignKey(DistributionCenter, on_delete=models.PROTECT, related_name="scans")
+    raw = models.CharField(max_length=64)
+    copy = models.ForeignKey(
+        Copy, null=True, blank=True, on_delete=models.PROTECT, related_name="scans"
+    )
+    shipment = models.ForeignKey(
+        Shipment, null=True, blank=True, on_delete=models.PROTECT, related_name="scans"
+    )
+    outcome = models.CharField(max_length=14, choices=Outcome.choices)
+    message = models.CharField(max_length=300)
+    source = models.CharField(max_length=10, default="desk")  # desk | csv | sim
+    batch = models.CharField(max_length=40, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    scanned_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-scanned_at", "-id"]
+        indexes = [models.Index(fields=["dc", "scanned_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.raw} at {self.dc_id}: {self.outcome}"
+
+    @property
+    def is_problem(self) -> bool:
+        return self.outcome in self.PROBLEMS

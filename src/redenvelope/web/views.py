@@ -152,3 +152,24 @@ def queue_change(request: HttpRequest) -> HttpResponse:
     if nxt == "catalog":
         return redirect("catalog")
     return redirect("queue")
+
+
+@require_POST
+@member_required
+def report_problem(request: HttpRequest) -> HttpResponse:
+    """A disc at home never arrived, or arrived broken: the slot opens for the next one."""
+    from redenvelope.fulfillment.actions import report_problem as report
+
+    shipment = request.POST.get("shipment", "")
+    try:
+        report(
+            request.member,
+            int(shipment) if shipment.isdigit() else -1,
+            request.POST.get("problem", ""),
+            actor=request.user,
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Thanks for telling us. The next disc in your queue will ship.")
+    return redirect("queue")

@@ -1,0 +1,91 @@
+"""Warehouse pages: the return desk (a scanner acting as a keyboard) and CSV import of scans."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from redenvelope.accounts.roles import Role, role_required
+from redenvelope.core.errors import DomainError
+from redenvelope.inventory.models import DistributionCenter
+
+from . import actions
+from .models import ReturnScan
+
+DESK_ROLES = (Role.WAREHOUSE, Role.OPERATIONS, Role.ADMIN)
+
+
+def _desk_dc(request: HttpRequest) -> DistributionCenter | None:
+    code = request.POST.get("dc") or request.GET.get("dc") or request.session.get("desk_dc")
+    dc = DistributionCenter.objects.filter(code=(code or "").upper()).first()
+    if dc:
+        request.session["desk_dc"] = dc.code
+    return dc
+
+
+@role_required(*DESK_ROLES)
+def scan_desk(request: HttpRequest) -> HttpResponse:
+    dc = _desk_dc(request)
+    recent = ReturnScan.objects.filter(dc=dc).select_related("copy__title")[:25] if dc else []
+    return render(
+        request,
+        "fulfillment/scan_desk.html",
+        {
+            "dc": dc,
+            "dcs": DistributionCenter.objects.all(),
+            "recent": recent,
+        },
+    )
+
+
+@require_POST
+@role_required(*DESK_ROLES)
+def scan(request: HttpRequest) -> HttpResponse:
+    dc = _desk_dc(request)
+    if dc is None:
+        messages.error(request, "Choose the DC this desk is at first.")
+        return redirect("scan_desk")
+    envelope = request.POST.get("envelope", "").strip()
+    scan = actions.scan_return(
+        request.POST.get("barcode", ""),
+        dc,
+        actor=request.user,
+        damaged=bool(request.POST.get("damaged")),
+        envelope_member=int(envelope) if envelope.isdigit() else None,
+    )
+    if request.htmx:
+        return render(request, "fulfillment/_scan_row.html", {"s": scan})
+    (messages.error if scan.is_problem else messages.success)(request, scan.message)
+    return redirect("scan_desk")
+
+
+@require_POST
+@role_required(*DESK_ROLES)
+def scan_csv(request: HttpRequest) -> HttpResponse:
+    dc = _desk_dc(request)
+    upload = request.FILES.get("file")
+    if dc is None or upload is None:
+        messages.error(request, "Choose a DC and a CSV file.")
+        return redirect("scan_desk")
+    try:
+        text = upload.read().decode("utf-8-sig")
+        scans = actions.import_scans_csv(text, dc, actor=request.user)
+    except UnicodeDecodeError:
+        messages.error(request, "The file is not UTF-8 text; nothing was imported.")
+        return redirect("scan_desk")
+    except DomainError as exc:
+        messages.error(request, f"{exc.message} Nothing was imported.")
+        return redirect("scan_desk")
+    counts: dict[str, int] = {}
+    for s in scans:
+        counts[s.get_outcome_display()] = counts.get(s.get_outcome_display(), 0) + 1
+    problems = sum(1 for s in scans if s.is_problem)
+    summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
+    (messages.warning if problems else messages.success)(
+        request,
+        f"Imported {len(scans)} scans ({summary})."
+        + (f" {problems} set aside — see the list below." if problems else ""),
+    )
+    return redirect("scan_desk")

@@ -1,0 +1,66 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from redenvelope.fulfillment.actions import ship_copy
+from redenvelope.fulfillment.models import ReturnScan, Shipment
+from redenvelope.queues import actions as queues
+
+
+@pytest.fixture
+def disc_out(world):
+    queues.add_to_queue(world.alice, world.films[0])
+    copy = world.new_copy(world.films[0])
+    ship_copy(world.alice, copy)
+    return copy
+
+
+@pytest.mark.parametrize("role,status", [("warehouse", 200), ("operations", 200), ("admin", 200),
+                                         ("support_agent", 403), ("finance", 403)])
+def test_return_desk_roles(client, world, role, status):
+    client.force_login(world.staff[role])
+    assert client.get(reverse("scan_desk")).status_code == status
+
+
+def test_members_and_anonymous_kept_out(client, world):
+    assert client.get(reverse("scan_desk")).status_code == 302
+    client.force_login(world.alice.user)
+    assert client.get(reverse("scan_desk")).status_code == 403
+    assert client.post(reverse("scan"), {"barcode": "x", "dc": "EWR"}).status_code == 403
+
+
+def test_scan_answers_each_disc(client, world, disc_out):
+    client.force_login(world.staff["warehouse"])
+    client.get(reverse("scan_desk"), {"dc": "EWR"})
+    ok = client.post(reverse("scan"), {"barcode": disc_out.barcode}, HTTP_HX_REQUEST="true")
+    assert "Returned to shelf" in ok.content.decode() and 'role="alert"' not in ok.content.decode()
+    again = client.post(reverse("scan"), {"barcode": disc_out.barcode}, HTTP_HX_REQUEST="true")
+    assert 'role="alert"' in again.content.decode() and "already scanned" in again.content.decode()
+    page = client.get(reverse("scan_desk")).content.decode()
+    assert disc_out.barcode in page and 'autofocus' in page
+
+
+def test_csv_upload(client, world, disc_out):
+    client.force_login(world.staff["warehouse"])
+    bad = SimpleUploadedFile("scans.csv", b"code\nRE1\n", content_type="text/csv")
+    client.post(reverse("scan_csv"), {"dc": "EWR", "file": bad})
+    assert "Nothing was imported" in client.get(reverse("scan_desk")).content.decode()
+    assert not ReturnScan.objects.exists()
+    good = SimpleUploadedFile("scans.csv", f"barcode\n{disc_out.barcode}\nRE1\n".encode(),
+                              content_type="text/csv")
+    client.post(reverse("scan_csv"), {"dc": "EWR", "file": good})
+    html = client.get(reverse("scan_desk")).content.decode()
+    assert "Imported 2 scans" in html and "1 set aside" in html
+
+
+def test_member_reports_a_disc_never_arrived(client, world, disc_out):
+    client.force_login(world.alice.user)
+    shipment = Shipment.objects.get(copy=disc_out)
+    client.post(reverse("report_problem"), {"shipment": shipment.pk, "problem": "not_received"})
+    shipment.refresh_from_db()
+    assert shipment.status == "lost"
+    assert "At home (0 of 3)" in client.get(reverse("queue")).content.decode()
+    # Bob cannot report Alice's disc.
+    client.force_login(world.bob.user)
+    client.post(reverse("report_problem"), {"shipment": shipment.pk, "problem": "damaged"})
+    assert "no such disc" in client.get(reverse("queue")).content.decode()
