@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DIR := var/demo
 DEMO_MEMBERS ?= 2000
 DEMO_SEED ?= 1
+DEMO_DAYS ?= 7
 ADDR ?= 127.0.0.1:8000
 
 .PHONY: install demo demo-data test lint format chromium clean
@@ -29,7 +30,10 @@ chromium:
 demo-data: install
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope migrate
-	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-data --members $(DEMO_MEMBERS) --seed $(DEMO_SEED)
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-data --members $(DEMO_MEMBERS) --seed $(DEMO_SEED) \
+	  --today $$(date -d "-$(DEMO_DAYS) days" +%F)
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope simulate --days $(DEMO_DAYS) \
+	  --start $$(date -d "-$$(($(DEMO_DAYS) - 1)) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope check
 
 demo: demo-data

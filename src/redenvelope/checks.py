@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from redenvelope.core import clock
 from redenvelope.inventory.models import TRANSITIONS
 
 
@@ -95,9 +96,8 @@ MEMBER_REGION = """
 
 
 def run_checks() -> list[CheckResult]:
-    from django.utils import timezone
 
-    today = timezone.localdate()
+    today = clock.today()
     checks = [
         ("copy_status", "every copy's status agrees with its last event", LAST_EVENT, ()),
         (

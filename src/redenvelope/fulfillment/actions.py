@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from redenvelope.core import clock
 from redenvelope.core.bulk import copy_rows, db_timestamp, next_id, reset_sequence
 from redenvelope.core.errors import Conflict, DomainError, NotFound
 from redenvelope.inventory import actions as inventory
@@ -51,7 +52,7 @@ def ship_copy(member: Member, copy: Copy, *, actor=None) -> Shipment:
     inventory.record_event(copy, EventKind.PICKED, actor=actor, ref=ref)
     inventory.record_event(copy, EventKind.SHIPPED, actor=actor, ref=ref)
     shipment = Shipment.objects.create(
-        member=member, copy=copy, title=copy.title, dc=copy.dc, shipped_at=timezone.now()
+        member=member, copy=copy, title=copy.title, dc=copy.dc, shipped_at=clock.now()
     )
     if QueueEntry.objects.filter(member_id=member.pk, title_id=copy.title_id).exists():
         remove_from_queue(member.pk, copy.title_id)
@@ -88,7 +89,7 @@ def scan_return(
     shipment and is flagged. Two scans of the same disc at once run one after the other (the
     copy row is locked), so the second finds it already in.
     """
-    now = timezone.now()
+    now = clock.now()
     text = (raw or "").strip()[:64]
 
     def record(outcome, message, copy=None, shipment=None):
@@ -269,7 +270,7 @@ def report_problem(member: Member, shipment_id: int, problem: str, *, actor=None
         status = Shipment.Status.DAMAGED
     else:
         raise DomainError(f"Unknown problem {problem!r}.")
-    Shipment.objects.filter(pk=shipment.pk).update(status=status, closed_at=timezone.now())
+    Shipment.objects.filter(pk=shipment.pk).update(status=status, closed_at=clock.now())
     shipment.refresh_from_db()
     return shipment
 
@@ -277,7 +278,7 @@ def report_problem(member: Member, shipment_id: int, problem: str, *, actor=None
 @transaction.atomic
 def mark_overdue_lost(today: dt.date | None = None, days: int | None = None) -> int:
     """Discs out longer than the threshold become lost, set-wise; a later scan finds them."""
-    today = today or timezone.localdate()
+    today = today or clock.today()
     days = days if days is not None else settings.REDENVELOPE["LOST_AFTER_DAYS"]
     cutoff = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=days), dt.time()))
     overdue = list(
@@ -287,7 +288,7 @@ def mark_overdue_lost(today: dt.date | None = None, days: int | None = None) -> 
     )
     if not overdue:
         return 0
-    now = timezone.now()
+    now = clock.now()
     ids = [s for s, _, _ in overdue]
     copies = [c for _, c, _ in overdue]
     for start in range(0, len(ids), 5000):
@@ -331,3 +332,100 @@ def mark_overdue_lost(today: dt.date | None = None, days: int | None = None) -> 
     )
     reset_sequence("inventory_copyevent")
     return len(overdue)
+
+
+@transaction.atomic
+def check_in_bulk(items: list[tuple[int, int, bool]], *, source: str = "sim") -> int:
+    """Many returns at once (copy id, DC id, damaged), leaving the same records as `scan_return`
+    does for each: the shipment closed, a returned (and damaged) event, the copy on that DC's
+    shelf or damaged, and a ReturnScan. Copies not out with a member are skipped."""
+    if not items:
+        return 0
+    want = {c: (d, dmg) for c, d, dmg in items}
+    rows = list(
+        Shipment.objects.select_for_update()
+        .filter(status=Shipment.Status.OPEN, copy_id__in=list(want))
+        .values_list("id", "copy_id", "copy__barcode")
+    )
+    if not rows:
+        return 0
+    now = clock.now()
+    at = db_timestamp(now)
+    ev = next_id("inventory_copyevent")
+    sc = next_id("fulfillment_returnscan")
+    events, scans = [], []
+    by_state: dict[tuple[int, bool], list[int]] = {}
+    for sid, cid, barcode in rows:
+        dc, damaged = want[cid]
+        by_state.setdefault((dc, damaged), []).append(cid)
+        events.append(
+            (ev, cid, "returned", "shipped", "on_shelf", dc, at, None, f"shipment:{sid}", "")
+        )
+        ev += 1
+        if damaged:
+            events.append(
+                (
+                    ev,
+                    cid,
+                    "damaged",
+                    "on_shelf",
+                    "damaged",
+                    dc,
+                    at,
+                    None,
+                    f"shipment:{sid}",
+                    "damaged on return",
+                )
+            )
+            ev += 1
+        outcome = "damaged" if damaged else "returned"
+        scans.append(
+            (sc, dc, barcode, cid, sid, outcome, f"{barcode} {outcome}", source, "", None, at)
+        )
+        sc += 1
+    for (dc, damaged), cids in by_state.items():
+        for start in range(0, len(cids), 5000):
+            chunk = cids[start : start + 5000]
+            Shipment.objects.filter(copy_id__in=chunk, status=Shipment.Status.OPEN).update(
+                status=Shipment.Status.RETURNED, closed_at=now, returned_to_id=dc
+            )
+            fields = {"status": CopyStatus.DAMAGED if damaged else CopyStatus.ON_SHELF, "dc_id": dc}
+            if damaged:
+                fields["condition"] = "damaged"
+            Copy.objects.filter(pk__in=chunk).update(**fields)
+    copy_rows(
+        "inventory_copyevent",
+        [
+            "id",
+            "copy_id",
+            "kind",
+            "from_status",
+            "to_status",
+            "dc_id",
+            "at",
+            "actor_id",
+            "ref",
+            "note",
+        ],
+        events,
+    )
+    copy_rows(
+        "fulfillment_returnscan",
+        [
+            "id",
+            "dc_id",
+            "raw",
+            "copy_id",
+            "shipment_id",
+            "outcome",
+            "message",
+            "source",
+            "batch",
+            "actor_id",
+            "scanned_at",
+        ],
+        scans,
+    )
+    reset_sequence("inventory_copyevent")
+    reset_sequence("fulfillment_returnscan")
+    return len(rows)

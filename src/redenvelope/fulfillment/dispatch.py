@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from redenvelope.core import clock
 from redenvelope.core.bulk import copy_rows, db_timestamp, next_id, reset_sequence
 from redenvelope.core.errors import Conflict, DomainError
 from redenvelope.engine import Instance, Params, solve
@@ -229,7 +230,7 @@ def run_dispatch(
     existing = DispatchRun.objects.filter(run_date=day, scope=scope).first()
     if existing:
         return existing
-    started_at = timezone.now()
+    started_at = clock.now()
     gathered = gather(day, dc)
     params = engine_params()
     t = time.perf_counter()
@@ -253,6 +254,7 @@ def run_dispatch(
             )
             n = _record(run, gathered, result, day, actor, fail_after)
             figures = {
+                **_service_figures(gathered.instance, result),
                 "members_considered": gathered.instance.n_members,
                 "open_slots": int(gathered.instance["members"]["open_slots"].sum()),
                 "shipments": n,
@@ -269,9 +271,7 @@ def run_dispatch(
                     "record": round(time.perf_counter() - t, 3),
                 },
             }
-            DispatchRun.objects.filter(pk=run.pk).update(
-                finished_at=timezone.now(), figures=figures
-            )
+            DispatchRun.objects.filter(pk=run.pk).update(finished_at=clock.now(), figures=figures)
             if n and notify:
                 transaction.on_commit(lambda: send_run_emails(run.pk))
     except IntegrityError:
@@ -320,7 +320,7 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
     )
     if updated != n:
         raise Conflict("Copies changed while dispatching; nothing was recorded.")
-    now = timezone.now()
+    now = clock.now()
     picked_at = db_timestamp(now - dt.timedelta(minutes=30))
     shipped_at = db_timestamp(now)
     ref = f"run:{run.pk}"
@@ -411,3 +411,39 @@ def renumber_queues(member_ids: list[int]) -> None:
             prev = member_id
             updates.append(QueueEntry(id=entry_id, position=k))
         QueueEntry.objects.bulk_update(updates, ["position"], batch_size=2000)
+
+
+def _service_figures(inst: Instance, result) -> dict:
+    """Share of shipments from the top 3 of the member's queue, and delivered the next day."""
+    n = len(result.member_id)
+    if not n:
+        return {"top3_share": 0.0, "next_day_share": 0.0}
+    q = inst["queue"]
+    pos = dict(
+        zip(
+            zip(q["member_id"].tolist(), q["title_id"].tolist(), strict=True),
+            q["position"].tolist(),
+            strict=True,
+        )
+    )
+    m = inst["members"]
+    region = dict(zip(m["member_id"].tolist(), m["region_id"].tolist(), strict=True))
+    t = inst["transit"]
+    days = dict(
+        zip(
+            zip(t["dc_id"].tolist(), t["region_id"].tolist(), strict=True),
+            t["days"].tolist(),
+            strict=True,
+        )
+    )
+    top3 = sum(
+        1
+        for a, b in zip(result.member_id.tolist(), result.title_id.tolist(), strict=True)
+        if pos.get((a, b), 99) <= 3
+    )
+    next_day = sum(
+        1
+        for a, d in zip(result.member_id.tolist(), result.dc_id.tolist(), strict=True)
+        if days.get((d, region[a])) == 1
+    )
+    return {"top3_share": round(top3 / n, 4), "next_day_share": round(next_day / n, 4)}

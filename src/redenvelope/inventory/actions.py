@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from redenvelope.catalog.models import Format, Title
+from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError, NotFound
 
 from .barcodes import parse_barcode
@@ -114,7 +114,7 @@ def receive_copy(
         raise DomainError(f"{title} is not released on {Format(format).label}.")
     if Copy.objects.filter(barcode=code).exists():
         raise Conflict(f"A copy with barcode {code} already exists.", code="duplicate_barcode")
-    now = timezone.now()
+    now = clock.now()
     try:
         with transaction.atomic():
             copy = Copy.objects.create(
@@ -124,7 +124,7 @@ def receive_copy(
                 condition=condition,
                 status=CopyStatus.ON_SHELF,
                 dc=dc,
-                acquired_on=on or timezone.localdate(),
+                acquired_on=on or clock.today(),
             )
     except IntegrityError:
         raise Conflict(
@@ -182,7 +182,7 @@ def record_event(
         from_status=locked.status,
         to_status=to_status,
         dc=target_dc,
-        at=at or timezone.now(),
+        at=at or clock.now(),
         actor=actor,
         ref=ref,
         note=note[:300],

@@ -11,9 +11,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
 
 from redenvelope.accounts.roles import Role
+from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError
 from redenvelope.inventory.models import Region
 
@@ -165,7 +165,7 @@ def place_hold(member: Member, starts_on: dt.date, ends_on: dt.date, *, actor=No
         raise DomainError("A cancelled membership cannot be paused.")
     if ends_on <= starts_on:
         raise DomainError("A hold ends after it starts.")
-    if starts_on < timezone.localdate():
+    if starts_on < clock.today():
         raise DomainError("A hold cannot start in the past.")
     if (ends_on - starts_on).days > 90:
         raise DomainError("A hold lasts at most 90 days.")
@@ -181,13 +181,13 @@ def place_hold(member: Member, starts_on: dt.date, ends_on: dt.date, *, actor=No
 
 @transaction.atomic
 def cancel_hold(hold: Hold, *, actor=None) -> None:
-    updated = Hold.objects.filter(pk=hold.pk, cancelled_at=None).update(cancelled_at=timezone.now())
+    updated = Hold.objects.filter(pk=hold.pk, cancelled_at=None).update(cancelled_at=clock.now())
     if updated:
         _log(hold.member, "hold_cancelled", actor, hold=hold.pk)
 
 
 def on_hold(member: Member, day: dt.date | None = None) -> bool:
-    day = day or timezone.localdate()
+    day = day or clock.today()
     return member.holds.filter(cancelled_at=None, starts_on__lte=day, ends_on__gt=day).exists()
 
 
@@ -197,7 +197,7 @@ def cancel(member: Member, *, actor=None, reason: str = "") -> Member:
     member = _locked(member)
     if member.status == MemberStatus.CANCELLED:
         raise DomainError("The membership is already cancelled.")
-    now = timezone.now()
+    now = clock.now()
     Member.objects.filter(pk=member.pk).update(status=MemberStatus.CANCELLED, cancelled_at=now)
     _log(member, "cancelled", actor, reason=reason)
     member.refresh_from_db()

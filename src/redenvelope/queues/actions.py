@@ -14,6 +14,7 @@ from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
 from redenvelope.catalog.models import Title
+from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError, NotFound
 from redenvelope.membership.models import Member, MemberStatus
 
@@ -177,7 +178,7 @@ def release_saved_titles(on: dt.date | None = None) -> int:
     Titles saved by a member in the order they were saved end up at the top in that order.
     Returns the number of titles moved.
     """
-    on = on or timezone.localdate()
+    on = on or clock.today()
     due = list(
         SavedEntry.objects.filter(title__release_date__lte=on)
         .order_by("member_id", "added_at", "id")
@@ -200,7 +201,7 @@ def release_saved_titles(on: dt.date | None = None) -> int:
         rows = QueueEntry.objects.filter(member_id__in=members)
         rows.update(position=F("position") + _PARK + k)
         rows.update(position=F("position") - _PARK)
-    now = timezone.now()
+    now = clock.now()
     QueueEntry.objects.bulk_create(
         [
             QueueEntry(member_id=m, title_id=t, position=i, added_at=now)
@@ -216,7 +217,7 @@ def release_saved_titles(on: dt.date | None = None) -> int:
 @transaction.atomic
 def purge_cancelled_queues(on: dt.date | None = None) -> int:
     """Delete the queues and Saved lists of members cancelled longer ago than the retention."""
-    on = on or timezone.localdate()
+    on = on or clock.today()
     cutoff = timezone.make_aware(
         dt.datetime.combine(
             on - dt.timedelta(days=settings.REDENVELOPE["QUEUE_RETENTION_DAYS"]), dt.time.min

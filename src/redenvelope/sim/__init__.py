@@ -1,0 +1,3 @@
+from .run import DayReport, simulate
+
+__all__ = ["DayReport", "simulate"]

@@ -1,0 +1,148 @@
+"""The business simulator: advance a business day by day through the same actions the product
+uses. Members watch their discs for a few days and mail them back (taking the mail's time from
+their region to the nearest DC); returns are checked in; a share of discs is lost in the mail or
+comes back broken; overdue discs become lost; saved titles are released; the day's dispatch runs.
+
+Everything is decided from the seed and the records (a pseudo-random number per shipment), so the
+same database and seed simulate the same days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import Min
+from django.utils import timezone
+
+from redenvelope.core import clock
+from redenvelope.fulfillment.actions import check_in_bulk, mark_overdue_lost, report_problem
+from redenvelope.fulfillment.dispatch import run_dispatch
+from redenvelope.fulfillment.models import DispatchRun, Shipment
+from redenvelope.inventory.models import Transit
+from redenvelope.queues.actions import release_saved_titles
+
+
+@dataclass
+class DayReport:
+    day: dt.date
+    shipped: int
+    returned: int
+    top3_share: float
+    next_day_share: float
+    lost: int
+    damaged: int
+
+    def line(self) -> str:
+        return (
+            f"{self.day}  shipped {self.shipped:6,}  returned {self.returned:6,}  "
+            f"top-3 {100 * self.top3_share:5.1f}%  next-day {100 * self.next_day_share:5.1f}%"
+            f"  lost {self.lost:4,}  damaged {self.damaged:4,}"
+        )
+
+
+def _u(ids: np.ndarray, salt: int, seed: int) -> np.ndarray:
+    """A reproducible number in [0, 1) per id (splitmix-style mixing)."""
+    x = ids.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(
+        salt * 0xBF58476D + seed * 0x94D049BB
+    )
+    x ^= x >> np.uint64(31)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(29)
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def simulate(
+    days: int,
+    *,
+    start: dt.date | None = None,
+    seed: int = 1,
+    loss_rate: float = 0.004,
+    damage_rate: float = 0.01,
+    on_day=None,
+) -> list[DayReport]:
+    if days < 1:
+        raise ValueError("simulate at least one day")
+    if start is None:
+        last = DispatchRun.objects.order_by("-run_date").values_list("run_date", flat=True).first()
+        start = last + dt.timedelta(days=1) if last else timezone.localdate()
+    # Mail time back: from a region to its nearest DC.
+    nearest = {r: (d, n) for r, d, n in _nearest_dc()}
+    reports = []
+    for k in range(days):
+        day = start + dt.timedelta(days=k)
+        at = timezone.make_aware(dt.datetime.combine(day, dt.time(17, 0)))
+        with clock.frozen(at):
+            returned, damaged, lost = _mail(day, nearest, seed, loss_rate, damage_rate)
+            lost += mark_overdue_lost(day)
+            release_saved_titles(day)
+            run = run_dispatch(day, notify=False)
+        f = run.figures
+        report = DayReport(
+            day,
+            f.get("shipments", 0),
+            returned,
+            f.get("top3_share", 0.0),
+            f.get("next_day_share", 0.0),
+            lost,
+            damaged,
+        )
+        reports.append(report)
+        if on_day:
+            on_day(report)
+    return reports
+
+
+def _nearest_dc():
+    best = Transit.objects.values("region_id").annotate(days=Min("days"))
+    days_of = {b["region_id"]: b["days"] for b in best}
+    seen = {}
+    for region_id, dc_id, d in Transit.objects.order_by("region_id", "days", "dc_id").values_list(
+        "region_id", "dc_id", "days"
+    ):
+        if region_id not in seen and d == days_of[region_id]:
+            seen[region_id] = (dc_id, d)
+    return [(r, dc, d) for r, (dc, d) in seen.items()]
+
+
+def _mail(day, nearest, seed, loss_rate, damage_rate):
+    rows = np.array(
+        Shipment.objects.filter(status=Shipment.Status.OPEN).values_list(
+            "id", "copy_id", "member_id", "member__region_id", "dc_id", "shipped_at"
+        ),
+        dtype=object,
+    ).reshape(-1, 6)
+    if not len(rows):
+        return 0, 0, 0
+    ids = rows[:, 0].astype(np.int64)
+    transit = dict(
+        ((d, r), n) for d, r, n in Transit.objects.values_list("dc_id", "region_id", "days")
+    )
+    shipped = np.array([timezone.localdate(s) for s in rows[:, 5]], dtype="datetime64[D]")
+    out_days = np.array(
+        [transit.get((d, r), 3) for d, r in zip(rows[:, 4], rows[:, 3], strict=True)]
+    )
+    back = [nearest.get(r, (d, 3)) for r, d in zip(rows[:, 3], rows[:, 4], strict=True)]
+    back_dc = np.array([b[0] for b in back])
+    back_days = np.array([b[1] for b in back])
+    watch = 1 + np.floor(_u(ids, 1, seed) * 7).astype(int)  # 1..7 days at home
+    arrives = shipped + (out_days + watch + back_days).astype("timedelta64[D]")
+    lost_in_mail = _u(ids, 2, seed) < loss_rate
+    damaged = _u(ids, 3, seed) < damage_rate
+    due = (arrives <= np.datetime64(day)) & ~lost_in_mail
+    items = [
+        (int(c), int(d), bool(x))
+        for c, d, x in zip(rows[due, 1], back_dc[due], damaged[due], strict=True)
+    ]
+    returned = check_in_bulk(items)
+    # Half the discs lost in the mail are reported by their member a week after they should have
+    # arrived; the rest wait for the overdue rule.
+    report_day = shipped + (out_days + 7).astype("timedelta64[D]")
+    reporting = lost_in_mail & (report_day == np.datetime64(day)) & (_u(ids, 4, seed) < 0.5)
+    from redenvelope.membership.models import Member
+
+    members = {m.pk: m for m in Member.objects.filter(pk__in=rows[reporting, 2].tolist())}
+    for sid, mid in zip(rows[reporting, 0], rows[reporting, 2], strict=True):
+        report_problem(members[int(mid)], int(sid), "not_received")
+    return returned, int(damaged[due].sum()), int(reporting.sum())

@@ -1,0 +1,30 @@
+import datetime as dt
+
+import pytest
+
+from redenvelope.checks import run_checks
+from redenvelope.demo import build_demo
+from redenvelope.fulfillment.models import DispatchRun, ReturnScan, Shipment
+from redenvelope.sim import simulate
+
+DAY = dt.date(2026, 10, 1)
+
+
+@pytest.mark.django_db
+def test_a_month_runs_cleanly():
+    build_demo(members=150, seed=11, n_films=120, catalog="synthetic", today=DAY)
+    reports = simulate(
+        30, start=DAY + dt.timedelta(days=1), seed=3, loss_rate=0.02, damage_rate=0.03
+    )
+    assert len(reports) == 30 and DispatchRun.objects.count() == 30
+    assert sum(r.shipped for r in reports) > 500
+    assert sum(r.returned for r in reports) > 500
+    assert sum(r.damaged for r in reports) > 0
+    assert Shipment.objects.filter(status="lost").exists()
+    assert ReturnScan.objects.filter(source="sim").exists()
+    broken = [r for r in run_checks() if not r.ok]
+    assert broken == []
+    # Same day again changes nothing.
+    before = Shipment.objects.count()
+    simulate(1, start=DAY + dt.timedelta(days=30), seed=3)
+    assert DispatchRun.objects.count() == 30 and Shipment.objects.count() == before
