@@ -73,3 +73,26 @@ def test_member_reports_a_disc_never_arrived(client, world, disc_out):
     client.force_login(world.bob.user)
     client.post(reverse("report_problem"), {"shipment": shipment.pk, "problem": "damaged"})
     assert "no such disc" in client.get(reverse("queue")).content.decode()
+
+
+def test_availability_estimates(member_client, world):
+    from redenvelope.fulfillment.queries import availability
+
+    w = world
+    w.new_copy(w.films[0])  # on the shelf, nobody waiting
+    w.new_copy(w.films[1])
+    queues.add_to_queue(w.alice, w.films[1])
+    queues.add_to_queue(w.bob, w.films[1])  # two waiting near the top, one copy
+    for member in (w.alice, w.bob):
+        queues.add_to_queue(member, w.films[2])  # no copies at all
+    got = availability([w.films[0].pk, w.films[1].pk, w.films[2].pk])
+    assert got == {
+        w.films[0].pk: "Available now",
+        w.films[1].pk: "Short wait",
+        w.films[2].pk: "Very long wait",
+    }
+    html = member_client.get(reverse("queue")).content.decode()
+    assert "Short wait" in html and "Very long wait" in html
+    assert (
+        "Available now" in member_client.get(reverse("catalog"), {"q": "Film 0"}).content.decode()
+    )

@@ -6,3 +6,59 @@ from .models import Shipment
 def open_shipments(member_id: int):
     """The discs a member has at home (or in the mail to or from them)."""
     return Shipment.objects.filter(member_id=member_id, status=Shipment.Status.OPEN)
+
+
+AVAILABILITY = ("Available now", "Short wait", "Long wait", "Very long wait")
+
+
+def availability(title_ids) -> dict[int, str]:
+    """Per title, a member-facing estimate from queue demand against copies: members who have
+    it near the top of their queue (positions 1-3) against copies on shelves and in circulation."""
+    from django.db.models import Count
+
+    from redenvelope.inventory.models import Copy, CopyStatus
+    from redenvelope.queues.models import QueueEntry
+
+    ids = list(title_ids)
+    if not ids:
+        return {}
+    copies = dict(
+        Copy.objects.filter(
+            title_id__in=ids,
+            status__in=[
+                CopyStatus.ON_SHELF,
+                CopyStatus.PICKED,
+                CopyStatus.SHIPPED,
+                CopyStatus.IN_TRANSFER,
+            ],
+        )
+        .values("title_id")
+        .annotate(n=Count("id"))
+        .values_list("title_id", "n")
+    )
+    shelf = dict(
+        Copy.objects.filter(title_id__in=ids, status=CopyStatus.ON_SHELF)
+        .values("title_id")
+        .annotate(n=Count("id"))
+        .values_list("title_id", "n")
+    )
+    demand = dict(
+        QueueEntry.objects.filter(title_id__in=ids, position__lte=3)
+        .values("title_id")
+        .annotate(n=Count("id"))
+        .values_list("title_id", "n")
+    )
+    out = {}
+    for t in ids:
+        c, s, d = copies.get(t, 0), shelf.get(t, 0), demand.get(t, 0)
+        if c == 0:
+            out[t] = AVAILABILITY[3]
+        elif s > d:
+            out[t] = AVAILABILITY[0]
+        elif d <= 2 * c:
+            out[t] = AVAILABILITY[1]
+        elif d <= 6 * c:
+            out[t] = AVAILABILITY[2]
+        else:
+            out[t] = AVAILABILITY[3]
+    return out

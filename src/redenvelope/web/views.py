@@ -16,7 +16,7 @@ from redenvelope.accounts.roles import Role, has_role, is_staff_user
 from redenvelope.catalog.models import Title
 from redenvelope.catalog.queries import genres_with_counts, search_titles
 from redenvelope.core.errors import DomainError
-from redenvelope.fulfillment.queries import open_shipments
+from redenvelope.fulfillment.queries import availability, open_shipments
 from redenvelope.membership.models import Member, Plan
 from redenvelope.queues import actions as queue_actions
 from redenvelope.queues.queries import queue_of, saved_of
@@ -60,6 +60,10 @@ def catalog(request: HttpRequest) -> HttpResponse:
     genre = request.GET.get("genre", "")[:60]
     titles = search_titles(q, genre)
     page = Paginator(titles, 24).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    avail = availability([t.pk for t in page.object_list])
+    for t in page.object_list:
+        t.availability = avail.get(t.pk, "")
     member_id = request.member.pk
     ctx = {
         "page": page,
@@ -86,6 +90,9 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
 
 def _queue_context(member: Member) -> dict:
     entries = list(queue_of(member.pk))
+    avail = availability([e.title_id for e in entries])
+    for e in entries:
+        e.availability = avail.get(e.title_id, "")
     return {
         "entries": entries,
         "saved": list(saved_of(member.pk)),
