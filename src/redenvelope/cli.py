@@ -254,6 +254,31 @@ def _today():
     return timezone.localdate()
 
 
+@dispatch_app.command("incident")
+def dispatch_incident(
+    dc: str = typer.Option(..., help="DC code"),
+    start: str = typer.Option(..., "--from", help="First day it cannot ship (YYYY-MM-DD)"),
+    end: str = typer.Option(..., "--to", help="First day it ships again (YYYY-MM-DD)"),
+    reason: str = typer.Option(..., help="What happened"),
+    kind: str = typer.Option("shipping", help="shipping | receiving | both"),
+) -> None:
+    """Record days a DC cannot ship: dispatch gives it no capacity then."""
+    from redenvelope.core.errors import DomainError
+    from redenvelope.fulfillment.actions import open_incident
+    from redenvelope.inventory.models import DistributionCenter
+
+    center = DistributionCenter.objects.filter(code=dc.upper()).first()
+    if center is None:
+        console.print(f"[red]No DC with code {dc!r}.[/red]")
+        raise typer.Exit(2)
+    try:
+        inc = open_incident(center, _date(start), _date(end), reason, kind=kind)
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Recorded: {inc}")
+
+
 @app.command()
 def simulate(
     days: int = typer.Option(7, help="Days to advance."),

@@ -22,6 +22,7 @@ urlpatterns = [
     path("warehouse/returns/", fulfillment_views.scan_desk, name="scan_desk"),
     path("warehouse/returns/scan/", fulfillment_views.scan, name="scan"),
     path("warehouse/returns/csv/", fulfillment_views.scan_csv, name="scan_csv"),
+    path("operations/dispatch/", fulfillment_views.dispatch_overview, name="dispatch_overview"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]

@@ -96,3 +96,19 @@ def test_availability_estimates(member_client, world):
     assert (
         "Available now" in member_client.get(reverse("catalog"), {"q": "Film 0"}).content.decode()
     )
+
+
+def test_dispatch_overview_shows_policy_to_staff(client, world, settings):
+    from django.utils import timezone
+
+    from redenvelope.fulfillment.dispatch import run_dispatch
+
+    settings.REDENVELOPE = {**settings.REDENVELOPE, "DISPATCH_PRIORITY": "light_users"}
+    queues.add_to_queue(world.alice, world.films[0])
+    world.new_copy(world.films[0])
+    run_dispatch(timezone.localdate(), notify=False)
+    client.force_login(world.staff["operations"])
+    html = client.get(reverse("dispatch_overview")).content.decode()
+    assert "light_users" in html and "throttling" in html and "Record an incident" in html
+    client.force_login(world.staff["support_agent"])
+    assert client.get(reverse("dispatch_overview")).status_code == 403

@@ -110,3 +110,18 @@ def test_member_reports_and_overdue(out):
     assert b2.status == "lost"
     assert mark_overdue_lost(timezone.localdate() + dt.timedelta(days=61), days=60) == 0
     assert all(r.ok for r in run_checks()), [r for r in run_checks() if not r.ok]
+
+
+def test_incidents_are_validated(world):
+    from redenvelope.core.errors import DomainError
+    from redenvelope.fulfillment.actions import open_incident
+
+    today = timezone.localdate()
+    inc = open_incident(world.ewr, today, today + dt.timedelta(days=3), "flood", actor=None)
+    assert inc.dc == world.ewr
+    with pytest.raises(Conflict):
+        open_incident(world.ewr, today + dt.timedelta(days=2), today + dt.timedelta(days=5), "x")
+    with pytest.raises(DomainError):
+        open_incident(world.sjc, today, today, "zero days")
+    with pytest.raises(DomainError):
+        open_incident(world.sjc, today, today + dt.timedelta(days=1), "  ")

@@ -37,6 +37,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "inventory.change_copy",
         "inventory.view_copyevent",
         "fulfillment.view_shipment",
+        "fulfillment.view_returnscan",
+        "fulfillment.view_dispatchrun",
     ],
     Role.SUPPORT_AGENT: [
         "catalog.view_title",
@@ -72,6 +74,10 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "membership.view_plan",
         "membership.view_member",
         "fulfillment.view_shipment",
+        "fulfillment.view_returnscan",
+        "fulfillment.view_dispatchrun",
+        "fulfillment.view_incident",
+        "fulfillment.add_incident",
     ],
     Role.ADMIN: [],  # superuser
 }

@@ -386,9 +386,10 @@ def _geography(ids: _Ids, members: int):
             "longitude",
             "daily_capacity",
             "status",
+            "cutoff",
         ],
         [
-            (int(dc_ids[i]), c, n, city, st, lat, lon, int(capacity[i]), "open")
+            (int(dc_ids[i]), c, n, city, st, lat, lon, int(capacity[i]), "open", "15:00:00")
             for i, (c, n, city, st, lat, lon) in enumerate(DCS)
         ],
     )

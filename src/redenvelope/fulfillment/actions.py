@@ -21,7 +21,7 @@ from redenvelope.queues.actions import remove_from_queue
 from redenvelope.queues.models import QueueEntry
 from redenvelope.queues.queries import eligible_entries
 
-from .models import ReturnScan, Shipment
+from .models import Incident, ReturnScan, Shipment
 from .queries import open_shipments
 
 
@@ -429,3 +429,34 @@ def check_in_bulk(items: list[tuple[int, int, bool]], *, source: str = "sim") ->
     reset_sequence("inventory_copyevent")
     reset_sequence("fulfillment_returnscan")
     return len(rows)
+
+
+@transaction.atomic
+def open_incident(
+    dc: DistributionCenter,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    reason: str,
+    *,
+    kind: str = "shipping",
+    actor=None,
+) -> Incident:
+    """Operations records days a DC cannot ship (or receive). Dispatch gives it no capacity on
+    those days, so its members are served from other DCs where transit allows, or wait; billing
+    credits members against this record."""
+    if ends_on <= starts_on:
+        raise DomainError("An incident ends after it starts (the end day is not included).")
+    if kind not in Incident.Kind.values:
+        raise DomainError(f"Unknown incident kind {kind!r}.")
+    if not (reason or "").strip():
+        raise DomainError("Say what happened: the reason is shown to staff and to billing.")
+    if Incident.objects.filter(dc=dc, starts_on__lt=ends_on, ends_on__gt=starts_on).exists():
+        raise Conflict(f"{dc.code} already has an incident overlapping those days.")
+    return Incident.objects.create(
+        dc=dc,
+        kind=kind,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        reason=reason.strip(),
+        created_by=actor,
+    )

@@ -89,3 +89,26 @@ def scan_csv(request: HttpRequest) -> HttpResponse:
         + (f" {problems} set aside — see the list below." if problems else ""),
     )
     return redirect("scan_desk")
+
+
+@role_required(Role.OPERATIONS, Role.WAREHOUSE, Role.ADMIN)
+def dispatch_overview(request: HttpRequest) -> HttpResponse:
+    """Recent runs with their figures, and the rules the engine runs by (shown to staff)."""
+    from django.conf import settings
+
+    from .dispatch import PRIORITY_POLICIES, engine_params
+    from .models import DispatchRun, Incident
+
+    policy = settings.REDENVELOPE.get("DISPATCH_PRIORITY", "equal")
+    return render(
+        request,
+        "fulfillment/dispatch.html",
+        {
+            "runs": DispatchRun.objects.all()[:30],
+            "policy": policy,
+            "policy_text": PRIORITY_POLICIES.get(policy, ""),
+            "policies": PRIORITY_POLICIES,
+            "params": engine_params(),
+            "incidents": Incident.objects.select_related("dc")[:20],
+        },
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from django.conf import settings
@@ -30,6 +31,9 @@ class DistributionCenter(models.Model):
     longitude = models.FloatField(validators=[MinValueValidator(-180), MaxValueValidator(180)])
     daily_capacity = models.PositiveIntegerField(help_text="Most shipments it can send in a day.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    cutoff = models.TimeField(
+        default=dt.time(15, 0), help_text="Local time the day's dispatch runs for this DC."
+    )
 
     class Meta:
         ordering = ["code"]
