@@ -67,3 +67,60 @@ def db_timestamp(value) -> str:
     utc = value.astimezone(dt.UTC).replace(tzinfo=None)
     text = utc.isoformat(sep=" ", timespec="microseconds")
     return text + "+00:00" if is_postgres() else text
+
+
+def read_columns(sql: str, columns: list[tuple[str, str]]) -> dict:
+    """Run a SELECT and return its columns as numpy arrays: COPY ... TO STDOUT read by pyarrow
+    on PostgreSQL, fetchall elsewhere. `sql` must not take parameters (inline only values the
+    code made, never input); `columns` are (name, numpy dtype) in select order."""
+    import io
+
+    import numpy as np
+
+    names = [c for c, _ in columns]
+    if is_postgres():
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        buf = io.BytesIO()
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy,
+        ):
+            for chunk in copy:
+                buf.write(chunk)
+        buf.seek(0)
+        if buf.getbuffer().nbytes == 0:
+            return {c: np.zeros(0, dtype=t) for c, t in columns}
+        table = pacsv.read_csv(
+            buf,
+            read_options=pacsv.ReadOptions(column_names=names),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.from_numpy_dtype(np.dtype(t)) for c, t in columns}
+            ),
+        )
+        return {
+            c: table.column(c).to_numpy(zero_copy_only=False).astype(t, copy=False)
+            for c, t in columns
+        }
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    if not rows:
+        return {c: np.zeros(0, dtype=t) for c, t in columns}
+    cols = list(zip(*rows, strict=True))
+    return {c: np.asarray(cols[i], dtype=t) for i, (c, t) in enumerate(columns)}
+
+
+def temp_table(name: str, columns: str, rows) -> None:
+    """A temporary table for set-based joins, filled in bulk (dropped first if it exists)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
+    copy_rows(name, [c.split()[0] for c in columns.split(",")], rows)
+
+
+def execute(sql: str, params=()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

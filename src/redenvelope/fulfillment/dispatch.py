@@ -14,18 +14,24 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from redenvelope.core import clock
-from redenvelope.core.bulk import copy_rows, db_timestamp, next_id, reset_sequence
+from redenvelope.core.bulk import (
+    copy_rows,
+    db_timestamp,
+    execute,
+    is_postgres,
+    next_id,
+    read_columns,
+    reset_sequence,
+    temp_table,
+)
 from redenvelope.core.errors import Conflict, DomainError
 from redenvelope.engine import Instance, Params, solve
-from redenvelope.inventory.models import Copy, CopyStatus, DistributionCenter, Transit
-from redenvelope.membership.models import SHIPPABLE_STATUSES, Hold, Member
-from redenvelope.queues.models import QueueEntry
+from redenvelope.inventory.models import DistributionCenter
 
-from .models import DispatchRun, Incident, Shipment
+from .models import DispatchRun, Incident
 from .notifications import send_run_emails
 
 PRIORITY_POLICIES = {
@@ -49,9 +55,23 @@ def engine_params() -> Params:
 @dataclass
 class Gathered:
     instance: Instance
-    # (member_id, title_id) -> queue entry id, for removing shipped titles from queues
-    entry_of: dict[tuple[int, int], int] = field(default_factory=dict)
+    # candidate queue entries: sorted key (member_id << 24 | title_id) and their entry ids
+    entry_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    entry_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     seconds: float = 0.0
+
+    def entries_for(self, member_id: np.ndarray, title_id: np.ndarray) -> np.ndarray:
+        key = member_id.astype(np.int64) << 24 | title_id.astype(np.int64)
+        at = np.searchsorted(self.entry_key, key)
+        if (
+            len(key)
+            and (
+                (at >= len(self.entry_key))
+                | (self.entry_key[np.minimum(at, len(self.entry_key) - 1)] != key)
+            ).any()
+        ):
+            raise Conflict("A shipment's title is no longer in the member's queue.")
+        return self.entry_id[at]
 
 
 def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int]:
@@ -71,82 +91,116 @@ def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int
     }
 
 
+# Members who may receive discs on a day (the SQL is built from constants and dates only).
+_MEMBERS = """
+    SELECT m.id, m.region_id,
+           p.discs_at_once + m.bonus_rentals - COALESCE(o.n, 0) AS free,
+           COALESCE(p.monthly_disc_limit, 1000000) - COALESCE(mo.n, 0) AS month_left,
+           CASE WHEN m.joined_at >= '{new_since}' THEN 1 ELSE 0 END AS is_new,
+           COALESCE(r.n, 0) AS recent
+    FROM membership_member m
+    JOIN membership_plan p ON p.id = m.plan_id
+    LEFT JOIN (SELECT member_id, COUNT(*) AS n FROM fulfillment_shipment
+               WHERE status = 'open' GROUP BY member_id) o ON o.member_id = m.id
+    LEFT JOIN (SELECT member_id, COUNT(*) AS n FROM fulfillment_shipment
+               WHERE shipped_at >= '{month_start}' GROUP BY member_id) mo ON mo.member_id = m.id
+    LEFT JOIN (SELECT member_id, COUNT(*) AS n FROM fulfillment_shipment
+               WHERE shipped_at >= '{recent_since}' GROUP BY member_id) r ON r.member_id = m.id
+    WHERE m.status IN ('trial', 'active') AND {not_blocked}
+      AND NOT EXISTS (SELECT 1 FROM membership_hold h WHERE h.member_id = m.id
+                      AND h.cancelled_at IS NULL AND h.starts_on <= '{day}'
+                      AND h.ends_on > '{day}')
+"""
+
+# Queue entries that may ship now (series discs only the earliest one queued or out, and none
+# of a series while an earlier disc is out), the first {top} per member by position.
+_QUEUE = """
+    WITH series_first AS (
+        SELECT member_id, series_id, MIN(season * 1000 + disc_number) AS first
+        FROM (
+            SELECT q.member_id, t.series_id, t.season, t.disc_number
+            FROM queues_queueentry q JOIN catalog_title t ON t.id = q.title_id
+            WHERE t.series_id IS NOT NULL
+            UNION ALL
+            SELECT s.member_id, t.series_id, t.season, t.disc_number
+            FROM fulfillment_shipment s JOIN catalog_title t ON t.id = s.title_id
+            WHERE s.status = 'open' AND t.series_id IS NOT NULL
+        ) x
+        GROUP BY member_id, series_id
+    ),
+    series_out AS (
+        SELECT DISTINCT s.member_id, t.series_id
+        FROM fulfillment_shipment s JOIN catalog_title t ON t.id = s.title_id
+        WHERE s.status = 'open' AND t.series_id IS NOT NULL
+    ),
+    eligible AS (
+        SELECT q.id, q.member_id, q.position, q.title_id
+        FROM queues_queueentry q
+        JOIN catalog_title t ON t.id = q.title_id
+        LEFT JOIN series_first f ON f.member_id = q.member_id AND f.series_id = t.series_id
+        LEFT JOIN series_out so ON so.member_id = q.member_id AND so.series_id = t.series_id
+        WHERE q.member_id IN (SELECT id FROM ({members}) mm)
+          AND (t.series_id IS NULL
+               OR (t.season * 1000 + t.disc_number = f.first AND so.member_id IS NULL))
+    )
+    SELECT member_id, position, title_id, id FROM (
+        SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.member_id ORDER BY e.position) AS rn
+        FROM eligible e
+    ) ranked
+    WHERE rn <= {top}
+    ORDER BY member_id, position
+"""
+
+
 def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
+    """The engine's five tables, read set-wise (COPY on PostgreSQL)."""
     started = time.perf_counter()
     policy = settings.REDENVELOPE.get("DISPATCH_PRIORITY", "equal")
     if policy not in PRIORITY_POLICIES:
         raise DomainError(f"Unknown priority policy {policy!r}.")
-    on_hold = Hold.objects.filter(cancelled_at=None, starts_on__lte=day, ends_on__gt=day)
-    month_start = day.replace(day=1)
-    members = np.array(
-        Member.objects.filter(status__in=SHIPPABLE_STATUSES, blocked=False)
-        .exclude(pk__in=on_hold.values("member_id"))
-        .annotate(
-            out=Count("shipments", filter=Q(shipments__status=Shipment.Status.OPEN)),
-            month=Count("shipments", filter=Q(shipments__shipped_at__date__gte=month_start)),
-        )
-        .values_list(
-            "pk",
-            "region_id",
-            F("plan__discs_at_once") + F("bonus_rentals"),
-            "out",
-            "plan__monthly_disc_limit",
-            "month",
-            "joined_at",
-        )
-        .order_by("pk"),
-        dtype=object,
-    ).reshape(-1, 7)
-    if len(members):
-        limit = members[:, 2].astype(np.int64)
-        out = members[:, 3].astype(np.int64)
-        slots = np.maximum(limit - out, 0)
-        monthly = np.array([x if x is not None else 1 << 30 for x in members[:, 4]], np.int64)
-        slots = np.minimum(slots, np.maximum(monthly - members[:, 5].astype(np.int64), 0))
-        keep = slots > 0
-        members, slots = members[keep], slots[keep]
-    else:
-        slots = np.zeros(0, np.int64)
-    member_ids = members[:, 0].astype(np.int64) if len(members) else np.zeros(0, np.int64)
-    priority = np.ones(len(member_ids))
-    if policy == "new_members" and len(members):
-        cutoff = timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
-        priority = np.where(np.array([j >= cutoff for j in members[:, 6]]), 1.5, 1.0)
-    elif policy == "light_users" and len(members):
-        since = timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
-        recent = dict(
-            Shipment.objects.filter(shipped_at__gte=since, member_id__in=member_ids.tolist())
-            .values("member_id")
-            .annotate(n=Count("id"))
-            .values_list("member_id", "n")
-        )
-        n = np.array([recent.get(int(m), 0) for m in member_ids], dtype=np.float64)
-        priority = 1.0 / (1.0 + n / 10.0)
-
-    # Queue entries that may ship now: the series rule against what is queued and what is out.
-    q = np.array(
-        QueueEntry.objects.filter(member_id__in=member_ids.tolist()).values_list(
-            "member_id",
-            "position",
-            "title_id",
-            "id",
-            "title__series_id",
-            "title__season",
-            "title__disc_number",
+    members_sql = _MEMBERS.format(
+        day=day.isoformat(),
+        month_start=db_timestamp(
+            timezone.make_aware(dt.datetime.combine(day.replace(day=1), dt.time()))
         ),
-        dtype=object,
-    ).reshape(-1, 7)
-    outs = np.array(
-        Shipment.objects.filter(
-            status=Shipment.Status.OPEN,
-            member_id__in=member_ids.tolist(),
-            title__series__isnull=False,
-        ).values_list("member_id", "title__series_id", "title__season", "title__disc_number"),
-        dtype=object,
-    ).reshape(-1, 4)
-    eligible = _series_eligible(q, outs)
-    q = q[eligible]
-    entry_of = {(int(m), int(t)): int(i) for m, t, i in zip(q[:, 0], q[:, 2], q[:, 3], strict=True)}
+        recent_since=db_timestamp(
+            timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
+        ),
+        new_since=db_timestamp(
+            timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
+        ),
+        not_blocked="m.blocked = false" if is_postgres() else "m.blocked = 0",
+    )
+    m = read_columns(
+        members_sql + " ORDER BY m.id",
+        [
+            ("member_id", "int64"),
+            ("region_id", "int32"),
+            ("free", "int64"),
+            ("month_left", "int64"),
+            ("is_new", "int8"),
+            ("recent", "int64"),
+        ],
+    )
+    slots = np.clip(np.minimum(m["free"], m["month_left"]), 0, 32000)
+    keep = slots > 0
+    members = {k: v[keep] for k, v in m.items()}
+    slots = slots[keep]
+    if policy == "new_members":
+        priority = np.where(members["is_new"] == 1, 1.5, 1.0)
+    elif policy == "light_users":
+        priority = 1.0 / (1.0 + members["recent"] / 10.0)
+    else:
+        priority = np.ones(len(slots))
+
+    q = read_columns(
+        _QUEUE.format(members=members_sql, top=QUEUE_TOP),
+        [("member_id", "int64"), ("position", "int32"), ("title_id", "int64"), ("id", "int64")],
+    )
+    shippable = np.isin(q["member_id"], members["member_id"])  # not over a monthly limit
+    q = {k: v[shippable] for k, v in q.items()}
+    key = q["member_id"] << 24 | q["title_id"]
+    order = np.argsort(key, kind="stable")
 
     dcs = list(
         DistributionCenter.objects.all()
@@ -154,67 +208,36 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
         else DistributionCenter.objects.filter(pk=dc.pk)
     )
     capacity = dc_capacity_on(day, dcs)
-    stock = np.array(
-        Copy.objects.filter(status=CopyStatus.ON_SHELF, dc__in=dcs)
-        .values("dc_id", "title_id")
-        .annotate(n=Count("id"))
-        .values_list("dc_id", "title_id", "n"),
-        dtype=np.int64,
-    ).reshape(-1, 3)
-    transit = np.array(
-        Transit.objects.filter(dc__in=dcs).values_list("dc_id", "region_id", "days"),
-        dtype=np.int64,
-    ).reshape(-1, 3)
+    dc_filter = "" if dc is None else f" AND dc_id = {int(dc.pk)}"
+    stock = read_columns(
+        "SELECT dc_id, title_id, COUNT(*) FROM inventory_copy WHERE status = 'on_shelf'"  # noqa: S608
+        f"{dc_filter} GROUP BY dc_id, title_id",
+        [("dc_id", "int32"), ("title_id", "int64"), ("available", "int32")],
+    )
+    transit = read_columns(
+        f"SELECT dc_id, region_id, days FROM inventory_transit WHERE 1 = 1{dc_filter}",  # noqa: S608
+        [("dc_id", "int32"), ("region_id", "int32"), ("days", "int16")],
+    )
     inst = Instance.from_arrays(
         members={
-            "member_id": member_ids,
-            "region_id": members[:, 1].astype(np.int32) if len(members) else np.zeros(0, np.int32),
+            "member_id": members["member_id"],
+            "region_id": members["region_id"],
             "open_slots": slots.astype(np.int16),
             "priority": priority,
         },
-        queue={
-            "member_id": q[:, 0].astype(np.int64),
-            "position": q[:, 1].astype(np.int32),
-            "title_id": q[:, 2].astype(np.int64),
-        },
-        stock={"dc_id": stock[:, 0], "title_id": stock[:, 1], "available": stock[:, 2]},
+        queue={"member_id": q["member_id"], "position": q["position"], "title_id": q["title_id"]},
+        stock=stock,
         dcs={
             "dc_id": np.array(list(capacity), np.int32),
             "capacity": np.array(list(capacity.values()), np.int32),
         },
-        transit={"dc_id": transit[:, 0], "region_id": transit[:, 1], "days": transit[:, 2]},
+        transit=transit,
     )
-    return Gathered(inst, entry_of, time.perf_counter() - started)
+    return Gathered(inst, key[order], q["id"][order], time.perf_counter() - started)
 
 
-def _series_eligible(q: np.ndarray, outs: np.ndarray) -> np.ndarray:
-    """Rows of q (member, position, title, id, series, season, disc) that the series rule lets
-    ship: a series disc only when no earlier disc of its series is queued or out."""
-    ok = np.ones(len(q), dtype=bool)
-    is_series = np.array([s is not None for s in q[:, 4]], dtype=bool) if len(q) else ok
-    if not is_series.any():
-        return ok
-    earliest: dict[tuple[int, int], tuple[int, int]] = {}
-    rows = [
-        (int(m), int(s), int(a), int(b))
-        for m, s, a, b in zip(
-            q[is_series, 0], q[is_series, 4], q[is_series, 5], q[is_series, 6], strict=True
-        )
-    ]
-    rows += [(int(m), int(s), int(a), int(b)) for m, s, a, b in outs]
-    for m, s, a, b in rows:
-        key = (m, s)
-        if key not in earliest or (a, b) < earliest[key]:
-            earliest[key] = (a, b)
-    idx = np.flatnonzero(is_series)
-    for i, (m, s, a, b) in zip(idx, rows[: len(idx)], strict=True):
-        ok[i] = earliest[(m, s)] == (a, b) and (a, b) not in _out_of(outs, m, s)
-    return ok
-
-
-def _out_of(outs: np.ndarray, member: int, series: int) -> set[tuple[int, int]]:
-    sel = (outs[:, 0] == member) & (outs[:, 1] == series) if len(outs) else np.zeros(0, bool)
-    return {(int(a), int(b)) for a, b in outs[sel][:, 2:4]} if sel.any() else set()
+# Queue entries per member the run reads (the engine looks at open slots + 10 of them).
+QUEUE_TOP = 24
 
 
 def run_dispatch(
@@ -285,38 +308,37 @@ def run_dispatch(
 
 
 def _record(run, gathered, result, day, actor, fail_after) -> int:
+    """Every shipment of the run, set-wise: copies chosen and marked shipped, picked and shipped
+    events, shipments, and the titles out of their queues (queues closed up)."""
     n = len(result.member_id)
     if n == 0:
         return 0
-    # Pick specific copies for each (dc, title): the lowest ids on the shelf, locked.
-    pairs = {}
-    for d, t in zip(result.dc_id.tolist(), result.title_id.tolist(), strict=True):
-        pairs[(d, t)] = pairs.get((d, t), 0) + 1
-    shelf = (
-        Copy.objects.select_for_update()
-        .filter(
-            status=CopyStatus.ON_SHELF,
-            title_id__in={t for _, t in pairs},
-            dc_id__in={d for d, _ in pairs},
-        )
-        .order_by("id")
-        .values_list("id", "dc_id", "title_id")
+    # Copies: for each (dc, title) the lowest ids still on the shelf, as many as it ships.
+    pair = result.dc_id.astype(np.int64) << 32 | result.title_id.astype(np.int64)
+    uniq, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
+    temp_table(
+        "re_need",
+        "dc_id integer, title_id bigint, n integer",
+        [(int(k >> 32), int(k & 0xFFFFFFFF), int(c)) for k, c in zip(uniq, counts, strict=True)],
     )
-    by_pair: dict[tuple[int, int], list[int]] = {}
-    for cid, d, t in shelf:
-        if (d, t) in pairs:
-            by_pair.setdefault((d, t), []).append(cid)
+    chosen = read_columns(
+        "SELECT id, dc_id, title_id FROM (SELECT c.id, c.dc_id, c.title_id, nd.n, "
+        "ROW_NUMBER() OVER (PARTITION BY c.dc_id, c.title_id ORDER BY c.id) AS rn "
+        "FROM inventory_copy c JOIN re_need nd ON nd.dc_id = c.dc_id "
+        "AND nd.title_id = c.title_id WHERE c.status = 'on_shelf') x WHERE rn <= n "
+        "ORDER BY dc_id, title_id, id",
+        [("id", "int64"), ("dc_id", "int64"), ("title_id", "int64")],
+    )
+    if len(chosen["id"]) != n:
+        raise Conflict("Stock changed while dispatching; nothing was recorded.")
+    # chosen rows are grouped by (dc, title) in the same order as uniq; hand them out in turn
+    order = np.argsort(inverse, kind="stable")
     copy_ids = np.empty(n, dtype=np.int64)
-    taken = dict.fromkeys(pairs, 0)
-    for i, (d, t) in enumerate(zip(result.dc_id.tolist(), result.title_id.tolist(), strict=True)):
-        lst = by_pair.get((d, t), [])
-        k = taken[(d, t)]
-        if k >= len(lst):
-            raise Conflict(f"Stock changed while dispatching: no copy of title {t} at DC {d}.")
-        copy_ids[i] = lst[k]
-        taken[(d, t)] = k + 1
-    updated = Copy.objects.filter(pk__in=copy_ids.tolist(), status=CopyStatus.ON_SHELF).update(
-        status=CopyStatus.SHIPPED
+    copy_ids[order] = chosen["id"]
+    temp_table("re_chosen", "copy_id bigint", [(int(c),) for c in copy_ids])
+    updated = execute(
+        "UPDATE inventory_copy SET status = 'shipped' WHERE status = 'on_shelf' "
+        "AND id IN (SELECT copy_id FROM re_chosen)"
     )
     if updated != n:
         raise Conflict("Copies changed while dispatching; nothing was recorded.")
@@ -324,17 +346,10 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
     picked_at = db_timestamp(now - dt.timedelta(minutes=30))
     shipped_at = db_timestamp(now)
     ref = f"run:{run.pk}"
+    actor_id = actor.pk if actor else None
     ev0 = next_id("inventory_copyevent")
-    rows = []
-    for i in range(n):
-        cid, d = int(copy_ids[i]), int(result.dc_id[i])
-        actor_id = actor.pk if actor else None
-        rows.append(
-            (ev0 + 2 * i, cid, "picked", "on_shelf", "picked", d, picked_at, actor_id, ref, "")
-        )
-        rows.append(
-            (ev0 + 2 * i + 1, cid, "shipped", "picked", "shipped", d, shipped_at, actor_id, ref, "")
-        )
+    dcs = result.dc_id.tolist()
+    cids = copy_ids.tolist()
     copy_rows(
         "inventory_copyevent",
         [
@@ -349,12 +364,43 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
             "ref",
             "note",
         ],
-        rows,
+        (
+            row
+            for i in range(n)
+            for row in (
+                (
+                    ev0 + 2 * i,
+                    cids[i],
+                    "picked",
+                    "on_shelf",
+                    "picked",
+                    dcs[i],
+                    picked_at,
+                    actor_id,
+                    ref,
+                    "",
+                ),
+                (
+                    ev0 + 2 * i + 1,
+                    cids[i],
+                    "shipped",
+                    "picked",
+                    "shipped",
+                    dcs[i],
+                    shipped_at,
+                    actor_id,
+                    ref,
+                    "",
+                ),
+            )
+        ),
     )
     reset_sequence("inventory_copyevent")
     if fail_after == "events":
         raise RuntimeError("injected failure after copy events")
     sh0 = next_id("fulfillment_shipment")
+    members = result.member_id.tolist()
+    titles = result.title_id.tolist()
     copy_rows(
         "fulfillment_shipment",
         [
@@ -369,13 +415,13 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
             "returned_to_id",
             "run_id",
         ],
-        [
+        (
             (
                 sh0 + i,
-                int(result.member_id[i]),
-                int(copy_ids[i]),
-                int(result.title_id[i]),
-                int(result.dc_id[i]),
+                members[i],
+                cids[i],
+                titles[i],
+                dcs[i],
                 shipped_at,
                 "open",
                 None,
@@ -383,34 +429,33 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
                 run.pk,
             )
             for i in range(n)
-        ],
+        ),
     )
     reset_sequence("fulfillment_shipment")
-    # Shipped titles leave their queues; the rest close up (positions stay 1..n).
-    entry_ids = [
-        gathered.entry_of[(int(m), int(t))]
-        for m, t in zip(result.member_id, result.title_id, strict=True)
-    ]
-    QueueEntry.objects.filter(pk__in=entry_ids).delete()
-    renumber_queues(sorted({int(m) for m in result.member_id}))
+    # Shipped titles leave their queues; the queues close up (positions stay 1..n).
+    entries = gathered.entries_for(result.member_id, result.title_id)
+    temp_table("re_gone", "entry_id bigint", [(int(e),) for e in entries])
+    execute("DELETE FROM queues_queueentry WHERE id IN (SELECT entry_id FROM re_gone)")
+    temp_table("re_members", "member_id bigint", [(int(m),) for m in np.unique(result.member_id)])
+    renumber_queues_of_temp("re_members")
     if fail_after == "shipments":
         raise RuntimeError("injected failure after shipments")
     return n
 
 
-def renumber_queues(member_ids: list[int]) -> None:
-    """Close gaps in these members' queues: park positions above 1,000,000, then write 1..n in
-    order with CASE updates of a few thousand rows per statement."""
-    for start in range(0, len(member_ids), 5000):
-        rows = QueueEntry.objects.filter(member_id__in=member_ids[start : start + 5000])
-        rows.update(position=F("position") + 1_000_000)
-        ordered = rows.order_by("member_id", "position").values_list("id", "member_id")
-        updates, prev, k = [], None, 0
-        for entry_id, member_id in ordered:
-            k = k + 1 if member_id == prev else 1
-            prev = member_id
-            updates.append(QueueEntry(id=entry_id, position=k))
-        QueueEntry.objects.bulk_update(updates, ["position"], batch_size=2000)
+def renumber_queues_of_temp(table: str) -> None:
+    """Close gaps in the queues of the members listed in a temp table: park positions, then
+    number them 1..n in order with a window function, in two statements."""
+    execute(
+        f"UPDATE queues_queueentry SET position = position + 1000000 "  # noqa: S608
+        f"WHERE member_id IN (SELECT member_id FROM {table})"
+    )
+    execute(
+        f"UPDATE queues_queueentry AS q SET position = r.rn FROM ("  # noqa: S608
+        f"SELECT id, ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY position) AS rn "
+        f"FROM queues_queueentry WHERE member_id IN (SELECT member_id FROM {table})) r "
+        f"WHERE q.id = r.id"
+    )
 
 
 def _service_figures(inst: Instance, result) -> dict:
