@@ -343,6 +343,23 @@ def bench_dispatch(
     mod.report(r, console)
 
 
+@bench_app.command("day")
+def bench_day(
+    members: int = typer.Option(1_000_000, help="Members in the business."),
+    seed: int = 1,
+) -> None:
+    """A whole dispatch day on the configured database (PostgreSQL for the target figure)."""
+    from redenvelope.core.errors import DomainError
+
+    mod = _bench_module("day")
+    try:
+        r = mod.run(members, seed, console)
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    mod.report(r, console)
+
+
 @app.command()
 def serve(addr: str = typer.Argument("127.0.0.1:8000", help="host:port")) -> None:
     """Serve the site for development and demos (production: see README, gunicorn)."""

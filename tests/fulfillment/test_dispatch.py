@@ -137,3 +137,16 @@ def test_pick_lists_labels_and_emails(
     assert "Bob Tester" in labels and "94105" in labels
     assert sorted(m.to[0] for m in mailoutbox) == ["alice@example.com", "bob@example.com"]
     assert "Film 5" in next(m.body for m in mailoutbox if m.to == ["bob@example.com"])
+
+
+def test_code128_matches_reportlab_for_our_barcodes():
+    from reportlab.graphics.barcode import code128
+
+    from redenvelope.fulfillment.documents import code128_symbols
+    from redenvelope.inventory.barcodes import make_barcode
+
+    for serial in (1, 41652, 999_999_999, 123_456_789):
+        value = make_barcode(serial)
+        ref = code128.Code128(value)
+        ref.validate()
+        assert code128_symbols(value) == ref.encode()
