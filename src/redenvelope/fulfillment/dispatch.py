@@ -444,17 +444,20 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
 
 
 def renumber_queues_of_temp(table: str) -> None:
-    """Close gaps in the queues of the members listed in a temp table: park positions, then
-    number them 1..n in order with a window function, in two statements."""
-    execute(
-        f"UPDATE queues_queueentry SET position = position + 1000000 "  # noqa: S608
-        f"WHERE member_id IN (SELECT member_id FROM {table})"
-    )
+    """Close gaps in the queues of the members listed in a temp table: number them 1..n in
+    order with a window function, writing only the rows that move. PostgreSQL checks the
+    (member, position) constraint at commit, so one statement does it; SQLite checks each row at
+    once, so there the positions are parked above 1,000,000 first."""
+    if not is_postgres():
+        execute(
+            f"UPDATE queues_queueentry SET position = position + 1000000 "  # noqa: S608
+            f"WHERE member_id IN (SELECT member_id FROM {table})"
+        )
     execute(
         f"UPDATE queues_queueentry AS q SET position = r.rn FROM ("  # noqa: S608
-        f"SELECT id, ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY position) AS rn "
-        f"FROM queues_queueentry WHERE member_id IN (SELECT member_id FROM {table})) r "
-        f"WHERE q.id = r.id"
+        f"SELECT id, position, ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY position) AS rn"
+        f" FROM queues_queueentry WHERE member_id IN (SELECT member_id FROM {table})) r "
+        f"WHERE q.id = r.id AND r.position <> r.rn"
     )
 
 

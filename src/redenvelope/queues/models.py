@@ -20,7 +20,13 @@ class QueueEntry(models.Model):
         verbose_name_plural = "queue entries"
         constraints = [
             models.UniqueConstraint(fields=["member", "title"], name="title_once_per_queue"),
-            models.UniqueConstraint(fields=["member", "position"], name="one_entry_per_position"),
+            # Deferred on PostgreSQL, so a whole queue can be renumbered in one statement
+            # (SQLite checks it at once; the code there parks positions first).
+            models.UniqueConstraint(
+                fields=["member", "position"],
+                name="one_entry_per_position",
+                deferrable=models.Deferrable.DEFERRED,
+            ),
         ]
 
     def __str__(self) -> str:
