@@ -79,7 +79,7 @@ QUEUE_CONTIGUOUS = """
     SELECT member_id, COUNT(*) AS n, MIN(position) AS lo, MAX(position) AS hi
     FROM queues_queueentry
     GROUP BY member_id
-    HAVING MIN(position) <> 1 OR MAX(position) <> COUNT(*) OR COUNT(DISTINCT position) <> COUNT(*)
+    HAVING MAX(position) - MIN(position) + 1 <> COUNT(*) OR COUNT(DISTINCT position) <> COUNT(*)
 """
 
 QUEUE_RELEASED = """
@@ -120,7 +120,7 @@ def run_checks() -> list[CheckResult]:
         ),
         (
             "queue_order",
-            "every queue's positions are 1..n without gaps or repeats",
+            "every queue's positions are consecutive, without gaps or repeats",
             QUEUE_CONTIGUOUS,
             (),
         ),

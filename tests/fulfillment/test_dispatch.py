@@ -10,6 +10,7 @@ from redenvelope.inventory.models import Copy, CopyEvent
 from redenvelope.membership import actions as membership
 from redenvelope.queues import actions as queues
 from redenvelope.queues.models import QueueEntry
+from redenvelope.queues.queries import queue_of
 
 
 @pytest.fixture
@@ -38,13 +39,9 @@ def test_run_ships_records_and_is_idempotent(stocked):
         ("alice", "Film 2", "SJC"),
         ("bob", "Film 5", "SJC"),
     }
-    # Shipped titles left the queues, which stay numbered 1..n.
-    assert list(
-        QueueEntry.objects.filter(member=w.alice).values_list("title__name", "position")
-    ) == [("Film 3", 1)]
-    assert list(QueueEntry.objects.filter(member=w.bob).values_list("title__name", "position")) == [
-        ("Film 0", 1)
-    ]
+    # Shipped titles left the queues, which stay consecutive (the member sees 1..n).
+    assert [(e.title.name, e.rank) for e in queue_of(w.alice.pk)] == [("Film 3", 1)]
+    assert [(e.title.name, e.rank) for e in queue_of(w.bob.pk)] == [("Film 0", 1)]
     assert all(r.ok for r in run_checks()), [r for r in run_checks() if not r.ok]
     before = (Shipment.objects.count(), CopyEvent.objects.count())
     again = run_dispatch(day)
@@ -150,3 +147,31 @@ def test_code128_matches_reportlab_for_our_barcodes():
         ref = code128.Code128(value)
         ref.validate()
         assert code128_symbols(value) == ref.encode()
+
+
+def test_queues_stay_consecutive_when_middle_titles_ship_and_saved_titles_arrive(world):
+    w = world
+    for t in (w.films[4], w.films[0], w.films[5], w.films[1]):  # 4 and 5 have no copies
+        queues.add_to_queue(w.alice, t)
+    queues.save_title(w.alice, w.unreleased)
+    w.new_copy(w.films[0], w.ewr)
+    w.new_copy(w.films[1], w.ewr)
+    run_dispatch(timezone.localdate(), notify=False)
+    assert [e.title.name for e in queue_of(w.alice.pk)] == ["Film 4", "Film 5"]
+    assert [r for r in run_checks() if not r.ok] == []
+    from redenvelope.core import clock
+
+    with clock.frozen(dt.datetime.combine(w.unreleased.release_date, dt.time(12))):
+        queues.release_saved_titles()
+        assert [(e.title.name, e.rank) for e in queue_of(w.alice.pk)] == [
+            ("Coming Soon", 1),
+            ("Film 4", 2),
+            ("Film 5", 3),
+        ]
+        assert [r for r in run_checks() if not r.ok] == []
+    queues.move_in_queue(w.alice, w.films[5], 1)  # member edits renumber 1..n
+    assert list(
+        QueueEntry.objects.filter(member=w.alice)
+        .order_by("position")
+        .values_list("position", flat=True)
+    ) == [1, 2, 3]

@@ -133,9 +133,14 @@ _QUEUE = """
         FROM fulfillment_shipment s JOIN catalog_title t ON t.id = s.title_id
         WHERE s.status = 'open' AND t.series_id IS NOT NULL
     ),
+    tops AS (
+        SELECT member_id, MIN(position) AS top FROM queues_queueentry
+        WHERE member_id IN (SELECT id FROM ({members}) mt) GROUP BY member_id
+    ),
     eligible AS (
-        SELECT q.id, q.member_id, q.position, q.title_id
+        SELECT q.id, q.member_id, q.position - tp.top + 1 AS position, q.title_id
         FROM queues_queueentry q
+        JOIN tops tp ON tp.member_id = q.member_id
         JOIN catalog_title t ON t.id = q.title_id
         LEFT JOIN series_first f ON f.member_id = q.member_id AND f.series_id = t.series_id
         LEFT JOIN series_out so ON so.member_id = q.member_id AND so.series_id = t.series_id
@@ -444,20 +449,34 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
 
 
 def renumber_queues_of_temp(table: str) -> None:
-    """Close gaps in the queues of the members listed in a temp table: number them 1..n in
-    order with a window function, writing only the rows that move. PostgreSQL checks the
-    (member, position) constraint at commit, so one statement does it; SQLite checks each row at
-    once, so there the positions are parked above 1,000,000 first."""
-    if not is_postgres():
-        execute(
-            f"UPDATE queues_queueentry SET position = position + 1000000 "  # noqa: S608
-            f"WHERE member_id IN (SELECT member_id FROM {table})"
-        )
+    """Close the gaps left in the queues of the members listed in a temp table, keeping each
+    queue's bottom where it is: only the entries above a removed one move, and shipped titles
+    are mostly the top ones, so few rows change. The new positions are computed into a temp
+    table first; on SQLite (which checks the unique (member, position) at each row) the moving
+    rows are parked out of the way before they land."""
+    execute("DROP TABLE IF EXISTS re_moves")
+    execute("CREATE TEMPORARY TABLE re_moves (id bigint PRIMARY KEY, newpos integer)")
     execute(
-        f"UPDATE queues_queueentry AS q SET position = r.rn FROM ("  # noqa: S608
-        f"SELECT id, position, ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY position) AS rn"
-        f" FROM queues_queueentry WHERE member_id IN (SELECT member_id FROM {table})) r "
-        f"WHERE q.id = r.id AND r.position <> r.rn"
+        "INSERT INTO re_moves (id, newpos) SELECT id, newpos FROM ("  # noqa: S608
+        "SELECT id, position, MAX(position) OVER (PARTITION BY member_id)"
+        " - COUNT(*) OVER (PARTITION BY member_id)"
+        " + ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY position) AS newpos"
+        f" FROM queues_queueentry WHERE member_id IN (SELECT member_id FROM {table})) r"
+        " WHERE r.position <> r.newpos"
+    )
+    if is_postgres():
+        execute(
+            "UPDATE queues_queueentry AS q SET position = m.newpos FROM re_moves m "
+            "WHERE q.id = m.id"
+        )
+        return
+    execute(
+        "UPDATE queues_queueentry SET position = position + 1000000 "
+        "WHERE id IN (SELECT id FROM re_moves)"
+    )
+    execute(
+        "UPDATE queues_queueentry SET position = (SELECT newpos FROM re_moves "
+        "WHERE re_moves.id = queues_queueentry.id) WHERE id IN (SELECT id FROM re_moves)"
     )
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import Case, F, IntegerField, Min, Value, When
 from django.utils import timezone
 
 from redenvelope.catalog.models import Title
@@ -195,18 +195,24 @@ def release_saved_titles(on: dt.date | None = None) -> int:
     for _, member_id, title_id in due:
         if (member_id, title_id) not in queued:
             per_member.setdefault(member_id, []).append(title_id)
-    # Shift each affected queue down by its number of newcomers, through the parking range.
-    for k in sorted({len(v) for v in per_member.values()}):
-        members = [m for m, v in per_member.items() if len(v) == k]
-        rows = QueueEntry.objects.filter(member_id__in=members)
-        rows.update(position=F("position") + _PARK + k)
-        rows.update(position=F("position") - _PARK)
+    # Newcomers go just above each queue's top (positions stay consecutive; nothing moves).
+    tops = dict(
+        QueueEntry.objects.filter(member_id__in=list(per_member))
+        .values("member_id")
+        .annotate(top=Min("position"))
+        .values_list("member_id", "top")
+    )
     now = clock.now()
     QueueEntry.objects.bulk_create(
         [
-            QueueEntry(member_id=m, title_id=t, position=i, added_at=now)
+            QueueEntry(
+                member_id=m,
+                title_id=t,
+                position=tops.get(m, len(titles) + 1) - len(titles) + i,
+                added_at=now,
+            )
             for m, titles in per_member.items()
-            for i, t in enumerate(titles, start=1)
+            for i, t in enumerate(titles)
         ],
         batch_size=5000,
     )

@@ -69,7 +69,7 @@ def _queue(member: Member) -> dict:
     return {
         "entries": [
             {
-                "position": e.position,
+                "position": e.rank,
                 "title_id": e.title_id,
                 "name": e.title.name,
                 "year": e.title.year,

@@ -8,11 +8,14 @@ from redenvelope.membership.models import Member
 
 
 class QueueEntry(models.Model):
-    """One title in a member's queue. Positions are 1..n with no gaps (checked by `check`)."""
+    """One title in a member's queue. Positions are consecutive integers (no gaps or repeats,
+    checked by `check`); the member sees them as 1..n. A queue need not start at 1: dispatch
+    removes titles from the top without renumbering the rest, and saved titles released on
+    their day go above the top."""
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="queue_entries")
     title = models.ForeignKey(Title, on_delete=models.PROTECT, related_name="queue_entries")
-    position = models.PositiveIntegerField()
+    position = models.IntegerField()
     added_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -10,12 +10,16 @@ from .models import QueueEntry, SavedEntry
 from .series import Item, eligible_title_ids
 
 
-def queue_of(member_id: int) -> QuerySet:
-    return (
+def queue_of(member_id: int) -> list[QueueEntry]:
+    """The member's queue in order, each entry with `rank` (1 = top) as the member sees it."""
+    entries = list(
         QueueEntry.objects.filter(member_id=member_id)
         .select_related("title", "title__series")
         .order_by("position")
     )
+    for rank, entry in enumerate(entries, start=1):
+        entry.rank = rank
+    return entries
 
 
 def saved_of(member_id: int) -> QuerySet:

@@ -82,7 +82,9 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
     title = get_object_or_404(Title.objects.select_related("series"), pk=title_id)
     ctx = {
         "title": title,
-        "in_queue": request.member.queue_entries.filter(title=title).first(),
+        "in_queue": (in_queue := request.member.queue_entries.filter(title=title).first()),
+        "in_queue_rank": in_queue
+        and request.member.queue_entries.filter(position__lte=in_queue.position).count(),
         "is_saved": request.member.saved_entries.filter(title=title).exists(),
     }
     return render(request, "web/title_detail.html", ctx)
