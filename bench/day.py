@@ -21,7 +21,7 @@ from redenvelope.core.errors import DomainError
 def run(members: int, seed: int, console) -> dict:
     from redenvelope.accounts.actions import ensure_roles
     from redenvelope.demo import build_demo
-    from redenvelope.fulfillment.dispatch import engine_params, gather, run_dispatch
+    from redenvelope.fulfillment.dispatch import run_dispatch
     from redenvelope.fulfillment.documents import write_run_documents
     from redenvelope.fulfillment.models import DispatchRun
     from redenvelope.membership.models import Member
@@ -50,10 +50,7 @@ def run(members: int, seed: int, console) -> dict:
     last = DispatchRun.objects.order_by("-run_date").values_list("run_date", flat=True).first()
     day = (last + dt.timedelta(days=1)) if last else timezone.localdate()
 
-    # The same door as production, timed by phase.
-    t0 = time.perf_counter()
-    gathered = gather(day)
-    t1 = time.perf_counter()
+    # The same door as production; the run records its own phases.
     run = run_dispatch(day, notify=False)
     t2 = time.perf_counter()
     paths = write_run_documents(run)
@@ -73,11 +70,9 @@ def run(members: int, seed: int, console) -> dict:
             + f["seconds"]["solve"]
             + f["seconds"]["record"]
             + (t3 - t2),
-            "check_gather_s": t1 - t0,
             "database": connection.vendor,
         }
     )
-    del gathered, engine_params
     return out
 
 

@@ -134,8 +134,8 @@ _QUEUE = """
         WHERE s.status = 'open' AND t.series_id IS NOT NULL
     ),
     tops AS (
-        SELECT member_id, MIN(position) AS top FROM queues_queueentry
-        WHERE member_id IN (SELECT id FROM ({members}) mt) GROUP BY member_id
+        SELECT q.member_id, MIN(q.position) AS top FROM queues_queueentry q
+        JOIN re_dm d ON d.member_id = q.member_id GROUP BY q.member_id
     ),
     eligible AS (
         SELECT q.id, q.member_id, q.position - tp.top + 1 AS position, q.title_id
@@ -144,8 +144,7 @@ _QUEUE = """
         JOIN catalog_title t ON t.id = q.title_id
         LEFT JOIN series_first f ON f.member_id = q.member_id AND f.series_id = t.series_id
         LEFT JOIN series_out so ON so.member_id = q.member_id AND so.series_id = t.series_id
-        WHERE q.member_id IN (SELECT id FROM ({members}) mm)
-          AND (t.series_id IS NULL
+        WHERE (t.series_id IS NULL
                OR (t.season * 1000 + t.disc_number = f.first AND so.member_id IS NULL))
     )
     SELECT member_id, position, title_id, id FROM (
@@ -176,8 +175,19 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
         ),
         not_blocked="m.blocked = false" if is_postgres() else "m.blocked = 0",
     )
+    # Members who may receive discs today, kept in a temp table the queue query joins.
+    execute("DROP TABLE IF EXISTS re_dm")
+    execute(
+        "CREATE TEMPORARY TABLE re_dm (member_id bigint PRIMARY KEY, region_id integer, "
+        "free integer, month_left integer, is_new integer, recent integer)"
+    )
+    execute("INSERT INTO re_dm " + members_sql)
+    execute("DELETE FROM re_dm WHERE free <= 0 OR month_left <= 0")
+    if is_postgres():
+        execute("ANALYZE re_dm")
     m = read_columns(
-        members_sql + " ORDER BY m.id",
+        "SELECT member_id, region_id, free, month_left, is_new, recent FROM re_dm "
+        "ORDER BY member_id",
         [
             ("member_id", "int64"),
             ("region_id", "int32"),
@@ -199,11 +209,9 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
         priority = np.ones(len(slots))
 
     q = read_columns(
-        _QUEUE.format(members=members_sql, top=QUEUE_TOP),
+        _QUEUE.format(top=QUEUE_TOP),
         [("member_id", "int64"), ("position", "int32"), ("title_id", "int64"), ("id", "int64")],
     )
-    shippable = np.isin(q["member_id"], members["member_id"])  # not over a monthly limit
-    q = {k: v[shippable] for k, v in q.items()}
     key = q["member_id"] << 24 | q["title_id"]
     order = np.argsort(key, kind="stable")
 

@@ -87,7 +87,10 @@ class Shipment(models.Model):
     )
 
     class Meta:
-        indexes = [models.Index(fields=["member", "status"])]
+        indexes = [
+            models.Index(fields=["member", "status"]),
+            models.Index(fields=["shipped_at"]),
+        ]
         constraints = [
             # A disc is in exactly one place: at most one open shipment per copy.
             models.UniqueConstraint(
