@@ -155,7 +155,6 @@ def _auction_run(
     max_steps,
     ent_pool,
     ent_ver,
-    ent_bid,
     held,
     p_start,
     p_key,
@@ -258,7 +257,6 @@ def _auction_run(
             e = best_e
             ent_ver[e] += 1
             ent_pool[e] = j
-            ent_bid[e] = bid
             held[m] += 1
             _push(
                 p_key,
@@ -314,7 +312,6 @@ def _relieve_dcs(
     eps,
     ent_pool,
     ent_ver,
-    ent_bid,
     held,
     p_start,
     p_key,
@@ -524,7 +521,6 @@ class _State:
         self.d_live = np.zeros(len(prob.dc_cap), np.int64)
         self.ent_pool = np.full(n_e, -1, np.int32)
         self.ent_ver = np.zeros(n_e, np.int32)
-        self.ent_bid = np.zeros(n_e)
         self.held = np.zeros(prob.n_members, np.int32)
         self.released = np.empty(max(1, n_e), np.int64)
         self.everyone = np.flatnonzero((prob.slots > 0) & (np.diff(prob.entry_start) > 0))
@@ -551,7 +547,6 @@ class _State:
             max_steps,
             self.ent_pool,
             self.ent_ver,
-            self.ent_bid,
             self.held,
             self.p_start,
             self.p_key,
@@ -579,7 +574,6 @@ class _State:
             eps,
             self.ent_pool,
             self.ent_ver,
-            self.ent_bid,
             self.held,
             self.p_start,
             self.p_key,
