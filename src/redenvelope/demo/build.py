@@ -28,6 +28,7 @@ from redenvelope.catalog.models import Genre
 from redenvelope.core.bulk import copy_rows, db_timestamp, next_id, reset_sequence
 from redenvelope.core.errors import DomainError
 from redenvelope.inventory.barcodes import make_barcode
+from redenvelope.inventory.bulk import append_copy_events
 from redenvelope.membership.actions import create_plan
 from redenvelope.membership.models import Member
 
@@ -845,7 +846,6 @@ def _discs_out(
 
     acquired = {}
     copy_rows_out, event_rows = [], []
-    ev = ids.start("inventory_copyevent")
     for c in range(len(copy_title)):
         t = int(copy_title[c])
         rel = release[t]
@@ -867,15 +867,13 @@ def _discs_out(
         )
         received = timezone.make_aware(dt.datetime.combine(got, dt.time(9, 0)))
         event_rows.append(
-            (ev, cid, "received", "", "on_shelf", dc, db_timestamp(received), None, "demo", "")
+            (cid, "received", "", "on_shelf", dc, db_timestamp(received), None, "demo", "")
         )
-        ev += 1
         if out:
             when = shipped_at[c]
             ref = f"member:{int(member_ids[shipped_copy[c]])}"
             event_rows.append(
                 (
-                    ev,
                     cid,
                     "picked",
                     "on_shelf",
@@ -888,30 +886,14 @@ def _discs_out(
                 )
             )
             event_rows.append(
-                (ev + 1, cid, "shipped", "picked", "shipped", dc, db_timestamp(when), None, ref, "")
+                (cid, "shipped", "picked", "shipped", dc, db_timestamp(when), None, ref, "")
             )
-            ev += 2
     copy_rows(
         "inventory_copy",
         ["id", "barcode", "title_id", "format", "condition", "status", "dc_id", "acquired_on"],
         copy_rows_out,
     )
-    copy_rows(
-        "inventory_copyevent",
-        [
-            "id",
-            "copy_id",
-            "kind",
-            "from_status",
-            "to_status",
-            "dc_id",
-            "at",
-            "actor_id",
-            "ref",
-            "note",
-        ],
-        event_rows,
-    )
+    append_copy_events(event_rows)
     copy_rows(
         "fulfillment_shipment",
         [

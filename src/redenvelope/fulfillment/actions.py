@@ -14,6 +14,7 @@ from redenvelope.core.bulk import copy_rows, db_timestamp, next_id, reset_sequen
 from redenvelope.core.errors import Conflict, DomainError, NotFound
 from redenvelope.inventory import actions as inventory
 from redenvelope.inventory.barcodes import parse_barcode
+from redenvelope.inventory.bulk import append_copy_events
 from redenvelope.inventory.models import Copy, CopyStatus, DistributionCenter, EventKind
 from redenvelope.membership.actions import on_hold
 from redenvelope.membership.models import SHIPPABLE_STATUSES, Member
@@ -298,39 +299,11 @@ def mark_overdue_lost(today: dt.date | None = None, days: int | None = None) -> 
         Copy.objects.filter(pk__in=copies[start : start + 5000], status=CopyStatus.SHIPPED).update(
             status=CopyStatus.LOST
         )
-    ev0 = next_id("inventory_copyevent")
     at = db_timestamp(now)
-    copy_rows(
-        "inventory_copyevent",
-        [
-            "id",
-            "copy_id",
-            "kind",
-            "from_status",
-            "to_status",
-            "dc_id",
-            "at",
-            "actor_id",
-            "ref",
-            "note",
-        ],
-        [
-            (
-                ev0 + i,
-                c,
-                "lost",
-                "shipped",
-                "lost",
-                d,
-                at,
-                None,
-                f"shipment:{s}",
-                f"out over {days} days",
-            )
-            for i, (s, c, d) in enumerate(overdue)
-        ],
+    append_copy_events(
+        (c, "lost", "shipped", "lost", d, at, None, f"shipment:{s}", f"out over {days} days")
+        for s, c, d in overdue
     )
-    reset_sequence("inventory_copyevent")
     return len(overdue)
 
 
@@ -351,21 +324,16 @@ def check_in_bulk(items: list[tuple[int, int, bool]], *, source: str = "sim") ->
         return 0
     now = clock.now()
     at = db_timestamp(now)
-    ev = next_id("inventory_copyevent")
     sc = next_id("fulfillment_returnscan")
     events, scans = [], []
     by_state: dict[tuple[int, bool], list[int]] = {}
     for sid, cid, barcode in rows:
         dc, damaged = want[cid]
         by_state.setdefault((dc, damaged), []).append(cid)
-        events.append(
-            (ev, cid, "returned", "shipped", "on_shelf", dc, at, None, f"shipment:{sid}", "")
-        )
-        ev += 1
+        events.append((cid, "returned", "shipped", "on_shelf", dc, at, None, f"shipment:{sid}", ""))
         if damaged:
             events.append(
                 (
-                    ev,
                     cid,
                     "damaged",
                     "on_shelf",
@@ -377,7 +345,6 @@ def check_in_bulk(items: list[tuple[int, int, bool]], *, source: str = "sim") ->
                     "damaged on return",
                 )
             )
-            ev += 1
         outcome = "damaged" if damaged else "returned"
         scans.append(
             (sc, dc, barcode, cid, sid, outcome, f"{barcode} {outcome}", source, "", None, at)
@@ -393,22 +360,7 @@ def check_in_bulk(items: list[tuple[int, int, bool]], *, source: str = "sim") ->
             if damaged:
                 fields["condition"] = "damaged"
             Copy.objects.filter(pk__in=chunk).update(**fields)
-    copy_rows(
-        "inventory_copyevent",
-        [
-            "id",
-            "copy_id",
-            "kind",
-            "from_status",
-            "to_status",
-            "dc_id",
-            "at",
-            "actor_id",
-            "ref",
-            "note",
-        ],
-        events,
-    )
+    append_copy_events(events)
     copy_rows(
         "fulfillment_returnscan",
         [
@@ -426,7 +378,6 @@ def check_in_bulk(items: list[tuple[int, int, bool]], *, source: str = "sim") ->
         ],
         scans,
     )
-    reset_sequence("inventory_copyevent")
     reset_sequence("fulfillment_returnscan")
     return len(rows)
 

@@ -29,6 +29,7 @@ from redenvelope.core.bulk import (
 )
 from redenvelope.core.errors import Conflict, DomainError
 from redenvelope.engine import Instance, Params, solve
+from redenvelope.inventory.bulk import append_copy_events
 from redenvelope.inventory.models import DistributionCenter
 
 from .models import DispatchRun, Incident
@@ -360,55 +361,16 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
     shipped_at = db_timestamp(now)
     ref = f"run:{run.pk}"
     actor_id = actor.pk if actor else None
-    ev0 = next_id("inventory_copyevent")
     dcs = result.dc_id.tolist()
     cids = copy_ids.tolist()
-    copy_rows(
-        "inventory_copyevent",
-        [
-            "id",
-            "copy_id",
-            "kind",
-            "from_status",
-            "to_status",
-            "dc_id",
-            "at",
-            "actor_id",
-            "ref",
-            "note",
-        ],
-        (
-            row
-            for i in range(n)
-            for row in (
-                (
-                    ev0 + 2 * i,
-                    cids[i],
-                    "picked",
-                    "on_shelf",
-                    "picked",
-                    dcs[i],
-                    picked_at,
-                    actor_id,
-                    ref,
-                    "",
-                ),
-                (
-                    ev0 + 2 * i + 1,
-                    cids[i],
-                    "shipped",
-                    "picked",
-                    "shipped",
-                    dcs[i],
-                    shipped_at,
-                    actor_id,
-                    ref,
-                    "",
-                ),
-            )
-        ),
+    append_copy_events(
+        row
+        for i in range(n)
+        for row in (
+            (cids[i], "picked", "on_shelf", "picked", dcs[i], picked_at, actor_id, ref, ""),
+            (cids[i], "shipped", "picked", "shipped", dcs[i], shipped_at, actor_id, ref, ""),
+        )
     )
-    reset_sequence("inventory_copyevent")
     if fail_after == "events":
         raise RuntimeError("injected failure after copy events")
     sh0 = next_id("fulfillment_shipment")
