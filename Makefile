@@ -20,11 +20,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Browser tests drive Debian's chromium (Playwright's own browser download does not work here).
+# Browser tests drive Debian's chromium (Playwright's own browser download does not work here);
+# label tests render PDFs with poppler and read the barcodes back with zbar.
+SYSTEM_PACKAGES := chromium poppler-utils zbar-tools
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
-	  else echo "chromium is missing: sudo apt-get install chromium (browser tests need it)"; exit 1; fi; }
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1 \
+	    || ! command -v zbarimg >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
+	  else echo "missing: sudo apt-get install $(SYSTEM_PACKAGES) (browser and label tests need them)"; exit 1; fi; fi
 
 # A fresh demo business on SQLite, then the site on $(ADDR).
 demo-data: install

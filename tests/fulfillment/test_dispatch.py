@@ -175,3 +175,27 @@ def test_queues_stay_consecutive_when_middle_titles_ship_and_saved_titles_arrive
         .order_by("position")
         .values_list("position", flat=True)
     ) == [1, 2, 3]
+
+
+def test_label_barcodes_scan_back(stocked, tmp_path, settings):
+    """Render the labels and read every Code 128 back with a real decoder (zbar)."""
+    import shutil
+    import subprocess
+
+    from redenvelope.fulfillment.documents import write_run_documents
+
+    if not (shutil.which("pdftoppm") and shutil.which("zbarimg")):
+        pytest.skip("needs poppler-utils and zbar-tools (make test installs them)")
+    settings.MEDIA_ROOT = tmp_path
+    run = run_dispatch(timezone.localdate(), notify=False)
+    paths = [p for p in write_run_documents(run) if p.name.endswith("labels.pdf")]
+    read = set()
+    for path in paths:
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "200", str(path), str(tmp_path / path.stem)], check=True
+        )
+        for png in tmp_path.glob(f"{path.stem}*.png"):
+            out = subprocess.run(["zbarimg", "-q", str(png)], capture_output=True, text=True)
+            read |= {line.split(":", 1)[1] for line in out.stdout.split()}
+    shipped = set(Shipment.objects.values_list("copy__barcode", flat=True))
+    assert read == shipped and len(shipped) == 4
