@@ -116,37 +116,38 @@ _MEMBERS = """
 # Queue entries that may ship now (series discs only the earliest one queued or out, and none
 # of a series while an earlier disc is out), the first {top} per member by position.
 _QUEUE = """
-    WITH series_first AS (
-        SELECT member_id, series_id, MIN(season * 1000 + disc_number) AS first
-        FROM (
-            SELECT q.member_id, t.series_id, t.season, t.disc_number
-            FROM queues_queueentry q JOIN catalog_title t ON t.id = q.title_id
-            WHERE t.series_id IS NOT NULL
+    WITH mq AS (
+        SELECT q.id, q.member_id, q.title_id,
+               q.position - MIN(q.position) OVER (PARTITION BY q.member_id) + 1 AS position
+        FROM re_dm d JOIN queues_queueentry q ON q.member_id = d.member_id
+    ),
+    ser AS (
+        SELECT id, series_id, season * 1000 + disc_number AS ord
+        FROM catalog_title WHERE series_id IS NOT NULL
+    ),
+    out_series AS (
+        SELECT sh.member_id, s.series_id, s.ord
+        FROM re_dm d
+        JOIN fulfillment_shipment sh ON sh.member_id = d.member_id AND sh.status = 'open'
+        JOIN ser s ON s.id = sh.title_id
+    ),
+    series_first AS (
+        SELECT member_id, series_id, MIN(ord) AS first FROM (
+            SELECT mq.member_id, s.series_id, s.ord FROM mq JOIN ser s ON s.id = mq.title_id
             UNION ALL
-            SELECT s.member_id, t.series_id, t.season, t.disc_number
-            FROM fulfillment_shipment s JOIN catalog_title t ON t.id = s.title_id
-            WHERE s.status = 'open' AND t.series_id IS NOT NULL
+            SELECT member_id, series_id, ord FROM out_series
         ) x
         GROUP BY member_id, series_id
     ),
-    series_out AS (
-        SELECT DISTINCT s.member_id, t.series_id
-        FROM fulfillment_shipment s JOIN catalog_title t ON t.id = s.title_id
-        WHERE s.status = 'open' AND t.series_id IS NOT NULL
-    ),
-    tops AS (
-        SELECT q.member_id, MIN(q.position) AS top FROM queues_queueentry q
-        JOIN re_dm d ON d.member_id = q.member_id GROUP BY q.member_id
-    ),
     eligible AS (
-        SELECT q.id, q.member_id, q.position - tp.top + 1 AS position, q.title_id
-        FROM queues_queueentry q
-        JOIN tops tp ON tp.member_id = q.member_id
-        JOIN catalog_title t ON t.id = q.title_id
-        LEFT JOIN series_first f ON f.member_id = q.member_id AND f.series_id = t.series_id
-        LEFT JOIN series_out so ON so.member_id = q.member_id AND so.series_id = t.series_id
-        WHERE (t.series_id IS NULL
-               OR (t.season * 1000 + t.disc_number = f.first AND so.member_id IS NULL))
+        SELECT mq.id, mq.member_id, mq.position, mq.title_id
+        FROM mq
+        LEFT JOIN ser s ON s.id = mq.title_id
+        LEFT JOIN series_first f ON f.member_id = mq.member_id AND f.series_id = s.series_id
+        WHERE s.id IS NULL
+           OR (s.ord = f.first AND NOT EXISTS (
+                SELECT 1 FROM out_series o
+                WHERE o.member_id = mq.member_id AND o.series_id = s.series_id))
     )
     SELECT member_id, position, title_id, id FROM (
         SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.member_id ORDER BY e.position) AS rn
