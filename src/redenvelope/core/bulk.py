@@ -113,14 +113,56 @@ def read_columns(sql: str, columns: list[tuple[str, str]]) -> dict:
 
 
 def temp_table(name: str, columns: str, rows) -> None:
-    """A temporary table for set-based joins, filled in bulk (dropped first if it exists)."""
+    """A temporary table for set-based joins, filled in bulk (dropped first if it exists).
+    `rows` are tuples, or a dict of arrays by column name."""
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
         cursor.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
-    copy_rows(name, [c.split()[0] for c in columns.split(",")], rows)
+    if isinstance(rows, dict):
+        copy_arrays(name, rows)
+    else:
+        copy_rows(name, [c.split()[0] for c in columns.split(",")], rows)
 
 
 def execute(sql: str, params=()) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def copy_arrays(table: str, columns: dict) -> int:
+    """Insert columns given as arrays (or one value for every row): on PostgreSQL written as one
+    CSV block by pyarrow and sent with COPY, far faster than row by row for big batches."""
+    import numpy as np
+
+    n = max((len(v) for v in columns.values() if isinstance(v, (list, np.ndarray))), default=0)
+    if n == 0:
+        return 0
+    if is_postgres():
+        import io
+
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        data = {}
+        for name, v in columns.items():
+            if isinstance(v, (list, np.ndarray)):
+                data[name] = pa.array(v)
+            elif v is None:
+                data[name] = pa.nulls(n, pa.int64())
+            else:
+                data[name] = pa.array([v] * n)
+        buf = io.BytesIO()
+        pacsv.write_csv(pa.table(data), buf, write_options=pacsv.WriteOptions(include_header=False))
+        cols = ", ".join(columns)
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
+            copy.write(buf.getvalue())
+        return n
+    lists = [
+        v.tolist() if isinstance(v, np.ndarray) else v if isinstance(v, list) else [v] * n
+        for v in columns.values()
+    ]
+    return copy_rows(table, list(columns), zip(*lists, strict=True))

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from redenvelope.core import clock
 from redenvelope.core.bulk import (
-    copy_rows,
+    copy_arrays,
     db_timestamp,
     execute,
     is_postgres,
@@ -29,7 +29,7 @@ from redenvelope.core.bulk import (
 )
 from redenvelope.core.errors import Conflict, DomainError
 from redenvelope.engine import Instance, Params, solve
-from redenvelope.inventory.bulk import append_copy_events
+from redenvelope.inventory.bulk import append_copy_event_arrays
 from redenvelope.inventory.models import DistributionCenter
 
 from .models import DispatchRun, Incident
@@ -350,7 +350,7 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
     order = np.argsort(inverse, kind="stable")
     copy_ids = np.empty(n, dtype=np.int64)
     copy_ids[order] = chosen["id"]
-    temp_table("re_chosen", "copy_id bigint", [(int(c),) for c in copy_ids])
+    temp_table("re_chosen", "copy_id bigint", {"copy_id": copy_ids})
     updated = execute(
         "UPDATE inventory_copy SET status = 'shipped' WHERE status = 'on_shelf' "
         "AND id IN (SELECT copy_id FROM re_chosen)"
@@ -362,57 +362,41 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
     shipped_at = db_timestamp(now)
     ref = f"run:{run.pk}"
     actor_id = actor.pk if actor else None
-    dcs = result.dc_id.tolist()
-    cids = copy_ids.tolist()
-    append_copy_events(
-        row
-        for i in range(n)
-        for row in (
-            (cids[i], "picked", "on_shelf", "picked", dcs[i], picked_at, actor_id, ref, ""),
-            (cids[i], "shipped", "picked", "shipped", dcs[i], shipped_at, actor_id, ref, ""),
-        )
+    append_copy_event_arrays(
+        copy_id=np.repeat(copy_ids, 2),
+        kind=np.tile(np.array(["picked", "shipped"]), n),
+        from_status=np.tile(np.array(["on_shelf", "picked"]), n),
+        to_status=np.tile(np.array(["picked", "shipped"]), n),
+        dc_id=np.repeat(result.dc_id.astype(np.int64), 2),
+        at=np.tile(np.array([picked_at, shipped_at]), n),
+        actor_id=actor_id,
+        ref=ref,
+        note="",
     )
     if fail_after == "events":
         raise RuntimeError("injected failure after copy events")
     sh0 = next_id("fulfillment_shipment")
-    members = result.member_id.tolist()
-    titles = result.title_id.tolist()
-    copy_rows(
+    copy_arrays(
         "fulfillment_shipment",
-        [
-            "id",
-            "member_id",
-            "copy_id",
-            "title_id",
-            "dc_id",
-            "shipped_at",
-            "status",
-            "closed_at",
-            "returned_to_id",
-            "run_id",
-        ],
-        (
-            (
-                sh0 + i,
-                members[i],
-                cids[i],
-                titles[i],
-                dcs[i],
-                shipped_at,
-                "open",
-                None,
-                None,
-                run.pk,
-            )
-            for i in range(n)
-        ),
+        {
+            "id": np.arange(sh0, sh0 + n, dtype=np.int64),
+            "member_id": result.member_id.astype(np.int64),
+            "copy_id": copy_ids,
+            "title_id": result.title_id.astype(np.int64),
+            "dc_id": result.dc_id.astype(np.int64),
+            "shipped_at": shipped_at,
+            "status": "open",
+            "closed_at": None,
+            "returned_to_id": None,
+            "run_id": run.pk,
+        },
     )
     reset_sequence("fulfillment_shipment")
     # Shipped titles leave their queues; the queues close up (positions stay 1..n).
     entries = gathered.entries_for(result.member_id, result.title_id)
-    temp_table("re_gone", "entry_id bigint", [(int(e),) for e in entries])
+    temp_table("re_gone", "entry_id bigint", {"entry_id": entries})
     execute("DELETE FROM queues_queueentry WHERE id IN (SELECT entry_id FROM re_gone)")
-    temp_table("re_members", "member_id bigint", [(int(m),) for m in np.unique(result.member_id)])
+    temp_table("re_members", "member_id bigint", {"member_id": np.unique(result.member_id)})
     renumber_queues_of_temp("re_members")
     if fail_after == "shipments":
         raise RuntimeError("injected failure after shipments")

@@ -30,3 +30,22 @@ def append_copy_events(rows: Iterable[tuple]) -> int:
     )
     reset_sequence("inventory_copyevent")
     return n
+
+
+def append_copy_event_arrays(**columns) -> int:
+    """The same as `append_copy_events`, with columns as arrays or one value for all rows."""
+    import numpy as np
+
+    from redenvelope.core.bulk import copy_arrays
+
+    n = max(len(v) for v in columns.values() if isinstance(v, (list, np.ndarray)))
+    first = next_id("inventory_copyevent")
+    written = copy_arrays(
+        "inventory_copyevent",
+        {
+            "id": np.arange(first, first + n, dtype=np.int64),
+            **{c: columns[c] for c in EVENT_COLUMNS},
+        },
+    )
+    reset_sequence("inventory_copyevent")
+    return written
