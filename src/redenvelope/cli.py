@@ -36,9 +36,11 @@ def migrate() -> None:
     from django.core.management import call_command
 
     from redenvelope.accounts.actions import ensure_roles
+    from redenvelope.billing.ledger import ensure_chart
 
     call_command("migrate", interactive=False, verbosity=1)
     ensure_roles()
+    ensure_chart()
     console.print("[green]Database ready; roles in place.[/green]")
 
 
@@ -358,6 +360,32 @@ def bench_day(
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None
     mod.report(r, console)
+
+
+ledger_app = typer.Typer(help="The double-entry ledger.")
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("trial-balance")
+def ledger_trial_balance(
+    date: str = typer.Option(None, help="As of YYYY-MM-DD (inclusive)"),
+) -> None:
+    """Debits and credits per account; exits 1 when they differ."""
+    from redenvelope.billing.ledger import trial_balance
+
+    tb = trial_balance(_date(date))
+    table = Table(title=f"Trial balance{' as of ' + date if date else ''}")
+    for col, just in (("account", "left"), ("debits", "right"), ("credits", "right")):
+        table.add_column(col, justify=just)
+    for account, debit, credit in tb.rows:
+        if debit or credit:
+            table.add_row(str(account), f"{debit:,.2f}", f"{credit:,.2f}")
+    table.add_row("[b]total[/b]", f"[b]{tb.debits:,.2f}[/b]", f"[b]{tb.credits:,.2f}[/b]")
+    console.print(table)
+    if not tb.balanced:
+        console.print(f"[red]Out of balance by {tb.debits - tb.credits:,.2f}.[/red]")
+        raise typer.Exit(1)
+    console.print("[green]Balanced.[/green]")
 
 
 @app.command()

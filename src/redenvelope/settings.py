@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "redenvelope.membership",
     "redenvelope.queues",
     "redenvelope.fulfillment",
+    "redenvelope.billing",
     "redenvelope.web",
 ]
 
