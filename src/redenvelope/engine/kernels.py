@@ -642,6 +642,24 @@ def sample_problem(prob, fraction: float, seed: int = 0):
     )
 
 
+def _problem_arrays(prob) -> tuple:
+    """The arrays every allocation kernel reads, in their common argument order."""
+    return (
+        prob.entry_start,
+        prob.entry_title,
+        prob.entry_a,
+        prob.slots,
+        prob.region,
+        prob.arc_start,
+        prob.arc_pool,
+        prob.pool_dc,
+        prob.pool_cap,
+        prob.dc_cap,
+        prob.days,
+        prob.penalty,
+    )
+
+
 def auction(
     prob,
     eps: float,
@@ -669,67 +687,15 @@ def auction(
     max_steps = max_steps or max(1000, 50 * int(prob.slots.astype(np.int64).sum()))
     st.run(prob, st.everyone, mu, eps, max_steps)
     st.relieve(prob, mu.copy(), eps)
-    _fill(
-        prob.entry_start,
-        prob.entry_title,
-        prob.entry_a,
-        prob.slots,
-        prob.region,
-        prob.arc_start,
-        prob.arc_pool,
-        prob.pool_dc,
-        prob.pool_cap,
-        prob.dc_cap,
-        prob.days,
-        prob.penalty,
-        st.ent_pool,
-        st.held,
-        st.p_live,
-        st.d_live,
-    )
+    shared = _problem_arrays(prob)
+    allocation = (st.ent_pool, st.held, st.p_live, st.d_live)
+    _fill(*shared, *allocation)
     t2 = time.perf_counter()
     timing["auction"] = t2 - t1
     scans_done = np.zeros(1, np.int64)
-    gained = _improve_cycles(
-        st.entry_member,
-        prob.entry_start,
-        prob.entry_title,
-        prob.entry_a,
-        prob.slots,
-        prob.region,
-        prob.arc_start,
-        prob.arc_pool,
-        prob.pool_dc,
-        prob.pool_cap,
-        prob.dc_cap,
-        prob.days,
-        prob.penalty,
-        st.ent_pool,
-        st.held,
-        st.p_live,
-        st.d_live,
-        exchange_scans,
-        scans_done,
-    )
+    gained = _improve_cycles(st.entry_member, *shared, *allocation, exchange_scans, scans_done)
     if len(prob.entry_a) <= exact_polish_entries:
-        gained += _cancel_cycles(
-            prob.entry_start,
-            prob.entry_a,
-            prob.slots,
-            prob.region,
-            prob.arc_start,
-            prob.arc_pool,
-            prob.pool_dc,
-            prob.pool_cap,
-            prob.dc_cap,
-            prob.days,
-            prob.penalty,
-            st.ent_pool,
-            st.held,
-            st.p_live,
-            st.d_live,
-            10_000,
-        )
+        gained += _cancel_cycles(*shared, *allocation, 10_000)
     timing["exchange"] = time.perf_counter() - t2
     return st.ent_pool, {
         "bids": st.steps,
@@ -1156,6 +1122,7 @@ def _improve_cycles(
 @nb.njit(cache=True)
 def _cancel_cycles(
     entry_start,
+    entry_title,
     entry_a,
     slots,
     region,
