@@ -55,6 +55,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.SUPPORT_LEAD: [],  # everything an agent has, plus the lines below
     Role.FINANCE: [
         "billing.view_account",
+        "billing.view_credit",
         "billing.view_journalentry",
         "billing.view_journalline",
         "membership.view_plan",

@@ -1,6 +1,32 @@
 from django.contrib import admin
 
-from .models import Account, JournalEntry, JournalLine
+from .models import Account, Credit, JournalEntry, JournalLine
+
+
+@admin.register(Credit)
+class CreditAdmin(admin.ModelAdmin):
+    list_display = ("issued_at", "member", "amount", "remaining", "reason", "issuer")
+    raw_id_fields = ("member",)
+    readonly_fields = (
+        "member",
+        "kind",
+        "amount",
+        "remaining",
+        "reason",
+        "issuer",
+        "issued_at",
+        "entry",
+        "idempotency_key",
+    )
+
+    def has_add_permission(self, request):
+        return False  # credits are given through billing.actions.issue_credit (limits, ledger)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Account)

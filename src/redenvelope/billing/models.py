@@ -85,3 +85,35 @@ class JournalLine(models.Model):
     def __str__(self) -> str:
         side = f"Dr {self.debit}" if self.debit else f"Cr {self.credit}"
         return f"{self.account.code} {side}"
+
+
+class Credit(models.Model):
+    """Something given to a member, with who gave it, when and why (the audit trail)."""
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", "Account credit"
+
+    member = models.ForeignKey(
+        "membership.Member", on_delete=models.PROTECT, related_name="credits"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ACCOUNT)
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    remaining = models.DecimalField(max_digits=10, decimal_places=2)
+    reason = models.CharField(max_length=300)
+    issuer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    issued_at = models.DateTimeField()
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="credit")
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+        constraints = [
+            models.CheckConstraint(name="credit_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="credit_remaining_within_amount",
+                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("amount")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} to {self.member_id}: {self.reason}"
