@@ -95,6 +95,18 @@ MEMBER_REGION = """
 """
 
 
+ENTRY_BALANCED = """
+    SELECT entry_id, SUM(debit) AS d, SUM(credit) AS c
+    FROM billing_journalline GROUP BY entry_id
+    HAVING ROUND(SUM(debit) - SUM(credit), 2) <> 0
+"""
+
+STATEMENT_TOTALS = """
+    SELECT id, subtotal, tax, credit_applied, total_due FROM billing_statement
+    WHERE ROUND(subtotal + tax - credit_applied - total_due, 2) <> 0
+"""
+
+
 def run_checks() -> list[CheckResult]:
 
     today = clock.today()
@@ -134,6 +146,13 @@ def run_checks() -> list[CheckResult]:
             "member_region",
             "every member lives in the region of their ZIP prefix",
             MEMBER_REGION,
+            (),
+        ),
+        ("ledger_balanced", "every journal entry's debits equal its credits", ENTRY_BALANCED, ()),
+        (
+            "statement_totals",
+            "every statement's total is subtotal + tax - credit applied",
+            STATEMENT_TOTALS,
             (),
         ),
     ]

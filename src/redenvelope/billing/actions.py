@@ -13,7 +13,7 @@ from redenvelope.core.errors import DomainError, Forbidden
 from redenvelope.membership.models import Member, MemberStatus
 
 from .ledger import Line, post_entry
-from .models import Credit
+from .models import Credit, Statement
 from .money import to_money
 
 DEFAULT_CREDIT_LIMITS = {
@@ -79,3 +79,71 @@ def issue_credit(
             )
     except IntegrityError:
         return Credit.objects.get(idempotency_key=idempotency_key)
+
+
+def tax_rate(state: str) -> Decimal:
+    rates = settings.REDENVELOPE.get("SALES_TAX", {})
+    return Decimal(str(rates.get(state, "0")))
+
+
+@transaction.atomic
+def issue_statement(member: Member, day=None) -> Statement:
+    """Bill the member for the period that starts on `day` (their billing day): the plan's
+    price plus sales tax, less account credit available (oldest first). Posts Dr receivables /
+    Cr deferred revenue and sales tax, and Dr member credit balances / Cr receivables for the
+    credit used. A second call for the same period returns the first statement."""
+    from .cycle import is_billing_day, period_containing
+
+    member = Member.objects.select_for_update().select_related("plan").get(pk=member.pk)
+    day = day or clock.today()
+    anchor = member.joined_at.astimezone(clock.now().tzinfo).day
+    if not is_billing_day(anchor, day):
+        raise DomainError(f"{day} is not this member's billing day.")
+    existing = Statement.objects.filter(member=member, period_start=day).first()
+    if existing:
+        return existing
+    if member.status == MemberStatus.CANCELLED:
+        raise DomainError("A cancelled membership is not billed.")
+    start, end = period_containing(anchor, day)
+    subtotal = to_money(member.plan.monthly_price)
+    tax = to_money(subtotal * tax_rate(member.state))
+    gross = subtotal + tax
+    credits = list(
+        Credit.objects.select_for_update()
+        .filter(member=member, remaining__gt=0)
+        .order_by("issued_at", "id")
+    )
+    applied = Decimal("0.00")
+    for c in credits:
+        use = min(c.remaining, gross - applied)
+        if use <= 0:
+            break
+        Credit.objects.filter(pk=c.pk).update(remaining=c.remaining - use)
+        applied += use
+    lines = [Line("1100", debit=gross), Line("2000", credit=subtotal)]
+    if tax:
+        lines.append(Line("2100", credit=tax))
+    if applied:
+        lines += [Line("2200", debit=applied), Line("1100", credit=applied)]
+    entry = post_entry(
+        "statement",
+        lines,
+        memo=f"Statement {start} to {end}",
+        effective_date=day,
+        member_id=member.pk,
+        idempotency_key=f"statement:{member.pk}:{start}",
+    )
+    return Statement.objects.create(
+        member=member,
+        period_start=start,
+        period_end=end,
+        plan=member.plan,
+        subtotal=subtotal,
+        tax=tax,
+        credit_applied=applied,
+        total_due=gross - applied,
+        currency=member.plan.currency,
+        status=Statement.Status.PAID if gross == applied else Statement.Status.DUE,
+        issued_at=clock.now(),
+        entry=entry,
+    )

@@ -117,3 +117,38 @@ class Credit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} to {self.member_id}: {self.reason}"
+
+
+class Statement(models.Model):
+    """A member's bill for one period: plan price, tax, account credit applied, total due."""
+
+    class Status(models.TextChoices):
+        DUE = "due", "Due"
+        PAID = "paid", "Paid"
+
+    member = models.ForeignKey(
+        "membership.Member", on_delete=models.PROTECT, related_name="statements"
+    )
+    period_start = models.DateField()
+    period_end = models.DateField()
+    plan = models.ForeignKey("membership.Plan", on_delete=models.PROTECT, related_name="+")
+    subtotal = models.DecimalField(max_digits=10, decimal_places=2)
+    tax = models.DecimalField(max_digits=10, decimal_places=2)
+    credit_applied = models.DecimalField(max_digits=10, decimal_places=2)
+    total_due = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3, default="USD")
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.DUE)
+    issued_at = models.DateTimeField()
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="statement")
+
+    class Meta:
+        ordering = ["-period_start"]
+        constraints = [
+            # Re-running billing never bills a period twice.
+            models.UniqueConstraint(
+                fields=["member", "period_start"], name="one_statement_per_member_period"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.period_start}: {self.total_due}"
