@@ -17,7 +17,7 @@ def billed(world):
     ensure_chart()
     # Alice joined on the 31st of a month: she is billed on each month's last day.
     Member.objects.filter(pk=world.alice.pk).update(
-        joined_at=timezone.make_aware(dt.datetime(2026, 1, 31, 12))
+        joined_at=timezone.make_aware(dt.datetime(2026, 1, 31, 12)), billing_day=31
     )
     world.alice.refresh_from_db()
     return world

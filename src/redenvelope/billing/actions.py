@@ -96,7 +96,7 @@ def issue_statement(member: Member, day=None) -> Statement:
 
     member = Member.objects.select_for_update().select_related("plan").get(pk=member.pk)
     day = day or clock.today()
-    anchor = member.joined_at.astimezone(clock.now().tzinfo).day
+    anchor = member.billing_day
     if not is_billing_day(anchor, day):
         raise DomainError(f"{day} is not this member's billing day.")
     existing = Statement.objects.filter(member=member, period_start=day).first()

@@ -639,6 +639,7 @@ def _members(
                 cancelled,
                 0,
                 False,
+                timezone.localtime(joined).day,
             )
         )
         event_rows.append(
@@ -697,6 +698,7 @@ def _members(
             "cancelled_at",
             "bonus_rentals",
             "blocked",
+            "billing_day",
         ],
         member_rows,
     )

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 
 from redenvelope.accounts.roles import Role
 from redenvelope.core import clock
@@ -111,6 +112,7 @@ def join(
     group, _ = Group.objects.get_or_create(name=Role.MEMBER.value)
     user.groups.add(group)
     member = Member.objects.create(
+        billing_day=timezone.localdate(clock.now()).day,
         user=user,
         plan=plan,
         status=MemberStatus.TRIAL if trial else MemberStatus.ACTIVE,

@@ -81,6 +81,9 @@ class Member(models.Model):
     )
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="members")
     joined_at = models.DateTimeField(default=timezone.now)
+    billing_day = models.PositiveSmallIntegerField(
+        default=1, help_text="Day of the month billed (the joining day; 29-31 fall on month end)."
+    )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     # Entitlements other domains set and dispatch honours.
     bonus_rentals = models.PositiveSmallIntegerField(
