@@ -96,7 +96,10 @@ def read_columns(sql: str, columns: list[tuple[str, str]]) -> dict:
             buf,
             read_options=pacsv.ReadOptions(column_names=names),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.from_numpy_dtype(np.dtype(t)) for c, t in columns}
+                column_types={
+                    c: pa.string() if t == "object" else pa.from_numpy_dtype(np.dtype(t))
+                    for c, t in columns
+                }
             ),
         )
         return {
