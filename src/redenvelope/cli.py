@@ -362,6 +362,25 @@ def bench_day(
     mod.report(r, console)
 
 
+billing_app = typer.Typer(help="Billing runs.")
+app.add_typer(billing_app, name="billing")
+
+
+@billing_app.command("run")
+def billing_run(date: str = typer.Option(None, help="YYYY-MM-DD, default today")) -> None:
+    """Issue the statements due on DATE (idempotent: a re-run bills nobody twice)."""
+    import time
+
+    from redenvelope.billing.run import run_billing
+
+    started = time.perf_counter()
+    result = run_billing(_date(date) or _today())
+    console.print(
+        f"{result['statements']:,} statements in {time.perf_counter() - started:.2f}s"
+        + (f"; credit applied ${result['credit_applied']}" if result["statements"] else "")
+    )
+
+
 ledger_app = typer.Typer(help="The double-entry ledger.")
 app.add_typer(ledger_app, name="ledger")
 

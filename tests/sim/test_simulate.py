@@ -22,6 +22,9 @@ def test_a_month_runs_cleanly():
     assert sum(r.damaged for r in reports) > 0
     assert Shipment.objects.filter(status="lost").exists()
     assert ReturnScan.objects.filter(source="sim").exists()
+    from redenvelope.billing.models import Statement
+
+    assert Statement.objects.exists()
     broken = [r for r in run_checks() if not r.ok]
     assert broken == []
     # Same day again changes nothing.

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from redenvelope.accounts.actions import create_staff_user, ensure_roles
 from redenvelope.accounts.roles import Role
+from redenvelope.billing.ledger import ensure_chart
 from redenvelope.catalog.models import Genre
 from redenvelope.core.bulk import copy_rows, db_timestamp, next_id, reset_sequence
 from redenvelope.core.errors import DomainError
@@ -229,6 +230,7 @@ def build_demo(
             progress.update(task, advance=1, description=phase)
 
         groups = ensure_roles()
+        ensure_chart()
         for username, role, first, last in STAFF:
             create_staff_user(
                 username,

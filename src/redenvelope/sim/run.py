@@ -1,7 +1,8 @@
 """The business simulator: advance a business day by day through the same actions the product
 uses. Members watch their discs for a few days and mail them back (taking the mail's time from
 their region to the nearest DC); returns are checked in; a share of discs is lost in the mail or
-comes back broken; overdue discs become lost; saved titles are released; the day's dispatch runs.
+comes back broken; overdue discs become lost; saved titles are released; the day's dispatch runs;
+members whose billing day it is get their statements.
 
 Everything is decided from the seed and the records (a pseudo-random number per shipment), so the
 same database and seed simulate the same days.
@@ -16,6 +17,7 @@ import numpy as np
 from django.db.models import Min
 from django.utils import timezone
 
+from redenvelope.billing.run import run_billing
 from redenvelope.core import clock
 from redenvelope.fulfillment.actions import check_in_bulk, mark_overdue_lost, report_problem
 from redenvelope.fulfillment.dispatch import run_dispatch
@@ -78,6 +80,7 @@ def simulate(
             lost += mark_overdue_lost(day)
             release_saved_titles(day)
             run = run_dispatch(day, notify=False)
+            run_billing(day)
         f = run.figures
         report = DayReport(
             day,
