@@ -19,6 +19,7 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("queue/change/", views.queue_change, name="queue_change"),
     path("queue/report/", views.report_problem, name="report_problem"),
+    path("account/billing/", views.billing, name="billing"),
     path("warehouse/returns/", fulfillment_views.scan_desk, name="scan_desk"),
     path("warehouse/returns/scan/", fulfillment_views.scan, name="scan"),
     path("warehouse/returns/csv/", fulfillment_views.scan_csv, name="scan_csv"),

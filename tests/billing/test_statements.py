@@ -65,3 +65,15 @@ def test_check_covers_ledger_and_statements(billed):
         cur.execute("UPDATE billing_statement SET total_due = 1 WHERE id = %s", [st.pk])
         cur.execute("UPDATE billing_journalline SET debit = debit + 1 WHERE debit > 0")
     assert {r.name for r in run_checks() if not r.ok} == {"ledger_balanced", "statement_totals"}
+
+
+def test_member_sees_only_own_billing(billed, client):
+    issue_statement(billed.alice, dt.date(2026, 2, 28))
+    client.force_login(billed.alice.user)
+    html = client.get("/account/billing/").content.decode()
+    assert "$16.99" in html and "Feb 28, 2026" in html
+    client.force_login(billed.bob.user)
+    html = client.get("/account/billing/").content.decode()
+    assert "No statements yet." in html and "$16.99" not in html
+    client.force_login(billed.staff["finance"])
+    assert client.get("/account/billing/").status_code == 403
