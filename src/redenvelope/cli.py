@@ -381,6 +381,21 @@ def billing_run(date: str = typer.Option(None, help="YYYY-MM-DD, default today")
     )
 
 
+@billing_app.command("recognize")
+def billing_recognize(date: str = typer.Option(None, help="YYYY-MM-DD, default today")) -> None:
+    """Move the day's share of every statement from deferred to earned revenue (once a day)."""
+    from redenvelope.billing.recognition import recognize_revenue
+
+    result = recognize_revenue(_date(date) or _today())
+    if result.get("already"):
+        console.print("Already recognised for that day; nothing changed.")
+    else:
+        console.print(
+            f"Recognised revenue for {result['members']:,} members "
+            f"(${result.get('cents', 0) / 100:,.2f})."
+        )
+
+
 ledger_app = typer.Typer(help="The double-entry ledger.")
 app.add_typer(ledger_app, name="ledger")
 

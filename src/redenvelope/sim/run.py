@@ -17,6 +17,7 @@ import numpy as np
 from django.db.models import Min
 from django.utils import timezone
 
+from redenvelope.billing.recognition import recognize_revenue
 from redenvelope.billing.run import run_billing
 from redenvelope.core import clock
 from redenvelope.fulfillment.actions import check_in_bulk, mark_overdue_lost, report_problem
@@ -81,6 +82,7 @@ def simulate(
             release_saved_titles(day)
             run = run_dispatch(day, notify=False)
             run_billing(day)
+            recognize_revenue(day)
         f = run.figures
         report = DayReport(
             day,
