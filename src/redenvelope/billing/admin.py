@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from redenvelope.core.admin import RecordAdmin
+
 from .models import Account, Credit, JournalEntry, JournalLine
 
 
 @admin.register(Credit)
-class CreditAdmin(admin.ModelAdmin):
+class CreditAdmin(RecordAdmin):
     list_display = ("issued_at", "member", "amount", "remaining", "reason", "issuer")
     raw_id_fields = ("member",)
     readonly_fields = (
@@ -18,15 +20,6 @@ class CreditAdmin(admin.ModelAdmin):
         "entry",
         "idempotency_key",
     )
-
-    def has_add_permission(self, request):
-        return False  # credits are given through billing.actions.issue_credit (limits, ledger)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Account)
@@ -45,7 +38,7 @@ class JournalLineInline(admin.TabularInline):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(admin.ModelAdmin):
+class JournalEntryAdmin(RecordAdmin):
     list_display = ("effective_date", "kind", "memo", "member_id", "actor", "posted_at")
     list_filter = ("kind",)
     search_fields = ("memo", "member_id")
@@ -59,13 +52,3 @@ class JournalEntryAdmin(admin.ModelAdmin):
         "idempotency_key",
     )
     inlines = [JournalLineInline]
-
-    # The ledger is append-only: corrections are new, reversing entries.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,23 +1,16 @@
 from django.contrib import admin
 
+from redenvelope.core.admin import RecordAdmin
+
 from .models import DispatchRun, Incident, ReturnScan, Shipment
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(admin.ModelAdmin):
+class ShipmentAdmin(RecordAdmin):
     list_display = ("id", "member", "title", "copy", "dc", "shipped_at", "status", "closed_at")
     list_filter = ("status", "dc")
     raw_id_fields = ("member", "copy", "title")
     search_fields = ("copy__barcode", "member__user__username")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Incident)
@@ -63,17 +56,8 @@ class DispatchRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReturnScan)
-class ReturnScanAdmin(admin.ModelAdmin):
+class ReturnScanAdmin(RecordAdmin):
     list_display = ("scanned_at", "dc", "raw", "outcome", "message", "source", "actor")
     list_filter = ("outcome", "dc", "source")
     search_fields = ("raw",)
     raw_id_fields = ("copy", "shipment")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from redenvelope.core.admin import RecordAdmin
+
 from .models import Copy, CopyEvent, DistributionCenter, Region, Transit
 
 
@@ -73,14 +75,8 @@ class CopyAdmin(admin.ModelAdmin):
 
 
 @admin.register(CopyEvent)
-class CopyEventAdmin(admin.ModelAdmin):
+class CopyEventAdmin(RecordAdmin):
     list_display = ("copy", "kind", "from_status", "to_status", "dc", "at", "actor", "ref")
     list_filter = ("kind", "dc")
     search_fields = ("copy__barcode", "ref")
     raw_id_fields = ("copy",)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

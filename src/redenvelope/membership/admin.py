@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from redenvelope.core.admin import RecordAdmin
+
 from .models import Hold, Member, MemberEvent, Plan
 
 
@@ -40,13 +42,7 @@ class HoldAdmin(admin.ModelAdmin):
 
 
 @admin.register(MemberEvent)
-class MemberEventAdmin(admin.ModelAdmin):
+class MemberEventAdmin(RecordAdmin):
     list_display = ("member", "kind", "at", "actor")
     list_filter = ("kind",)
     raw_id_fields = ("member",)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

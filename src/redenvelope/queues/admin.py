@@ -1,23 +1,15 @@
 from django.contrib import admin
 
+from redenvelope.core.admin import RecordAdmin
+
 from .models import QueueEntry, SavedEntry
 
 
 @admin.register(QueueEntry)
-class QueueEntryAdmin(admin.ModelAdmin):
+class QueueEntryAdmin(RecordAdmin):
     list_display = ("member", "position", "title", "added_at")
     raw_id_fields = ("member", "title")
     search_fields = ("member__user__username",)
-
-    # Positions must stay contiguous: the queue changes through queues.actions only.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SavedEntry)
