@@ -435,37 +435,38 @@ def renumber_queues_of_temp(table: str) -> None:
     )
 
 
+def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing) -> np.ndarray:
+    """values[keys == wanted] for each wanted key (missing where absent), by sorted search."""
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+    found = (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), bool)
+    return np.where(found, values[at] if len(keys) else missing, missing)
+
+
 def _service_figures(inst: Instance, result) -> dict:
-    """Share of shipments from the top 3 of the member's queue, and delivered the next day."""
+    """Share of shipments from the top 3 of the member's queue, and delivered the next day
+    (set-wise lookups: a national day has millions of queue rows)."""
     n = len(result.member_id)
     if not n:
         return {"top3_share": 0.0, "next_day_share": 0.0}
-    q = inst["queue"]
-    pos = dict(
-        zip(
-            zip(q["member_id"].tolist(), q["title_id"].tolist(), strict=True),
-            q["position"].tolist(),
-            strict=True,
-        )
+    q, m, t = inst["queue"], inst["members"], inst["transit"]
+    position = _lookup(
+        q["member_id"] << 24 | q["title_id"],
+        q["position"],
+        result.member_id.astype(np.int64) << 24 | result.title_id.astype(np.int64),
+        99,
     )
-    m = inst["members"]
-    region = dict(zip(m["member_id"].tolist(), m["region_id"].tolist(), strict=True))
-    t = inst["transit"]
-    days = dict(
-        zip(
-            zip(t["dc_id"].tolist(), t["region_id"].tolist(), strict=True),
-            t["days"].tolist(),
-            strict=True,
-        )
+    region = _lookup(
+        m["member_id"], m["region_id"].astype(np.int64), result.member_id.astype(np.int64), -1
     )
-    top3 = sum(
-        1
-        for a, b in zip(result.member_id.tolist(), result.title_id.tolist(), strict=True)
-        if pos.get((a, b), 99) <= 3
+    days = _lookup(
+        t["dc_id"].astype(np.int64) << 32 | t["region_id"].astype(np.int64),
+        t["days"].astype(np.int64),
+        result.dc_id.astype(np.int64) << 32 | region,
+        0,
     )
-    next_day = sum(
-        1
-        for a, d in zip(result.member_id.tolist(), result.dc_id.tolist(), strict=True)
-        if days.get((d, region[a])) == 1
-    )
-    return {"top3_share": round(top3 / n, 4), "next_day_share": round(next_day / n, 4)}
+    return {
+        "top3_share": round(float((position <= 3).sum()) / n, 4),
+        "next_day_share": round(float((days == 1).sum()) / n, 4),
+    }
