@@ -66,13 +66,17 @@ SHIPPED_HAS_SHIPMENT = """
         OR (c.status <> 'shipped' AND COUNT(s.id) <> 0)
 """
 
+# A member granted bonus rentals may have one disc more than the plan out (the last bonus disc
+# stays out after the count reaches zero).
 OVER_LIMIT = """
-    SELECT m.id, COUNT(s.id) AS out, p.discs_at_once + m.bonus_rentals AS disc_limit
+    SELECT m.id, COUNT(s.id) AS out, p.discs_at_once AS plan_limit
     FROM membership_member m
     JOIN membership_plan p ON p.id = m.plan_id
     JOIN fulfillment_shipment s ON s.member_id = m.id AND s.status = 'open'
     GROUP BY m.id, p.discs_at_once, m.bonus_rentals
-    HAVING COUNT(s.id) > p.discs_at_once + m.bonus_rentals
+    HAVING COUNT(s.id) > p.discs_at_once + CASE WHEN m.bonus_rentals > 0 OR EXISTS (
+        SELECT 1 FROM billing_credit c WHERE c.member_id = m.id AND c.kind = 'bonus_rentals')
+        THEN 1 ELSE 0 END
 """
 
 QUEUE_CONTIGUOUS = """
@@ -102,8 +106,22 @@ ENTRY_BALANCED = """
 """
 
 STATEMENT_TOTALS = """
-    SELECT id, subtotal, tax, credit_applied, total_due FROM billing_statement
-    WHERE ROUND(subtotal + tax - credit_applied - total_due, 2) <> 0
+    SELECT id, subtotal, discount, adjustment, fees, tax, credit_applied, gift_applied, total_due
+    FROM billing_statement
+    WHERE ROUND(subtotal - discount + adjustment + fees + tax - credit_applied - gift_applied
+                - total_due, 2) <> 0
+       OR total_due < 0 OR amount_paid > total_due
+       OR (status = 'paid' AND amount_paid <> total_due)
+"""
+
+# What a statement says was paid is what its payments brought in, less chargebacks.
+STATEMENT_PAID = """
+    SELECT s.id, s.amount_paid, COALESCE(p.paid, 0) AS payments
+    FROM billing_statement s
+    LEFT JOIN (SELECT statement_id, SUM(amount) AS paid FROM billing_payment
+               WHERE status = 'succeeded' AND charged_back_at IS NULL
+               GROUP BY statement_id) p ON p.statement_id = s.id
+    WHERE ROUND(s.amount_paid - COALESCE(p.paid, 0), 2) <> 0
 """
 
 
@@ -151,8 +169,15 @@ def run_checks() -> list[CheckResult]:
         ("ledger_balanced", "every journal entry's debits equal its credits", ENTRY_BALANCED, ()),
         (
             "statement_totals",
-            "every statement's total is subtotal + tax - credit applied",
+            "every statement adds up: subtotal - discount + adjustment + fees + tax - credit"
+            " - gift = total due, and is paid no more than its total",
             STATEMENT_TOTALS,
+            (),
+        ),
+        (
+            "statement_paid",
+            "what each statement says is paid is what its payments brought in",
+            STATEMENT_PAID,
             (),
         ),
     ]

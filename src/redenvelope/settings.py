@@ -188,4 +188,18 @@ REDENVELOPE = {
     "LOST_AFTER_DAYS": int(os.environ.get("LOST_AFTER_DAYS", 60)),
     # Dispatch: equal | new_members | light_users (see docs/operations.md).
     "DISPATCH_PRIORITY": os.environ.get("DISPATCH_PRIORITY", "equal"),
+    # Billing (docs/operations.md, "Billing"). Amounts are strings: money is never a float.
+    "TRIAL_DAYS": int(os.environ.get("TRIAL_DAYS", 30)),
+    # A failed payment is retried this many days after the first failure; after the last
+    # retry fails the membership is cancelled and what is owed written off.
+    "DUNNING_RETRY_DAYS": [
+        int(d) for d in os.environ.get("DUNNING_RETRY_DAYS", "1,3,7").split(",") if d.strip()
+    ],
+    # Fee policy: what a disc lost or damaged by the member costs, and which happen by rule
+    # (a disc out longer than LOST_AFTER_DAYS) rather than by staff decision.
+    "FEES": {"lost_disc": "20.00", "damaged_disc": "10.00"},
+    "FEE_ON_OVERDUE_LOST": os.environ.get("FEE_ON_OVERDUE_LOST", "1") == "1",
+    # What the processor charges us for a chargeback.
+    "CHARGEBACK_FEE": "15.00",
+    "PAYMENT_PROVIDER": "redenvelope.billing.gateway.SimulatedGateway",
 }

@@ -1,20 +1,35 @@
-"""Every change to billing: one function each, atomic, audited."""
+"""Every change to billing: one function each, atomic, audited (who, when, why)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
-from redenvelope.accounts.roles import roles_of
+from redenvelope.accounts.roles import Role, roles_of
 from redenvelope.core import clock
-from redenvelope.core.errors import DomainError, Forbidden
-from redenvelope.membership.models import Member, MemberStatus
+from redenvelope.core.errors import Conflict, DomainError, Forbidden, NotFound
+from redenvelope.membership.models import Member, MemberEvent, MemberStatus, Plan
 
+from .cycle import add_months, is_billing_day, on_day
+from .gateway import GatewayError, get_gateway
 from .ledger import Line, post_entry
-from .models import Credit, Statement
+from .models import (
+    Credit,
+    Fee,
+    Gift,
+    OutageCompensation,
+    Payment,
+    PaymentMethod,
+    Refund,
+    Statement,
+)
 from .money import to_money
+from .run import Notices, _member_statuses, bill, share, tax_rate
 
 DEFAULT_CREDIT_LIMITS = {
     "support_agent": "25.00",
@@ -22,128 +37,772 @@ DEFAULT_CREDIT_LIMITS = {
     "finance": "1000.00",
     "admin": "1000.00",
 }
+# The largest percentage off a next statement, and the most bonus rentals, each role may give.
+DEFAULT_PERCENT_LIMITS = {"support_agent": 100, "support_lead": 100, "finance": 100, "admin": 100}
+DEFAULT_RENTAL_LIMITS = {"support_agent": 3, "support_lead": 10, "finance": 10, "admin": 10}
+POSTING_ROLES = (Role.FINANCE, Role.ADMIN)
+
+
+def _role_limit(user, setting: str, default: dict, convert):
+    limits = settings.REDENVELOPE.get(setting, default)
+    held = [convert(limits[r]) for r in roles_of(user) if r in limits]
+    return max(held, default=convert(0))
 
 
 def credit_limit(user) -> Decimal:
     """The largest single credit this person may give (the highest of their roles' limits)."""
-    limits = settings.REDENVELOPE.get("CREDIT_LIMITS", DEFAULT_CREDIT_LIMITS)
-    held = [to_money(limits[r]) for r in roles_of(user) if r in limits]
-    return max(held, default=Decimal("0.00"))
+    return _role_limit(user, "CREDIT_LIMITS", DEFAULT_CREDIT_LIMITS, to_money)
+
+
+def _log(member_id: int, kind: str, actor=None, **data) -> None:
+    MemberEvent.objects.create(
+        member_id=member_id, kind=kind, actor=actor, data=data, at=clock.now()
+    )
+
+
+def _locked_member(member) -> Member:
+    pk = member.pk if isinstance(member, Member) else int(member)
+    try:
+        return Member.objects.select_for_update().select_related("plan", "user").get(pk=pk)
+    except Member.DoesNotExist:
+        raise NotFound(f"No member {pk}.", code="unknown_member") from None
 
 
 @transaction.atomic
 def issue_credit(
-    member: Member, amount, *, reason: str, issuer, idempotency_key: str | None = None
+    member: Member,
+    amount=None,
+    *,
+    reason: str,
+    issuer,
+    kind: str = Credit.Kind.ACCOUNT,
+    percent: int | None = None,
+    rentals: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Credit:
-    """Give a member account credit (spent on their next statements), within the issuer's limit,
-    posted to the ledger (Dr credits and discounts, Cr member credit balances). Two staff crediting
-    the same member at once both land, one after the other (the member row is locked); the same
-    request twice (a double click, a retry with its key) lands once."""
+    """Give a member something, within the issuer's role limit, with the reason:
+    account credit in money (posted Dr credits and discounts / Cr member credit balances, spent
+    on the next statements), a percentage off the next statement, or bonus rentals (one extra
+    disc out, that many times). Two staff crediting the same member at once both land, one after
+    the other (the member row is locked); the same request twice (a double click, a retry with
+    its key) lands once."""
     if idempotency_key:
         done = Credit.objects.filter(idempotency_key=idempotency_key).first()
         if done:
             return done
-    amount = to_money(amount)
-    if amount <= 0:
-        raise DomainError("A credit is a positive amount.")
+    if kind not in Credit.Kind.values:
+        raise DomainError(f"Unknown kind of credit {kind!r}.")
     if not (reason or "").strip():
         raise DomainError("Say why: every credit carries its reason.")
-    limit = credit_limit(issuer)
-    if amount > limit:
-        raise Forbidden(
-            f"A credit of ${amount} is over your limit of ${limit}; ask a lead or finance.",
-            code="over_limit",
-        )
-    member = Member.objects.select_for_update().get(pk=member.pk)
+    if issuer is None or not roles_of(issuer) & {
+        "support_agent",
+        "support_lead",
+        "finance",
+        "admin",
+    }:
+        raise Forbidden("Only support, finance and admins give credits.")
+    fields: dict = {}
+    if kind == Credit.Kind.ACCOUNT:
+        amount = to_money(amount if amount is not None else "0")
+        if amount <= 0:
+            raise DomainError("A credit is a positive amount.")
+        limit = credit_limit(issuer)
+        if amount > limit:
+            raise Forbidden(
+                f"A credit of ${amount} is over your limit of ${limit}; ask a lead or finance.",
+                code="over_limit",
+            )
+        fields = {"amount": amount, "remaining": amount}
+    elif kind == Credit.Kind.PERCENT:
+        if percent is None or not 1 <= int(percent) <= 100:
+            raise DomainError("A percentage off is from 1 to 100.")
+        limit = _role_limit(issuer, "PERCENT_LIMITS", DEFAULT_PERCENT_LIMITS, int)
+        if int(percent) > limit:
+            raise Forbidden(f"{percent}% is over your limit of {limit}%.", code="over_limit")
+        fields = {"percent": int(percent)}
+    else:
+        if rentals is None or int(rentals) < 1:
+            raise DomainError("Give at least one bonus rental.")
+        limit = _role_limit(issuer, "RENTAL_LIMITS", DEFAULT_RENTAL_LIMITS, int)
+        if int(rentals) > limit:
+            raise Forbidden(
+                f"{rentals} bonus rentals is over your limit of {limit}.", code="over_limit"
+            )
+        fields = {"rentals": int(rentals)}
+    member = _locked_member(member)
     if member.status == MemberStatus.CANCELLED:
         raise DomainError("A cancelled membership cannot receive credit.")
-    entry = post_entry(
-        "credit",
-        [Line("4900", debit=amount), Line("2200", credit=amount)],
-        memo=f"Account credit: {reason.strip()}"[:300],
-        member_id=member.pk,
-        actor=issuer,
-        idempotency_key=f"credit:{idempotency_key}" if idempotency_key else None,
-    )
+    entry = None
+    if kind == Credit.Kind.ACCOUNT:
+        entry = post_entry(
+            "credit",
+            [Line("4900", debit=amount), Line("2200", credit=amount)],
+            memo=f"Account credit: {reason.strip()}"[:300],
+            member_id=member.pk,
+            actor=issuer,
+            idempotency_key=f"credit:{idempotency_key}" if idempotency_key else None,
+        )
+    if kind == Credit.Kind.BONUS_RENTALS:
+        Member.objects.filter(pk=member.pk).update(bonus_rentals=F("bonus_rentals") + int(rentals))
     try:
         with transaction.atomic():
-            return Credit.objects.create(
+            credit = Credit.objects.create(
                 member=member,
-                amount=amount,
-                remaining=amount,
+                kind=kind,
                 reason=reason.strip()[:300],
                 issuer=issuer,
                 issued_at=clock.now(),
                 entry=entry,
                 idempotency_key=idempotency_key,
+                **fields,
             )
     except IntegrityError:
-        return Credit.objects.get(idempotency_key=idempotency_key)
-
-
-def tax_rate(state: str) -> Decimal:
-    rates = settings.REDENVELOPE.get("SALES_TAX", {})
-    return Decimal(str(rates.get(state, "0")))
+        if idempotency_key:
+            raise Conflict("That credit was just given by another request.") from None
+        raise
+    _log(member.pk, "credit_given", issuer, credit=credit.pk, what=credit.describe(), reason=reason)
+    return credit
 
 
 @transaction.atomic
 def issue_statement(member: Member, day=None) -> Statement:
-    """Bill the member for the period that starts on `day` (their billing day): the plan's
-    price plus sales tax, less account credit available (oldest first). Posts Dr receivables /
-    Cr deferred revenue and sales tax, and Dr member credit balances / Cr receivables for the
-    credit used. A second call for the same period returns the first statement."""
-    from .cycle import is_billing_day, period_containing
-
-    member = Member.objects.select_for_update().select_related("plan").get(pk=member.pk)
+    """Bill one member for the period that starts on `day` (their billing day): the same figures
+    and records as the daily run. A second call for the same period returns the first."""
+    member = _locked_member(member)
     day = day or clock.today()
-    anchor = member.billing_day
-    if not is_billing_day(anchor, day):
+    if not is_billing_day(member.billing_day, day):
         raise DomainError(f"{day} is not this member's billing day.")
-    existing = Statement.objects.filter(member=member, period_start=day).first()
+    existing = Statement.objects.filter(member=member, kind="period", period_start=day).first()
     if existing:
         return existing
-    if member.status == MemberStatus.CANCELLED:
-        raise DomainError("A cancelled membership is not billed.")
-    start, end = period_containing(anchor, day)
-    subtotal = to_money(member.plan.monthly_price)
-    tax = to_money(subtotal * tax_rate(member.state))
-    gross = subtotal + tax
-    credits = list(
-        Credit.objects.select_for_update()
-        .filter(member=member, remaining__gt=0)
-        .order_by("issued_at", "id")
+    if member.status not in (MemberStatus.ACTIVE, MemberStatus.PAST_DUE):
+        raise DomainError(
+            f"A membership that is {member.get_status_display().lower()} is not billed."
+        )
+    bill(day, [member.pk])
+    return Statement.objects.get(member=member, kind="period", period_start=day)
+
+
+# --- plan changes and cancellation ------------------------------------------------------------
+
+
+def current_statement(member: Member, day: dt.date | None = None) -> Statement | None:
+    day = day or clock.today()
+    return (
+        Statement.objects.filter(
+            member=member, kind="period", period_start__lte=day, period_end__gt=day
+        )
+        .order_by("-period_start")
+        .first()
     )
-    applied = Decimal("0.00")
-    for c in credits:
-        use = min(c.remaining, gross - applied)
-        if use <= 0:
-            break
-        Credit.objects.filter(pk=c.pk).update(remaining=c.remaining - use)
-        applied += use
-    lines = [Line("1100", debit=gross), Line("2000", credit=subtotal)]
+
+
+@transaction.atomic
+def change_plan(member: Member, plan: Plan, *, actor=None) -> dict:
+    """An upgrade (a dearer plan) applies at once: the unused days of the old plan are credited
+    and the new plan charged for the rest of the period, by the exact day count, on a plan-change
+    statement charged now. A downgrade (or a plan at the same price) applies from the next
+    period. On a trial the plan simply changes."""
+    member = _locked_member(member)
+    if member.status == MemberStatus.CANCELLED:
+        raise DomainError("A cancelled membership cannot change plan; rejoin first.")
+    if not plan.active:
+        raise DomainError(f"The {plan.name} plan is no longer offered.")
+    if plan.pk == member.plan_id:
+        if member.pending_plan_id:
+            Member.objects.filter(pk=member.pk).update(pending_plan=None)
+            _log(member.pk, "plan_change_withdrawn", actor, plan=plan.code)
+            return {"when": "now", "statement": None}
+        raise DomainError(f"You are already on {plan.name}.")
+    old = member.plan
+    day = clock.today()
+    current = current_statement(member, day)
+    if member.status == MemberStatus.TRIAL or current is None:
+        Member.objects.filter(pk=member.pk).update(plan=plan, pending_plan=None)
+        _log(member.pk, "plan_changed", actor, old=old.code, new=plan.code, when="now")
+        return {"when": "now", "statement": None}
+    if plan.monthly_price <= old.monthly_price:
+        Member.objects.filter(pk=member.pk).update(pending_plan=plan)
+        _log(
+            member.pk,
+            "plan_change_scheduled",
+            actor,
+            old=old.code,
+            new=plan.code,
+            on=str(current.period_end),
+        )
+        return {"when": current.period_end, "statement": None}
+    start, end = current.period_start, current.period_end
+    left, days = (end - day).days, (end - start).days
+    new_part = share(int(plan.monthly_price * 100), left, days)
+    unused = share(int(old.monthly_price * 100), left, days)
+    net = new_part - unused
+    tax = share(net, tax_rate(member.state), 1)
+    lines = [Line("1100", debit=Decimal(net + tax) / 100), Line("2000", credit=Decimal(net) / 100)]
     if tax:
-        lines.append(Line("2100", credit=tax))
-    if applied:
-        lines += [Line("2200", debit=applied), Line("1100", credit=applied)]
+        lines.append(Line("2100", credit=Decimal(tax) / 100))
     entry = post_entry(
         "statement",
         lines,
-        memo=f"Statement {start} to {end}",
-        effective_date=day,
+        memo=f"Plan change {old.name} → {plan.name}, {left} of {days} days",
         member_id=member.pk,
-        idempotency_key=f"statement:{member.pk}:{start}",
+        actor=actor,
     )
-    return Statement.objects.create(
+    statement = Statement.objects.create(
         member=member,
-        period_start=start,
+        kind=Statement.Kind.PRORATION,
+        period_start=day,
         period_end=end,
-        plan=member.plan,
-        subtotal=subtotal,
-        tax=tax,
-        credit_applied=applied,
-        total_due=gross - applied,
-        currency=member.plan.currency,
-        status=Statement.Status.PAID if gross == applied else Statement.Status.DUE,
+        plan=plan,
+        plan_price=plan.monthly_price,
+        subtotal=Decimal(net) / 100,
+        tax=Decimal(tax) / 100,
+        credit_applied=0,
+        total_due=Decimal(net + tax) / 100,
+        status=Statement.Status.DUE,
         issued_at=clock.now(),
         entry=entry,
     )
+    Member.objects.filter(pk=member.pk).update(plan=plan, pending_plan=None)
+    _log(
+        member.pk,
+        "plan_changed",
+        actor,
+        old=old.code,
+        new=plan.code,
+        when="now",
+        charged=str(statement.total_due),
+        new_part=new_part,
+        unused_credit=unused,
+    )
+    if statement.total_due > 0:
+        _collect_one(statement, day)
+        statement.refresh_from_db()
+    return {"when": "now", "statement": statement}
+
+
+@transaction.atomic
+def request_cancellation(member: Member, *, actor=None, reason: str = "") -> Member:
+    """Cancel at the end of the paid period (a trial, or a member never billed, cancels now)."""
+    from redenvelope.membership import actions as membership
+
+    member = _locked_member(member)
+    if member.status == MemberStatus.CANCELLED:
+        raise DomainError("The membership is already cancelled.")
+    current = current_statement(member)
+    if member.status == MemberStatus.TRIAL or current is None:
+        return membership.cancel(member, actor=actor, reason=reason or "cancelled during trial")
+    Member.objects.filter(pk=member.pk).update(cancels_on=current.period_end, pending_plan=None)
+    _log(member.pk, "cancellation_scheduled", actor, on=str(current.period_end), reason=reason)
+    member.refresh_from_db()
+    return member
+
+
+@transaction.atomic
+def keep_membership(member: Member, *, actor=None) -> Member:
+    """Withdraw a cancellation that has not yet taken effect."""
+    member = _locked_member(member)
+    if member.cancels_on is None:
+        raise DomainError("No cancellation is planned.")
+    Member.objects.filter(pk=member.pk).update(cancels_on=None)
+    _log(member.pk, "cancellation_withdrawn", actor)
+    member.refresh_from_db()
+    return member
+
+
+# --- payment methods and payments -----------------------------------------------------------
+
+
+@transaction.atomic
+def add_payment_method(
+    member: Member,
+    *,
+    kind: str,
+    number: str = "",
+    exp_month: int | None = None,
+    exp_year: int | None = None,
+    routing: str = "",
+    account: str = "",
+    actor=None,
+) -> PaymentMethod:
+    """Tokenise a card or checking account with the provider and make it the default."""
+    member = _locked_member(member)
+    gateway = get_gateway()
+    try:
+        if kind == PaymentMethod.Kind.CARD:
+            if exp_month is None or exp_year is None:
+                raise DomainError("A card needs its expiry month and year.")
+            today = clock.today()
+            if (int(exp_year), int(exp_month)) < (today.year, today.month):
+                raise DomainError("That card has expired.")
+            token = gateway.tokenize_card(number, int(exp_month), int(exp_year))
+        elif kind == PaymentMethod.Kind.BANK:
+            token = gateway.tokenize_bank(routing.strip(), account.strip())
+        else:
+            raise DomainError("A payment method is a card or a checking account.")
+    except (GatewayError, ValueError) as exc:
+        raise DomainError(str(exc)) from None
+    PaymentMethod.objects.filter(member=member, is_default=True).update(is_default=False)
+    method = PaymentMethod.objects.create(
+        member=member,
+        kind=kind,
+        token=token,
+        last4=token[-4:],
+        exp_month=exp_month if kind == "card" else None,
+        exp_year=exp_year if kind == "card" else None,
+        is_default=True,
+        created_at=clock.now(),
+    )
+    _log(member.pk, "payment_method_added", actor, method=str(method))
+    return method
+
+
+@transaction.atomic
+def remove_payment_method(method: PaymentMethod, *, member: Member | None = None, actor=None):
+    method = PaymentMethod.objects.select_for_update().get(pk=method.pk)
+    if member is not None and method.member_id != member.pk:
+        raise Forbidden("That payment method is not yours.")
+    if method.removed_at:
+        return method
+    PaymentMethod.objects.filter(pk=method.pk).update(removed_at=clock.now(), is_default=False)
+    _log(method.member_id, "payment_method_removed", actor, method=str(method))
+    method.refresh_from_db()
+    return method
+
+
+def _collect_one(statement: Statement, day: dt.date) -> None:
+    from .run import collect
+
+    notices = Notices()
+    collect(
+        day,
+        [statement.pk],
+        [statement.member_id],
+        [int((statement.total_due - statement.amount_paid) * 100)],
+        [statement.attempts],
+        [statement.first_failed_on],
+        notices,
+    )
+    _notify(notices)
+
+
+def _notify(notices: Notices) -> None:
+    from .notifications import send_billing_emails
+
+    if notices.items:
+        items = list(notices.items)
+        transaction.on_commit(lambda: send_billing_emails(items))
+
+
+@transaction.atomic
+def pay_statement(
+    statement: Statement, *, member: Member | None = None, actor=None, idempotency_key=None
+) -> Payment:
+    """Charge what is left on a statement to the member's default method now (the member's "pay
+    now", or staff on their behalf). A member may pay only their own statements; a paid statement
+    is refused; the same key twice charges once."""
+    if idempotency_key:
+        done = Payment.objects.filter(idempotency_key=f"pay:{idempotency_key}").first()
+        if done:
+            return done
+    statement = Statement.objects.select_for_update().get(pk=statement.pk)
+    if member is not None and statement.member_id != member.pk:
+        raise Forbidden("That statement is not yours.")
+    if statement.status not in (Statement.Status.DUE, Statement.Status.PAST_DUE):
+        raise Conflict(f"That statement is {statement.get_status_display().lower()}.")
+    balance = statement.total_due - statement.amount_paid
+    if balance <= 0:
+        raise Conflict("Nothing is owed on that statement.")
+    _locked_member(statement.member_id)
+    _collect_one(statement, clock.today())
+    payment = Payment.objects.filter(statement=statement).order_by("-id").first()
+    if idempotency_key:
+        Payment.objects.filter(pk=payment.pk).update(idempotency_key=f"pay:{idempotency_key}")
+    return payment
+
+
+@transaction.atomic
+def refund_payment(payment: Payment, amount=None, *, reason: str, issuer) -> Refund:
+    """Give money back on a payment (finance and admins): never more than was paid and not yet
+    refunded; posted Dr credits and discounts / Cr cash, with who and why."""
+    if not roles_of(issuer) & {r.value for r in POSTING_ROLES}:
+        raise Forbidden("Only finance gives refunds.")
+    if not (reason or "").strip():
+        raise DomainError("Say why: every refund carries its reason.")
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status != Payment.Status.SUCCEEDED or payment.charged_back_at:
+        raise DomainError("Only a payment that went through (and was not reversed) is refunded.")
+    left = payment.amount - payment.refunded
+    amount = left if amount is None else to_money(amount)
+    if amount <= 0:
+        raise DomainError("A refund is a positive amount.")
+    if amount > left:
+        raise DomainError(f"At most ${left} of that payment can still be refunded.")
+    result = get_gateway().refund(
+        payment.reference, amount, captured=payment.amount, refunded=payment.refunded
+    )
+    if not result.ok:
+        raise DomainError(result.message)
+    entry = post_entry(
+        "refund",
+        [Line("4900", debit=amount), Line("1000", credit=amount)],
+        memo=f"Refund: {reason.strip()}"[:300],
+        member_id=payment.member_id,
+        actor=issuer,
+    )
+    Payment.objects.filter(pk=payment.pk).update(refunded=F("refunded") + amount)
+    refund = Refund.objects.create(
+        payment=payment,
+        amount=amount,
+        reason=reason.strip()[:300],
+        issuer=issuer,
+        created_at=clock.now(),
+        reference=result.reference,
+        entry=entry,
+    )
+    _log(payment.member_id, "refunded", issuer, amount=str(amount), reason=reason)
+    notices = Notices()
+    notices.add("refund", payment.member_id, None)
+    transaction.on_commit(
+        lambda: __import__(
+            "redenvelope.billing.notifications", fromlist=["send_billing_emails"]
+        ).send_billing_emails(
+            notices.items, {"refund": f"We have refunded ${amount} to your payment method."}
+        )
+    )
+    return refund
+
+
+@transaction.atomic
+def record_chargeback(payment: Payment, *, day: dt.date | None = None) -> Payment:
+    """The member's bank reversed a payment: the money is owed again (Dr receivables / Cr cash),
+    the processor's fee is an expense, the card is no longer used, and the statement goes back
+    into dunning. Recorded once."""
+    day = day or clock.today()
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.charged_back_at:
+        return payment
+    if payment.status != Payment.Status.SUCCEEDED:
+        raise DomainError("Only a payment that went through can be charged back.")
+    fee = to_money(settings.REDENVELOPE.get("CHARGEBACK_FEE", "15.00"))
+    amount = payment.amount - payment.refunded
+    lines = [Line("5300", debit=fee), Line("1000", credit=fee)] if fee else []
+    if amount > 0:
+        lines = [Line("1100", debit=amount), Line("1000", credit=amount)] + lines
+    if lines:
+        post_entry(
+            "chargeback",
+            lines,
+            memo=f"Chargeback of payment {payment.reference}",
+            effective_date=day,
+            member_id=payment.member_id,
+            idempotency_key=f"chargeback:{payment.pk}",
+        )
+    Payment.objects.filter(pk=payment.pk).update(charged_back_at=clock.now())
+    if payment.method_id:
+        PaymentMethod.objects.filter(pk=payment.method_id).update(
+            removed_at=clock.now(), is_default=False
+        )
+    retry = settings.REDENVELOPE["DUNNING_RETRY_DAYS"]
+    Statement.objects.filter(pk=payment.statement_id).update(
+        amount_paid=F("amount_paid") - amount,
+        status=Statement.Status.PAST_DUE,
+        attempts=1,
+        first_failed_on=day,
+        next_retry_on=day + dt.timedelta(days=retry[0]) if retry else day,
+    )
+    _member_statuses(day, [payment.member_id], [], [])
+    notices = Notices()
+    notices.add("chargeback", payment.member_id, payment.statement_id)
+    _notify(notices)
+    payment.refresh_from_db()
+    return payment
+
+
+def poll_disputes(day: dt.date | None = None, lookback_days: int = 120) -> int:
+    """Ask the provider which recent payments were disputed, and record each chargeback."""
+    day = day or clock.today()
+    gateway = get_gateway()
+    since = clock.now() - dt.timedelta(days=lookback_days)
+    n = 0
+    for payment in Payment.objects.filter(
+        status="succeeded", charged_back_at=None, attempted_at__gte=since, method__isnull=False
+    ).select_related("method"):
+        if gateway.is_disputed(payment.method.token):
+            record_chargeback(payment, day=day)
+            n += 1
+    return n
+
+
+# --- fees ---------------------------------------------------------------------------------------
+
+
+def fee_amount(kind: str) -> Decimal:
+    return to_money(settings.REDENVELOPE.get("FEES", {}).get(kind, "0"))
+
+
+@transaction.atomic
+def charge_fee(
+    member: Member, kind: str, *, copy=None, reason: str, issuer=None, idempotency_key=None
+) -> Fee:
+    """Charge a lost-disc or damaged-disc fee by the fee policy (setting FEES): posted at once
+    (Dr receivables / Cr fee revenue) and put on the next statement. One fee per disc and kind."""
+    if kind not in Fee.Kind.values:
+        raise DomainError(f"Unknown fee {kind!r}.")
+    if not (reason or "").strip():
+        raise DomainError("Say why: every fee carries its reason.")
+    amount = fee_amount(kind)
+    if amount <= 0:
+        raise DomainError(f"The fee policy charges nothing for {kind.replace('_', ' ')}.")
+    member = _locked_member(member)
+    key = idempotency_key or (f"fee:{kind}:{copy.pk}:{member.pk}" if copy is not None else None)
+    if key:
+        done = Fee.objects.filter(idempotency_key=key).first()
+        if done:
+            return done
+    entry = post_entry(
+        "fee",
+        [Line("1100", debit=amount), Line("4100", credit=amount)],
+        memo=f"{Fee.Kind(kind).label}: {reason.strip()}"[:300],
+        member_id=member.pk,
+        actor=issuer,
+        idempotency_key=key,
+    )
+    fee = Fee.objects.create(
+        member=member,
+        kind=kind,
+        copy=copy,
+        amount=amount,
+        reason=reason.strip()[:300],
+        issuer=issuer,
+        created_at=clock.now(),
+        entry=entry,
+        idempotency_key=key,
+    )
+    _log(member.pk, "fee_charged", issuer, fee=fee.pk, kind=kind, amount=str(amount))
+    return fee
+
+
+@transaction.atomic
+def waive_fee(fee: Fee, *, actor, reason: str) -> Fee:
+    """Waive a fee (support or finance): its entry is reversed; if it was already on a statement,
+    the member gets the amount back as account credit."""
+    if not roles_of(actor) & {"support_agent", "support_lead", "finance", "admin"}:
+        raise Forbidden("Only support and finance waive fees.")
+    if not (reason or "").strip():
+        raise DomainError("Say why the fee is waived.")
+    fee = Fee.objects.select_for_update().get(pk=fee.pk)
+    if fee.status == Fee.Status.WAIVED:
+        return fee
+    if fee.status == Fee.Status.OPEN:
+        post_entry(
+            "fee",
+            [Line("4100", debit=fee.amount), Line("1100", credit=fee.amount)],
+            memo=f"Fee waived: {reason.strip()}"[:300],
+            member_id=fee.member_id,
+            actor=actor,
+            idempotency_key=f"waive:{fee.pk}",
+        )
+    else:
+        entry = post_entry(
+            "fee",
+            [Line("4100", debit=fee.amount), Line("2200", credit=fee.amount)],
+            memo=f"Billed fee waived as credit: {reason.strip()}"[:300],
+            member_id=fee.member_id,
+            actor=actor,
+            idempotency_key=f"waive:{fee.pk}",
+        )
+        Credit.objects.create(
+            member_id=fee.member_id,
+            kind=Credit.Kind.ACCOUNT,
+            amount=fee.amount,
+            remaining=fee.amount,
+            reason=f"Fee waived: {reason.strip()}"[:300],
+            issuer=actor,
+            issued_at=clock.now(),
+            entry=entry,
+        )
+    Fee.objects.filter(pk=fee.pk).update(
+        status=Fee.Status.WAIVED,
+        waived_by=actor,
+        waived_at=clock.now(),
+        waive_reason=reason.strip()[:300],
+    )
+    _log(fee.member_id, "fee_waived", actor, fee=fee.pk, reason=reason)
+    fee.refresh_from_db()
+    return fee
+
+
+# --- gifts --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def purchase_gift(
+    *,
+    plan: Plan,
+    months: int,
+    purchaser_name: str,
+    purchaser_email: str,
+    card_number: str,
+    exp_month: int,
+    exp_year: int,
+    then: str = Gift.Then.CONTINUE,
+) -> Gift:
+    """Sell a gift subscription: months × the plan's price, charged to the buyer's card now and
+    held as a liability (gift subscriptions outstanding) until each month is used."""
+    from django.core.validators import validate_email
+
+    if not 1 <= int(months) <= 24:
+        raise DomainError("A gift is 1 to 24 months.")
+    if then not in Gift.Then.values:
+        raise DomainError("After the gift, the membership continues or stops.")
+    if not plan.active:
+        raise DomainError(f"The {plan.name} plan is no longer offered.")
+    try:
+        validate_email(purchaser_email)
+    except Exception:
+        raise DomainError(f"{purchaser_email!r} is not an email address.") from None
+    amount = to_money(plan.monthly_price * int(months))
+    gateway = get_gateway()
+    try:
+        token = gateway.tokenize_card(card_number, int(exp_month), int(exp_year))
+    except GatewayError as exc:
+        raise DomainError(str(exc)) from None
+    result = gateway.charge(token, amount)
+    if not result.ok:
+        raise DomainError(f"The card was declined: {result.message}.", code="declined")
+    entry = post_entry(
+        "payment",
+        [Line("1000", debit=amount), Line("2300", credit=amount)],
+        memo=f"Gift: {months} months of {plan.name} for {purchaser_name}"[:300],
+    )
+    return Gift.objects.create(
+        code=secrets.token_hex(6).upper(),
+        plan=plan,
+        months=int(months),
+        month_value=plan.monthly_price,
+        amount_paid=amount,
+        purchaser_name=purchaser_name[:100],
+        purchaser_email=purchaser_email,
+        then=then,
+        purchased_at=clock.now(),
+        reference=result.reference,
+        entry=entry,
+    )
+
+
+@transaction.atomic
+def redeem_gift(member: Member, code: str, *, actor=None) -> Gift:
+    """A member redeems a gift: its months pay their next statements (up to the gift plan's
+    price each); then the membership continues on their own payment method, or stops."""
+    member = _locked_member(member)
+    gift = Gift.objects.select_for_update().filter(code=(code or "").strip().upper()).first()
+    if gift is None:
+        raise NotFound("No gift has that code.", code="unknown_gift")
+    if gift.redeemed_by_id:
+        raise Conflict("That gift has already been redeemed.")
+    if member.status == MemberStatus.CANCELLED:
+        raise DomainError("Rejoin first, then redeem the gift.")
+    if member.gift_months_left and member.gift_month_value != gift.month_value:
+        raise Conflict("Use up the gift you have first.")
+    updates = {
+        "gift_months_left": member.gift_months_left + gift.months,
+        "gift_month_value": gift.month_value,
+    }
+    if gift.then == Gift.Then.STOP:
+        current = current_statement(member)
+        start = current.period_end if current else (member.trial_ends_on or clock.today())
+        y, m = add_months(start.year, start.month, updates["gift_months_left"])
+        updates["cancels_on"] = on_day(y, m, start.day)
+    Member.objects.filter(pk=member.pk).update(**updates)
+    Gift.objects.filter(pk=gift.pk).update(redeemed_by=member, redeemed_at=clock.now())
+    _log(member.pk, "gift_redeemed", actor, gift=gift.code, months=gift.months, then=gift.then)
+    gift.refresh_from_db()
+    return gift
+
+
+# --- outage compensation ----------------------------------------------------------------------
+
+
+def affected_members(incident):
+    """Members of the regions the incident's DC serves (it is their nearest), who were members
+    during the incident and still are."""
+    from django.db.models import Min
+
+    from redenvelope.inventory.models import Transit
+
+    best = dict(
+        Transit.objects.values("region_id").annotate(d=Min("days")).values_list("region_id", "d")
+    )
+    regions = [
+        t.region_id
+        for t in Transit.objects.filter(dc=incident.dc)
+        if best.get(t.region_id) == t.days
+    ]
+    start = dt.datetime.combine(incident.ends_on, dt.time.min, tzinfo=dt.UTC)
+    return Member.objects.filter(region_id__in=regions, joined_at__lt=start).exclude(
+        status=MemberStatus.CANCELLED
+    )
+
+
+@transaction.atomic
+def compensate_outage(incident, percent: int, *, issuer) -> OutageCompensation:
+    """Give every member affected by a DC incident a percentage off their next statement: once
+    per incident (a second click is refused), each member emailed after it commits."""
+    import numpy as np
+
+    from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, reset_sequence
+
+    if not roles_of(issuer) & {"support_lead", "finance", "operations", "admin"}:
+        raise Forbidden("Support leads, finance, operations and admins compensate outages.")
+    if not 1 <= int(percent) <= 100:
+        raise DomainError("The compensation is a percentage from 1 to 100.")
+    from redenvelope.fulfillment.models import Incident
+
+    incident = Incident.objects.select_for_update().select_related("dc").get(pk=incident.pk)
+    if OutageCompensation.objects.filter(incident=incident).exists():
+        raise Conflict("This incident has already been compensated.")
+    ids = np.array(list(affected_members(incident).values_list("pk", flat=True)), np.int64)
+    comp = OutageCompensation.objects.create(
+        incident=incident,
+        percent=int(percent),
+        members=len(ids),
+        issuer=issuer,
+        issued_at=clock.now(),
+    )
+    if len(ids):
+        c0 = next_id("billing_credit")
+        copy_arrays(
+            "billing_credit",
+            {
+                "id": np.arange(c0, c0 + len(ids), dtype=np.int64),
+                "member_id": ids,
+                "kind": "percent",
+                "amount": None,
+                "remaining": None,
+                "percent": int(percent),
+                "rentals": None,
+                "reason": f"Shipping outage at {incident.dc.name} "
+                f"{incident.starts_on:%b %-d}–{incident.ends_on:%b %-d}",
+                "issuer_id": issuer.pk,
+                "issued_at": db_timestamp(clock.now()),
+                "entry_id": None,
+                "incident_id": incident.pk,
+                "applied_to_id": None,
+                "idempotency_key": None,
+            },
+        )
+        reset_sequence("billing_credit")
+        items = [("outage_credit", int(m), None) for m in ids.tolist()]
+        text = (
+            f"Our {incident.dc.city} center could not ship from {incident.starts_on:%B %-d} to "
+            f"{incident.ends_on:%B %-d}. We are sorry: your next statement is {percent}% off."
+        )
+
+        def send():
+            from .notifications import send_billing_emails
+
+            send_billing_emails(items, {"outage_credit": text})
+
+        transaction.on_commit(send)
+    return comp

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -42,6 +43,16 @@ def luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
+def _digest(number: str) -> str:
+    return hashlib.sha256(number.encode()).hexdigest()[:12]
+
+
+# The processor knows its test cards by their token (as a real one knows the card behind it).
+_BEHAVIOUR = {_digest(n): code for n, code in DECLINES.items()} | {
+    _digest(n): "chargeback" for n in CHARGEBACK
+}
+
+
 @dataclass
 class Result:
     ok: bool
@@ -60,22 +71,34 @@ class _Charge:
     disputed: bool = False
 
 
+def _behaviour(token: str) -> str:
+    parts = token.split("_")
+    if len(parts) != 3 or parts[0] not in ("card", "bank"):
+        raise GatewayError("Unknown payment token.")
+    if parts[0] == "bank":
+        return "R01" if parts[2] == "1116" else ""
+    return _BEHAVIOUR.get(parts[1], "")
+
+
 @dataclass
 class SimulatedGateway:
-    """An in-process processor with the behaviour of a real one (state lives in the object; the
-    billing domain records every result it gets in the ledger and on the payment)."""
+    """An in-process processor with the behaviour of a real one. What a token does is decided by
+    the card or account behind it (the test numbers above), so it behaves the same in every
+    process; the charges it made in this process are kept for refunds and disputes, and the
+    billing domain records every result in the ledger and on the payment."""
 
     charges: dict[str, _Charge] = field(default_factory=dict)
     _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
-    _numbers: dict[str, str] = field(default_factory=dict)  # token -> test number
 
     def tokenize_card(self, number: str, exp_month: int, exp_year: int) -> str:
         number = number.replace(" ", "").replace("-", "")
         if not (number.isdigit() and 12 <= len(number) <= 19 and luhn_ok(number)):
             raise GatewayError("That card number is not valid.")
-        if not 1 <= exp_month <= 12:
+        if not 1 <= int(exp_month) <= 12:
             raise GatewayError("Expiry month must be 1-12.")
-        return "card_" + hashlib.sha256(number.encode()).hexdigest()[:12] + "_" + number[-4:]
+        if not 2000 <= int(exp_year) <= 2100:
+            raise GatewayError("Expiry year is four digits.")
+        return "card_" + _digest(number) + "_" + number[-4:]
 
     def tokenize_bank(self, routing: str, account: str) -> str:
         if not (
@@ -85,38 +108,39 @@ class SimulatedGateway:
             and 4 <= len(account) <= 17
         ):
             raise GatewayError("Routing number is 9 digits; account 4-17 digits.")
-        return (
-            "bank_"
-            + hashlib.sha256((routing + account).encode()).hexdigest()[:12]
-            + "_"
-            + account[-4:]
-        )
+        return "bank_" + _digest(routing + account) + "_" + account[-4:]
 
     def register(self, token: str, number: str) -> None:
-        """Tests and the demo keep the clear number beside its token to choose behaviour."""
-        self._numbers[token] = number.replace(" ", "")
+        """Kept for callers that registered test numbers; behaviour now follows the token."""
+
+    def _reference(self, prefix: str) -> str:
+        return f"{prefix}_{secrets.token_hex(6)}{next(self._seq):06d}"
 
     def charge(self, token: str, amount) -> Result:
         """Authorise and capture at once (a subscription charge)."""
         amount = to_money(amount)
         if amount <= 0:
             raise GatewayError("A charge is a positive amount.")
-        number = self._numbers.get(token, "")
-        if token.startswith("bank_") and token.endswith("_1116"):
+        code = _behaviour(token)
+        if code == "R01":
             return Result(False, decline_code="R01", message="Insufficient funds (returned debit).")
-        if number in DECLINES:
-            code = DECLINES[number]
+        if code and code != "chargeback":
             return Result(False, decline_code=code, message=code.replace("_", " ").capitalize())
-        ref = f"ch_{next(self._seq):08d}"
+        ref = self._reference("ch")
         self.charges[ref] = _Charge(
-            ref, token, amount, captured=True, disputed=number in CHARGEBACK
+            ref, token, amount, captured=True, disputed=code == "chargeback"
         )
         return Result(True, reference=ref, message="Approved")
 
-    def refund(self, reference: str, amount=None) -> Result:
+    def refund(self, reference: str, amount=None, *, captured=None, refunded="0") -> Result:
+        """Refund part or all of a charge. A charge made by another process is described by the
+        caller (`captured`, `refunded` so far: the domain's payment record)."""
         charge = self.charges.get(reference)
         if charge is None:
-            raise GatewayError(f"No charge {reference}.")
+            if captured is None:
+                raise GatewayError(f"No charge {reference}.")
+            charge = _Charge(reference, "", to_money(captured), True, to_money(refunded))
+            self.charges[reference] = charge
         amount = charge.amount - charge.refunded if amount is None else to_money(amount)
         if amount <= 0 or charge.refunded + amount > charge.amount:
             return Result(
@@ -126,8 +150,26 @@ class SimulatedGateway:
                 message="A refund cannot exceed what was charged.",
             )
         charge.refunded += amount
-        return Result(True, reference=f"re_{next(self._seq):08d}", message="Refunded")
+        return Result(True, reference=self._reference("re"), message="Refunded")
+
+    def is_disputed(self, token: str) -> bool:
+        """Whether the cardholder's bank reverses charges to this card (the dispute feed)."""
+        return _behaviour(token) == "chargeback"
 
     def disputes(self) -> list[str]:
-        """Charges the issuer has reversed (chargebacks) since they were made."""
+        """Charges made in this process that the issuer has reversed (chargebacks)."""
         return [c.reference for c in self.charges.values() if c.disputed]
+
+
+def get_gateway() -> SimulatedGateway:
+    """The configured provider (setting PAYMENT_PROVIDER), one per process."""
+    global _gateway
+    if _gateway is None:
+        from django.conf import settings
+        from django.utils.module_loading import import_string
+
+        _gateway = import_string(settings.REDENVELOPE["PAYMENT_PROVIDER"])()
+    return _gateway
+
+
+_gateway: SimulatedGateway | None = None

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
@@ -22,6 +23,7 @@ CHART = [
     ("2000", "Deferred revenue", K.LIABILITY),
     ("2100", "Sales tax payable", K.LIABILITY),
     ("2200", "Member credit balances", K.LIABILITY),
+    ("2300", "Gift subscriptions outstanding", K.LIABILITY),
     ("3000", "Owner's equity", K.EQUITY),
     ("4000", "Subscription revenue", K.REVENUE),
     ("4100", "Fee revenue", K.REVENUE),
@@ -129,3 +131,77 @@ def trial_balance(as_of: dt.date | None = None) -> TrialBalance:
     return TrialBalance(
         rows, sum((r[1] for r in rows), Decimal(0)), sum((r[2] for r in rows), Decimal(0))
     )
+
+
+def cents_str(cents) -> list[str]:
+    """Non-negative cents (ints) as decimal strings for COPY."""
+    return [f"{c // 100}.{c % 100:02d}" for c in cents]
+
+
+def account_ids() -> dict[str, int]:
+    return dict(Account.objects.values_list("code", "id"))
+
+
+def post_bulk(
+    kind: str,
+    *,
+    effective_date: dt.date,
+    memo,
+    member_ids,
+    keys,
+    lines: list[tuple[int, str, int, int]],
+    actor_id: int | None = None,
+) -> np.ndarray:
+    """Post many entries at once (the set-wise runs). `memo`, `member_ids` and `keys` give one
+    value per entry (or one for all); `lines` are (entry index, account code, debit cents,
+    credit cents), one side non-zero. Every entry is proven balanced before anything is written.
+    Returns the new entry ids, in order."""
+    from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, reset_sequence
+
+    member_ids = np.asarray(member_ids, dtype=np.int64)
+    n = len(member_ids)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    idx = np.array([ln[0] for ln in lines], np.int64)
+    debit = np.array([ln[2] for ln in lines], np.int64)
+    credit = np.array([ln[3] for ln in lines], np.int64)
+    if len(lines):
+        if (debit < 0).any() or (credit < 0).any() or ((debit > 0) == (credit > 0)).any():
+            raise DomainError("Each line is either a debit or a credit, positive.")
+        net = np.bincount(idx, weights=debit - credit, minlength=n)
+        if np.abs(net).max() > 0:
+            bad = int(np.flatnonzero(net)[0])
+            raise DomainError(f"Unbalanced entry for member {member_ids[bad]}; nothing posted.")
+    e0 = next_id("billing_journalentry")
+    ids = np.arange(e0, e0 + n, dtype=np.int64)
+    copy_arrays(
+        "billing_journalentry",
+        {
+            "id": ids,
+            "kind": kind,
+            "effective_date": effective_date.isoformat(),
+            "posted_at": db_timestamp(clock.now()),
+            "memo": memo,
+            "member_id": member_ids,
+            "actor_id": actor_id,
+            "idempotency_key": keys,
+        },
+    )
+    reset_sequence("billing_journalentry")
+    if len(lines):
+        acct = account_ids()
+        l0 = next_id("billing_journalline")
+        copy_arrays(
+            "billing_journalline",
+            {
+                "id": np.arange(l0, l0 + len(lines), dtype=np.int64),
+                "entry_id": ids[idx],
+                "account_id": np.array([acct[ln[1]] for ln in lines], np.int64),
+                "member_id": member_ids[idx],
+                "debit": cents_str(debit.tolist()),
+                "credit": cents_str(credit.tolist()),
+                "currency": "USD",
+            },
+        )
+        reset_sequence("billing_journalline")
+    return ids

@@ -88,67 +88,342 @@ class JournalLine(models.Model):
 
 
 class Credit(models.Model):
-    """Something given to a member, with who gave it, when and why (the audit trail)."""
+    """Something given to a member, with who gave it, when and why (the audit trail).
+
+    - account: money, spent on the next statements (`remaining` goes down as it is used);
+    - percent: a percentage off the next statement (`amount` is what it came to, once used);
+    - bonus_rentals: `rentals` extra discs, one at a time beyond the plan (dispatch honours it).
+    `issuer` is empty for what the system gives by rule (a vacation hold, an outage)."""
 
     class Kind(models.TextChoices):
         ACCOUNT = "account", "Account credit"
+        PERCENT = "percent", "Percent off next statement"
+        BONUS_RENTALS = "bonus_rentals", "Bonus rentals"
 
     member = models.ForeignKey(
         "membership.Member", on_delete=models.PROTECT, related_name="credits"
     )
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ACCOUNT)
-    amount = models.DecimalField(max_digits=10, decimal_places=2)
-    remaining = models.DecimalField(max_digits=10, decimal_places=2)
+    kind = models.CharField(max_length=14, choices=Kind.choices, default=Kind.ACCOUNT)
+    amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    remaining = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    rentals = models.PositiveSmallIntegerField(null=True, blank=True)
     reason = models.CharField(max_length=300)
-    issuer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    issuer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     issued_at = models.DateTimeField()
-    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="credit")
+    entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="credit"
+    )
+    incident = models.ForeignKey(
+        "fulfillment.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credits",
+    )
+    applied_to = models.ForeignKey(
+        "Statement", null=True, blank=True, on_delete=models.PROTECT, related_name="percent_credits"
+    )
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-issued_at"]
+        indexes = [models.Index(fields=["member", "kind"])]
         constraints = [
-            models.CheckConstraint(name="credit_positive", condition=Q(amount__gt=0)),
             models.CheckConstraint(
-                name="credit_remaining_within_amount",
-                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("amount")),
+                name="credit_shape",
+                condition=(
+                    Q(
+                        kind="account",
+                        amount__gt=0,
+                        remaining__gte=0,
+                        remaining__lte=models.F("amount"),
+                    )
+                    | Q(kind="percent", percent__gte=1, percent__lte=100)
+                    | Q(kind="bonus_rentals", rentals__gte=1)
+                ),
+            ),
+            # An outage compensates each member once.
+            models.UniqueConstraint(
+                fields=["incident", "member"],
+                condition=Q(incident__isnull=False),
+                name="one_outage_credit_per_member",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} to {self.member_id}: {self.reason}"
+        return f"{self.describe()} to {self.member_id}: {self.reason}"
+
+    def describe(self) -> str:
+        if self.kind == self.Kind.PERCENT:
+            return f"{self.percent}% off"
+        if self.kind == self.Kind.BONUS_RENTALS:
+            return f"{self.rentals} bonus rental{'s' if self.rentals != 1 else ''}"
+        return f"${self.amount}"
 
 
 class Statement(models.Model):
-    """A member's bill for one period: plan price, tax, account credit applied, total due."""
+    """A member's bill: for a period (the plan's price, less vacation-hold days and any percent
+    off, plus fees, adjustments and tax, less account credit and gift months), or for the rest of
+    a period after an upgrade (kind `proration`)."""
+
+    class Kind(models.TextChoices):
+        PERIOD = "period", "Monthly"
+        PRORATION = "proration", "Plan change"
 
     class Status(models.TextChoices):
         DUE = "due", "Due"
         PAID = "paid", "Paid"
+        PAST_DUE = "past_due", "Past due"
+        WRITTEN_OFF = "written_off", "Written off"
 
     member = models.ForeignKey(
         "membership.Member", on_delete=models.PROTECT, related_name="statements"
     )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERIOD)
     period_start = models.DateField()
     period_end = models.DateField()
     plan = models.ForeignKey("membership.Plan", on_delete=models.PROTECT, related_name="+")
+    plan_price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    held_days = models.PositiveSmallIntegerField(default=0)
+    # subtotal - discount is the revenue this statement earns over its period.
     subtotal = models.DecimalField(max_digits=10, decimal_places=2)
+    discount = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    adjustment = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    fees = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     tax = models.DecimalField(max_digits=10, decimal_places=2)
     credit_applied = models.DecimalField(max_digits=10, decimal_places=2)
+    gift_applied = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     total_due = models.DecimalField(max_digits=10, decimal_places=2)
+    amount_paid = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     currency = models.CharField(max_length=3, default="USD")
-    status = models.CharField(max_length=6, choices=Status.choices, default=Status.DUE)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DUE)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    first_failed_on = models.DateField(null=True, blank=True)
+    next_retry_on = models.DateField(null=True, blank=True)
     issued_at = models.DateTimeField()
     entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="statement")
 
     class Meta:
-        ordering = ["-period_start"]
+        ordering = ["-period_start", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_retry_on"]),
+            models.Index(fields=["period_start", "period_end"]),
+        ]
         constraints = [
             # Re-running billing never bills a period twice.
             models.UniqueConstraint(
-                fields=["member", "period_start"], name="one_statement_per_member_period"
+                fields=["member", "period_start"],
+                condition=Q(kind="period"),
+                name="one_statement_per_member_period",
+            ),
+            models.CheckConstraint(
+                name="statement_paid_within_due",
+                condition=Q(amount_paid__gte=0) & Q(amount_paid__lte=models.F("total_due")),
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.period_start}: {self.total_due}"
+
+    @property
+    def balance(self):
+        return self.total_due - self.amount_paid
+
+    @property
+    def earned(self):
+        return self.subtotal - self.discount
+
+
+class Fee(models.Model):
+    """A charge for a disc lost or damaged by the member, by the fee policy; waivable (the waiver
+    reverses its ledger entry). Open fees go on the next statement."""
+
+    class Kind(models.TextChoices):
+        LOST_DISC = "lost_disc", "Lost disc replacement"
+        DAMAGED_DISC = "damaged_disc", "Disc damaged by member"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        BILLED = "billed", "Billed"
+        WAIVED = "waived", "Waived"
+
+    member = models.ForeignKey("membership.Member", on_delete=models.PROTECT, related_name="fees")
+    kind = models.CharField(max_length=14, choices=Kind.choices)
+    copy = models.ForeignKey(
+        "inventory.Copy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    reason = models.CharField(max_length=300)
+    issuer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    statement = models.ForeignKey(
+        Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="fee_items"
+    )
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="fee")
+    waived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    waived_at = models.DateTimeField(null=True, blank=True)
+    waive_reason = models.CharField(max_length=300, blank=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(name="fee_positive", condition=Q(amount__gt=0)),
+            models.UniqueConstraint(
+                fields=["kind", "copy", "member"],
+                condition=Q(copy__isnull=False),
+                name="one_fee_per_disc_event",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ${self.amount} ({self.member_id})"
+
+
+class PaymentMethod(models.Model):
+    """A card or a checking account, held as the provider's token (never the number)."""
+
+    class Kind(models.TextChoices):
+        CARD = "card", "Card"
+        BANK = "bank", "Checking account"
+
+    member = models.ForeignKey(
+        "membership.Member", on_delete=models.PROTECT, related_name="payment_methods"
+    )
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    token = models.CharField(max_length=80)
+    last4 = models.CharField(max_length=4)
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-is_default", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(is_default=True, removed_at__isnull=True),
+                name="one_default_payment_method",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ending {self.last4}"
+
+
+class Payment(models.Model):
+    """One attempt to collect money for a statement, and what the provider said."""
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    member = models.ForeignKey(
+        "membership.Member", on_delete=models.PROTECT, related_name="payments"
+    )
+    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="payments")
+    method = models.ForeignKey(
+        PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    status = models.CharField(max_length=9, choices=Status.choices)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    reference = models.CharField(max_length=40, blank=True)
+    decline_code = models.CharField(max_length=40, blank=True)
+    message = models.CharField(max_length=200, blank=True)
+    attempted_at = models.DateTimeField()
+    refunded = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    charged_back_at = models.DateTimeField(null=True, blank=True)
+    entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
+    )
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-attempted_at", "-id"]
+        indexes = [models.Index(fields=["status", "attempted_at"])]
+        constraints = [
+            models.CheckConstraint(name="payment_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="refund_within_payment",
+                condition=Q(refunded__gte=0) & Q(refunded__lte=models.F("amount")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.status} ({self.member_id})"
+
+
+class Refund(models.Model):
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    reason = models.CharField(max_length=300)
+    issuer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    reference = models.CharField(max_length=40)
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="refund")
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    def __str__(self) -> str:
+        return f"Refund {self.amount} of {self.payment_id}"
+
+
+class Gift(models.Model):
+    """A prepaid subscription someone bought: `months` of a plan, redeemed by a member with its
+    code; afterwards the membership continues on the member's own payment method, or stops."""
+
+    class Then(models.TextChoices):
+        CONTINUE = "continue", "Continue on the member's payment method"
+        STOP = "stop", "Stop"
+
+    code = models.CharField(max_length=16, unique=True)
+    plan = models.ForeignKey("membership.Plan", on_delete=models.PROTECT, related_name="+")
+    months = models.PositiveSmallIntegerField()
+    month_value = models.DecimalField(max_digits=8, decimal_places=2)
+    amount_paid = models.DecimalField(max_digits=10, decimal_places=2)
+    purchaser_name = models.CharField(max_length=100)
+    purchaser_email = models.EmailField()
+    then = models.CharField(max_length=8, choices=Then.choices, default=Then.CONTINUE)
+    purchased_at = models.DateTimeField()
+    reference = models.CharField(max_length=40)
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="gift")
+    redeemed_by = models.ForeignKey(
+        "membership.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="gifts"
+    )
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="gift_months_1_to_24", condition=Q(months__gte=1, months__lte=24)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Gift {self.code}: {self.months} months of {self.plan}"
+
+
+class OutageCompensation(models.Model):
+    """An incident's compensation, given once: a percentage off each affected member's next
+    statement."""
+
+    incident = models.OneToOneField(
+        "fulfillment.Incident", on_delete=models.PROTECT, related_name="compensation"
+    )
+    percent = models.PositiveSmallIntegerField()
+    members = models.PositiveIntegerField()
+    issuer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    issued_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.percent}% for {self.incident}"

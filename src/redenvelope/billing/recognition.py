@@ -12,8 +12,8 @@ from django.db import transaction
 from redenvelope.core import clock
 from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, read_columns, reset_sequence
 
+from .ledger import account_ids as _account_ids
 from .models import JournalEntry
-from .run import _account_ids
 
 
 @transaction.atomic
@@ -24,7 +24,7 @@ def recognize_revenue(day: dt.date | None = None) -> dict:
         return {"members": 0, "already": True}
     d = day.isoformat()
     rows = read_columns(
-        "SELECT member_id, ROUND(subtotal * 100), period_start, period_end "  # noqa: S608
+        "SELECT member_id, ROUND((subtotal - discount) * 100), period_start, period_end "  # noqa: S608
         f"FROM billing_statement WHERE period_start <= '{d}' AND period_end > '{d}' "
         "ORDER BY member_id",
         [("member_id", "int64"), ("cents", "int64"), ("start", "object"), ("end", "object")],

@@ -1,14 +1,28 @@
-"""The daily billing run, set-wise: every member whose billing day it is gets the statement
-`actions.issue_statement` would give them (same records, same idempotency keys), written with a
-handful of statements however many members are due."""
+"""The daily billing run, set-wise (a handful of statements however many members are due):
+
+1. the day's lifecycle: cancellations that take effect today, trials that convert today;
+2. dunning: past-due statements whose retry day has come are charged again; a recovery restores
+   the member at once, a last failure cancels the membership and writes off what is owed;
+3. statements for every member whose billing day it is (downgrades take effect first), each the
+   same figures `issue_statement` gives one member: the plan's price less vacation-hold days, any
+   percent off, open fees, the correction for hold days that changed after the last statement,
+   sales tax, gift months and account credit;
+4. the new statements' payments, through the payment provider.
+
+Every step is idempotent per member and day; the whole run is one transaction. Members are
+emailed about failed, recovered and cancelling payments after it commits."""
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 
 from redenvelope.core import clock
@@ -22,133 +36,348 @@ from redenvelope.core.bulk import (
     temp_table,
 )
 
-from .actions import tax_rate
 from .cycle import period_containing
+from .ledger import cents_str, post_bulk
 from .money import to_money
 
 
-@transaction.atomic
-def run_billing(day: dt.date | None = None) -> dict:
-    day = day or clock.today()
+def share(cents: int, num, den) -> int:
+    """cents × num / den, rounded half-up to the cent (by `to_money`, the one rounding rule)."""
+    return int(to_money(Decimal(cents) * Decimal(num) / Decimal(den) / 100) * 100)
+
+
+def tax_rate(state: str) -> Decimal:
+    rates = settings.REDENVELOPE.get("SALES_TAX", {})
+    return Decimal(str(rates.get(state, "0")))
+
+
+def _day(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _overlap(a0: dt.date, a1: dt.date, b0: dt.date, b1: dt.date) -> int:
+    return max(0, (min(a1, b1) - max(a0, b0)).days)
+
+
+def _ids_sql(ids) -> str:
+    return ",".join(str(int(i)) for i in ids) or "NULL"
+
+
+@dataclass
+class Notices:
+    """What members are told once the run has committed: (kind, member, statement)."""
+
+    items: list[tuple[str, int, int | None]] = field(default_factory=list)
+
+    def add(self, kind: str, member_id: int, statement_id: int | None = None) -> None:
+        self.items.append((kind, int(member_id), statement_id))
+
+
+def _events(rows: list[tuple[int, str, dict]]) -> None:
+    """Append member history rows (member, kind, data) in bulk."""
+    if not rows:
+        return
+    e0 = next_id("membership_memberevent")
+    copy_arrays(
+        "membership_memberevent",
+        {
+            "id": np.arange(e0, e0 + len(rows), dtype=np.int64),
+            "member_id": np.array([r[0] for r in rows], np.int64),
+            "kind": [r[1] for r in rows],
+            "at": db_timestamp(clock.now()),
+            "actor_id": None,
+            "data": [json.dumps(r[2]) for r in rows],
+        },
+    )
+    reset_sequence("membership_memberevent")
+
+
+def start_of_day(day: dt.date) -> dict:
+    """Cancellations that take effect today; trials that end today become paying members,
+    billed from today on."""
+    d = day.isoformat()
+    ending = read_columns(
+        "SELECT id FROM membership_member WHERE cancels_on IS NOT NULL "  # noqa: S608
+        f"AND cancels_on <= '{d}' AND status <> 'cancelled'",
+        [("id", "int64")],
+    )["id"]
+    if len(ending):
+        execute(
+            "UPDATE membership_member SET status = 'cancelled', cancelled_at = %s, "  # noqa: S608
+            f"cancels_on = NULL, pending_plan_id = NULL WHERE id IN ({_ids_sql(ending)})",
+            [clock.now()],
+        )
+        _events([(m, "cancelled", {"reason": "end of paid period"}) for m in ending.tolist()])
+    converting = read_columns(
+        "SELECT id FROM membership_member WHERE status = 'trial' "  # noqa: S608
+        f"AND trial_ends_on IS NOT NULL AND trial_ends_on <= '{d}'",
+        [("id", "int64")],
+    )["id"]
+    if len(converting):
+        execute(
+            "UPDATE membership_member SET status = 'active', billing_day = %s "  # noqa: S608
+            f"WHERE id IN ({_ids_sql(converting)})",
+            [day.day],
+        )
+        _events([(m, "trial_converted", {"on": d}) for m in converting.tolist()])
+    return {"cancelled": len(ending), "trials_converted": len(converting)}
+
+
+def _due_filter(day: dt.date) -> str:
     last = calendar.monthrange(day.year, day.month)[1]
-    due_days = f"m.billing_day = {day.day}" if day.day < last else f"m.billing_day >= {day.day}"
+    return f"m.billing_day = {day.day}" if day.day < last else f"m.billing_day >= {day.day}"
+
+
+def bill(day: dt.date, member_ids=None) -> dict:
+    """Issue the day's statements (for `member_ids` only, when given). Returns the new
+    statements' ids, members and totals in cents, for collection."""
+    d = day.isoformat()
+    only = f"AND m.id IN ({_ids_sql(member_ids)})" if member_ids is not None else ""
+    base = (
+        "FROM membership_member m JOIN membership_plan p ON p.id = m.plan_id "  # noqa: S608
+        "WHERE m.status IN ('active', 'past_due') "
+        f"AND {_due_filter(day)} {only} AND NOT EXISTS (SELECT 1 FROM billing_statement s "
+        f"WHERE s.member_id = m.id AND s.kind = 'period' AND s.period_start = '{d}')"
+    )
+    # Downgrades chosen during the last period take effect with this one.
+    switching = read_columns(
+        f"SELECT m.id, m.plan_id, m.pending_plan_id {base} AND m.pending_plan_id IS NOT NULL",
+        [("id", "int64"), ("old", "int64"), ("new", "int64")],
+    )
+    if len(switching["id"]):
+        execute(
+            "UPDATE membership_member SET plan_id = pending_plan_id, pending_plan_id = NULL "  # noqa: S608
+            f"WHERE id IN ({_ids_sql(switching['id'])})"
+        )
+        _events(
+            [
+                (m, "plan_changed", {"old_plan": o, "new_plan": n, "when": "period start"})
+                for m, o, n in zip(
+                    switching["id"].tolist(),
+                    switching["old"].tolist(),
+                    switching["new"].tolist(),
+                    strict=True,
+                )
+            ]
+        )
     due = read_columns(
-        "SELECT m.id, p.id, ROUND(p.monthly_price * 100), m.state FROM membership_member m "  # noqa: S608
-        "JOIN membership_plan p ON p.id = m.plan_id "
-        f"WHERE m.status IN ('active', 'past_due') AND {due_days} "
-        "AND NOT EXISTS (SELECT 1 FROM billing_statement s WHERE s.member_id = m.id "
-        f"AND s.period_start = '{day.isoformat()}') ORDER BY m.id",
+        "SELECT m.id, p.id, ROUND(p.monthly_price * 100), m.state, m.billing_day, "
+        f"m.gift_months_left, ROUND(m.gift_month_value * 100) {base} "
+        "ORDER BY m.id",
         [
             ("member_id", "int64"),
             ("plan_id", "int64"),
-            ("price_cents", "int64"),
+            ("price", "int64"),
             ("state", "object"),
+            ("anchor", "int64"),
+            ("gift_left", "int64"),
+            ("gift_value", "int64"),
         ],
     )
     n = len(due["member_id"])
     if n == 0:
-        return {"statements": 0}
+        return {"statements": 0, "ids": [], "members": [], "totals": []}
     members = due["member_id"]
     temp_table("bill_due", "member_id bigint", {"member_id": members})
+    ends = {a: period_containing(a, day)[1] for a in set(due["anchor"].tolist())}
+    end_of = [ends[a] for a in due["anchor"].tolist()]
+    # Last period's statement, to correct it for hold days that changed after it was issued.
+    prev = read_columns(
+        "SELECT s.member_id, s.period_start, s.held_days, ROUND(s.plan_price * 100) "  # noqa: S608
+        "FROM billing_statement s JOIN bill_due b ON b.member_id = s.member_id "
+        f"WHERE s.kind = 'period' AND s.period_end = '{d}'",
+        [("member_id", "int64"), ("start", "object"), ("held", "int64"), ("price", "int64")],
+    )
+    prev_of = {
+        m: (_day(s), h, p)
+        for m, s, h, p in zip(
+            prev["member_id"].tolist(),
+            prev["start"],
+            prev["held"].tolist(),
+            prev["price"].tolist(),
+            strict=True,
+        )
+    }
+    lo = min([day - dt.timedelta(days=31)] + [v[0] for v in prev_of.values()])
+    holds = read_columns(
+        "SELECT h.member_id, h.starts_on, h.ends_on FROM membership_hold h "  # noqa: S608
+        "JOIN bill_due b ON b.member_id = h.member_id WHERE h.cancelled_at IS NULL "
+        f"AND h.ends_on > '{lo.isoformat()}' AND h.starts_on < '{max(end_of).isoformat()}'",
+        [("member_id", "int64"), ("start", "object"), ("end", "object")],
+    )
+    holds_of: dict[int, list] = defaultdict(list)
+    for m, s, e in zip(holds["member_id"].tolist(), holds["start"], holds["end"], strict=True):
+        holds_of[m].append((_day(s), _day(e)))
+    pct = read_columns(
+        "SELECT c.id, c.member_id, c.percent FROM billing_credit c "
+        "JOIN bill_due b ON b.member_id = c.member_id "
+        "WHERE c.kind = 'percent' AND c.applied_to_id IS NULL "
+        "ORDER BY c.member_id, c.issued_at, c.id",
+        [("id", "int64"), ("member_id", "int64"), ("percent", "int64")],
+    )
+    pct_of: dict[int, list] = defaultdict(list)
+    for cid, m, p in zip(
+        pct["id"].tolist(), pct["member_id"].tolist(), pct["percent"].tolist(), strict=True
+    ):
+        pct_of[m].append((cid, p))
+    fees = read_columns(
+        "SELECT f.member_id, SUM(ROUND(f.amount * 100)) FROM billing_fee f "
+        "JOIN bill_due b ON b.member_id = f.member_id WHERE f.status = 'open' "
+        "GROUP BY f.member_id",
+        [("member_id", "int64"), ("cents", "int64")],
+    )
+    fees_of = dict(zip(fees["member_id"].tolist(), fees["cents"].tolist(), strict=True))
     credits = read_columns(
         "SELECT c.id, c.member_id, ROUND(c.remaining * 100) FROM billing_credit c "
-        "JOIN bill_due d ON d.member_id = c.member_id WHERE c.remaining > 0 "
-        "ORDER BY c.member_id, c.issued_at, c.id",
-        [("id", "int64"), ("member_id", "int64"), ("remaining_cents", "int64")],
+        "JOIN bill_due b ON b.member_id = c.member_id WHERE c.kind = 'account' "
+        "AND c.remaining > 0 ORDER BY c.member_id, c.issued_at, c.id",
+        [("id", "int64"), ("member_id", "int64"), ("remaining", "int64")],
     )
-    # Amounts in Decimal per member (the rounding rule lives in to_money).
-    subtotal, tax, applied = [], [], []
-    credit_left: dict[int, list[list[int]]] = {}
-    for cid, mid, rem in zip(
+    credit_of: dict[int, list] = defaultdict(list)
+    for cid, m, r in zip(
         credits["id"].tolist(),
         credits["member_id"].tolist(),
-        credits["remaining_cents"].tolist(),
+        credits["remaining"].tolist(),
         strict=True,
     ):
-        credit_left.setdefault(mid, []).append([cid, rem])
-    credit_updates = []
-    for mid, cents, state in zip(
-        members.tolist(), due["price_cents"].tolist(), due["state"].tolist(), strict=True
+        credit_of[m].append([cid, r])
+
+    cols = defaultdict(list)
+    lines: list[tuple[int, str, int, int]] = []
+    credit_updates, pct_updates, carry = [], [], []
+    rates: dict[str, Decimal] = {}
+    for i, (m, price, state, gift_left, gift_value, end) in enumerate(
+        zip(
+            members.tolist(),
+            due["price"].tolist(),
+            due["state"].tolist(),
+            due["gift_left"].tolist(),
+            due["gift_value"].tolist(),
+            end_of,
+            strict=True,
+        )
     ):
-        sub = to_money(Decimal(cents) / 100)
-        tx = to_money(sub * tax_rate(state))
-        gross_cents = int((sub + tx) * 100)
-        used = 0
-        for c in credit_left.get(mid, []):
-            take = min(c[1], gross_cents - used)
+        days = (end - day).days
+        held = min(days, sum(_overlap(s, e, day, end) for s, e in holds_of.get(m, ())))
+        sub = share(price, days - held, days)
+        discount = 0
+        for cid, p in pct_of.get(m, ()):
+            amount = min(share(sub, p, 100), sub - discount)
+            discount += amount
+            pct_updates.append((cid, amount))
+        net = sub - discount
+        if state not in rates:
+            rates[state] = tax_rate(state)
+        tax = share(net, rates[state], 1)
+        adj = 0
+        if m in prev_of:
+            p_start, p_held, p_price = prev_of[m]
+            now_held = sum(_overlap(s, e, p_start, day) for s, e in holds_of.get(m, ()))
+            extra = min(now_held, (day - p_start).days) - p_held
+            if extra:
+                adj = -share(p_price, extra, (day - p_start).days)
+        fee = fees_of.get(m, 0)
+        gross = net + tax + fee + adj
+        left_over = 0
+        if gross < 0:
+            left_over, gross = -gross, 0
+        gift = min(gift_value, gross) if gift_left > 0 else 0
+        if gift_left > 0:
+            left_over += gift_value - gift
+        applied = 0
+        for c in credit_of.get(m, ()):
+            take = min(c[1], gross - gift - applied)
             if take <= 0:
                 break
-            used += take
+            applied += take
             credit_updates.append((c[0], c[1] - take))
-        subtotal.append(sub)
-        tax.append(tx)
-        applied.append(Decimal(used) / 100)
-    start, end = period_containing(day.day if day.day < last else 31, day)
-    now = db_timestamp(clock.now())
-    e0 = next_id("billing_journalentry")
-    entry_ids = np.arange(e0, e0 + n, dtype=np.int64)
-    copy_arrays(
-        "billing_journalentry",
-        {
-            "id": entry_ids,
-            "kind": "statement",
-            "effective_date": day.isoformat(),
-            "posted_at": now,
-            "memo": f"Statement {start} to {end}",
-            "member_id": members,
-            "actor_id": None,
-            "idempotency_key": np.array([f"statement:{m}:{start}" for m in members.tolist()]),
-        },
+        total = gross - gift - applied
+        if net + tax:
+            lines.append((i, "1100", net + tax, 0))
+        if net:
+            lines.append((i, "2000", 0, net))
+        if tax:
+            lines.append((i, "2100", 0, tax))
+        if adj > 0:
+            lines += [(i, "1100", adj, 0), (i, "4900", 0, adj)]
+        elif adj < 0:
+            lines.append((i, "4900", -adj, 0))
+            if -adj - max(0, -(net + tax + fee + adj)) > 0:
+                lines.append((i, "1100", 0, -adj - max(0, -(net + tax + fee + adj))))
+        if gift_left > 0 and gift_value:
+            lines.append((i, "2300", gift_value, 0))
+            if gift:
+                lines.append((i, "1100", 0, gift))
+        if left_over:
+            lines.append((i, "2200", 0, left_over))
+            carry.append((m, left_over))
+        if applied:
+            lines += [(i, "2200", applied, 0), (i, "1100", 0, applied)]
+        for k, v in (
+            ("plan_price", price),
+            ("held", held),
+            ("subtotal", sub),
+            ("discount", discount),
+            ("adjustment", adj),
+            ("fees", fee),
+            ("tax", tax),
+            ("applied", applied),
+            ("gift", gift),
+            ("total", total),
+            ("end", end.isoformat()),
+        ):
+            cols[k].append(v)
+
+    entry_ids = post_bulk(
+        "statement",
+        effective_date=day,
+        memo=[f"Statement {d} to {e}" for e in cols["end"]],
+        member_ids=members,
+        keys=[f"statement:{m}:{d}" for m in members.tolist()],
+        lines=lines,
     )
-    reset_sequence("billing_journalentry")
-    accounts = _account_ids()
-    rows = []
-    for i in range(n):
-        e, mid = int(entry_ids[i]), int(members[i])
-        gross = subtotal[i] + tax[i]
-        rows.append((e, accounts["1100"], mid, gross, Decimal(0)))
-        rows.append((e, accounts["2000"], mid, Decimal(0), subtotal[i]))
-        if tax[i]:
-            rows.append((e, accounts["2100"], mid, Decimal(0), tax[i]))
-        if applied[i]:
-            rows.append((e, accounts["2200"], mid, applied[i], Decimal(0)))
-            rows.append((e, accounts["1100"], mid, Decimal(0), applied[i]))
-    l0 = next_id("billing_journalline")
-    cols = list(zip(*rows, strict=True))
-    copy_arrays(
-        "billing_journalline",
-        {
-            "id": np.arange(l0, l0 + len(rows), dtype=np.int64),
-            "entry_id": np.array(cols[0], np.int64),
-            "account_id": np.array(cols[1], np.int64),
-            "member_id": np.array(cols[2], np.int64),
-            "debit": [str(v) for v in cols[3]],
-            "credit": [str(v) for v in cols[4]],
-            "currency": "USD",
-        },
-    )
-    reset_sequence("billing_journalline")
     s0 = next_id("billing_statement")
-    total = [s + t - a for s, t, a in zip(subtotal, tax, applied, strict=True)]
+    ids = np.arange(s0, s0 + n, dtype=np.int64)
+    total = np.array(cols["total"], np.int64)
+
+    def money(k):
+        return [f"{'-' if c < 0 else ''}{abs(c) // 100}.{abs(c) % 100:02d}" for c in cols[k]]
+
     copy_arrays(
         "billing_statement",
         {
-            "id": np.arange(s0, s0 + n, dtype=np.int64),
+            "id": ids,
             "member_id": members,
-            "period_start": start.isoformat(),
-            "period_end": end.isoformat(),
+            "kind": "period",
+            "period_start": d,
+            "period_end": cols["end"],
             "plan_id": due["plan_id"],
-            "subtotal": [str(v) for v in subtotal],
-            "tax": [str(v) for v in tax],
-            "credit_applied": [str(v) for v in applied],
-            "total_due": [str(v) for v in total],
+            "plan_price": money("plan_price"),
+            "held_days": np.array(cols["held"], np.int64),
+            "subtotal": money("subtotal"),
+            "discount": money("discount"),
+            "adjustment": money("adjustment"),
+            "fees": money("fees"),
+            "tax": money("tax"),
+            "credit_applied": money("applied"),
+            "gift_applied": money("gift"),
+            "total_due": money("total"),
+            "amount_paid": "0.00",
             "currency": "USD",
-            "status": ["paid" if t == 0 else "due" for t in total],
-            "issued_at": now,
+            "status": np.where(total == 0, "paid", "due"),
+            "attempts": 0,
+            "first_failed_on": None,
+            "next_retry_on": None,
+            "issued_at": db_timestamp(clock.now()),
             "entry_id": entry_ids,
         },
     )
     reset_sequence("billing_statement")
+    temp_table(
+        "bill_stmt",
+        "member_id bigint, statement_id bigint",
+        {"member_id": members, "statement_id": ids},
+    )
     if credit_updates:
         temp_table(
             "bill_credits",
@@ -163,10 +392,355 @@ def run_billing(day: dt.date | None = None) -> dict:
             " WHERE b.id = billing_credit.id) / 100.0 "
             "WHERE id IN (SELECT id FROM bill_credits)"
         )
-    return {"statements": n, "credit_applied": str(sum(applied, Decimal(0)))}
+    if pct_updates:
+        temp_table(
+            "bill_pct",
+            "id bigint, cents bigint",
+            {
+                "id": np.array([c for c, _ in pct_updates], np.int64),
+                "cents": np.array([a for _, a in pct_updates], np.int64),
+            },
+        )
+        execute(
+            "UPDATE billing_credit SET amount = (SELECT cents FROM bill_pct b "
+            "WHERE b.id = billing_credit.id) / 100.0, applied_to_id = (SELECT statement_id "
+            "FROM bill_stmt s WHERE s.member_id = billing_credit.member_id) "
+            "WHERE id IN (SELECT id FROM bill_pct)"
+        )
+    if fees_of:
+        execute(
+            "UPDATE billing_fee SET status = 'billed', statement_id = (SELECT statement_id "
+            "FROM bill_stmt s WHERE s.member_id = billing_fee.member_id) "
+            "WHERE status = 'open' AND member_id IN (SELECT member_id FROM bill_stmt)"
+        )
+    if (due["gift_left"] > 0).any():
+        execute(
+            "UPDATE membership_member SET gift_months_left = gift_months_left - 1 "
+            "WHERE gift_months_left > 0 AND id IN (SELECT member_id FROM bill_stmt)"
+        )
+    if carry:
+        from .models import Credit
+
+        now = clock.now()
+        Credit.objects.bulk_create(
+            [
+                Credit(
+                    member_id=m,
+                    kind=Credit.Kind.ACCOUNT,
+                    amount=Decimal(c) / 100,
+                    remaining=Decimal(c) / 100,
+                    reason=f"Carried from the statement of {d} (hold days or a gift month "
+                    "worth more than the bill)",
+                    issued_at=now,
+                )
+                for m, c in carry
+            ]
+        )
+    return {
+        "statements": n,
+        "credit_applied": str(Decimal(int(sum(cols["applied"]))) / 100),
+        "ids": ids,
+        "members": members,
+        "totals": total,
+    }
 
 
-def _account_ids() -> dict[str, int]:
-    from .models import Account
+def collect(
+    day: dt.date,
+    statement_ids,
+    member_ids,
+    balances,
+    attempts_before,
+    first_failed,
+    notices: Notices,
+) -> dict:
+    """Charge each statement's balance to its member's default payment method, record every
+    attempt, post what was collected, and move statements and members along the dunning
+    schedule. A member with no usable payment method fails like a decline."""
+    from .gateway import get_gateway
 
-    return dict(Account.objects.values_list("code", "id"))
+    statement_ids = np.asarray(statement_ids, np.int64)
+    n = len(statement_ids)
+    if n == 0:
+        return {"attempted": 0, "succeeded": 0, "failed": 0, "cancelled": 0}
+    member_ids = np.asarray(member_ids, np.int64)
+    temp_table("bill_pay_members", "member_id bigint", {"member_id": np.unique(member_ids)})
+    methods = read_columns(
+        "SELECT pm.member_id, pm.id, pm.token FROM billing_paymentmethod pm "
+        "JOIN bill_pay_members b ON b.member_id = pm.member_id "
+        "WHERE pm.is_default AND pm.removed_at IS NULL",
+        [("member_id", "int64"), ("id", "int64"), ("token", "object")],
+    )
+    method_of = {
+        m: (i, t)
+        for m, i, t in zip(
+            methods["member_id"].tolist(), methods["id"].tolist(), methods["token"], strict=True
+        )
+    }
+    gateway = get_gateway()
+    retry_days = settings.REDENVELOPE["DUNNING_RETRY_DAYS"]
+    rows = defaultdict(list)
+    ok_idx, paid_cols, final = [], defaultdict(list), []
+    for k, (sid, m, cents, before, first) in enumerate(
+        zip(
+            statement_ids.tolist(),
+            member_ids.tolist(),
+            np.asarray(balances).tolist(),
+            np.asarray(attempts_before).tolist(),
+            first_failed,
+            strict=True,
+        )
+    ):
+        method = method_of.get(m)
+        if method is None:
+            ok, ref, code, msg = False, "", "no_payment_method", "No payment method on file."
+        else:
+            r = gateway.charge(method[1], Decimal(cents) / 100)
+            ok, ref, code, msg = r.ok, r.reference, r.decline_code, r.message
+        attempt = before + 1
+        rows["statement_id"].append(sid)
+        rows["member_id"].append(m)
+        rows["method_id"].append(method[0] if method else None)
+        rows["cents"].append(cents)
+        rows["status"].append("succeeded" if ok else "failed")
+        rows["attempt"].append(attempt)
+        rows["reference"].append(ref)
+        rows["decline_code"].append(code)
+        rows["message"].append(msg[:200])
+        if ok:
+            ok_idx.append(k)
+            paid_cols["status"].append("paid")
+            paid_cols["first"].append(first)
+            paid_cols["next"].append(None)
+            if before:
+                notices.add("recovered", m, sid)
+        else:
+            first = first or day
+            retries_done = attempt - 1
+            if retries_done < len(retry_days):
+                paid_cols["status"].append("past_due")
+                paid_cols["first"].append(first)
+                paid_cols["next"].append(first + dt.timedelta(days=retry_days[retries_done]))
+                notices.add("failed", m, sid)
+            else:
+                paid_cols["status"].append("written_off")
+                paid_cols["first"].append(first)
+                paid_cols["next"].append(None)
+                final.append(k)
+                notices.add("cancelled_unpaid", m, sid)
+    ok_idx_a = np.array(ok_idx, np.int64)
+    entry_ids = post_bulk(
+        "payment",
+        effective_date=day,
+        memo="Payment received",
+        member_ids=member_ids[ok_idx_a] if len(ok_idx_a) else [],
+        keys=[f"payment:{statement_ids[k]}:{rows['attempt'][k]}" for k in ok_idx],
+        lines=[
+            ln
+            for j, k in enumerate(ok_idx)
+            for ln in ((j, "1000", rows["cents"][k], 0), (j, "1100", 0, rows["cents"][k]))
+        ],
+    )
+    entry_of = np.full(n, -1, np.int64)
+    if len(ok_idx_a):
+        entry_of[ok_idx_a] = entry_ids
+    p0 = next_id("billing_payment")
+    copy_arrays(
+        "billing_payment",
+        {
+            "id": np.arange(p0, p0 + n, dtype=np.int64),
+            "member_id": member_ids,
+            "statement_id": statement_ids,
+            "method_id": rows["method_id"],
+            "amount": cents_str(rows["cents"]),
+            "status": rows["status"],
+            "attempt": np.array(rows["attempt"], np.int64),
+            "reference": rows["reference"],
+            "decline_code": rows["decline_code"],
+            "message": rows["message"],
+            "attempted_at": db_timestamp(clock.now()),
+            "refunded": "0.00",
+            "charged_back_at": None,
+            "entry_id": [int(e) if e >= 0 else None for e in entry_of.tolist()],
+            "idempotency_key": [
+                f"charge:{s}:{a}"
+                for s, a in zip(statement_ids.tolist(), rows["attempt"], strict=True)
+            ],
+        },
+    )
+    reset_sequence("billing_payment")
+    paid_cents = [
+        c if s == "succeeded" else 0 for c, s in zip(rows["cents"], rows["status"], strict=True)
+    ]
+    temp_table(
+        "bill_outcome",
+        "statement_id bigint, paid_cents bigint, status varchar(12), attempts integer, "
+        "first_failed_on date, next_retry_on date",
+        [
+            (
+                s,
+                p,
+                st,
+                a,
+                f.isoformat() if f else None,
+                nx.isoformat() if nx else None,
+            )
+            for s, p, st, a, f, nx in zip(
+                statement_ids.tolist(),
+                paid_cents,
+                paid_cols["status"],
+                rows["attempt"],
+                paid_cols["first"],
+                paid_cols["next"],
+                strict=True,
+            )
+        ],
+    )
+    execute(
+        "UPDATE billing_statement SET amount_paid = amount_paid + o.paid_cents / 100.0, "
+        "status = o.status, attempts = o.attempts, first_failed_on = o.first_failed_on, "
+        "next_retry_on = o.next_retry_on FROM bill_outcome o "
+        "WHERE o.statement_id = billing_statement.id"
+    )
+    failed = sorted({rows["member_id"][k] for k in range(n) if rows["status"][k] == "failed"})
+    succeeded = sorted({rows["member_id"][k] for k in ok_idx})
+    cancelled = sorted({rows["member_id"][k] for k in final})
+    _member_statuses(day, failed, succeeded, cancelled)
+    return {
+        "attempted": n,
+        "succeeded": len(ok_idx),
+        "failed": n - len(ok_idx),
+        "collected_cents": int(sum(paid_cents)),
+        "cancelled": len(cancelled),
+    }
+
+
+def _member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
+    """Members with a failed payment are past due (nothing ships); a member whose last past-due
+    statement is paid is restored; a member whose last retry failed is cancelled and what they
+    still owe is written off (bad debt)."""
+    events = []
+    if cancelled:
+        owed = read_columns(
+            "SELECT id, member_id, ROUND((total_due - amount_paid) * 100) "  # noqa: S608
+            f"FROM billing_statement WHERE member_id IN ({_ids_sql(cancelled)}) "
+            "AND status IN ('due', 'past_due', 'written_off') AND total_due > amount_paid "
+            "AND NOT EXISTS (SELECT 1 FROM billing_journalentry e WHERE e.idempotency_key = "
+            "'write_off:' || CAST(billing_statement.id AS varchar(20)))",
+            [("id", "int64"), ("member_id", "int64"), ("cents", "int64")],
+        )
+        post_bulk(
+            "write_off",
+            effective_date=day,
+            memo=[f"Written off: statement {s} unpaid after the last retry" for s in owed["id"]],
+            member_ids=owed["member_id"],
+            keys=[f"write_off:{s}" for s in owed["id"].tolist()],
+            lines=[
+                ln
+                for j, c in enumerate(owed["cents"].tolist())
+                for ln in ((j, "6000", c, 0), (j, "1100", 0, c))
+            ],
+        )
+        if len(owed["id"]):
+            execute(
+                "UPDATE billing_statement SET status = 'written_off', next_retry_on = NULL "  # noqa: S608
+                f"WHERE id IN ({_ids_sql(owed['id'])})"
+            )
+        execute(
+            "UPDATE membership_member SET status = 'cancelled', cancelled_at = %s, "  # noqa: S608
+            f"cancels_on = NULL WHERE id IN ({_ids_sql(cancelled)}) AND status <> 'cancelled'",
+            [clock.now()],
+        )
+        events += [
+            (m, "cancelled", {"reason": "payment failed after every retry"}) for m in cancelled
+        ]
+    going = [m for m in failed if m not in set(cancelled)]
+    if going:
+        now_due = read_columns(
+            "SELECT id FROM membership_member WHERE status IN ('active', 'trial') "  # noqa: S608
+            f"AND id IN ({_ids_sql(going)})",
+            [("id", "int64")],
+        )["id"].tolist()
+        if now_due:
+            execute(
+                "UPDATE membership_member SET status = 'past_due' "  # noqa: S608
+                f"WHERE id IN ({_ids_sql(now_due)})"
+            )
+            events += [
+                (m, "status_changed", {"new": "past_due", "reason": "payment failed"})
+                for m in now_due
+            ]
+    if succeeded:
+        restored = read_columns(
+            "SELECT m.id FROM membership_member m WHERE m.status = 'past_due' "  # noqa: S608
+            f"AND m.id IN ({_ids_sql(succeeded)}) AND NOT EXISTS (SELECT 1 FROM "
+            "billing_statement s WHERE s.member_id = m.id AND s.status = 'past_due')",
+            [("id", "int64")],
+        )["id"].tolist()
+        if restored:
+            execute(
+                "UPDATE membership_member SET status = 'active' "  # noqa: S608
+                f"WHERE id IN ({_ids_sql(restored)})"
+            )
+            events += [
+                (m, "status_changed", {"new": "active", "reason": "payment recovered"})
+                for m in restored
+            ]
+    _events(events)
+
+
+def retry_payments(day: dt.date, notices: Notices) -> dict:
+    """Charge again every past-due statement whose retry day has come."""
+    due = read_columns(
+        "SELECT id, member_id, ROUND((total_due - amount_paid) * 100), attempts, "  # noqa: S608
+        "first_failed_on FROM billing_statement WHERE status = 'past_due' "
+        f"AND next_retry_on <= '{day.isoformat()}' ORDER BY id",
+        [
+            ("id", "int64"),
+            ("member_id", "int64"),
+            ("cents", "int64"),
+            ("attempts", "int64"),
+            ("first", "object"),
+        ],
+    )
+    return collect(
+        day,
+        due["id"],
+        due["member_id"],
+        due["cents"],
+        due["attempts"],
+        [_day(f) if f else day for f in due["first"]],
+        notices,
+    )
+
+
+@transaction.atomic
+def run_billing(day: dt.date | None = None) -> dict:
+    """The whole day's billing (see the module's text). Safe to run again: a second run finds
+    nothing left to do."""
+    from .notifications import send_billing_emails
+
+    day = day or clock.today()
+    notices = Notices()
+    summary = start_of_day(day)
+    retried = retry_payments(day, notices)
+    billed = bill(day)
+    summary["statements"] = billed["statements"]
+    summary["credit_applied"] = billed.get("credit_applied", "0")
+    owing = np.flatnonzero(np.asarray(billed["totals"], np.int64) > 0)
+    ids = np.asarray(billed["ids"], np.int64)
+    collected = collect(
+        day,
+        ids[owing],
+        np.asarray(billed["members"], np.int64)[owing],
+        np.asarray(billed["totals"], np.int64)[owing],
+        np.zeros(len(owing), np.int64),
+        [None] * len(owing),
+        notices,
+    )
+    summary["retries"] = {k: v for k, v in retried.items()}
+    summary["payments"] = collected
+    if notices.items:
+        items = list(notices.items)
+        transaction.on_commit(lambda: send_billing_emails(items))
+    return summary

@@ -581,10 +581,11 @@ def _members(
     # One hash for every demo member (hashing is deliberately slow), salted by the seed so the
     # same seed builds the same rows.
     hashed = make_password(password, salt=f"redenvelopedemo{seed}")
+    # Members fall past due through billing (a share of them pay with cards that decline).
     status = rng.choice(
-        ["active", "trial", "paused", "past_due", "cancelled"],
+        ["active", "trial", "paused", "cancelled"],
         size=n,
-        p=[0.87, 0.05, 0.03, 0.02, 0.03],
+        p=[0.89, 0.05, 0.03, 0.03],
     )
     status[0] = "active"
     joined_days = rng.integers(1, 3 * 365, n)
@@ -642,6 +643,13 @@ def _members(
                 0,
                 False,
                 timezone.localtime(joined).day,
+                (timezone.localdate(joined) + dt.timedelta(days=TRIAL_DAYS)).isoformat()
+                if status[i] == "trial"
+                else None,
+                None,
+                None,
+                0,
+                "0.00",
             )
         )
         event_rows.append(
@@ -701,9 +709,15 @@ def _members(
             "bonus_rentals",
             "blocked",
             "billing_day",
+            "trial_ends_on",
+            "pending_plan_id",
+            "cancels_on",
+            "gift_months_left",
+            "gift_month_value",
         ],
         member_rows,
     )
+    _payment_methods(rng, mid0, n, status, now)
     copy_rows(
         "membership_memberevent", ["id", "member_id", "kind", "at", "actor_id", "data"], event_rows
     )
@@ -713,6 +727,70 @@ def _members(
         hold_rows,
     )
     return np.arange(mid0, mid0 + n), status
+
+
+TRIAL_DAYS = 30
+# Test numbers of the simulated gateway: most cards approve; some decline now and then recover
+# when the member adds another card (the simulator does that), a few are charged back.
+DEMO_CARDS = [
+    ("4242424242424242", 0.80),
+    ("5555555555554444", 0.11),
+    ("4000000000009995", 0.025),
+    ("4000000000000002", 0.01),
+    ("4000000000000259", 0.005),
+]
+DEMO_BANK_SHARE = 0.05
+
+
+def _payment_methods(rng, mid0, n, status, now) -> None:
+    """Every demo member but a few trials has a default card or checking account on file."""
+    from redenvelope.billing.gateway import SimulatedGateway
+
+    gw = SimulatedGateway()
+    tokens = [gw.tokenize_card(num, 12, now.year + 3) for num, _ in DEMO_CARDS]
+    p = np.array([w for _, w in DEMO_CARDS] + [DEMO_BANK_SHARE])
+    pick = rng.choice(len(p), size=n, p=p / p.sum())
+    pick[0] = 0
+    bank = gw.tokenize_bank("110000000", "000123450000")
+    rows = []
+    pm0 = next_id("billing_paymentmethod")
+    created = db_timestamp(now)
+    for i in range(n):
+        if status[i] == "trial" and i % 5 == 0:
+            continue  # a trial without a card: their conversion fails into dunning
+        k = int(pick[i])
+        token = bank if k == len(DEMO_CARDS) else tokens[k]
+        rows.append(
+            (
+                pm0 + len(rows),
+                mid0 + i,
+                "bank" if k == len(DEMO_CARDS) else "card",
+                token,
+                token[-4:],
+                12 if k < len(DEMO_CARDS) else None,
+                now.year + 3 if k < len(DEMO_CARDS) else None,
+                True,
+                created,
+                None,
+            )
+        )
+    copy_rows(
+        "billing_paymentmethod",
+        [
+            "id",
+            "member_id",
+            "kind",
+            "token",
+            "last4",
+            "exp_month",
+            "exp_year",
+            "is_default",
+            "created_at",
+            "removed_at",
+        ],
+        rows,
+    )
+    reset_sequence("billing_paymentmethod")
 
 
 def _queues(

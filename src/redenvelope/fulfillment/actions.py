@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from redenvelope.core import clock
@@ -57,6 +58,8 @@ def ship_copy(member: Member, copy: Copy, *, actor=None) -> Shipment:
     )
     if QueueEntry.objects.filter(member_id=member.pk, title_id=copy.title_id).exists():
         remove_from_queue(member.pk, copy.title_id)
+    if len(out) + 1 > member.plan.discs_at_once and member.bonus_rentals > 0:
+        Member.objects.filter(pk=member.pk).update(bonus_rentals=F("bonus_rentals") - 1)
     return shipment
 
 

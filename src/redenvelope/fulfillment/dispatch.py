@@ -95,7 +95,8 @@ def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int
 # Members who may receive discs on a day (the SQL is built from constants and dates only).
 _MEMBERS = """
     SELECT m.id, m.region_id,
-           p.discs_at_once + m.bonus_rentals - COALESCE(o.n, 0) AS free,
+           p.discs_at_once + CASE WHEN m.bonus_rentals > 0 THEN 1 ELSE 0 END
+             - COALESCE(o.n, 0) AS free,
            COALESCE(p.monthly_disc_limit, 1000000) - COALESCE(mo.n, 0) AS month_left,
            CASE WHEN m.joined_at >= '{new_since}' THEN 1 ELSE 0 END AS is_new,
            COALESCE(r.n, 0) AS recent
@@ -398,6 +399,13 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
     execute("DELETE FROM queues_queueentry WHERE id IN (SELECT entry_id FROM re_gone)")
     temp_table("re_members", "member_id bigint", {"member_id": np.unique(result.member_id)})
     renumber_queues_of_temp("re_members")
+    # A disc shipped into the bonus slot (more out than the plan allows) uses one bonus rental.
+    execute(
+        "UPDATE membership_member SET bonus_rentals = bonus_rentals - 1 WHERE bonus_rentals > 0 "
+        "AND id IN (SELECT member_id FROM re_members) AND (SELECT COUNT(*) FROM "
+        "fulfillment_shipment s WHERE s.member_id = membership_member.id AND s.status = 'open') "
+        "> (SELECT p.discs_at_once FROM membership_plan p WHERE p.id = membership_member.plan_id)"
+    )
     if fail_after == "shipments":
         raise RuntimeError("injected failure after shipments")
     return n

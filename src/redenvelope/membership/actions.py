@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -116,6 +117,11 @@ def join(
         user=user,
         plan=plan,
         status=MemberStatus.TRIAL if trial else MemberStatus.ACTIVE,
+        trial_ends_on=(
+            clock.today() + dt.timedelta(days=settings.REDENVELOPE.get("TRIAL_DAYS", 30))
+            if trial
+            else None
+        ),
         street=street,
         city=city,
         state=state.upper(),

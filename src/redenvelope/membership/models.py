@@ -87,9 +87,30 @@ class Member(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     # Entitlements other domains set and dispatch honours.
     bonus_rentals = models.PositiveSmallIntegerField(
-        default=0, help_text="Extra discs out at once, granted by support or billing."
+        default=0,
+        help_text="Bonus rentals left: while any remain, one extra disc may be out; each disc "
+        "shipped into that extra slot uses one.",
     )
     blocked = models.BooleanField(default=False, help_text="Nothing ships (e.g. abuse review).")
+    # Billing's view of the subscription (set by billing and membership actions only).
+    trial_ends_on = models.DateField(
+        null=True, blank=True, help_text="A trial converts to the paid plan on this day."
+    )
+    pending_plan = models.ForeignKey(
+        Plan,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A downgrade waiting for the next billing period.",
+    )
+    cancels_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A cancellation taking effect at the end of the paid period.",
+    )
+    gift_months_left = models.PositiveSmallIntegerField(default=0)
+    gift_month_value = models.DecimalField(max_digits=8, decimal_places=2, default=0)
 
     class Meta:
         indexes = [models.Index(fields=["status", "region"])]
@@ -99,7 +120,8 @@ class Member(models.Model):
 
     @property
     def disc_limit(self) -> int:
-        return self.plan.discs_at_once + self.bonus_rentals
+        """Discs out at once: the plan's, plus one while bonus rentals remain."""
+        return self.plan.discs_at_once + min(self.bonus_rentals, 1)
 
 
 class Hold(models.Model):

@@ -1,0 +1,75 @@
+"""Emails about money, sent after the records they describe are committed (one SMTP
+connection per batch)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.core.mail.message import EmailMessage
+
+from redenvelope.membership.models import Member
+
+from .models import Statement
+
+SUBJECTS = {
+    "failed": "We could not take your payment",
+    "recovered": "Payment received: your membership is back to normal",
+    "cancelled_unpaid": "Your membership has been cancelled",
+    "outage_credit": "We are sorry: a credit on your next statement",
+    "refund": "Your refund is on its way",
+    "chargeback": "Your payment was reversed by your bank",
+}
+
+
+def _body(kind: str, member: Member, statement: Statement | None, extra: str) -> str:
+    name = member.user.first_name or member.user.username
+    owed = f"${statement.balance}" if statement else ""
+    if kind == "failed":
+        when = (
+            f"We will try again on {statement.next_retry_on:%B %-d}."
+            if statement and statement.next_retry_on
+            else "We will try again soon."
+        )
+        text = (
+            f"We could not charge {owed} for your statement of "
+            f"{statement.period_start:%B %-d}. Until it is paid, no new discs ship. {when} "
+            "You can pay now, or change your payment method, on your Billing page."
+        )
+    elif kind == "recovered":
+        text = "Thank you: your payment went through. Your discs ship again from today's run."
+    elif kind == "cancelled_unpaid":
+        text = (
+            "We tried your payment several times without success, so your membership is now "
+            "cancelled. Your queue is kept: rejoin any time from the website."
+        )
+    elif kind == "chargeback":
+        text = (
+            f"Your bank reversed a payment to us, so {owed} is owed again and no new discs ship "
+            "until it is paid. Please add a payment method on your Billing page."
+        )
+    else:
+        text = extra
+    return f"Hello {name},\n\n{text}\n\nRed Envelope"
+
+
+def send_billing_emails(items: list[tuple[str, int, int | None]], extra: dict | None = None) -> int:
+    """items: (kind, member id, statement id or None). `extra` gives the text for kinds without
+    a template above, per kind."""
+    extra = extra or {}
+    members = {
+        m.pk: m for m in Member.objects.filter(pk__in={i[1] for i in items}).select_related("user")
+    }
+    statements = Statement.objects.in_bulk([i[2] for i in items if i[2]])
+    messages = []
+    for kind, member_id, statement_id in items:
+        member = members.get(member_id)
+        if member is None or not member.user.email:
+            continue
+        body = _body(kind, member, statements.get(statement_id), extra.get(kind, ""))
+        messages.append(
+            EmailMessage(SUBJECTS[kind], body, settings.DEFAULT_FROM_EMAIL, [member.user.email])
+        )
+    if messages:
+        with get_connection() as connection:
+            connection.send_messages(messages)
+    return len(messages)
