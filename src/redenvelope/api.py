@@ -58,6 +58,7 @@ def http_error(request, exc: HttpError):
     )
 
 
+from redenvelope.billing.api import router as billing_router  # noqa: E402
 from redenvelope.catalog.api import router as catalog_router  # noqa: E402
 from redenvelope.queues.api import router as queue_router  # noqa: E402
 from redenvelope.queues.api import saved_router  # noqa: E402
@@ -65,3 +66,4 @@ from redenvelope.queues.api import saved_router  # noqa: E402
 api.add_router("/catalog", catalog_router)
 api.add_router("/queue", queue_router)
 api.add_router("/saved", saved_router)
+api.add_router("/billing", billing_router)

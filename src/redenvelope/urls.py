@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from redenvelope.api import api
+from redenvelope.billing import views as billing_views
 from redenvelope.fulfillment import views as fulfillment_views
 from redenvelope.web import views
 
@@ -19,7 +20,26 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("queue/change/", views.queue_change, name="queue_change"),
     path("queue/report/", views.report_problem, name="report_problem"),
-    path("account/billing/", views.billing, name="billing"),
+    path("account/billing/", billing_views.member_billing, name="billing"),
+    path("account/billing/do/", billing_views.member_action, name="billing_action"),
+    path(
+        "billing/statements/<int:statement_id>.pdf",
+        billing_views.statement_download,
+        name="statement_pdf",
+    ),
+    path("finance/", billing_views.finance_index, name="finance"),
+    path("finance/reports/<slug:name>/", billing_views.report, name="finance_report"),
+    path(
+        "finance/members/<int:member_id>/",
+        billing_views.staff_member,
+        name="staff_member_billing",
+    ),
+    path(
+        "finance/members/<int:member_id>/do/",
+        billing_views.staff_member_action,
+        name="staff_member_billing_action",
+    ),
+    path("finance/outages/", billing_views.outages, name="outages"),
     path("warehouse/returns/", fulfillment_views.scan_desk, name="scan_desk"),
     path("warehouse/returns/scan/", fulfillment_views.scan, name="scan"),
     path("warehouse/returns/csv/", fulfillment_views.scan_csv, name="scan_csv"),

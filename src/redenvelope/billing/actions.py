@@ -17,7 +17,7 @@ from redenvelope.membership.models import Member, MemberEvent, MemberStatus, Pla
 
 from .cycle import add_months, is_billing_day, on_day
 from .gateway import GatewayError, get_gateway
-from .ledger import Line, post_entry
+from .ledger import Line, post_bulk, post_entry
 from .models import (
     Credit,
     Fee,
@@ -585,9 +585,15 @@ def charge_fee(
 
 @transaction.atomic
 def waive_fee(fee: Fee, *, actor, reason: str) -> Fee:
-    """Waive a fee (support or finance): its entry is reversed; if it was already on a statement,
-    the member gets the amount back as account credit."""
-    if not roles_of(actor) & {"support_agent", "support_lead", "finance", "admin"}:
+    """Waive a fee (support or finance; `actor=None` when a rule does it, e.g. the lost disc came
+    back): its entry is reversed; if it was already on a statement, the member gets the amount
+    back as account credit."""
+    if actor is not None and not roles_of(actor) & {
+        "support_agent",
+        "support_lead",
+        "finance",
+        "admin",
+    }:
         raise Forbidden("Only support and finance waive fees.")
     if not (reason or "").strip():
         raise DomainError("Say why the fee is waived.")
@@ -806,3 +812,58 @@ def compensate_outage(incident, percent: int, *, issuer) -> OutageCompensation:
 
         transaction.on_commit(send)
     return comp
+
+
+def charge_fees_bulk(kind: str, items: list[tuple[int, int]], *, reason: str) -> int:
+    """Fees by rule, set-wise (the overdue-lost sweep): one per (member, copy) not yet charged,
+    each with its own balanced entry, like `charge_fee`."""
+    import numpy as np
+
+    from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, reset_sequence
+
+    amount = fee_amount(kind)
+    if amount <= 0 or not items:
+        return 0
+    keys = [f"fee:{kind}:{c}:{m}" for m, c in items]
+    taken = set(
+        Fee.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True)
+    )
+    items = [(m, c) for (m, c), k in zip(items, keys, strict=True) if k not in taken]
+    if not items:
+        return 0
+    cents = int(amount * 100)
+    members = np.array([m for m, _ in items], np.int64)
+    label = Fee.Kind(kind).label
+    entry_ids = post_bulk(
+        "fee",
+        effective_date=clock.today(),
+        memo=f"{label}: {reason}"[:300],
+        member_ids=members,
+        keys=[f"fee:{kind}:{c}:{m}" for m, c in items],
+        lines=[
+            ln for j in range(len(items)) for ln in ((j, "1100", cents, 0), (j, "4100", 0, cents))
+        ],
+    )
+    f0 = next_id("billing_fee")
+    copy_arrays(
+        "billing_fee",
+        {
+            "id": np.arange(f0, f0 + len(items), dtype=np.int64),
+            "member_id": members,
+            "kind": kind,
+            "copy_id": np.array([c for _, c in items], np.int64),
+            "amount": str(amount),
+            "reason": reason[:300],
+            "issuer_id": None,
+            "created_at": db_timestamp(clock.now()),
+            "status": "open",
+            "statement_id": None,
+            "entry_id": entry_ids,
+            "waived_by_id": None,
+            "waived_at": None,
+            "waive_reason": "",
+            "idempotency_key": [f"fee:{kind}:{c}:{m}" for m, c in items],
+        },
+    )
+    reset_sequence("billing_fee")
+    return len(items)

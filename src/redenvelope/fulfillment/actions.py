@@ -137,6 +137,14 @@ def scan_return(
             )
             if damaged:
                 inventory.record_event(copy, EventKind.DAMAGED, dc=dc, actor=actor, ref="scan")
+            if lost is not None:
+                from redenvelope.billing.actions import waive_fee
+                from redenvelope.billing.models import Fee
+
+                for fee in Fee.objects.filter(
+                    copy=copy, member_id=lost.member_id, kind="lost_disc"
+                ).exclude(status="waived"):
+                    waive_fee(fee, actor=None, reason="the disc came back")
             return record(
                 ReturnScan.Outcome.FOUND,
                 f"{code} ({copy.title}) was lost and is back: shelved.",
@@ -288,13 +296,13 @@ def mark_overdue_lost(today: dt.date | None = None, days: int | None = None) -> 
     overdue = list(
         Shipment.objects.select_for_update()
         .filter(status=Shipment.Status.OPEN, shipped_at__lt=cutoff)
-        .values_list("id", "copy_id", "dc_id")
+        .values_list("id", "copy_id", "dc_id", "member_id")
     )
     if not overdue:
         return 0
     now = clock.now()
-    ids = [s for s, _, _ in overdue]
-    copies = [c for _, c, _ in overdue]
+    ids = [s for s, _, _, _ in overdue]
+    copies = [c for _, c, _, _ in overdue]
     for start in range(0, len(ids), 5000):
         Shipment.objects.filter(pk__in=ids[start : start + 5000]).update(
             status=Shipment.Status.LOST, closed_at=now
@@ -305,8 +313,16 @@ def mark_overdue_lost(today: dt.date | None = None, days: int | None = None) -> 
     at = db_timestamp(now)
     append_copy_events(
         (c, "lost", "shipped", "lost", d, at, None, f"shipment:{s}", f"out over {days} days")
-        for s, c, d in overdue
+        for s, c, d, _ in overdue
     )
+    if settings.REDENVELOPE.get("FEE_ON_OVERDUE_LOST"):
+        from redenvelope.billing.actions import charge_fees_bulk
+
+        charge_fees_bulk(
+            "lost_disc",
+            [(m, c) for _, c, _, m in overdue],
+            reason=f"Disc not returned after {days} days",
+        )
     return len(overdue)
 
 

@@ -182,18 +182,3 @@ def report_problem(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, "Thanks for telling us. The next disc in your queue will ship.")
     return redirect("queue")
-
-
-@member_required
-def billing(request: HttpRequest) -> HttpResponse:
-    """The member's own statements and account credits, newest first."""
-    member = request.member
-    return render(
-        request,
-        "web/billing.html",
-        {
-            "statements": member.statements.select_related("plan").order_by("-period_start")[:36],
-            "credits": member.credits.order_by("-issued_at")[:36],
-            "member": member,
-        },
-    )

@@ -1,0 +1,350 @@
+"""Billing pages: the member's own billing, and finance and support staff's views. Thin: reads
+come from models and reports, every change from `actions`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, Sum
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from redenvelope.accounts.roles import Role, has_role, role_required
+from redenvelope.core.errors import DomainError
+from redenvelope.fulfillment.models import Incident
+from redenvelope.membership.models import Member, Plan
+from redenvelope.web.views import member_required
+
+from . import actions, reports
+from .documents import statement_pdf
+from .models import Credit, Fee, JournalLine, OutageCompensation, Payment, PaymentMethod, Statement
+
+SUPPORT = (Role.SUPPORT_AGENT, Role.SUPPORT_LEAD)
+FINANCE = (Role.FINANCE, Role.ADMIN)
+
+
+def _balance(member: Member):
+    owed = Statement.objects.filter(member=member, status__in=["due", "past_due"]).aggregate(
+        t=Sum("total_due"), p=Sum("amount_paid")
+    )
+    credit = Credit.objects.filter(member=member, kind="account").aggregate(r=Sum("remaining"))
+    return {
+        "owed": (owed["t"] or 0) - (owed["p"] or 0),
+        "credit": credit["r"] or 0,
+        "open_fees": Fee.objects.filter(member=member, status="open").aggregate(a=Sum("amount"))[
+            "a"
+        ]
+        or 0,
+    }
+
+
+def _done(request, ok_message: str, fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return False
+    messages.success(request, ok_message)
+    return True
+
+
+# --- members ------------------------------------------------------------------------------------
+
+
+@member_required
+def member_billing(request: HttpRequest) -> HttpResponse:
+    member = request.member
+    return render(
+        request,
+        "billing/member.html",
+        {
+            "member": member,
+            "statements": member.statements.select_related("plan").order_by("-period_start", "-id")[
+                :36
+            ],
+            "credits": member.credits.order_by("-issued_at")[:36],
+            "fees": member.fees.order_by("-created_at")[:12],
+            "methods": member.payment_methods.filter(removed_at=None),
+            "plans": Plan.objects.filter(active=True),
+            "current": actions.current_statement(member),
+            "balance": _balance(member),
+            "key": uuid.uuid4().hex,
+        },
+    )
+
+
+@require_POST
+@member_required
+def member_action(request: HttpRequest) -> HttpResponse:
+    member, post, what = request.member, request.POST, request.POST.get("action", "")
+    if what == "add_card":
+        _done(
+            request,
+            "Card saved; it is now your payment method.",
+            actions.add_payment_method,
+            member,
+            kind="card",
+            number=post.get("number", ""),
+            exp_month=int(post.get("exp_month") or 0) or None,
+            exp_year=int(post.get("exp_year") or 0) or None,
+            actor=request.user,
+        )
+    elif what == "add_bank":
+        _done(
+            request,
+            "Checking account saved; it is now your payment method.",
+            actions.add_payment_method,
+            member,
+            kind="bank",
+            routing=post.get("routing", ""),
+            account=post.get("account", ""),
+            actor=request.user,
+        )
+    elif what == "remove_method":
+        method = get_object_or_404(PaymentMethod, pk=post.get("method"), member=member)
+        _done(
+            request,
+            "Payment method removed.",
+            actions.remove_payment_method,
+            method,
+            member=member,
+            actor=request.user,
+        )
+    elif what == "pay":
+        statement = get_object_or_404(Statement, pk=post.get("statement"), member=member)
+        try:
+            payment = actions.pay_statement(
+                statement, member=member, actor=request.user, idempotency_key=post.get("key")
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            if payment.status == "succeeded":
+                messages.success(request, f"Paid ${payment.amount}. Thank you!")
+            else:
+                messages.error(request, f"The payment did not go through: {payment.message}")
+    elif what == "change_plan":
+        plan = get_object_or_404(Plan, pk=post.get("plan"))
+        try:
+            result = actions.change_plan(member, plan, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            if result["statement"] is not None:
+                messages.success(
+                    request,
+                    f"You are on {plan.name} from today; the rest of this period costs "
+                    f"${result['statement'].total_due}.",
+                )
+            elif result["when"] == "now":
+                messages.success(request, f"You are on {plan.name}.")
+            else:
+                messages.success(request, f"You move to {plan.name} on {result['when']:%B %-d}.")
+    elif what == "cancel":
+        _done(
+            request,
+            "Your membership will end as planned; you can change your mind until then.",
+            actions.request_cancellation,
+            member,
+            actor=request.user,
+            reason=post.get("reason", "")[:200],
+        )
+    elif what == "keep":
+        _done(request, "Glad you're staying!", actions.keep_membership, member, actor=request.user)
+    elif what == "redeem":
+        _done(
+            request,
+            "Gift redeemed: it pays your next statements.",
+            actions.redeem_gift,
+            member,
+            post.get("code", ""),
+            actor=request.user,
+        )
+    else:
+        messages.error(request, "Unknown request.")
+    return redirect("billing")
+
+
+def statement_download(request: HttpRequest, statement_id: int) -> HttpResponse:
+    """A statement as PDF: its member, or support and finance staff."""
+    if not request.user.is_authenticated:
+        from django.contrib.auth.views import redirect_to_login
+
+        return redirect_to_login(request.get_full_path())
+    statement = get_object_or_404(
+        Statement.objects.select_related("member__user", "plan"), pk=statement_id
+    )
+    own = statement.member.user_id == request.user.pk
+    if not own and not has_role(request.user, *SUPPORT, *FINANCE):
+        raise PermissionDenied("That statement is not yours.")
+    response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="statement-{statement.period_start}-{statement.pk}.pdf"'
+    )
+    return response
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@role_required(*SUPPORT, *FINANCE)
+def finance_index(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:100]
+    found = []
+    if q:
+        cond = Q(user__username__icontains=q) | Q(user__email__icontains=q)
+        if q.isdigit():
+            cond |= Q(pk=int(q))
+        found = Member.objects.filter(cond).select_related("user", "plan")[:25]
+    return render(
+        request,
+        "billing/finance_index.html",
+        {
+            "q": q,
+            "found": found,
+            "reports": reports.REPORTS,
+            "can_report": has_role(request.user, *FINANCE),
+        },
+    )
+
+
+@role_required(*FINANCE)
+def report(request: HttpRequest, name: str) -> HttpResponse:
+    if name not in reports.REPORTS:
+        raise Http404("No such report.")
+    start, end = _date(request.GET.get("from")), _date(request.GET.get("to"))
+    rep = reports.build(name, start, end)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(rep.csv(), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{name}-{end or "today"}.csv"'
+        return response
+    return render(
+        request,
+        "billing/report.html",
+        {"report": rep, "kind": reports.REPORTS[name][1], "from": start, "to": end},
+    )
+
+
+@role_required(*SUPPORT, *FINANCE)
+def staff_member(request: HttpRequest, member_id: int) -> HttpResponse:
+    member = get_object_or_404(Member.objects.select_related("user", "plan"), pk=member_id)
+    is_finance = has_role(request.user, *FINANCE)
+    ctx = {
+        "m": member,
+        "balance": _balance(member),
+        "statements": member.statements.select_related("plan").order_by("-period_start", "-id")[
+            :24
+        ],
+        "payments": member.payments.select_related("method")[:24],
+        "credits": member.credits.select_related("issuer")[:24],
+        "fees": member.fees.all()[:24],
+        "methods": member.payment_methods.all(),
+        "is_finance": is_finance,
+        "limit": actions.credit_limit(request.user),
+        "key": uuid.uuid4().hex,
+        "kinds": Credit.Kind.choices,
+    }
+    if is_finance:
+        ctx["lines"] = (
+            JournalLine.objects.filter(member_id=member.pk)
+            .select_related("entry", "account")
+            .order_by("-entry__effective_date", "-id")[:100]
+        )
+    return render(request, "billing/staff_member.html", ctx)
+
+
+@require_POST
+@role_required(*SUPPORT, *FINANCE)
+def staff_member_action(request: HttpRequest, member_id: int) -> HttpResponse:
+    member = get_object_or_404(Member, pk=member_id)
+    post, what = request.POST, request.POST.get("action", "")
+    if what == "credit":
+        kind = post.get("kind", "account")
+        _done(
+            request,
+            "Credit given.",
+            actions.issue_credit,
+            member,
+            post.get("amount") or None if kind == "account" else None,
+            kind=kind,
+            percent=int(post["percent"])
+            if kind == "percent" and post.get("percent", "").isdigit()
+            else None,
+            rentals=int(post["rentals"])
+            if kind == "bonus_rentals" and post.get("rentals", "").isdigit()
+            else None,
+            reason=post.get("reason", ""),
+            issuer=request.user,
+            idempotency_key=post.get("key") or None,
+        )
+    elif what == "waive":
+        fee = get_object_or_404(Fee, pk=post.get("fee"), member=member)
+        _done(
+            request,
+            "Fee waived.",
+            actions.waive_fee,
+            fee,
+            actor=request.user,
+            reason=post.get("reason", ""),
+        )
+    elif what == "fee":
+        _done(
+            request,
+            "Fee charged.",
+            actions.charge_fee,
+            member,
+            post.get("kind", ""),
+            reason=post.get("reason", ""),
+            issuer=request.user,
+        )
+    elif what == "refund":
+        payment = get_object_or_404(Payment, pk=post.get("payment"), member=member)
+        _done(
+            request,
+            "Refund sent.",
+            actions.refund_payment,
+            payment,
+            post.get("amount") or None,
+            reason=post.get("reason", ""),
+            issuer=request.user,
+        )
+    else:
+        messages.error(request, "Unknown request.")
+    return redirect("staff_member_billing", member_id=member.pk)
+
+
+OUTAGE_ROLES = (Role.SUPPORT_LEAD, Role.FINANCE, Role.OPERATIONS, Role.ADMIN)
+
+
+@role_required(*OUTAGE_ROLES)
+def outages(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        incident = get_object_or_404(Incident, pk=request.POST.get("incident"))
+        pct = request.POST.get("percent", "")
+        try:
+            comp = actions.compensate_outage(
+                incident, int(pct) if pct.isdigit() else 0, issuer=request.user
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"{comp.members:,} members get {comp.percent}% off their next statement."
+            )
+        return redirect("outages")
+    done = {c.incident_id: c for c in OutageCompensation.objects.select_related("issuer")}
+    incidents = list(Incident.objects.select_related("dc")[:50])
+    for i in incidents:
+        i.comp = done.get(i.pk)
+    return render(request, "billing/outages.html", {"incidents": incidents})
