@@ -54,9 +54,9 @@ def credit_limit(user) -> Decimal:
     return _role_limit(user, "CREDIT_LIMITS", DEFAULT_CREDIT_LIMITS, to_money)
 
 
-def _log(member_id: int, kind: str, actor=None, **data) -> None:
+def _log(member_id: int, event: str, actor=None, **data) -> None:
     MemberEvent.objects.create(
-        member_id=member_id, kind=kind, actor=actor, data=data, at=clock.now()
+        member_id=member_id, kind=event, actor=actor, data=data, at=clock.now()
     )
 
 

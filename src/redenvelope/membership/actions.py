@@ -113,6 +113,7 @@ def join(
     group, _ = Group.objects.get_or_create(name=Role.MEMBER.value)
     user.groups.add(group)
     member = Member.objects.create(
+        joined_at=clock.now(),
         billing_day=timezone.localdate(clock.now()).day,
         user=user,
         plan=plan,

@@ -1,0 +1,134 @@
+"""Property tests: over any sequence of billing events the ledger balances, statements add up,
+re-running a day changes nothing, revenue recognised equals charges less discounts, and
+proration is the exact day count rounded once."""
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from redenvelope.billing import actions
+from redenvelope.billing.ledger import trial_balance
+from redenvelope.billing.models import JournalLine, Statement
+from redenvelope.billing.recognition import recognize_revenue
+from redenvelope.billing.run import run_billing, share
+from redenvelope.checks import run_checks
+from redenvelope.core import clock
+from redenvelope.core.errors import DomainError
+from redenvelope.membership import actions as membership
+from redenvelope.membership.models import Member
+
+START = dt.date(2026, 4, 1)
+DAYS = 40
+
+
+@given(
+    cents=st.integers(0, 10**7),
+    num=st.integers(0, 31),
+    den=st.integers(1, 31),
+)
+def test_share_is_exact_fraction_rounded_half_up_once(cents, num, den):
+    exact = Fraction(cents * num, den) / 100
+    expected = Decimal(exact.numerator) / Decimal(exact.denominator)
+    expected = expected.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert share(cents, num, den) == int(expected * 100)
+
+
+event = st.one_of(
+    st.tuples(st.just("credit"), st.sampled_from(["alice", "bob"]), st.integers(1, 2500)),
+    st.tuples(st.just("percent"), st.sampled_from(["alice", "bob"]), st.integers(1, 100)),
+    st.tuples(st.just("hold"), st.sampled_from(["alice", "bob"]), st.integers(1, 20)),
+    st.tuples(st.just("plan"), st.sampled_from(["alice", "bob"]), st.integers(0, 1)),
+    st.tuples(st.just("card"), st.sampled_from(["alice", "bob"]), st.integers(0, 2)),
+    st.tuples(st.just("fee"), st.sampled_from(["alice", "bob"]), st.integers(0, 1)),
+    st.tuples(st.just("rerun"), st.just("alice"), st.just(0)),
+)
+CARDS = ["4242424242424242", "4000000000009995", "4000000000000002"]
+
+
+class Rollback(Exception):
+    pass
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plan=st.lists(st.tuples(st.integers(0, DAYS - 1), event), max_size=25))
+def test_any_sequence_keeps_the_books(world, plan):
+    try:
+        with transaction.atomic():
+            _play(world, plan)
+            raise Rollback
+    except Rollback:
+        pass
+
+
+def _play(world, plan):
+    Member.objects.filter(pk__in=[world.alice.pk, world.bob.pk]).update(billing_day=5)
+    agent = world.staff["support_lead"]
+    who = {"alice": world.alice, "bob": world.bob}
+    todo: dict[int, list] = {}
+    for day, ev in plan:
+        todo.setdefault(day, []).append(ev)
+    for k in range(DAYS):
+        day = START + dt.timedelta(days=k)
+        with clock.frozen(timezone.make_aware(dt.datetime.combine(day, dt.time(9)))):
+            for kind, name, n in todo.get(k, []):
+                m = Member.objects.get(pk=who[name].pk)
+                try:
+                    if kind == "credit":
+                        actions.issue_credit(m, Decimal(n) / 100, reason="p", issuer=agent)
+                    elif kind == "percent":
+                        actions.issue_credit(m, kind="percent", percent=n, reason="p", issuer=agent)
+                    elif kind == "hold":
+                        membership.place_hold(
+                            m, day + dt.timedelta(days=1), day + dt.timedelta(days=1 + n)
+                        )
+                    elif kind == "plan":
+                        actions.change_plan(m, [world.plan1, world.plan3][n])
+                    elif kind == "card":
+                        actions.add_payment_method(
+                            m, kind="card", number=CARDS[n], exp_month=12, exp_year=2030
+                        )
+                    elif kind == "fee":
+                        actions.charge_fee(m, ["lost_disc", "damaged_disc"][n], reason="p")
+                    elif kind == "rerun":
+                        before = (Statement.objects.count(), JournalLine.objects.count())
+                        run_billing(day - dt.timedelta(days=1))
+                        assert (Statement.objects.count(), JournalLine.objects.count()) == before
+                except DomainError:
+                    pass  # refused events (e.g. a plan change when cancelled) change nothing
+            run_billing(day)
+            recognize_revenue(day)
+    assert Statement.objects.filter(kind="period").exists()
+    assert trial_balance().balanced
+    bad = [
+        r
+        for r in run_checks()
+        if not r.ok and r.name in {"ledger_balanced", "statement_totals", "statement_paid"}
+    ]
+    assert bad == []
+    last = START + dt.timedelta(days=DAYS - 1)
+    for m in who.values():
+        expected = 0
+        for s in Statement.objects.filter(member=m):
+            cents = int((s.subtotal - s.discount) * 100)
+            days = (s.period_end - s.period_start).days
+            elapsed = (min(last + dt.timedelta(days=1), s.period_end) - s.period_start).days
+            base = cents // days
+            expected += base * elapsed + (
+                cents - base * days if s.period_end <= last + dt.timedelta(days=1) else 0
+            )
+        earned = sum(
+            (ln.credit - ln.debit)
+            for ln in JournalLine.objects.filter(member_id=m.pk, account__code="4000")
+        )
+        assert int(earned * 100) == expected
