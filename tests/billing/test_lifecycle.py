@@ -5,7 +5,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
 from redenvelope.billing import actions
