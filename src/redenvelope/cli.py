@@ -362,6 +362,25 @@ def bench_day(
     mod.report(r, console)
 
 
+@bench_app.command("billing")
+def bench_billing(
+    members: int = typer.Option(1_000_000, help="Members in the business."),
+    days: int = typer.Option(1, help="Daily runs to time (30 for a month)."),
+    seed: int = 1,
+) -> None:
+    """Daily billing runs and revenue recognition on the configured database (PostgreSQL for the
+    target figures)."""
+    from redenvelope.core.errors import DomainError
+
+    mod = _bench_module("billing")
+    try:
+        r = mod.run(members, days, seed, console)
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    mod.report(r, console)
+
+
 billing_app = typer.Typer(help="Billing runs.")
 app.add_typer(billing_app, name="billing")
 
@@ -371,14 +390,79 @@ def billing_run(date: str = typer.Option(None, help="YYYY-MM-DD, default today")
     """Issue the statements due on DATE (idempotent: a re-run bills nobody twice)."""
     import time
 
+    from redenvelope.billing.actions import poll_disputes
     from redenvelope.billing.run import run_billing
 
     started = time.perf_counter()
-    result = run_billing(_date(date) or _today())
+    day = _date(date) or _today()
+    result = run_billing(day)
+    pay, retry = result["payments"], result["retries"]
     console.print(
         f"{result['statements']:,} statements in {time.perf_counter() - started:.2f}s"
         + (f"; credit applied ${result['credit_applied']}" if result["statements"] else "")
+        + f"; trials converted {result['trials_converted']:,}, cancelled {result['cancelled']:,}"
+        + f"; payments {pay['succeeded']:,} ok / {pay['failed']:,} failed"
+        + f"; retries {retry['succeeded']:,} recovered / {retry['failed']:,} failed"
+        + f" ({retry['cancelled']:,} cancelled after the last)"
     )
+    disputed = poll_disputes(day)
+    if disputed:
+        console.print(f"{disputed:,} chargebacks recorded.")
+
+
+@billing_app.command("compensate-outage")
+def billing_compensate_outage(
+    incident: int = typer.Argument(..., help="Incident id (see the admin or /finance/outages/)"),
+    percent: int = typer.Option(15, help="Percent off each affected member's next statement"),
+    staff: str = typer.Option(..., help="Username of the staff member giving it (audited)"),
+) -> None:
+    """Give every member affected by a DC incident a percentage off their next statement, once."""
+    from django.contrib.auth import get_user_model
+
+    from redenvelope.billing.actions import compensate_outage
+    from redenvelope.core.errors import DomainError
+    from redenvelope.fulfillment.models import Incident
+
+    user = get_user_model().objects.filter(username=staff).first()
+    found = Incident.objects.filter(pk=incident).first()
+    if user is None or found is None:
+        console.print("[red]No such staff member or incident.[/red]")
+        raise typer.Exit(2)
+    try:
+        comp = compensate_outage(found, percent, issuer=user)
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"{comp.members:,} members get {comp.percent}% off their next statement.")
+
+
+@billing_app.command("report")
+def billing_report(
+    name: str = typer.Argument(
+        ..., help="mrr | deferred | aging | credits | payments | trial-balance"
+    ),
+    start: str = typer.Option(None, "--from", help="YYYY-MM-DD (window reports)"),
+    end: str = typer.Option(None, "--to", help="YYYY-MM-DD, or the as-of date"),
+    csv: bool = typer.Option(False, "--csv", help="Print CSV instead of a table"),
+) -> None:
+    """Print a finance report (the same as the /finance/ pages)."""
+    from redenvelope.billing import reports
+
+    if name not in reports.REPORTS:
+        console.print(f"[red]No report {name!r}; one of {', '.join(reports.REPORTS)}.[/red]")
+        raise typer.Exit(2)
+    rep = reports.build(name, _date(start), _date(end))
+    if csv:
+        print(rep.csv(), end="")
+        return
+    table = Table(title=rep.title)
+    for col in rep.columns:
+        table.add_column(col)
+    for row in rep.rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+    if rep.note:
+        console.print(rep.note)
 
 
 @billing_app.command("recognize")

@@ -1,19 +1,54 @@
-"""Revenue recognition: each day, every statement's price moves from deferred to earned by its
-share of the period (the cents left over on the last day), as one journal entry for the day
-with a pair of lines per member. Idempotent per day (the entry's key)."""
+"""Revenue recognition: each day, every statement's earned amount (price less percent off) moves
+from deferred to earned revenue by its share of the period: cents / days each day, the cents
+left over on the last day. One journal entry a day, one pair of lines per plan (the day's total
+is computed in SQL over every statement in service, so a national business takes one query).
+Idempotent per day (the entry's key). `earned_cents` gives the same schedule for any window,
+per plan, for the reports."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 
 from redenvelope.core import clock
-from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, read_columns, reset_sequence
+from redenvelope.core.bulk import is_postgres
 
-from .ledger import account_ids as _account_ids
+from .ledger import Line, post_entry
 from .models import JournalEntry
+
+
+def _days(a: str, b: str) -> str:
+    """SQL for the whole days from date expression a to date expression b."""
+    if is_postgres():
+        return f"({b} - {a})"
+    return f"CAST(julianday({b}) - julianday({a}) AS INTEGER)"
+
+
+def _date(value: dt.date) -> str:
+    return f"DATE '{value.isoformat()}'" if is_postgres() else f"'{value.isoformat()}'"
+
+
+def earned_cents(first: dt.date, last: dt.date) -> dict[int, tuple[int, int]]:
+    """Revenue each plan earns from `first` to `last` (inclusive), by the recognition schedule:
+    {plan_id: (cents, statements in service)}."""
+    cents = "CAST(ROUND((subtotal - discount) * 100) AS BIGINT)"
+    days = _days("period_start", "period_end")
+    lo = f"CASE WHEN period_start > {_date(first)} THEN period_start ELSE {_date(first)} END"
+    hi_excl = (
+        f"CASE WHEN period_end < {_date(last + dt.timedelta(days=1))} THEN period_end "
+        f"ELSE {_date(last + dt.timedelta(days=1))} END"
+    )
+    sql = (
+        f"SELECT plan_id, SUM(({cents} / {days}) * {_days(lo, hi_excl)} + "  # noqa: S608
+        f"CASE WHEN period_end <= {_date(last + dt.timedelta(days=1))} "
+        f"THEN {cents} - ({cents} / {days}) * {days} ELSE 0 END), COUNT(*) "
+        f"FROM billing_statement WHERE period_start <= {_date(last)} "
+        f"AND period_end > {_date(first)} AND {days} > 0 GROUP BY plan_id"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql)
+        return {int(p): (int(c or 0), int(n)) for p, c, n in cur.fetchall()}
 
 
 @transaction.atomic
@@ -22,56 +57,27 @@ def recognize_revenue(day: dt.date | None = None) -> dict:
     key = f"recognition:{day.isoformat()}"
     if JournalEntry.objects.filter(idempotency_key=key).exists():
         return {"members": 0, "already": True}
-    d = day.isoformat()
-    rows = read_columns(
-        "SELECT member_id, ROUND((subtotal - discount) * 100), period_start, period_end "  # noqa: S608
-        f"FROM billing_statement WHERE period_start <= '{d}' AND period_end > '{d}' "
-        "ORDER BY member_id",
-        [("member_id", "int64"), ("cents", "int64"), ("start", "object"), ("end", "object")],
+    per_plan = earned_cents(day, day)
+    total = sum(c for c, _ in per_plan.values())
+    statements = sum(n for _, n in per_plan.values())
+    if total <= 0:
+        return {"members": statements, "cents": 0}
+    from decimal import Decimal
+
+    from redenvelope.membership.models import Plan
+
+    names = dict(Plan.objects.values_list("pk", "code"))
+    lines = []
+    for _plan, (cents, _) in sorted(per_plan.items()):
+        if cents > 0:
+            amount = Decimal(cents) / 100
+            lines += [Line("2000", debit=amount), Line("4000", credit=amount)]
+    post_entry(
+        "recognition",
+        lines,
+        memo=f"Revenue earned on {day.isoformat()} by plan: "
+        + ", ".join(f"{names.get(p, p)} {c / 100:.2f}" for p, (c, _) in sorted(per_plan.items())),
+        effective_date=day,
+        idempotency_key=key,
     )
-    n = len(rows["member_id"])
-    if n == 0:
-        return {"members": 0}
-    start = np.array(
-        [dt.date.fromisoformat(str(s)[:10]) for s in rows["start"]], dtype="datetime64[D]"
-    )
-    end = np.array([dt.date.fromisoformat(str(s)[:10]) for s in rows["end"]], dtype="datetime64[D]")
-    days = (end - start).astype(np.int64)
-    base = rows["cents"] // days
-    last = (end - np.timedelta64(1, "D")) == np.datetime64(day)
-    cents = base + np.where(last, rows["cents"] - base * days, 0)
-    keep = cents > 0
-    members, cents = rows["member_id"][keep], cents[keep]
-    entry_id = next_id("billing_journalentry")
-    copy_arrays(
-        "billing_journalentry",
-        {
-            "id": np.array([entry_id], np.int64),
-            "kind": "recognition",
-            "effective_date": d,
-            "posted_at": db_timestamp(clock.now()),
-            "memo": f"Revenue earned on {d}",
-            "member_id": None,
-            "actor_id": None,
-            "idempotency_key": key,
-        },
-    )
-    reset_sequence("billing_journalentry")
-    acct = _account_ids()
-    m = len(members)
-    amounts = [f"{c // 100}.{c % 100:02d}" for c in cents.tolist()]
-    l0 = next_id("billing_journalline")
-    copy_arrays(
-        "billing_journalline",
-        {
-            "id": np.arange(l0, l0 + 2 * m, dtype=np.int64),
-            "entry_id": entry_id,
-            "account_id": np.tile(np.array([acct["2000"], acct["4000"]], np.int64), m),
-            "member_id": np.repeat(members, 2),
-            "debit": [a for amt in amounts for a in (amt, "0")],
-            "credit": [a for amt in amounts for a in ("0", amt)],
-            "currency": "USD",
-        },
-    )
-    reset_sequence("billing_journalline")
-    return {"members": m, "cents": int(cents.sum())}
+    return {"members": statements, "cents": total}

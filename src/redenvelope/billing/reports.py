@@ -52,17 +52,9 @@ def mrr(start: dt.date, end: dt.date) -> Report:
         "LEFT JOIN membership_member m ON m.plan_id = p.id AND m.status IN ('active', 'past_due') "
         "GROUP BY p.id, p.name, p.monthly_price ORDER BY p.monthly_price"
     )
-    earned = dict(
-        _query(
-            "SELECT m.plan_id, SUM(l.credit - l.debit) FROM billing_journalline l "
-            "JOIN billing_journalentry e ON e.id = l.entry_id "
-            "JOIN billing_account a ON a.id = l.account_id "
-            "JOIN membership_member m ON m.id = l.member_id "
-            "WHERE a.code = '4000' AND e.effective_date >= %s AND e.effective_date <= %s "
-            "GROUP BY m.plan_id",
-            [start, end],
-        )
-    )
+    from .recognition import earned_cents
+
+    earned = {p: Decimal(c) / 100 for p, (c, _) in earned_cents(start, end).items()}
     plan_ids = dict(_query("SELECT name, id FROM membership_plan"))
     rows = []
     for name, price, n in paying:

@@ -17,6 +17,7 @@ import numpy as np
 from django.db.models import Min
 from django.utils import timezone
 
+from redenvelope.billing.actions import add_payment_method, poll_disputes
 from redenvelope.billing.recognition import recognize_revenue
 from redenvelope.billing.run import run_billing
 from redenvelope.core import clock
@@ -81,7 +82,9 @@ def simulate(
             lost += mark_overdue_lost(day)
             release_saved_titles(day)
             run = run_dispatch(day, notify=False)
+            _fix_cards(day, seed)
             run_billing(day)
+            poll_disputes(day)
             recognize_revenue(day)
         f = run.figures
         report = DayReport(
@@ -97,6 +100,18 @@ def simulate(
         if on_day:
             on_day(report)
     return reports
+
+
+def _fix_cards(day: dt.date, seed: int, share: float = 0.3) -> None:
+    """A share of past-due members add a working card each day (so dunning recovers some)."""
+    from redenvelope.membership.models import Member
+
+    rng = np.random.default_rng([seed, day.toordinal(), 7])
+    for member in Member.objects.filter(status="past_due").select_related("plan"):
+        if rng.random() < share:
+            add_payment_method(
+                member, kind="card", number="4242424242424242", exp_month=12, exp_year=day.year + 3
+            )
 
 
 def _nearest_dc():
