@@ -27,6 +27,7 @@ urlpatterns = [
         billing_views.statement_download,
         name="statement_pdf",
     ),
+    path("gifts/", billing_views.gifts, name="gifts"),
     path("finance/", billing_views.finance_index, name="finance"),
     path("finance/reports/<slug:name>/", billing_views.report, name="finance_report"),
     path(

@@ -75,3 +75,24 @@ def test_staff_credits_within_limits(billed):
     rep = finance.get("/api/billing/reports/aging").json()
     assert rep["columns"][0].startswith("age") and rep["rows"][-1][0] == "Total"
     assert finance.get("/api/billing/reports/nope").status_code == 404
+
+
+def test_gift_bought_and_redeemed_over_the_api(billed):
+    bob = api(billed.bob.user)
+    body = {
+        "plan": "one",
+        "months": 3,
+        "purchaser_name": "Gran",
+        "purchaser_email": "gran@example.com",
+        "card_number": "4000000000000002",
+        "exp_month": 12,
+        "exp_year": 2030,
+    }
+    r = post(bob, "/api/billing/gifts", body)
+    assert r.status_code == 400 and r.json()["code"] == "declined"
+    r = post(bob, "/api/billing/gifts", {**body, "card_number": "4242424242424242"})
+    assert r.status_code == 200 and r.json()["amount_paid"] == "26.97"
+    code = r.json()["code"]
+    assert post(bob, "/api/billing/gifts/redeem", {"code": code}).status_code == 200
+    assert Member.objects.get(pk=billed.bob.pk).gift_months_left == 3
+    assert post(bob, "/api/billing/gifts/redeem", {"code": code}).status_code == 409

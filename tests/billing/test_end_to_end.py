@@ -165,3 +165,22 @@ def test_trial_upgrade_outage_decline_recovery(world, smtp, client, settings):
     client.force_login(world.bob.user)
     assert client.get(f"/billing/statements/{may.pk}.pdf").status_code == 403
     assert actions.current_statement(erin, dt.date(2026, 5, 1)) == may
+
+
+def test_gift_page(world, client):
+    client.force_login(world.bob.user)
+    assert client.get("/gifts/").status_code == 200
+    r = client.post(
+        "/gifts/",
+        {
+            "plan": world.plan1.pk,
+            "months": 2,
+            "then": "stop",
+            "purchaser_name": "Bob",
+            "purchaser_email": "bob@example.com",
+            "number": "4242424242424242",
+            "exp_month": 12,
+            "exp_year": 2030,
+        },
+    )
+    assert "The gift code is" in r.content.decode()

@@ -188,6 +188,46 @@ def cancel(request):
     return _balance(member)
 
 
+class GiftIn(Schema):
+    plan: str  # the plan's code
+    months: int
+    purchaser_name: str
+    purchaser_email: str
+    card_number: str
+    exp_month: int
+    exp_year: int
+    then: Literal["continue", "stop"] = "continue"
+
+
+class GiftOut(Schema):
+    code: str
+    months: int
+    amount_paid: Decimal
+
+
+class RedeemIn(Schema):
+    code: str
+
+
+@router.post("/gifts", response=GiftOut)
+def buy_gift(request, body: GiftIn):
+    """Buy a gift subscription (any signed-in account): charged now, redeemed with its code."""
+    plan = Plan.objects.filter(code=body.plan).first()
+    if plan is None:
+        raise NotFound(f"No plan {body.plan!r}.")
+    data = body.dict()
+    data.pop("plan")
+    return actions.purchase_gift(plan=plan, **data)
+
+
+@router.post("/gifts/redeem", response=BalanceOut)
+def redeem_gift(request, body: RedeemIn):
+    member = _me(request)
+    actions.redeem_gift(member, body.code, actor=request.auth)
+    member.refresh_from_db()
+    return _balance(member)
+
+
 def _staff(request, *roles):
     if not has_role(request.auth, *(roles or STAFF)):
         raise Forbidden("Your role does not allow this.", code="forbidden")

@@ -348,3 +348,30 @@ def outages(request: HttpRequest) -> HttpResponse:
     for i in incidents:
         i.comp = done.get(i.pk)
     return render(request, "billing/outages.html", {"incidents": incidents})
+
+
+@member_required
+def gifts(request: HttpRequest) -> HttpResponse:
+    """Buy a gift subscription for someone (its code is shown once bought)."""
+    bought = None
+    if request.method == "POST":
+        post = request.POST
+        plan = get_object_or_404(Plan, pk=post.get("plan"), active=True)
+        try:
+            bought = actions.purchase_gift(
+                plan=plan,
+                months=int(post.get("months") or 0),
+                purchaser_name=post.get("purchaser_name", "")[:100],
+                purchaser_email=post.get("purchaser_email", ""),
+                card_number=post.get("number", ""),
+                exp_month=int(post.get("exp_month") or 0),
+                exp_year=int(post.get("exp_year") or 0),
+                then=post.get("then", "continue"),
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    return render(
+        request,
+        "billing/gifts.html",
+        {"plans": Plan.objects.filter(active=True), "bought": bought},
+    )
