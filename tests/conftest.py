@@ -135,3 +135,12 @@ def member_client(client, world):
 def fast_password_hashing(settings):
     # PBKDF2 is slow on purpose; tests make many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def emails_at_once(monkeypatch):
+    """Emails go out when the transaction commits; a test's transaction never does, so send them
+    at once."""
+    from django.db import transaction
+
+    monkeypatch.setattr(transaction, "on_commit", lambda fn, using=None, robust=False: fn())

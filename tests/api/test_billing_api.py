@@ -21,10 +21,7 @@ def post(c, url, body=None):
 
 
 @pytest.fixture
-def billed(world, monkeypatch):
-    from django.db import transaction
-
-    monkeypatch.setattr(transaction, "on_commit", lambda fn, using=None, robust=False: fn())
+def billed(world, emails_at_once):
     Member.objects.filter(pk__in=[world.alice.pk, world.bob.pk]).update(billing_day=10)
     with clock.frozen(timezone.make_aware(dt.datetime(2026, 4, 10, 9))):
         run_billing(dt.date(2026, 4, 10))  # no cards yet: both statements past due

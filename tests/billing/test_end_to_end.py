@@ -47,11 +47,7 @@ def smtp(settings):
     controller.stop()
 
 
-@pytest.fixture(autouse=True)
-def emails_at_once(monkeypatch):
-    from django.db import transaction
-
-    monkeypatch.setattr(transaction, "on_commit", lambda fn, using=None, robust=False: fn())
+pytestmark = pytest.mark.usefixtures("emails_at_once")
 
 
 def on(day):

@@ -6,9 +6,7 @@ from redenvelope.billing.gateway import GatewayError, SimulatedGateway, luhn_ok
 
 
 def card(gw, number):
-    token = gw.tokenize_card(number, 12, 2030)
-    gw.register(token, number)
-    return token
+    return gw.tokenize_card(number, 12, 2030)
 
 
 def test_luhn():

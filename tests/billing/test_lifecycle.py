@@ -45,12 +45,7 @@ def clean():
 _BILLING = {"ledger_balanced", "statement_totals", "statement_paid"}
 
 
-@pytest.fixture(autouse=True)
-def emails_at_once(monkeypatch):
-    """Emails go out on commit; the test's transaction never commits, so send them at once."""
-    from django.db import transaction
-
-    monkeypatch.setattr(transaction, "on_commit", lambda fn, using=None, robust=False: fn())
+pytestmark = pytest.mark.usefixtures("emails_at_once")
 
 
 @pytest.fixture

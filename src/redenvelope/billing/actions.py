@@ -29,7 +29,7 @@ from .models import (
     Statement,
 )
 from .money import to_money
-from .run import Notices, _member_statuses, bill, share, tax_rate
+from .run import Notices, bill, member_statuses, share, tax_rate
 
 DEFAULT_CREDIT_LIMITS = {
     "support_agent": "25.00",
@@ -203,23 +203,19 @@ def change_plan(member: Member, plan: Plan, *, actor=None) -> dict:
     and the new plan charged for the rest of the period, by the exact day count, on a plan-change
     statement charged now. A downgrade (or a plan at the same price) applies from the next
     period. On a trial the plan simply changes."""
+    from redenvelope.membership import actions as membership
+
     member = _locked_member(member)
-    if member.status == MemberStatus.CANCELLED:
-        raise DomainError("A cancelled membership cannot change plan; rejoin first.")
-    if not plan.active:
-        raise DomainError(f"The {plan.name} plan is no longer offered.")
-    if plan.pk == member.plan_id:
-        if member.pending_plan_id:
-            Member.objects.filter(pk=member.pk).update(pending_plan=None)
-            _log(member.pk, "plan_change_withdrawn", actor, plan=plan.code)
-            return {"when": "now", "statement": None}
-        raise DomainError(f"You are already on {plan.name}.")
+    if plan.pk == member.plan_id and member.pending_plan_id:
+        Member.objects.filter(pk=member.pk).update(pending_plan=None)
+        _log(member.pk, "plan_change_withdrawn", actor, plan=plan.code)
+        return {"when": "now", "statement": None}
+    membership.check_plan_change(member, plan)
     old = member.plan
     day = clock.today()
     current = current_statement(member, day)
     if member.status == MemberStatus.TRIAL or current is None:
-        Member.objects.filter(pk=member.pk).update(plan=plan, pending_plan=None)
-        _log(member.pk, "plan_changed", actor, old=old.code, new=plan.code, when="now")
+        membership.change_plan(member, plan, actor=actor, when="now")
         return {"when": "now", "statement": None}
     if plan.monthly_price <= old.monthly_price:
         Member.objects.filter(pk=member.pk).update(pending_plan=plan)
@@ -263,13 +259,10 @@ def change_plan(member: Member, plan: Plan, *, actor=None) -> dict:
         issued_at=clock.now(),
         entry=entry,
     )
-    Member.objects.filter(pk=member.pk).update(plan=plan, pending_plan=None)
-    _log(
-        member.pk,
-        "plan_changed",
-        actor,
-        old=old.code,
-        new=plan.code,
+    membership.change_plan(
+        member,
+        plan,
+        actor=actor,
         when="now",
         charged=str(statement.total_due),
         new_part=new_part,
@@ -383,15 +376,7 @@ def _collect_one(statement: Statement, day: dt.date) -> None:
         [statement.first_failed_on],
         notices,
     )
-    _notify(notices)
-
-
-def _notify(notices: Notices) -> None:
-    from .notifications import send_billing_emails
-
-    if notices.items:
-        items = list(notices.items)
-        transaction.on_commit(lambda: send_billing_emails(items))
+    notices.send_on_commit()
 
 
 @transaction.atomic
@@ -463,13 +448,7 @@ def refund_payment(payment: Payment, amount=None, *, reason: str, issuer) -> Ref
     _log(payment.member_id, "refunded", issuer, amount=str(amount), reason=reason)
     notices = Notices()
     notices.add("refund", payment.member_id, None)
-    transaction.on_commit(
-        lambda: __import__(
-            "redenvelope.billing.notifications", fromlist=["send_billing_emails"]
-        ).send_billing_emails(
-            notices.items, {"refund": f"We have refunded ${amount} to your payment method."}
-        )
-    )
+    notices.send_on_commit({"refund": f"We have refunded ${amount} to your payment method."})
     return refund
 
 
@@ -511,26 +490,26 @@ def record_chargeback(payment: Payment, *, day: dt.date | None = None) -> Paymen
         first_failed_on=day,
         next_retry_on=day + dt.timedelta(days=retry[0]) if retry else day,
     )
-    _member_statuses(day, [payment.member_id], [], [])
+    member_statuses(day, [payment.member_id], [], [])
     notices = Notices()
     notices.add("chargeback", payment.member_id, payment.statement_id)
-    _notify(notices)
+    notices.send_on_commit()
     payment.refresh_from_db()
     return payment
 
 
 def poll_disputes(day: dt.date | None = None, lookback_days: int = 120) -> int:
-    """Ask the provider which recent payments were disputed, and record each chargeback."""
+    """Ask the provider which payment methods are disputed, and record a chargeback for each
+    recent payment made with them (only the disputed ones are read)."""
     day = day or clock.today()
-    gateway = get_gateway()
+    tokens = get_gateway().disputed_tokens()
     since = clock.now() - dt.timedelta(days=lookback_days)
     n = 0
     for payment in Payment.objects.filter(
-        status="succeeded", charged_back_at=None, attempted_at__gte=since, method__isnull=False
-    ).select_related("method"):
-        if gateway.is_disputed(payment.method.token):
-            record_chargeback(payment, day=day)
-            n += 1
+        status="succeeded", charged_back_at=None, attempted_at__gte=since, method__token__in=tokens
+    ):
+        record_chargeback(payment, day=day)
+        n += 1
     return n
 
 
@@ -799,18 +778,14 @@ def compensate_outage(incident, percent: int, *, issuer) -> OutageCompensation:
             },
         )
         reset_sequence("billing_credit")
-        items = [("outage_credit", int(m), None) for m in ids.tolist()]
-        text = (
-            f"Our {incident.dc.city} center could not ship from {incident.starts_on:%B %-d} to "
-            f"{incident.ends_on:%B %-d}. We are sorry: your next statement is {percent}% off."
+        notices = Notices([("outage_credit", int(m), None) for m in ids.tolist()])
+        notices.send_on_commit(
+            {
+                "outage_credit": f"Our {incident.dc.city} center could not ship from "
+                f"{incident.starts_on:%B %-d} to {incident.ends_on:%B %-d}. We are sorry: "
+                f"your next statement is {percent}% off."
+            },
         )
-
-        def send():
-            from .notifications import send_billing_emails
-
-            send_billing_emails(items, {"outage_credit": text})
-
-        transaction.on_commit(send)
     return comp
 
 

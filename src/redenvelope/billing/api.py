@@ -18,6 +18,7 @@ from redenvelope.membership.models import Member, Plan
 from . import actions, reports
 from .models import Statement
 from .money import to_money
+from .queries import balance
 
 router = Router(tags=["billing"])
 STAFF = (Role.SUPPORT_AGENT, Role.SUPPORT_LEAD, Role.FINANCE, Role.ADMIN)
@@ -123,8 +124,6 @@ class CreditOut(Schema):
 
 
 def _balance(member: Member) -> dict:
-    from .views import _balance as balance
-
     b = balance(member)
     return {
         "member_id": member.pk,

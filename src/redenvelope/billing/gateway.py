@@ -110,9 +110,6 @@ class SimulatedGateway:
             raise GatewayError("Routing number is 9 digits; account 4-17 digits.")
         return "bank_" + _digest(routing + account) + "_" + account[-4:]
 
-    def register(self, token: str, number: str) -> None:
-        """Kept for callers that registered test numbers; behaviour now follows the token."""
-
     def _reference(self, prefix: str) -> str:
         return f"{prefix}_{secrets.token_hex(6)}{next(self._seq):06d}"
 
@@ -152,9 +149,9 @@ class SimulatedGateway:
         charge.refunded += amount
         return Result(True, reference=self._reference("re"), message="Refunded")
 
-    def is_disputed(self, token: str) -> bool:
-        """Whether the cardholder's bank reverses charges to this card (the dispute feed)."""
-        return _behaviour(token) == "chargeback"
+    def disputed_tokens(self) -> set[str]:
+        """The dispute feed: cards whose holders' banks reverse charges made to them."""
+        return {"card_" + _digest(n) + "_" + n[-4:] for n in CHARGEBACK}
 
     def disputes(self) -> list[str]:
         """Charges made in this process that the issuer has reversed (chargebacks)."""

@@ -72,6 +72,14 @@ class Notices:
     def add(self, kind: str, member_id: int, statement_id: int | None = None) -> None:
         self.items.append((kind, int(member_id), statement_id))
 
+    def send_on_commit(self, extra: dict | None = None) -> None:
+        """Email them once the transaction commits (`extra`: texts for kinds without one)."""
+        from .notifications import send_billing_emails
+
+        if self.items:
+            items = list(self.items)
+            transaction.on_commit(lambda: send_billing_emails(items, extra))
+
 
 def _events(rows: list[tuple[int, str, dict]]) -> None:
     """Append member history rows (member, kind, data) in bulk."""
@@ -128,9 +136,10 @@ def _due_filter(day: dt.date) -> str:
     return f"m.billing_day = {day.day}" if day.day < last else f"m.billing_day >= {day.day}"
 
 
-def bill(day: dt.date, member_ids=None) -> dict:
-    """Issue the day's statements (for `member_ids` only, when given). Returns the new
-    statements' ids, members and totals in cents, for collection."""
+def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
+    """Issue the day's statements (for `member_ids` only, when given). With `notices`, each
+    statement that owes something is charged first, so it is written in the state its payment
+    leaves it (and the attempt recorded after it); without, they are written due."""
     d = day.isoformat()
     only = f"AND m.id IN ({_ids_sql(member_ids)})" if member_ids is not None else ""
     base = (
@@ -176,7 +185,7 @@ def bill(day: dt.date, member_ids=None) -> dict:
     )
     n = len(due["member_id"])
     if n == 0:
-        return {"statements": 0, "ids": [], "members": [], "totals": []}
+        return {"statements": 0, "payments": record(_no_attempts(day))}
     members = due["member_id"]
     temp_table("bill_due", "member_id bigint", {"member_id": members})
     ends = {a: period_containing(a, day)[1] for a in set(due["anchor"].tolist())}
@@ -302,8 +311,8 @@ def bill(day: dt.date, member_ids=None) -> dict:
             lines += [(i, "1100", adj, 0), (i, "4900", 0, adj)]
         elif adj < 0:
             lines.append((i, "4900", -adj, 0))
-            if -adj - max(0, -(net + tax + fee + adj)) > 0:
-                lines.append((i, "1100", 0, -adj - max(0, -(net + tax + fee + adj))))
+            if min(-adj, net + tax + fee) > 0:  # the rest of the correction is left_over
+                lines.append((i, "1100", 0, min(-adj, net + tax + fee)))
         if gift_left > 0 and gift_value:
             lines.append((i, "2300", gift_value, 0))
             if gift:
@@ -339,6 +348,28 @@ def bill(day: dt.date, member_ids=None) -> dict:
     s0 = next_id("billing_statement")
     ids = np.arange(s0, s0 + n, dtype=np.int64)
     total = np.array(cols["total"], np.int64)
+    status = np.where(total == 0, "paid", "due").astype(object)
+    paid = np.zeros(n, np.int64)
+    attempts = np.zeros(n, np.int64)
+    first_failed, next_retry = [None] * n, [None] * n
+    att = None
+    if notices is not None:
+        owing = np.flatnonzero(total > 0)
+        att = charge(
+            day,
+            ids[owing],
+            members[owing],
+            total[owing],
+            np.zeros(len(owing), np.int64),
+            [None] * len(owing),
+            notices,
+        )
+        status[owing] = att.status
+        paid[owing] = att.paid_cents
+        attempts[owing] = 1
+        for j, i in enumerate(owing.tolist()):
+            first_failed[i] = att.first[j].isoformat() if att.first[j] else None
+            next_retry[i] = att.next[j].isoformat() if att.next[j] else None
 
     def money(k):
         return [f"{'-' if c < 0 else ''}{abs(c) // 100}.{abs(c) % 100:02d}" for c in cols[k]]
@@ -362,12 +393,12 @@ def bill(day: dt.date, member_ids=None) -> dict:
             "credit_applied": money("applied"),
             "gift_applied": money("gift"),
             "total_due": money("total"),
-            "amount_paid": "0.00",
+            "amount_paid": cents_str(paid.tolist()),
             "currency": "USD",
-            "status": np.where(total == 0, "paid", "due"),
-            "attempts": 0,
-            "first_failed_on": None,
-            "next_retry_on": None,
+            "status": status,
+            "attempts": attempts,
+            "first_failed_on": first_failed,
+            "next_retry_on": next_retry,
             "issued_at": db_timestamp(clock.now()),
             "entry_id": entry_ids,
         },
@@ -378,40 +409,32 @@ def bill(day: dt.date, member_ids=None) -> dict:
         "member_id bigint, statement_id bigint",
         {"member_id": members, "statement_id": ids},
     )
-    if credit_updates:
+    # Credits used by these statements: account credit's new remaining, percent-off's amount
+    # (and the statement it went to), in one pass.
+    used = credit_updates + pct_updates
+    if used:
         temp_table(
-            "bill_credits",
-            "id bigint, remaining_cents bigint",
-            {
-                "id": np.array([c for c, _ in credit_updates], np.int64),
-                "remaining_cents": np.array([r for _, r in credit_updates], np.int64),
-            },
-        )
-        execute(
-            "UPDATE billing_credit SET remaining = (SELECT remaining_cents FROM bill_credits b"
-            " WHERE b.id = billing_credit.id) / 100.0 "
-            "WHERE id IN (SELECT id FROM bill_credits)"
-        )
-    if pct_updates:
-        temp_table(
-            "bill_pct",
+            "bill_credit_use",
             "id bigint, cents bigint",
             {
-                "id": np.array([c for c, _ in pct_updates], np.int64),
-                "cents": np.array([a for _, a in pct_updates], np.int64),
+                "id": np.array([c for c, _ in used], np.int64),
+                "cents": np.array([v for _, v in used], np.int64),
             },
         )
         execute(
-            "UPDATE billing_credit SET amount = (SELECT cents FROM bill_pct b "
-            "WHERE b.id = billing_credit.id) / 100.0, applied_to_id = (SELECT statement_id "
-            "FROM bill_stmt s WHERE s.member_id = billing_credit.member_id) "
-            "WHERE id IN (SELECT id FROM bill_pct)"
+            "UPDATE billing_credit SET "
+            "remaining = CASE WHEN kind = 'account' THEN u.cents / 100.0 ELSE remaining END, "
+            "amount = CASE WHEN kind = 'percent' THEN u.cents / 100.0 ELSE amount END, "
+            "applied_to_id = CASE WHEN kind = 'percent' THEN s.statement_id "
+            "ELSE applied_to_id END "
+            "FROM bill_credit_use u, bill_stmt s "
+            "WHERE u.id = billing_credit.id AND s.member_id = billing_credit.member_id"
         )
     if fees_of:
         execute(
-            "UPDATE billing_fee SET status = 'billed', statement_id = (SELECT statement_id "
-            "FROM bill_stmt s WHERE s.member_id = billing_fee.member_id) "
-            "WHERE status = 'open' AND member_id IN (SELECT member_id FROM bill_stmt)"
+            "UPDATE billing_fee SET status = 'billed', statement_id = s.statement_id "
+            "FROM bill_stmt s WHERE s.member_id = billing_fee.member_id "
+            "AND billing_fee.status = 'open'"
         )
     if (due["gift_left"] > 0).any():
         execute(
@@ -439,13 +462,34 @@ def bill(day: dt.date, member_ids=None) -> dict:
     return {
         "statements": n,
         "credit_applied": str(Decimal(int(sum(cols["applied"]))) / 100),
-        "ids": ids,
-        "members": members,
-        "totals": total,
+        "payments": record(att, update_statements=False) if att is not None else None,
     }
 
 
-def collect(
+@dataclass
+class Attempts:
+    """Payment attempts made with the provider, and where each leaves its statement; written by
+    `record` (or, for statements not yet written, as their first state by `bill`)."""
+
+    day: dt.date
+    statement_ids: np.ndarray
+    member_ids: np.ndarray
+    rows: dict
+    status: list  # the statement's status after the attempt
+    first: list  # first failure day
+    next: list  # next retry day
+    ok_idx: list
+    final: list  # the last retry failed
+
+    @property
+    def paid_cents(self) -> list[int]:
+        return [
+            c if s == "succeeded" else 0
+            for c, s in zip(self.rows["cents"], self.rows["status"], strict=True)
+        ]
+
+
+def charge(
     day: dt.date,
     statement_ids,
     member_ids,
@@ -453,17 +497,16 @@ def collect(
     attempts_before,
     first_failed,
     notices: Notices,
-) -> dict:
-    """Charge each statement's balance to its member's default payment method, record every
-    attempt, post what was collected, and move statements and members along the dunning
-    schedule. A member with no usable payment method fails like a decline."""
+) -> Attempts:
+    """Charge each statement's balance to its member's default payment method and work out where
+    the dunning schedule takes it. A member with no usable payment method fails like a decline."""
     from .gateway import get_gateway
 
     statement_ids = np.asarray(statement_ids, np.int64)
-    n = len(statement_ids)
-    if n == 0:
-        return {"attempted": 0, "succeeded": 0, "failed": 0, "cancelled": 0}
     member_ids = np.asarray(member_ids, np.int64)
+    att = Attempts(day, statement_ids, member_ids, defaultdict(list), [], [], [], [], [])
+    if len(statement_ids) == 0:
+        return att
     temp_table("bill_pay_members", "member_id bigint", {"member_id": np.unique(member_ids)})
     methods = read_columns(
         "SELECT pm.member_id, pm.id, pm.token FROM billing_paymentmethod pm "
@@ -479,8 +522,7 @@ def collect(
     }
     gateway = get_gateway()
     retry_days = settings.REDENVELOPE["DUNNING_RETRY_DAYS"]
-    rows = defaultdict(list)
-    ok_idx, paid_cols, final = [], defaultdict(list), []
+    rows = att.rows
     for k, (sid, m, cents, before, first) in enumerate(
         zip(
             statement_ids.tolist(),
@@ -508,49 +550,62 @@ def collect(
         rows["decline_code"].append(code)
         rows["message"].append(msg[:200])
         if ok:
-            ok_idx.append(k)
-            paid_cols["status"].append("paid")
-            paid_cols["first"].append(first)
-            paid_cols["next"].append(None)
+            att.ok_idx.append(k)
+            att.status.append("paid")
+            att.first.append(first)
+            att.next.append(None)
             if before:
                 notices.add("recovered", m, sid)
+            continue
+        first = first or day
+        att.first.append(first)
+        retries_done = attempt - 1
+        if retries_done < len(retry_days):
+            att.status.append("past_due")
+            att.next.append(first + dt.timedelta(days=retry_days[retries_done]))
+            notices.add("failed", m, sid)
         else:
-            first = first or day
-            retries_done = attempt - 1
-            if retries_done < len(retry_days):
-                paid_cols["status"].append("past_due")
-                paid_cols["first"].append(first)
-                paid_cols["next"].append(first + dt.timedelta(days=retry_days[retries_done]))
-                notices.add("failed", m, sid)
-            else:
-                paid_cols["status"].append("written_off")
-                paid_cols["first"].append(first)
-                paid_cols["next"].append(None)
-                final.append(k)
-                notices.add("cancelled_unpaid", m, sid)
-    ok_idx_a = np.array(ok_idx, np.int64)
+            att.status.append("written_off")
+            att.next.append(None)
+            att.final.append(k)
+            notices.add("cancelled_unpaid", m, sid)
+    return att
+
+
+def _no_attempts(day: dt.date) -> Attempts:
+    empty = np.zeros(0, np.int64)
+    return Attempts(day, empty, empty, defaultdict(list), [], [], [], [], [])
+
+
+def record(att: Attempts, *, update_statements: bool = True) -> dict:
+    """Write the attempts (payments, what was collected in the ledger), move the statements along
+    (unless they were written in their new state) and the members with them."""
+    n, rows, day = len(att.statement_ids), att.rows, att.day
+    if n == 0:
+        return {"attempted": 0, "succeeded": 0, "failed": 0, "collected_cents": 0, "cancelled": 0}
+    ok = np.array(att.ok_idx, np.int64)
     entry_ids = post_bulk(
         "payment",
         effective_date=day,
         memo="Payment received",
-        member_ids=member_ids[ok_idx_a] if len(ok_idx_a) else [],
-        keys=[f"payment:{statement_ids[k]}:{rows['attempt'][k]}" for k in ok_idx],
+        member_ids=att.member_ids[ok] if len(ok) else [],
+        keys=[f"payment:{att.statement_ids[k]}:{rows['attempt'][k]}" for k in att.ok_idx],
         lines=[
             ln
-            for j, k in enumerate(ok_idx)
+            for j, k in enumerate(att.ok_idx)
             for ln in ((j, "1000", rows["cents"][k], 0), (j, "1100", 0, rows["cents"][k]))
         ],
     )
     entry_of = np.full(n, -1, np.int64)
-    if len(ok_idx_a):
-        entry_of[ok_idx_a] = entry_ids
+    if len(ok):
+        entry_of[ok] = entry_ids
     p0 = next_id("billing_payment")
     copy_arrays(
         "billing_payment",
         {
             "id": np.arange(p0, p0 + n, dtype=np.int64),
-            "member_id": member_ids,
-            "statement_id": statement_ids,
+            "member_id": att.member_ids,
+            "statement_id": att.statement_ids,
             "method_id": rows["method_id"],
             "amount": cents_str(rows["cents"]),
             "status": rows["status"],
@@ -564,58 +619,57 @@ def collect(
             "entry_id": [int(e) if e >= 0 else None for e in entry_of.tolist()],
             "idempotency_key": [
                 f"charge:{s}:{a}"
-                for s, a in zip(statement_ids.tolist(), rows["attempt"], strict=True)
+                for s, a in zip(att.statement_ids.tolist(), rows["attempt"], strict=True)
             ],
         },
     )
     reset_sequence("billing_payment")
-    paid_cents = [
-        c if s == "succeeded" else 0 for c, s in zip(rows["cents"], rows["status"], strict=True)
-    ]
-    temp_table(
-        "bill_outcome",
-        "statement_id bigint, paid_cents bigint, status varchar(12), attempts integer, "
-        "first_failed_on date, next_retry_on date",
-        [
-            (
-                s,
-                p,
-                st,
-                a,
-                f.isoformat() if f else None,
-                nx.isoformat() if nx else None,
-            )
-            for s, p, st, a, f, nx in zip(
-                statement_ids.tolist(),
-                paid_cents,
-                paid_cols["status"],
-                rows["attempt"],
-                paid_cols["first"],
-                paid_cols["next"],
-                strict=True,
-            )
-        ],
-    )
-    execute(
-        "UPDATE billing_statement SET amount_paid = amount_paid + o.paid_cents / 100.0, "
-        "status = o.status, attempts = o.attempts, first_failed_on = o.first_failed_on, "
-        "next_retry_on = o.next_retry_on FROM bill_outcome o "
-        "WHERE o.statement_id = billing_statement.id"
-    )
+    paid_cents = att.paid_cents
+    if update_statements:
+        temp_table(
+            "bill_outcome",
+            "statement_id bigint, paid_cents bigint, status varchar(12), attempts integer, "
+            "first_failed_on date, next_retry_on date",
+            [
+                (s, p, st, a, f.isoformat() if f else None, nx.isoformat() if nx else None)
+                for s, p, st, a, f, nx in zip(
+                    att.statement_ids.tolist(),
+                    paid_cents,
+                    att.status,
+                    rows["attempt"],
+                    att.first,
+                    att.next,
+                    strict=True,
+                )
+            ],
+        )
+        execute(
+            "UPDATE billing_statement SET amount_paid = amount_paid + o.paid_cents / 100.0, "
+            "status = o.status, attempts = o.attempts, first_failed_on = o.first_failed_on, "
+            "next_retry_on = o.next_retry_on FROM bill_outcome o "
+            "WHERE o.statement_id = billing_statement.id"
+        )
     failed = sorted({rows["member_id"][k] for k in range(n) if rows["status"][k] == "failed"})
-    succeeded = sorted({rows["member_id"][k] for k in ok_idx})
-    cancelled = sorted({rows["member_id"][k] for k in final})
-    _member_statuses(day, failed, succeeded, cancelled)
+    succeeded = sorted({rows["member_id"][k] for k in att.ok_idx})
+    cancelled = sorted({rows["member_id"][k] for k in att.final})
+    member_statuses(day, failed, succeeded, cancelled)
     return {
         "attempted": n,
-        "succeeded": len(ok_idx),
-        "failed": n - len(ok_idx),
+        "succeeded": len(att.ok_idx),
+        "failed": n - len(att.ok_idx),
         "collected_cents": int(sum(paid_cents)),
         "cancelled": len(cancelled),
     }
 
 
-def _member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
+def collect(day, statement_ids, member_ids, balances, attempts_before, first_failed, notices):
+    """Charge statements already written, and record it (`charge` then `record`)."""
+    return record(
+        charge(day, statement_ids, member_ids, balances, attempts_before, first_failed, notices)
+    )
+
+
+def member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
     """Members with a failed payment are past due (nothing ships); a member whose last past-due
     statement is paid is restored; a member whose last retry failed is cancelled and what they
     still owe is written off (bad debt)."""
@@ -718,29 +772,14 @@ def retry_payments(day: dt.date, notices: Notices) -> dict:
 def run_billing(day: dt.date | None = None) -> dict:
     """The whole day's billing (see the module's text). Safe to run again: a second run finds
     nothing left to do."""
-    from .notifications import send_billing_emails
-
     day = day or clock.today()
     notices = Notices()
     summary = start_of_day(day)
     retried = retry_payments(day, notices)
-    billed = bill(day)
+    billed = bill(day, notices=notices)
     summary["statements"] = billed["statements"]
     summary["credit_applied"] = billed.get("credit_applied", "0")
-    owing = np.flatnonzero(np.asarray(billed["totals"], np.int64) > 0)
-    ids = np.asarray(billed["ids"], np.int64)
-    collected = collect(
-        day,
-        ids[owing],
-        np.asarray(billed["members"], np.int64)[owing],
-        np.asarray(billed["totals"], np.int64)[owing],
-        np.zeros(len(owing), np.int64),
-        [None] * len(owing),
-        notices,
-    )
-    summary["retries"] = {k: v for k, v in retried.items()}
-    summary["payments"] = collected
-    if notices.items:
-        items = list(notices.items)
-        transaction.on_commit(lambda: send_billing_emails(items))
+    summary["payments"] = billed["payments"]
+    summary["retries"] = retried
+    notices.send_on_commit()
     return summary

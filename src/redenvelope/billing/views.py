@@ -8,7 +8,7 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -22,24 +22,10 @@ from redenvelope.web.views import member_required
 from . import actions, reports
 from .documents import statement_pdf
 from .models import Credit, Fee, JournalLine, OutageCompensation, Payment, PaymentMethod, Statement
+from .queries import balance
 
 SUPPORT = (Role.SUPPORT_AGENT, Role.SUPPORT_LEAD)
 FINANCE = (Role.FINANCE, Role.ADMIN)
-
-
-def _balance(member: Member):
-    owed = Statement.objects.filter(member=member, status__in=["due", "past_due"]).aggregate(
-        t=Sum("total_due"), p=Sum("amount_paid")
-    )
-    credit = Credit.objects.filter(member=member, kind="account").aggregate(r=Sum("remaining"))
-    return {
-        "owed": (owed["t"] or 0) - (owed["p"] or 0),
-        "credit": credit["r"] or 0,
-        "open_fees": Fee.objects.filter(member=member, status="open").aggregate(a=Sum("amount"))[
-            "a"
-        ]
-        or 0,
-    }
 
 
 def _done(request, ok_message: str, fn, *args, **kwargs):
@@ -71,7 +57,7 @@ def member_billing(request: HttpRequest) -> HttpResponse:
             "methods": member.payment_methods.filter(removed_at=None),
             "plans": Plan.objects.filter(active=True),
             "current": actions.current_statement(member),
-            "balance": _balance(member),
+            "balance": balance(member),
             "key": uuid.uuid4().hex,
         },
     )
@@ -242,7 +228,7 @@ def staff_member(request: HttpRequest, member_id: int) -> HttpResponse:
     is_finance = has_role(request.user, *FINANCE)
     ctx = {
         "m": member,
-        "balance": _balance(member),
+        "balance": balance(member),
         "statements": member.statements.select_related("plan").order_by("-period_start", "-id")[
             :24
         ],

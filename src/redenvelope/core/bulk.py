@@ -125,6 +125,11 @@ def temp_table(name: str, columns: str, rows) -> None:
         copy_arrays(name, rows)
     else:
         copy_rows(name, [c.split()[0] for c in columns.split(",")], rows)
+    if is_postgres():
+        # Temporary tables have no statistics until analysed; without them the planner guesses
+        # their size and can scan a whole big table to join a few thousand rows.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {name}")
 
 
 def execute(sql: str, params=()) -> int:

@@ -151,18 +151,24 @@ def change_address(
     return member
 
 
-@transaction.atomic
-def change_plan(member: Member, plan: Plan, *, actor=None) -> Member:
-    member = _locked(member)
+def check_plan_change(member: Member, plan: Plan) -> None:
+    """Refuse a plan change that cannot happen (raises DomainError)."""
     if member.status == MemberStatus.CANCELLED:
         raise DomainError("A cancelled membership cannot change plan; rejoin first.")
     if not plan.active:
         raise DomainError(f"The {plan.name} plan is no longer offered.")
     if plan.pk == member.plan_id:
         raise DomainError(f"The member is already on {plan.name}.")
+
+
+@transaction.atomic
+def change_plan(member: Member, plan: Plan, *, actor=None, **details) -> Member:
+    """Switch the plan now (billing decides when, and what it costs: billing.actions)."""
+    member = _locked(member)
+    check_plan_change(member, plan)
     old = member.plan.code
-    Member.objects.filter(pk=member.pk).update(plan=plan)
-    _log(member, "plan_changed", actor, old=old, new=plan.code)
+    Member.objects.filter(pk=member.pk).update(plan=plan, pending_plan=None)
+    _log(member, "plan_changed", actor, old=old, new=plan.code, **details)
     member.refresh_from_db()
     return member
 
