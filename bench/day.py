@@ -70,6 +70,8 @@ def run(members: int, seed: int, console) -> dict:
             - f["seconds"]["gather"]
             - f["seconds"]["solve"]
             - f["seconds"]["record"],
+            "record_parts": f["seconds"].get("record_parts", {}),
+            "gather_parts": f["seconds"].get("gather_parts", {}),
             "documents_s": t3 - t2,
             "documents": len(paths),
             "total_s": t3 - t1,
@@ -98,6 +100,10 @@ def report(r: dict, console) -> None:
         ("whole run", "total_s"),
     ):
         table.add_row(label, f"{r[key]:.2f}")
+        parts = {"write_shipments_s": "record_parts", "read_inputs_s": "gather_parts"}
+        if key in parts:
+            for step, secs in r.get(parts[key], {}).items():
+                table.add_row(f"  {step}", f"{secs:.2f}")
     console.print(table)
     if "build_s" in r:
         console.print(f"(building the business first took {r['build_s']:.1f} s, not counted)")

@@ -57,6 +57,15 @@ EVENT_CHAIN = f"""
        OR (prev.id IS NOT NULL AND e.from_status <> prev.to_status)
 """  # noqa: S608 (built from TRANSITIONS constants)
 
+# Copy events carry no database foreign keys (decision 0004): prove their references here.
+EVENT_REFS = """
+    SELECT e.id, e.copy_id, e.dc_id, e.actor_id FROM inventory_copyevent e
+    WHERE NOT EXISTS (SELECT 1 FROM inventory_copy c WHERE c.id = e.copy_id)
+       OR NOT EXISTS (SELECT 1 FROM inventory_distributioncenter d WHERE d.id = e.dc_id)
+       OR (e.actor_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM auth_user u WHERE u.id = e.actor_id))
+"""
+
 SHIPPED_HAS_SHIPMENT = """
     SELECT c.barcode, c.status, COUNT(s.id) AS open_shipments
     FROM inventory_copy c
@@ -134,6 +143,12 @@ def run_checks() -> list[CheckResult]:
             "copy_history",
             "every copy event follows the lifecycle from the one before",
             EVENT_CHAIN,
+            (),
+        ),
+        (
+            "event_refs",
+            "every copy event's copy, DC and actor exist",
+            EVENT_REFS,
             (),
         ),
         (

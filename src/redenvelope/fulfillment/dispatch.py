@@ -21,6 +21,7 @@ from redenvelope.core.bulk import (
     copy_arrays,
     db_timestamp,
     execute,
+    execute_by_index,
     is_postgres,
     next_id,
     read_columns,
@@ -60,6 +61,7 @@ class Gathered:
     entry_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     entry_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     seconds: float = 0.0
+    parts: dict = field(default_factory=dict)
 
     def entries_for(self, member_id: np.ndarray, title_id: np.ndarray) -> np.ndarray:
         key = member_id.astype(np.int64) << 24 | title_id.astype(np.int64)
@@ -96,18 +98,19 @@ def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int
 _MEMBERS = """
     SELECT m.id, m.region_id,
            p.discs_at_once + CASE WHEN m.bonus_rentals > 0 THEN 1 ELSE 0 END
-             - COALESCE(o.n, 0) AS free,
-           COALESCE(p.monthly_disc_limit, 1000000) - COALESCE(mo.n, 0) AS month_left,
+             - COALESCE(sh.open_n, 0) AS free,
+           COALESCE(p.monthly_disc_limit, 1000000) - COALESCE(sh.month_n, 0) AS month_left,
            CASE WHEN m.joined_at >= '{new_since}' THEN 1 ELSE 0 END AS is_new,
-           COALESCE(r.n, 0) AS recent
+           COALESCE(sh.recent_n, 0) AS recent
     FROM membership_member m
     JOIN membership_plan p ON p.id = m.plan_id
-    LEFT JOIN (SELECT member_id, COUNT(*) AS n FROM fulfillment_shipment
-               WHERE status = 'open' GROUP BY member_id) o ON o.member_id = m.id
-    LEFT JOIN (SELECT member_id, COUNT(*) AS n FROM fulfillment_shipment
-               WHERE shipped_at >= '{month_start}' GROUP BY member_id) mo ON mo.member_id = m.id
-    LEFT JOIN (SELECT member_id, COUNT(*) AS n FROM fulfillment_shipment
-               WHERE shipped_at >= '{recent_since}' GROUP BY member_id) r ON r.member_id = m.id
+    LEFT JOIN (SELECT member_id,
+                      SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open_n,
+                      SUM(CASE WHEN shipped_at >= '{month_start}' THEN 1 ELSE 0 END) AS month_n,
+                      SUM(CASE WHEN shipped_at >= '{recent_since}' THEN 1 ELSE 0 END) AS recent_n
+               FROM fulfillment_shipment
+               WHERE status = 'open' OR shipped_at >= '{since}'
+               GROUP BY member_id) sh ON sh.member_id = m.id
     WHERE m.status IN ('trial', 'active') AND {not_blocked}
       AND NOT EXISTS (SELECT 1 FROM membership_hold h WHERE h.member_id = m.id
                       AND h.cancelled_at IS NULL AND h.starts_on <= '{day}'
@@ -159,6 +162,60 @@ _QUEUE = """
 """
 
 
+# The same on PostgreSQL, reading by index: each member's first {scan} entries in position order
+# (a lateral index scan, already sorted), and the queued discs of series found by title, so no
+# sort or hash of the day's whole queues (tens of millions of rows at national scale).
+_QUEUE_PG = """
+    WITH ser AS (
+        SELECT id, series_id, season * 1000 + disc_number AS ord
+        FROM catalog_title WHERE series_id IS NOT NULL
+    ),
+    mq AS (
+        SELECT q.id, d.member_id, q.title_id, q.rn AS position
+        FROM re_dm d CROSS JOIN LATERAL (
+            SELECT e.id, e.title_id, ROW_NUMBER() OVER (ORDER BY e.position) AS rn
+            FROM queues_queueentry e WHERE e.member_id = d.member_id
+            ORDER BY e.position LIMIT {scan}
+        ) q
+    ),
+    out_series AS (
+        SELECT sh.member_id, s.series_id, s.ord
+        FROM re_dm d
+        JOIN fulfillment_shipment sh ON sh.member_id = d.member_id AND sh.status = 'open'
+        JOIN ser s ON s.id = sh.title_id
+    ),
+    series_first AS (
+        SELECT member_id, series_id, MIN(ord) AS first FROM (
+            SELECT q.member_id, s.series_id, s.ord
+            FROM ser s JOIN queues_queueentry q ON q.title_id = s.id
+            JOIN re_dm d ON d.member_id = q.member_id
+            UNION ALL
+            SELECT member_id, series_id, ord FROM out_series
+        ) x
+        GROUP BY member_id, series_id
+    ),
+    eligible AS (
+        SELECT mq.id, mq.member_id, mq.position, mq.title_id
+        FROM mq
+        LEFT JOIN ser s ON s.id = mq.title_id
+        LEFT JOIN series_first f ON f.member_id = mq.member_id AND f.series_id = s.series_id
+        WHERE s.id IS NULL
+           OR (s.ord = f.first AND NOT EXISTS (
+                SELECT 1 FROM out_series o
+                WHERE o.member_id = mq.member_id AND o.series_id = s.series_id))
+    )
+    SELECT member_id, position, title_id, id FROM (
+        SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.member_id ORDER BY e.position) AS rn
+        FROM eligible e
+    ) ranked
+    WHERE rn <= {top}
+    ORDER BY member_id, position
+"""
+# How many entries from the top of each queue the PostgreSQL read looks at for the {top}
+# eligible ones (a queue with more ineligible series discs than that near its top offers fewer).
+QUEUE_SCAN = 40
+
+
 def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
     """The engine's five tables, read set-wise (COPY on PostgreSQL)."""
     started = time.perf_counter()
@@ -177,6 +234,11 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
             timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
         ),
         not_blocked="m.blocked = false" if is_postgres() else "m.blocked = 0",
+        since=db_timestamp(
+            timezone.make_aware(
+                dt.datetime.combine(min(day.replace(day=1), day - dt.timedelta(days=30)), dt.time())
+            )
+        ),
     )
     # Members who may receive discs today, kept in a temp table the queue query joins.
     execute("DROP TABLE IF EXISTS re_dm")
@@ -211,10 +273,19 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
     else:
         priority = np.ones(len(slots))
 
+    parts = {"members": round(time.perf_counter() - started, 3)}
+    t = time.perf_counter()
+    queue_sql = (
+        _QUEUE_PG.format(top=QUEUE_TOP, scan=QUEUE_SCAN)
+        if is_postgres()
+        else _QUEUE.format(top=QUEUE_TOP)
+    )
     q = read_columns(
-        _QUEUE.format(top=QUEUE_TOP),
+        queue_sql,
         [("member_id", "int64"), ("position", "int32"), ("title_id", "int64"), ("id", "int64")],
     )
+    parts["queues"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
     key = q["member_id"] << 24 | q["title_id"]
     order = np.argsort(key, kind="stable")
 
@@ -249,7 +320,8 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
         },
         transit=transit,
     )
-    return Gathered(inst, key[order], q["id"][order], time.perf_counter() - started)
+    parts["stock, transit, instance"] = round(time.perf_counter() - t, 3)
+    return Gathered(inst, key[order], q["id"][order], time.perf_counter() - started, parts)
 
 
 # Queue entries per member the run reads (the engine looks at open slots + 10 of them).
@@ -291,7 +363,8 @@ def run_dispatch(
                     "priority": settings.REDENVELOPE.get("DISPATCH_PRIORITY", "equal"),
                 },
             )
-            n = _record(run, gathered, result, day, actor, fail_after)
+            parts: dict[str, float] = {}
+            n = _record(run, gathered, result, day, actor, fail_after, parts)
             figures = {
                 **_service_figures(gathered.instance, result),
                 "members_considered": gathered.instance.n_members,
@@ -306,8 +379,10 @@ def run_dispatch(
                 },
                 "seconds": {
                     "gather": round(gathered.seconds, 3),
+                    "gather_parts": gathered.parts,
                     "solve": round(solve_s, 3),
                     "record": round(time.perf_counter() - t, 3),
+                    "record_parts": parts,
                 },
             }
             DispatchRun.objects.filter(pk=run.pk).update(finished_at=clock.now(), figures=figures)
@@ -323,12 +398,21 @@ def run_dispatch(
     return run
 
 
-def _record(run, gathered, result, day, actor, fail_after) -> int:
+def _record(run, gathered, result, day, actor, fail_after, parts=None) -> int:
     """Every shipment of the run, set-wise: copies chosen and marked shipped, picked and shipped
-    events, shipments, and the titles out of their queues (queues closed up)."""
+    events, shipments, and the titles out of their queues (queues closed up). `parts` receives
+    the seconds each step took."""
     n = len(result.member_id)
     if n == 0:
         return 0
+    parts = {} if parts is None else parts
+    last = [time.perf_counter()]
+
+    def done(step: str) -> None:
+        now = time.perf_counter()
+        parts[step] = round(now - last[0], 3)
+        last[0] = now
+
     # Copies: for each (dc, title) the lowest ids still on the shelf, as many as it ships.
     pair = result.dc_id.astype(np.int64) << 32 | result.title_id.astype(np.int64)
     uniq, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
@@ -351,13 +435,15 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
     order = np.argsort(inverse, kind="stable")
     copy_ids = np.empty(n, dtype=np.int64)
     copy_ids[order] = chosen["id"]
+    done("choose copies")
     temp_table("re_chosen", "copy_id bigint", {"copy_id": copy_ids})
-    updated = execute(
+    updated = execute_by_index(
         "UPDATE inventory_copy SET status = 'shipped' WHERE status = 'on_shelf' "
         "AND id IN (SELECT copy_id FROM re_chosen)"
     )
     if updated != n:
         raise Conflict("Copies changed while dispatching; nothing was recorded.")
+    done("copies shipped")
     now = clock.now()
     picked_at = db_timestamp(now - dt.timedelta(minutes=30))
     shipped_at = db_timestamp(now)
@@ -374,6 +460,7 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
         ref=ref,
         note="",
     )
+    done("copy events")
     if fail_after == "events":
         raise RuntimeError("injected failure after copy events")
     sh0 = next_id("fulfillment_shipment")
@@ -393,42 +480,60 @@ def _record(run, gathered, result, day, actor, fail_after) -> int:
         },
     )
     reset_sequence("fulfillment_shipment")
+    done("shipments")
     # Shipped titles leave their queues; the queues close up (positions stay 1..n).
     entries = gathered.entries_for(result.member_id, result.title_id)
     temp_table("re_gone", "entry_id bigint", {"entry_id": entries})
-    execute("DELETE FROM queues_queueentry WHERE id IN (SELECT entry_id FROM re_gone)")
-    temp_table("re_members", "member_id bigint", {"member_id": np.unique(result.member_id)})
-    renumber_queues_of_temp("re_members")
-    # A disc shipped into the bonus slot (more out than the plan allows) uses one bonus rental.
+    close_queue_gaps("re_gone")
+    done("queue entries removed, queues closed up")
+    # A disc shipped into the bonus slot (more out than the plan allows) uses one bonus rental
+    # (the partial index on members with bonus rentals keeps this to those few).
     execute(
         "UPDATE membership_member SET bonus_rentals = bonus_rentals - 1 WHERE bonus_rentals > 0 "
-        "AND id IN (SELECT member_id FROM re_members) AND (SELECT COUNT(*) FROM "
+        "AND id IN (SELECT DISTINCT member_id FROM re_gone_pos) AND (SELECT COUNT(*) FROM "
         "fulfillment_shipment s WHERE s.member_id = membership_member.id AND s.status = 'open') "
         "> (SELECT p.discs_at_once FROM membership_plan p WHERE p.id = membership_member.plan_id)"
     )
+    done("bonus rentals")
     if fail_after == "shipments":
         raise RuntimeError("injected failure after shipments")
     return n
 
 
-def renumber_queues_of_temp(table: str) -> None:
-    """Close the gaps left in the queues of the members listed in a temp table, keeping each
-    queue's bottom where it is: only the entries above a removed one move, and shipped titles
-    are mostly the top ones, so few rows change. The new positions are computed into a temp
-    table first; on SQLite (which checks the unique (member, position) at each row) the moving
-    rows are parked out of the way before they land."""
-    execute("DROP TABLE IF EXISTS re_moves")
-    execute("CREATE TEMPORARY TABLE re_moves (id bigint PRIMARY KEY, newpos integer)")
-    execute(
-        "INSERT INTO re_moves (id, newpos) SELECT id, newpos FROM ("  # noqa: S608
-        "SELECT id, position, MAX(position) OVER (PARTITION BY member_id)"
-        " - COUNT(*) OVER (PARTITION BY member_id)"
-        " + ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY position) AS newpos"
-        f" FROM queues_queueentry WHERE member_id IN (SELECT member_id FROM {table})) r"
-        " WHERE r.position <> r.newpos"
+def close_queue_gaps(gone: str) -> None:
+    """Delete the queue entries listed (by id) in the temp table `gone` and close the gaps they
+    leave, keeping each queue's bottom where it is: an entry moves down one place for each
+    deleted entry below it, so only entries above a deleted one move, and shipped titles are
+    mostly the top ones. Reads and writes go by index (member, position) and id: a national day
+    touches a few hundred thousand of tens of millions of rows."""
+    execute("DROP TABLE IF EXISTS re_gone_pos")
+    execute("CREATE TEMPORARY TABLE re_gone_pos (member_id bigint, position integer)")
+    execute_by_index(
+        "INSERT INTO re_gone_pos SELECT q.member_id, q.position FROM queues_queueentry q "  # noqa: S608
+        f"WHERE q.id IN (SELECT entry_id FROM {gone})"
     )
     if is_postgres():
-        execute(
+        execute("ANALYZE re_gone_pos")
+    execute_by_index(
+        f"DELETE FROM queues_queueentry WHERE id IN (SELECT entry_id FROM {gone})"  # noqa: S608
+    )
+    execute("DROP TABLE IF EXISTS re_moves")
+    execute("CREATE TEMPORARY TABLE re_moves (id bigint PRIMARY KEY, newpos integer)")
+    execute_by_index(
+        "INSERT INTO re_moves (id, newpos) "
+        "SELECT q.id, q.position + (SELECT COUNT(*) FROM re_gone_pos g "
+        "WHERE g.member_id = q.member_id AND g.position > q.position) "
+        "FROM (SELECT member_id, MAX(position) AS top FROM re_gone_pos GROUP BY member_id) t "
+        "JOIN queues_queueentry q ON q.member_id = t.member_id AND q.position < t.top"
+    )
+    _apply_moves()
+
+
+def _apply_moves() -> None:
+    """Give the queue entries in re_moves their new positions. On SQLite (which checks the unique
+    (member, position) at each row) the moving rows are parked out of the way first."""
+    if is_postgres():
+        execute_by_index(
             "UPDATE queues_queueentry AS q SET position = m.newpos FROM re_moves m "
             "WHERE q.id = m.id"
         )

@@ -72,15 +72,26 @@ class Shipment(models.Model):
         LOST = "lost", "Lost"
         DAMAGED = "damaged", "Reported damaged"
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="shipments")
+    # Indexes cost on every one of a national day's shipments: member is served by (member,
+    # status); title, dc and returned_to are not searched by (only a rare delete would look).
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="shipments", db_index=False
+    )
     copy = models.ForeignKey(Copy, on_delete=models.PROTECT, related_name="shipments")
-    title = models.ForeignKey(Title, on_delete=models.PROTECT, related_name="+")
-    dc = models.ForeignKey(DistributionCenter, on_delete=models.PROTECT, related_name="shipments")
+    title = models.ForeignKey(Title, on_delete=models.PROTECT, related_name="+", db_index=False)
+    dc = models.ForeignKey(
+        DistributionCenter, on_delete=models.PROTECT, related_name="shipments", db_index=False
+    )
     shipped_at = models.DateTimeField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     closed_at = models.DateTimeField(null=True, blank=True)
     returned_to = models.ForeignKey(
-        DistributionCenter, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        DistributionCenter,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     run = models.ForeignKey(
         DispatchRun, null=True, blank=True, on_delete=models.PROTECT, related_name="shipments"

@@ -140,13 +140,19 @@ class Copy(models.Model):
     barcode = models.CharField(
         max_length=12, unique=True, validators=[RegexValidator(BARCODE_RE.pattern)]
     )
-    title = models.ForeignKey(Title, on_delete=models.PROTECT, related_name="copies")
+    # title and dc are served by the (title, status) and (dc, status, title) indexes below: a
+    # dispatch day updates hundreds of thousands of copies, and each index costs on each row.
+    title = models.ForeignKey(
+        Title, on_delete=models.PROTECT, related_name="copies", db_index=False
+    )
     format = models.CharField(max_length=6, choices=Format.choices, default=Format.DVD)
     condition = models.CharField(max_length=8, choices=Condition.choices, default=Condition.NEW)
     status = models.CharField(max_length=12, choices=CopyStatus.choices)
     # The DC that holds it now (on shelf, picked, damaged there), that shipped it (out with a
     # member), or that it travels to (in transfer).
-    dc = models.ForeignKey(DistributionCenter, on_delete=models.PROTECT, related_name="copies")
+    dc = models.ForeignKey(
+        DistributionCenter, on_delete=models.PROTECT, related_name="copies", db_index=False
+    )
     acquired_on = models.DateField()
 
     class Meta:
@@ -166,16 +172,40 @@ class Copy(models.Model):
 
 
 class CopyEvent(models.Model):
-    """One step of a copy's history. Append-only: never updated, never deleted."""
+    """One step of a copy's history. Append-only: never updated, never deleted.
 
-    copy = models.ForeignKey(Copy, on_delete=models.PROTECT, related_name="events")
+    Its references carry no database-level foreign keys (decision 0004): a national dispatch
+    day appends about a million events, and PostgreSQL checked each reference of each row at
+    commit. Only the actions and bulk writers append events, and `redenvelope check`
+    (`event_refs`) proves every event's copy, DC and actor exist. Only the (copy, id) index is
+    kept: every other index is paid for on each of those rows."""
+
+    copy = models.ForeignKey(
+        Copy,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_constraint=False,
+        db_index=False,  # the (copy, id) index below serves it
+    )
     kind = models.CharField(max_length=12, choices=EventKind.choices)
     from_status = models.CharField(max_length=12, blank=True)
     to_status = models.CharField(max_length=12)
-    dc = models.ForeignKey(DistributionCenter, on_delete=models.PROTECT, related_name="+")
+    dc = models.ForeignKey(
+        DistributionCenter,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     at = models.DateTimeField()
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     # What caused it: "shipment:123", "scan:45", "run:2026-11-23/EWR", "demo", ...
     ref = models.CharField(max_length=64, blank=True)

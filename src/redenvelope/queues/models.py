@@ -13,7 +13,10 @@ class QueueEntry(models.Model):
     removes titles from the top without renumbering the rest, and saved titles released on
     their day go above the top."""
 
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="queue_entries")
+    # Served by the (member, position) and (member, title) indexes: no index of its own.
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="queue_entries", db_index=False
+    )
     title = models.ForeignKey(Title, on_delete=models.PROTECT, related_name="queue_entries")
     position = models.IntegerField()
     added_at = models.DateTimeField(default=timezone.now)
