@@ -512,6 +512,7 @@ def close_queue_gaps(gone: str) -> None:
         "INSERT INTO re_gone_pos SELECT q.member_id, q.position FROM queues_queueentry q "  # noqa: S608
         f"WHERE q.id IN (SELECT entry_id FROM {gone})"
     )
+    execute("CREATE INDEX re_gone_pos_member ON re_gone_pos (member_id, position)")
     if is_postgres():
         execute("ANALYZE re_gone_pos")
     execute_by_index(
@@ -519,12 +520,12 @@ def close_queue_gaps(gone: str) -> None:
     )
     execute("DROP TABLE IF EXISTS re_moves")
     execute("CREATE TEMPORARY TABLE re_moves (id bigint PRIMARY KEY, newpos integer)")
+    # Each entry above a removed one moves down by the number removed below it.
     execute_by_index(
         "INSERT INTO re_moves (id, newpos) "
-        "SELECT q.id, q.position + (SELECT COUNT(*) FROM re_gone_pos g "
-        "WHERE g.member_id = q.member_id AND g.position > q.position) "
-        "FROM (SELECT member_id, MAX(position) AS top FROM re_gone_pos GROUP BY member_id) t "
-        "JOIN queues_queueentry q ON q.member_id = t.member_id AND q.position < t.top"
+        "SELECT q.id, q.position + COUNT(*) FROM re_gone_pos g "
+        "JOIN queues_queueentry q ON q.member_id = g.member_id AND q.position < g.position "
+        "GROUP BY q.id, q.position"
     )
     _apply_moves()
 
