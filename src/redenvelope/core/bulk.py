@@ -138,41 +138,6 @@ def execute(sql: str, params=()) -> int:
         return cursor.rowcount
 
 
-_BY_INDEX = ("enable_seqscan", "enable_hashjoin", "enable_mergejoin", "jit")
-
-
-def execute_by_index(sql: str, params=()) -> int:
-    """Run a statement that touches a few rows of a big table, listed in a small temp table, by
-    index lookups. PostgreSQL's planner otherwise prefers to scan the whole big table and hash
-    join (a national day: 10 s to delete 120 k of 28 M queue rows, against 2 s by index)."""
-    if not is_postgres():
-        return execute(sql, params)
-    with connection.cursor() as cursor:
-        for name in _BY_INDEX:
-            cursor.execute(f"SET {name} = off")
-        try:
-            cursor.execute(sql, params)
-            return cursor.rowcount
-        finally:
-            for name in _BY_INDEX:
-                cursor.execute(f"RESET {name}")
-
-
-def read_columns_by_index(sql: str, columns: list[tuple[str, str]]) -> dict:
-    """`read_columns` planned for index lookups (see `execute_by_index`)."""
-    if not is_postgres():
-        return read_columns(sql, columns)
-    with connection.cursor() as cursor:
-        for name in _BY_INDEX:
-            cursor.execute(f"SET {name} = off")
-    try:
-        return read_columns(sql, columns)
-    finally:
-        with connection.cursor() as cursor:
-            for name in _BY_INDEX:
-                cursor.execute(f"RESET {name}")
-
-
 def copy_arrays(table: str, columns: dict) -> int:
     """Insert columns given as arrays (or one value for every row): on PostgreSQL written as one
     CSV block by pyarrow and sent with COPY, far faster than row by row for big batches."""

@@ -21,7 +21,6 @@ from redenvelope.core.bulk import (
     copy_arrays,
     db_timestamp,
     execute,
-    execute_by_index,
     is_postgres,
     next_id,
     read_columns,
@@ -162,60 +161,6 @@ _QUEUE = """
 """
 
 
-# The same on PostgreSQL, reading by index: each member's first {scan} entries in position order
-# (a lateral index scan, already sorted), and the queued discs of series found by title, so no
-# sort or hash of the day's whole queues (tens of millions of rows at national scale).
-_QUEUE_PG = """
-    WITH ser AS (
-        SELECT id, series_id, season * 1000 + disc_number AS ord
-        FROM catalog_title WHERE series_id IS NOT NULL
-    ),
-    mq AS (
-        SELECT q.id, d.member_id, q.title_id, q.rn AS position
-        FROM re_dm d CROSS JOIN LATERAL (
-            SELECT e.id, e.title_id, ROW_NUMBER() OVER (ORDER BY e.position) AS rn
-            FROM queues_queueentry e WHERE e.member_id = d.member_id
-            ORDER BY e.position LIMIT {scan}
-        ) q
-    ),
-    out_series AS (
-        SELECT sh.member_id, s.series_id, s.ord
-        FROM re_dm d
-        JOIN fulfillment_shipment sh ON sh.member_id = d.member_id AND sh.status = 'open'
-        JOIN ser s ON s.id = sh.title_id
-    ),
-    series_first AS (
-        SELECT member_id, series_id, MIN(ord) AS first FROM (
-            SELECT q.member_id, s.series_id, s.ord
-            FROM ser s JOIN queues_queueentry q ON q.title_id = s.id
-            JOIN re_dm d ON d.member_id = q.member_id
-            UNION ALL
-            SELECT member_id, series_id, ord FROM out_series
-        ) x
-        GROUP BY member_id, series_id
-    ),
-    eligible AS (
-        SELECT mq.id, mq.member_id, mq.position, mq.title_id
-        FROM mq
-        LEFT JOIN ser s ON s.id = mq.title_id
-        LEFT JOIN series_first f ON f.member_id = mq.member_id AND f.series_id = s.series_id
-        WHERE s.id IS NULL
-           OR (s.ord = f.first AND NOT EXISTS (
-                SELECT 1 FROM out_series o
-                WHERE o.member_id = mq.member_id AND o.series_id = s.series_id))
-    )
-    SELECT member_id, position, title_id, id FROM (
-        SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.member_id ORDER BY e.position) AS rn
-        FROM eligible e
-    ) ranked
-    WHERE rn <= {top}
-    ORDER BY member_id, position
-"""
-# How many entries from the top of each queue the PostgreSQL read looks at for the {top}
-# eligible ones (a queue with more ineligible series discs than that near its top offers fewer).
-QUEUE_SCAN = 40
-
-
 def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
     """The engine's five tables, read set-wise (COPY on PostgreSQL)."""
     started = time.perf_counter()
@@ -275,13 +220,8 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
 
     parts = {"members": round(time.perf_counter() - started, 3)}
     t = time.perf_counter()
-    queue_sql = (
-        _QUEUE_PG.format(top=QUEUE_TOP, scan=QUEUE_SCAN)
-        if is_postgres()
-        else _QUEUE.format(top=QUEUE_TOP)
-    )
     q = read_columns(
-        queue_sql,
+        _QUEUE.format(top=QUEUE_TOP),
         [("member_id", "int64"), ("position", "int32"), ("title_id", "int64"), ("id", "int64")],
     )
     parts["queues"] = round(time.perf_counter() - t, 3)
@@ -437,7 +377,7 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None) -> int:
     copy_ids[order] = chosen["id"]
     done("choose copies")
     temp_table("re_chosen", "copy_id bigint", {"copy_id": copy_ids})
-    updated = execute_by_index(
+    updated = execute(
         "UPDATE inventory_copy SET status = 'shipped' WHERE status = 'on_shelf' "
         "AND id IN (SELECT copy_id FROM re_chosen)"
     )
@@ -504,24 +444,23 @@ def close_queue_gaps(gone: str) -> None:
     """Delete the queue entries listed (by id) in the temp table `gone` and close the gaps they
     leave, keeping each queue's bottom where it is: an entry moves down one place for each
     deleted entry below it, so only entries above a deleted one move, and shipped titles are
-    mostly the top ones. Reads and writes go by index (member, position) and id: a national day
-    touches a few hundred thousand of tens of millions of rows."""
+    mostly the top ones (the temp tables are analysed, so the planner knows their sizes)."""
     execute("DROP TABLE IF EXISTS re_gone_pos")
     execute("CREATE TEMPORARY TABLE re_gone_pos (member_id bigint, position integer)")
-    execute_by_index(
+    execute(
         "INSERT INTO re_gone_pos SELECT q.member_id, q.position FROM queues_queueentry q "  # noqa: S608
         f"WHERE q.id IN (SELECT entry_id FROM {gone})"
     )
     execute("CREATE INDEX re_gone_pos_member ON re_gone_pos (member_id, position)")
     if is_postgres():
         execute("ANALYZE re_gone_pos")
-    execute_by_index(
+    execute(
         f"DELETE FROM queues_queueentry WHERE id IN (SELECT entry_id FROM {gone})"  # noqa: S608
     )
     execute("DROP TABLE IF EXISTS re_moves")
     execute("CREATE TEMPORARY TABLE re_moves (id bigint PRIMARY KEY, newpos integer)")
     # Each entry above a removed one moves down by the number removed below it.
-    execute_by_index(
+    execute(
         "INSERT INTO re_moves (id, newpos) "
         "SELECT q.id, q.position + COUNT(*) FROM re_gone_pos g "
         "JOIN queues_queueentry q ON q.member_id = g.member_id AND q.position < g.position "
@@ -534,7 +473,7 @@ def _apply_moves() -> None:
     """Give the queue entries in re_moves their new positions. On SQLite (which checks the unique
     (member, position) at each row) the moving rows are parked out of the way first."""
     if is_postgres():
-        execute_by_index(
+        execute(
             "UPDATE queues_queueentry AS q SET position = m.newpos FROM re_moves m "
             "WHERE q.id = m.id"
         )

@@ -90,33 +90,26 @@ def write_run_documents(run: DispatchRun, *, workers: int | None = None) -> list
     for r in rows:
         by_dc.setdefault(r[0], []).append(r)
     folder = run_folder(run)
-    day = run.run_date.strftime("%A %B %-d, %Y")
-    # One job per document (labels of the biggest DCs first), so the pool keeps every core busy.
-    jobs = sorted(
-        (
-            (str(folder), code, kind, run.pk, day, dc_rows)
-            for code, dc_rows in by_dc.items()
-            for kind in ("labels", "picklist")
-        ),
-        key=lambda j: -len(j[5]) * (3 if j[2] == "labels" else 1),
-    )
+    jobs = [
+        (str(folder), code, run.pk, run.run_date.strftime("%A %B %-d, %Y"), dc_rows)
+        for code, dc_rows in by_dc.items()
+    ]
     workers = workers or min(len(jobs), os.cpu_count() or 1)
-    if workers > 1 and sum(len(j[5]) for j in jobs) > 10000:
+    if workers > 1 and sum(len(j[4]) for j in jobs) > 5000:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            done = list(pool.map(_document, jobs))
+            done = list(pool.map(_dc_documents, jobs))
     else:
-        done = [_document(j) for j in jobs]
-    return sorted(Path(p) for p in done)
+        done = [_dc_documents(j) for j in jobs]
+    return [Path(p) for pair in done for p in pair]
 
 
-def _document(job) -> str:
-    folder, code, kind, run_id, day, rows = job
-    path = os.path.join(folder, f"{code}-{kind}.pdf")
-    if kind == "picklist":
-        _pick_list(path, run_id, day, rows)
-    else:
-        _labels(path, rows)
-    return path
+def _dc_documents(job) -> tuple[str, str]:
+    folder, code, run_id, day, rows = job
+    pick = os.path.join(folder, f"{code}-picklist.pdf")
+    labels = os.path.join(folder, f"{code}-labels.pdf")
+    _pick_list(pick, run_id, day, rows)
+    _labels(labels, rows)
+    return pick, labels
 
 
 class _Ops:
