@@ -356,3 +356,22 @@ def test_reports_and_recognition(shop):
     # April's two statements fully earned: 16.99 + 8.99 (Bob's written off, still earned).
     assert tb["4000"][1] - tb["4000"][0] >= Decimal("25.98")
     clean()
+
+
+def test_hold_correction_larger_than_the_next_bill_is_carried_as_credit(shop):
+    bob = shop.bob  # $8.99, billed on the 10th, NY tax
+    card(bob)
+    with at(dt.date(2026, 4, 10)):
+        run_billing(dt.date(2026, 4, 10))
+    with at(dt.date(2026, 4, 15)):  # after April's statement: 20 April days and 20 May days
+        membership.place_hold(bob, dt.date(2026, 4, 20), dt.date(2026, 5, 30))
+    with at(dt.date(2026, 5, 10)):
+        run_billing(dt.date(2026, 5, 10))
+    may = Statement.objects.get(member=bob, period_start=dt.date(2026, 5, 10))
+    correction = (Decimal("8.99") * 20 / 30).quantize(Decimal("0.01"))  # 5.99 for April
+    billed = may.subtotal + may.tax  # 10 of 31 May days, taxed
+    assert billed < correction and may.total_due == 0
+    assert may.adjustment == -billed  # what the correction took off this bill
+    carried = Credit.objects.get(member=bob, kind="account", issuer=None)
+    assert carried.remaining == correction - billed
+    clean()

@@ -290,6 +290,7 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
         left_over = 0
         if gross < 0:
             left_over, gross = -gross, 0
+        adj_carried = left_over
         gift = min(gift_value, gross) if gift_left > 0 else 0
         if gift_left > 0:
             left_over += gift_value - gift
@@ -327,7 +328,8 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
             ("held", held),
             ("subtotal", sub),
             ("discount", discount),
-            ("adjustment", adj),
+            # what the correction took off this bill (any rest was carried as account credit)
+            ("adjustment", adj + adj_carried),
             ("fees", fee),
             ("tax", tax),
             ("applied", applied),
