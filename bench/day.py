@@ -22,7 +22,6 @@ def run(members: int, seed: int, console) -> dict:
     from redenvelope.accounts.actions import ensure_roles
     from redenvelope.demo import build_demo
     from redenvelope.fulfillment.dispatch import run_dispatch
-    from redenvelope.fulfillment.documents import write_run_documents
     from redenvelope.fulfillment.models import DispatchRun
     from redenvelope.membership.models import Member
 
@@ -52,11 +51,13 @@ def run(members: int, seed: int, console) -> dict:
 
     # The same door as production; the run records its own phases. Its wall time includes the
     # commit, where PostgreSQL runs the deferred foreign-key checks of every row written.
+    # Pick lists and labels are drawn by worker processes while the shipments are written; what
+    # is left of them after the commit is the last phase.
     t1 = time.perf_counter()
-    run = run_dispatch(day, notify=False)
-    t2 = time.perf_counter()
-    paths = write_run_documents(run)
+    run = run_dispatch(day, notify=False, documents=True)
     t3 = time.perf_counter()
+    t2 = t3 - run.documents_wait_s
+    paths = run.documents
     f = run.figures
     out.update(
         {
@@ -96,7 +97,7 @@ def report(r: dict, console) -> None:
         ("solve", "solve_s"),
         ("write shipments", "write_shipments_s"),
         ("commit (deferred checks)", "commit_s"),
-        ("pick lists and labels", "documents_s"),
+        ("pick lists and labels (left after the commit)", "documents_s"),
         ("whole run", "total_s"),
     ):
         table.add_row(label, f"{r[key]:.2f}")

@@ -66,6 +66,19 @@ EVENT_REFS = """
            AND NOT EXISTS (SELECT 1 FROM auth_user u WHERE u.id = e.actor_id))
 """
 
+SHIPMENT_REFS = """
+    SELECT s.id, s.member_id, s.copy_id, s.title_id, s.dc_id FROM fulfillment_shipment s
+    WHERE NOT EXISTS (SELECT 1 FROM membership_member m WHERE m.id = s.member_id)
+       OR NOT EXISTS (SELECT 1 FROM inventory_copy c WHERE c.id = s.copy_id
+                      AND c.title_id = s.title_id)
+       OR NOT EXISTS (SELECT 1 FROM catalog_title t WHERE t.id = s.title_id)
+       OR NOT EXISTS (SELECT 1 FROM inventory_distributioncenter d WHERE d.id = s.dc_id)
+       OR (s.returned_to_id IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM inventory_distributioncenter d WHERE d.id = s.returned_to_id))
+       OR (s.run_id IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM fulfillment_dispatchrun r WHERE r.id = s.run_id))
+"""
+
 SHIPPED_HAS_SHIPMENT = """
     SELECT c.barcode, c.status, COUNT(s.id) AS open_shipments
     FROM inventory_copy c
@@ -149,6 +162,12 @@ def run_checks() -> list[CheckResult]:
             "event_refs",
             "every copy event's copy, DC and actor exist",
             EVENT_REFS,
+            (),
+        ),
+        (
+            "shipment_refs",
+            "every shipment's member, copy (of its title), DC and run exist",
+            SHIPMENT_REFS,
             (),
         ),
         (

@@ -230,11 +230,9 @@ def dispatch_run(
         if center is None:
             console.print(f"[red]No DC with code {dc!r}.[/red]")
             raise typer.Exit(2)
-    from redenvelope.fulfillment.documents import write_run_documents
-
     with console.status(f"dispatching {day} ({center.code if center else 'all DCs'}) ..."):
-        run = run_dispatch(day, center)
-        paths = write_run_documents(run)
+        run = run_dispatch(day, center, documents=True)
+        paths = run.documents
     f = run.figures
     console.print(
         f"Run {run.run_date} {run.scope}: {f.get('shipments', 0):,} shipments to "

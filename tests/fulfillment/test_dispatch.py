@@ -199,3 +199,82 @@ def test_label_barcodes_scan_back(stocked, tmp_path, settings):
             read |= {line.split(":", 1)[1] for line in out.stdout.split()}
     shipped = set(Shipment.objects.values_list("copy__barcode", flat=True))
     assert read == shipped and len(shipped) == 4
+
+
+def test_documents_drawn_while_writing_match_the_recorded_run(stocked, tmp_path, settings):
+    """The pick lists and labels drawn from memory by forked workers during the write are the
+    ones drawn again from the database afterwards."""
+    from pypdf import PdfReader
+
+    from redenvelope.fulfillment import documents
+
+    settings.MEDIA_ROOT = tmp_path
+    documents.FORK_ABOVE = 0
+    try:
+        run = run_dispatch(timezone.localdate(), documents=True)
+    finally:
+        documents.FORK_ABOVE = 5000
+    folder = tmp_path / "runs" / str(run.run_date) / "ALL"
+    assert sorted(p.name for p in run.documents) == sorted(p.name for p in folder.iterdir())
+    drawn = {p.name: [pg.extract_text() for pg in PdfReader(str(p)).pages] for p in run.documents}
+    again = documents.write_run_documents(run)
+    redrawn = {p.name: [pg.extract_text() for pg in PdfReader(str(p)).pages] for p in again}
+    assert drawn == redrawn
+    assert "Bob Tester" in "".join(drawn["SJC-labels.pdf"])
+
+
+def test_failed_run_leaves_no_documents(stocked, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path
+    with pytest.raises(RuntimeError, match="injected"):
+        run_dispatch(timezone.localdate(), documents=True, fail_after="shipments")
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_big_dcs_documents_come_in_parts(stocked, tmp_path, settings, monkeypatch):
+    from pypdf import PdfReader
+
+    from redenvelope.fulfillment import documents
+
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setattr(documents, "PART", 1)
+    run = run_dispatch(timezone.localdate(), documents=True)
+    names = sorted(p.name for p in run.documents)
+    assert names == sorted(
+        f"{dc}-{kind}-{part}.pdf"
+        for dc in ("EWR", "SJC")
+        for kind in ("labels", "picklist")
+        for part in (1, 2)
+    )
+    text = PdfReader(str(run.documents[0].parent / "EWR-picklist-2.pdf")).pages[0].extract_text()
+    assert "Part 2 of 2" in text
+
+
+def test_queue_changed_after_reading_stops_the_run(stocked, monkeypatch):
+    """A member reorders their queue between the read and the write: the run records nothing
+    rather than renumber a queue it no longer knows."""
+    from redenvelope.core.errors import Conflict
+    from redenvelope.fulfillment import dispatch
+
+    w = stocked
+    real = dispatch.gather
+
+    def gather_then_reorder(day, dc=None):
+        got = real(day, dc)
+        queues.move_in_queue(w.alice, w.films[3], 1)
+        return got
+
+    monkeypatch.setattr(dispatch, "gather", gather_then_reorder)
+    with pytest.raises(Conflict):
+        run_dispatch(timezone.localdate())
+    assert not Shipment.objects.exists() and not DispatchRun.objects.exists()
+
+
+def test_a_title_out_with_the_member_is_not_sent_again(stocked):
+    from redenvelope.fulfillment.actions import ship_copy
+
+    w = stocked
+    ship_copy(w.bob, w.new_copy(w.films[0], w.sjc))  # Film 0 goes out to Bob ...
+    QueueEntry.objects.create(member=w.bob, title=w.films[0], position=0)  # ... and is queued
+    w.new_copy(w.films[0], w.sjc)
+    run_dispatch(timezone.localdate())
+    assert Shipment.objects.filter(member=w.bob, title=w.films[0]).count() == 1

@@ -6,6 +6,7 @@ batched `executemany` inside the caller's transaction. Rows are tuples in `colum
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from itertools import islice
 
@@ -130,6 +131,26 @@ def temp_table(name: str, columns: str, rows) -> None:
         # their size and can scan a whole big table to join a few thousand rows.
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {name}")
+
+
+@contextlib.contextmanager
+def index_joins():
+    """On PostgreSQL, join by index lookups for the statements inside (no hash or merge joins).
+    For a small sorted set of keys against a big table the planner, costing random reads of a
+    disc it cannot see is cached, prefers to scan the whole table and probe a hash per row; on
+    a 28-million-row table that is ten seconds against one or two for the lookups."""
+    if not is_postgres():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_hashjoin = off")
+        cursor.execute("SET enable_mergejoin = off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET enable_hashjoin")
+            cursor.execute("RESET enable_mergejoin")
 
 
 def execute(sql: str, params=()) -> int:

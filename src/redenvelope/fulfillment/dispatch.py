@@ -21,6 +21,7 @@ from redenvelope.core.bulk import (
     copy_arrays,
     db_timestamp,
     execute,
+    index_joins,
     is_postgres,
     next_id,
     read_columns,
@@ -56,24 +57,28 @@ def engine_params() -> Params:
 @dataclass
 class Gathered:
     instance: Instance
-    # candidate queue entries: sorted key (member_id << 24 | title_id) and their entry ids
-    entry_key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # The queue entries read (the first QUEUE_TOP of each member's queue, eligible or not),
+    # sorted by member and position: what the write needs to remove shipped titles and close
+    # the gaps without reading the queue again.
+    entry_member: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    entry_position: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    entry_title: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     entry_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     seconds: float = 0.0
     parts: dict = field(default_factory=dict)
 
     def entries_for(self, member_id: np.ndarray, title_id: np.ndarray) -> np.ndarray:
+        """Index (into the entry arrays) of each shipment's queue entry."""
+        have = self.entry_member << 24 | self.entry_title
+        order = np.argsort(have, kind="stable")
         key = member_id.astype(np.int64) << 24 | title_id.astype(np.int64)
-        at = np.searchsorted(self.entry_key, key)
+        at = np.searchsorted(have[order], key)
         if (
             len(key)
-            and (
-                (at >= len(self.entry_key))
-                | (self.entry_key[np.minimum(at, len(self.entry_key) - 1)] != key)
-            ).any()
+            and ((at >= len(have)) | (have[order][np.minimum(at, len(have) - 1)] != key)).any()
         ):
             raise Conflict("A shipment's title is no longer in the member's queue.")
-        return self.entry_id[at]
+        return order[at]
 
 
 def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int]:
@@ -116,49 +121,134 @@ _MEMBERS = """
                       AND h.ends_on > '{day}')
 """
 
-# Queue entries that may ship now (series discs only the earliest one queued or out, and none
-# of a series while an earlier disc is out), the first {top} per member by position.
+# The first {top} entries of each member's queue (positions are consecutive, so these are the
+# top of it), with `later` = 1 where an earlier disc of the same series is queued anywhere in
+# the member's queue (series discs are a small share: the check looks those up by index).
+# PostgreSQL walks each member's (member, position) index for just those rows; SQLite, which
+# has no LATERAL, numbers the rows.
 _QUEUE = """
-    WITH mq AS (
-        SELECT q.id, q.member_id, q.title_id,
-               q.position - MIN(q.position) OVER (PARTITION BY q.member_id) + 1 AS position
-        FROM re_dm d JOIN queues_queueentry q ON q.member_id = d.member_id
-    ),
-    ser AS (
-        SELECT id, series_id, season * 1000 + disc_number AS ord
-        FROM catalog_title WHERE series_id IS NOT NULL
-    ),
-    out_series AS (
-        SELECT sh.member_id, s.series_id, s.ord
-        FROM re_dm d
-        JOIN fulfillment_shipment sh ON sh.member_id = d.member_id AND sh.status = 'open'
-        JOIN ser s ON s.id = sh.title_id
-    ),
-    series_first AS (
-        SELECT member_id, series_id, MIN(ord) AS first FROM (
-            SELECT mq.member_id, s.series_id, s.ord FROM mq JOIN ser s ON s.id = mq.title_id
-            UNION ALL
-            SELECT member_id, series_id, ord FROM out_series
-        ) x
-        GROUP BY member_id, series_id
-    ),
-    eligible AS (
-        SELECT mq.id, mq.member_id, mq.position, mq.title_id
-        FROM mq
-        LEFT JOIN ser s ON s.id = mq.title_id
-        LEFT JOIN series_first f ON f.member_id = mq.member_id AND f.series_id = s.series_id
-        WHERE s.id IS NULL
-           OR (s.ord = f.first AND NOT EXISTS (
-                SELECT 1 FROM out_series o
-                WHERE o.member_id = mq.member_id AND o.series_id = s.series_id))
-    )
-    SELECT member_id, position, title_id, id FROM (
-        SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.member_id ORDER BY e.position) AS rn
-        FROM eligible e
-    ) ranked
-    WHERE rn <= {top}
-    ORDER BY member_id, position
+    SELECT x.member_id, x.position, x.title_id, x.id,
+           CASE WHEN x.title_id IN (SELECT title_id FROM re_earlier) AND EXISTS (
+               SELECT 1 FROM re_earlier e
+               JOIN queues_queueentry q2 ON q2.member_id = x.member_id
+                    AND q2.title_id = e.earlier_id
+               WHERE e.title_id = x.title_id) THEN 1 ELSE 0 END AS later
+    FROM ({source}) x
 """
+_TOP_PG = """
+    SELECT d.member_id, q.position, q.title_id, q.id
+    FROM {members} d CROSS JOIN LATERAL (
+        SELECT position, title_id, id FROM queues_queueentry q
+        WHERE q.member_id = d.member_id ORDER BY position LIMIT {top}) q
+"""
+_TOP_SQLITE = """
+    SELECT member_id, position, title_id, id FROM (
+        SELECT q.member_id, q.position, q.title_id, q.id,
+               ROW_NUMBER() OVER (PARTITION BY q.member_id ORDER BY q.position) AS rn
+        FROM re_dm d JOIN queues_queueentry q ON q.member_id = d.member_id) t
+    WHERE rn <= {top}
+"""
+# Discs out with those members (a title out is not shipped again; nor is a later disc of a
+# series while an earlier one is out).
+_OUT = """
+    SELECT sh.member_id, sh.title_id FROM re_dm d
+    JOIN fulfillment_shipment sh ON sh.member_id = d.member_id AND sh.status = 'open'
+"""
+
+
+def _series_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """re_earlier (title, an earlier disc of its series) and, for the numpy side, each series
+    title's id, series and order."""
+    execute("DROP TABLE IF EXISTS re_earlier")
+    execute(
+        "CREATE TEMPORARY TABLE re_earlier AS SELECT a.id AS title_id, b.id AS earlier_id "
+        "FROM catalog_title a JOIN catalog_title b ON b.series_id = a.series_id "
+        "AND (b.season < a.season OR (b.season = a.season AND b.disc_number < a.disc_number))"
+    )
+    execute("CREATE INDEX re_earlier_title ON re_earlier (title_id)")
+    if is_postgres():
+        execute("ANALYZE re_earlier")
+    t = read_columns(
+        "SELECT id, series_id, season * 1000 + disc_number FROM catalog_title "
+        "WHERE series_id IS NOT NULL ORDER BY id",
+        [("id", "int64"), ("series", "int64"), ("ord", "int64")],
+    )
+    return t["id"], t["series"], t["ord"]
+
+
+_QUEUE_COLUMNS = [
+    ("member_id", "int64"),
+    ("position", "int64"),
+    ("title_id", "int64"),
+    ("id", "int64"),
+    ("later", "int8"),
+]
+# Above this many members, PostgreSQL reads the queues over two connections at once (the read
+# is index lookups, one core's work per connection).
+PARALLEL_ABOVE = 100_000
+
+
+def _read_part(member_ids: np.ndarray, top: int) -> dict:
+    """One share of the members' queues, read over this thread's own connection."""
+    from django.db import connection
+
+    try:
+        temp_table("re_dm_part", "member_id bigint", {"member_id": member_ids})
+        _series_tables()
+        return read_columns(
+            _QUEUE.format(source=_TOP_PG.format(top=top, members="re_dm_part")), _QUEUE_COLUMNS
+        )
+    finally:
+        connection.close()
+
+
+def _read_queues(top: int, member_ids: np.ndarray) -> dict:
+    """The top of each waiting member's queue (members in re_dm, also given as `member_ids`),
+    sorted by member and position, with `ok` where the entry may ship now (the series rule of
+    queues.series, and not a title already out)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    ser_id, ser_series, ser_ord = _series_tables()
+    if is_postgres() and len(member_ids) > PARALLEL_ABOVE and not connection.in_atomic_block:
+        # Other connections see only committed rows: never inside a transaction.
+        half = len(member_ids) // 2
+        with ThreadPoolExecutor(2) as pool:
+            got = list(pool.map(_read_part, [member_ids[:half], member_ids[half:]], [top, top]))
+        q = {c: np.concatenate([g[c] for g in got]) for c, _ in _QUEUE_COLUMNS}
+    else:
+        q = read_columns(
+            _QUEUE.format(
+                source=(_TOP_PG if is_postgres() else _TOP_SQLITE).format(top=top, members="re_dm")
+            ),
+            _QUEUE_COLUMNS,
+        )
+    order = np.lexsort((q["position"], q["member_id"]))
+    q = {k: v[order] for k, v in q.items()}
+    ok = q["later"] == 0
+    out = read_columns(_OUT, [("member_id", "int64"), ("title_id", "int64")])
+    if len(out["member_id"]) and len(q["member_id"]):
+        key = q["member_id"] << 24 | q["title_id"]
+        out_key = np.sort(out["member_id"] << 24 | out["title_id"])
+        ok &= ~np.isin(key, out_key)
+        # A series disc waits while a disc of its series with an earlier order is out.
+        at = np.minimum(np.searchsorted(ser_id, out["title_id"]), max(len(ser_id) - 1, 0))
+        is_ser = len(ser_id) > 0 and ser_id[at] == out["title_id"]
+        if np.any(is_ser):
+            o_key = out["member_id"][is_ser] << 24 | ser_series[at][is_ser]
+            o_ord = ser_ord[at][is_ser]
+            by = np.lexsort((o_ord, o_key))
+            o_key, o_ord = o_key[by], o_ord[by]
+            first = np.r_[True, o_key[1:] != o_key[:-1]]
+            o_key, o_min = o_key[first], o_ord[first]  # lowest order out per member, series
+            qa = np.minimum(np.searchsorted(ser_id, q["title_id"]), len(ser_id) - 1)
+            q_ser = ser_id[qa] == q["title_id"]
+            q_key = q["member_id"] << 24 | ser_series[qa]
+            oa = np.minimum(np.searchsorted(o_key, q_key), len(o_key) - 1)
+            ok &= ~(q_ser & (o_key[oa] == q_key) & (o_min[oa] < ser_ord[qa]))
+    q["ok"] = ok
+    return q
 
 
 def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
@@ -220,14 +310,15 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
 
     parts = {"members": round(time.perf_counter() - started, 3)}
     t = time.perf_counter()
-    q = read_columns(
-        _QUEUE.format(top=QUEUE_TOP),
-        [("member_id", "int64"), ("position", "int32"), ("title_id", "int64"), ("id", "int64")],
-    )
+    q = _read_queues(QUEUE_TOP, members["member_id"])
+    # The engine's position is the place in the queue as the member sees it (1 = top).
+    member = q["member_id"]
+    starts = np.r_[True, member[1:] != member[:-1]] if len(member) else np.zeros(0, bool)
+    head = np.maximum.accumulate(np.where(starts, np.arange(len(member)), 0))
+    rank = q["position"] - q["position"][head] + 1
+    ok = q["ok"]
     parts["queues"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    key = q["member_id"] << 24 | q["title_id"]
-    order = np.argsort(key, kind="stable")
 
     dcs = list(
         DistributionCenter.objects.all()
@@ -252,7 +343,11 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
             "open_slots": slots.astype(np.int16),
             "priority": priority,
         },
-        queue={"member_id": q["member_id"], "position": q["position"], "title_id": q["title_id"]},
+        queue={
+            "member_id": member[ok],
+            "position": rank[ok].astype(np.int32),
+            "title_id": q["title_id"][ok],
+        },
         stock=stock,
         dcs={
             "dc_id": np.array(list(capacity), np.int32),
@@ -261,11 +356,20 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
         transit=transit,
     )
     parts["stock, transit, instance"] = round(time.perf_counter() - t, 3)
-    return Gathered(inst, key[order], q["id"][order], time.perf_counter() - started, parts)
+    return Gathered(
+        inst,
+        entry_member=member,
+        entry_position=q["position"],
+        entry_title=q["title_id"],
+        entry_id=q["id"],
+        seconds=time.perf_counter() - started,
+        parts=parts,
+    )
 
 
-# Queue entries per member the run reads (the engine looks at open slots + 10 of them).
-QUEUE_TOP = 24
+# Queue entries per member the run reads from the top: a member has at most a few open slots,
+# and a title 14 places down is worth 0.9^13 = a quarter of the top one.
+QUEUE_TOP = 14
 
 
 def run_dispatch(
@@ -274,12 +378,19 @@ def run_dispatch(
     *,
     actor=None,
     notify: bool = True,
+    documents: bool = False,
     fail_after: str | None = None,
 ) -> DispatchRun:
-    """Allocate and record one day's shipments. `fail_after` (tests only) raises mid-write."""
+    """Allocate and record one day's shipments. With `documents`, the pick lists and labels are
+    drawn too (in worker processes while the shipments are written) and their paths left in
+    `run.documents`. `fail_after` (tests only) raises mid-write."""
+    from .documents import Renderer, write_run_documents
+
     scope = dc.code if dc else "ALL"
     existing = DispatchRun.objects.filter(run_date=day, scope=scope).first()
     if existing:
+        if documents:
+            existing.documents = write_run_documents(existing)
         return existing
     started_at = clock.now()
     gathered = gather(day, dc)
@@ -288,6 +399,14 @@ def run_dispatch(
     result = solve(gathered.instance, params)
     solve_s = time.perf_counter() - t
     t = time.perf_counter()
+    renderer = None
+    people = _addresses(result.member_id) if documents and len(result.member_id) else None
+
+    def draw(run, copies):
+        nonlocal renderer
+        if people is not None:
+            renderer = Renderer(run, _document_rows(result, copies, people))
+
     try:
         with transaction.atomic():
             run = DispatchRun.objects.create(
@@ -304,7 +423,7 @@ def run_dispatch(
                 },
             )
             parts: dict[str, float] = {}
-            n = _record(run, gathered, result, day, actor, fail_after, parts)
+            n = _record(run, gathered, result, day, actor, fail_after, parts, draw)
             figures = {
                 **_service_figures(gathered.instance, result),
                 "members_considered": gathered.instance.n_members,
@@ -329,16 +448,69 @@ def run_dispatch(
             if n and notify:
                 transaction.on_commit(lambda: send_run_emails(run.pk))
     except IntegrityError:
+        if renderer:
+            renderer.abandon()
         # Another process recorded this date and scope first: theirs stands.
         existing = DispatchRun.objects.filter(run_date=day, scope=scope).first()
         if existing:
-            return existing
+            return run_dispatch(day, dc, documents=documents) if documents else existing
+        raise
+    except BaseException:
+        if renderer:
+            renderer.abandon()
         raise
     run.refresh_from_db()
+    if documents:
+        t = time.perf_counter()
+        run.documents = renderer.finish() if renderer else []
+        run.documents_wait_s = time.perf_counter() - t
     return run
 
 
-def _record(run, gathered, result, day, actor, fail_after, parts=None) -> int:
+def _addresses(member_id: np.ndarray) -> dict:
+    """Name and address of each member who gets a disc, for the labels (read before the
+    run's transaction, sorted by member id)."""
+    ids = np.unique(member_id.astype(np.int64))
+    temp_table("re_ship_members", "member_id bigint", {"member_id": ids})
+    cols = ["first_name", "last_name", "username", "street", "city", "state", "zip_code"]
+    got = read_columns(
+        "SELECT m.id, u.first_name, u.last_name, u.username, m.street, m.city, m.state, "
+        "m.zip_code FROM re_ship_members s JOIN membership_member m ON m.id = s.member_id "
+        "JOIN auth_user u ON u.id = m.user_id ORDER BY m.id",
+        [("id", "int64")] + [(c, "object") for c in cols],
+    )
+    return got
+
+
+def _document_rows(result, copies: dict, people: dict) -> list[tuple]:
+    """The rows documents.write_run_documents reads from the database, made from memory:
+    (dc code, name, city, state, barcode, title, format, first, last, username, street, city,
+    state, zip) per shipment."""
+    from redenvelope.catalog.models import Title
+
+    dcs = {
+        d.pk: (d.code, d.name, d.city, d.state)
+        for d in DistributionCenter.objects.filter(pk__in=np.unique(result.dc_id).tolist())
+    }
+    names = dict(
+        Title.objects.filter(pk__in=np.unique(result.title_id).tolist()).values_list("id", "name")
+    )
+    at = np.searchsorted(people["id"], result.member_id.astype(np.int64))
+    cols = [people[c][at].tolist() for c in list(people)[1:]]
+    return [
+        (*dcs[d], b, names[t], f, *p)
+        for d, b, t, f, *p in zip(
+            result.dc_id.tolist(),
+            copies["barcode"].tolist(),
+            result.title_id.tolist(),
+            copies["format"].tolist(),
+            *cols,
+            strict=True,
+        )
+    ]
+
+
+def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None) -> int:
     """Every shipment of the run, set-wise: copies chosen and marked shipped, picked and shipped
     events, shipments, and the titles out of their queues (queues closed up). `parts` receives
     the seconds each step took."""
@@ -362,12 +534,19 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None) -> int:
         [(int(k >> 32), int(k & 0xFFFFFFFF), int(c)) for k, c in zip(uniq, counts, strict=True)],
     )
     chosen = read_columns(
-        "SELECT id, dc_id, title_id FROM (SELECT c.id, c.dc_id, c.title_id, nd.n, "
+        "SELECT id, dc_id, title_id, barcode, format FROM (SELECT c.id, c.dc_id, c.title_id, "
+        "c.barcode, c.format, nd.n, "
         "ROW_NUMBER() OVER (PARTITION BY c.dc_id, c.title_id ORDER BY c.id) AS rn "
         "FROM inventory_copy c JOIN re_need nd ON nd.dc_id = c.dc_id "
         "AND nd.title_id = c.title_id WHERE c.status = 'on_shelf') x WHERE rn <= n "
         "ORDER BY dc_id, title_id, id",
-        [("id", "int64"), ("dc_id", "int64"), ("title_id", "int64")],
+        [
+            ("id", "int64"),
+            ("dc_id", "int64"),
+            ("title_id", "int64"),
+            ("barcode", "object"),
+            ("format", "object"),
+        ],
     )
     if len(chosen["id"]) != n:
         raise Conflict("Stock changed while dispatching; nothing was recorded.")
@@ -375,12 +554,21 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None) -> int:
     order = np.argsort(inverse, kind="stable")
     copy_ids = np.empty(n, dtype=np.int64)
     copy_ids[order] = chosen["id"]
+    if draw:
+        copies = {k: np.empty(n, dtype=object) for k in ("barcode", "format")}
+        for k, v in copies.items():
+            v[order] = chosen[k]
+        draw(run, copies)
     done("choose copies")
-    temp_table("re_chosen", "copy_id bigint", {"copy_id": copy_ids})
-    updated = execute(
-        "UPDATE inventory_copy SET status = 'shipped' WHERE status = 'on_shelf' "
-        "AND id IN (SELECT copy_id FROM re_chosen)"
-    )
+    temp_table("re_chosen", "copy_id bigint", {"copy_id": np.sort(copy_ids)})
+    with index_joins():
+        updated = execute(
+            "UPDATE inventory_copy AS c SET status = 'shipped' FROM re_chosen r "
+            "WHERE c.id = r.copy_id AND c.status = 'on_shelf'"
+            if is_postgres()
+            else "UPDATE inventory_copy SET status = 'shipped' WHERE status = 'on_shelf' "
+            "AND id IN (SELECT copy_id FROM re_chosen)"
+        )
     if updated != n:
         raise Conflict("Copies changed while dispatching; nothing was recorded.")
     done("copies shipped")
@@ -421,16 +609,14 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None) -> int:
     )
     reset_sequence("fulfillment_shipment")
     done("shipments")
-    # Shipped titles leave their queues; the queues close up (positions stay 1..n).
-    entries = gathered.entries_for(result.member_id, result.title_id)
-    temp_table("re_gone", "entry_id bigint", {"entry_id": entries})
-    close_queue_gaps("re_gone")
+    # Shipped titles leave their queues; the queues close up (positions stay consecutive).
+    remove_entries(gathered, gathered.entries_for(result.member_id, result.title_id))
     done("queue entries removed, queues closed up")
     # A disc shipped into the bonus slot (more out than the plan allows) uses one bonus rental
     # (the partial index on members with bonus rentals keeps this to those few).
     execute(
         "UPDATE membership_member SET bonus_rentals = bonus_rentals - 1 WHERE bonus_rentals > 0 "
-        "AND id IN (SELECT DISTINCT member_id FROM re_gone_pos) AND (SELECT COUNT(*) FROM "
+        "AND id IN (SELECT DISTINCT member_id FROM re_gone) AND (SELECT COUNT(*) FROM "
         "fulfillment_shipment s WHERE s.member_id = membership_member.id AND s.status = 'open') "
         "> (SELECT p.discs_at_once FROM membership_plan p WHERE p.id = membership_member.plan_id)"
     )
@@ -440,52 +626,73 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None) -> int:
     return n
 
 
-def close_queue_gaps(gone: str) -> None:
-    """Delete the queue entries listed (by id) in the temp table `gone` and close the gaps they
-    leave, keeping each queue's bottom where it is: an entry moves down one place for each
-    deleted entry below it, so only entries above a deleted one move, and shipped titles are
-    mostly the top ones (the temp tables are analysed, so the planner knows their sizes)."""
-    execute("DROP TABLE IF EXISTS re_gone_pos")
-    execute("CREATE TEMPORARY TABLE re_gone_pos (member_id bigint, position integer)")
-    execute(
-        "INSERT INTO re_gone_pos SELECT q.member_id, q.position FROM queues_queueentry q "  # noqa: S608
-        f"WHERE q.id IN (SELECT entry_id FROM {gone})"
+def remove_entries(gathered: Gathered, gone: np.ndarray) -> None:
+    """Delete the queue entries at indexes `gone` of the gathered entries and close the gaps,
+    keeping each queue's bottom where it is: an entry moves down one place for each deleted
+    entry below it. Every deleted entry is in the top of the queue gathered, so every entry that
+    moves is too: the moves are worked out here, without reading the queues again, and each
+    statement names the position it expects, so a queue changed since it was read stops the run
+    (nothing recorded) instead of being renumbered wrongly."""
+    member, position, ids = gathered.entry_member, gathered.entry_position, gathered.entry_id
+    removed = np.zeros(len(ids), bool)
+    removed[gone] = True
+    if len(np.unique(gone)) != len(gone):
+        raise Conflict("One queue entry was allocated twice; nothing was recorded.")
+    # Entries are sorted by member, then position: removed entries after each one, same member.
+    last = np.r_[member[1:] != member[:-1], True] if len(member) else np.zeros(0, bool)
+    end = np.minimum.accumulate(np.where(last, np.arange(len(member)), len(member))[::-1])[::-1]
+    done_after = np.cumsum(removed)
+    below = done_after[end] - done_after
+    moves = ~removed & (below > 0)
+    order = np.argsort(ids[gone])
+    temp_table(
+        "re_gone",
+        "entry_id bigint, member_id bigint, position integer",
+        {
+            "entry_id": ids[gone][order],
+            "member_id": member[gone][order],
+            "position": position[gone][order],
+        },
     )
-    execute("CREATE INDEX re_gone_pos_member ON re_gone_pos (member_id, position)")
-    if is_postgres():
-        execute("ANALYZE re_gone_pos")
-    execute(
-        f"DELETE FROM queues_queueentry WHERE id IN (SELECT entry_id FROM {gone})"  # noqa: S608
+    temp_table(
+        "re_moves",
+        "id bigint PRIMARY KEY, oldpos integer, newpos integer",
+        {"id": ids[moves], "oldpos": position[moves], "newpos": position[moves] + below[moves]},
     )
-    execute("DROP TABLE IF EXISTS re_moves")
-    execute("CREATE TEMPORARY TABLE re_moves (id bigint PRIMARY KEY, newpos integer)")
-    # Each entry above a removed one moves down by the number removed below it.
-    execute(
-        "INSERT INTO re_moves (id, newpos) "
-        "SELECT q.id, q.position + COUNT(*) FROM re_gone_pos g "
-        "JOIN queues_queueentry q ON q.member_id = g.member_id AND q.position < g.position "
-        "GROUP BY q.id, q.position"
-    )
-    _apply_moves()
-
-
-def _apply_moves() -> None:
-    """Give the queue entries in re_moves their new positions. On SQLite (which checks the unique
-    (member, position) at each row) the moving rows are parked out of the way first."""
-    if is_postgres():
-        execute(
-            "UPDATE queues_queueentry AS q SET position = m.newpos FROM re_moves m "
-            "WHERE q.id = m.id"
+    with index_joins():
+        deleted = execute(
+            "DELETE FROM queues_queueentry q USING re_gone g WHERE q.id = g.entry_id "
+            "AND q.member_id = g.member_id AND q.position = g.position"
+            if is_postgres()
+            else "DELETE FROM queues_queueentry WHERE EXISTS (SELECT 1 FROM re_gone g "
+            "WHERE g.entry_id = queues_queueentry.id AND g.member_id = queues_queueentry.member_id "
+            "AND g.position = queues_queueentry.position)"
         )
-        return
-    execute(
-        "UPDATE queues_queueentry SET position = position + 1000000 "
-        "WHERE id IN (SELECT id FROM re_moves)"
+        if deleted != len(gone):
+            raise Conflict("Queues changed while dispatching; nothing was recorded.")
+        if _apply_moves() != int(moves.sum()):
+            raise Conflict("Queues changed while dispatching; nothing was recorded.")
+
+
+def _apply_moves() -> int:
+    """Give the queue entries in re_moves (still at oldpos) their new positions; returns how
+    many moved. On SQLite (which checks the unique (member, position) at each row) the moving
+    rows are parked out of the way first."""
+    if is_postgres():
+        return execute(
+            "UPDATE queues_queueentry AS q SET position = m.newpos FROM re_moves m "
+            "WHERE q.id = m.id AND q.position = m.oldpos"
+        )
+    moved = execute(
+        "UPDATE queues_queueentry SET position = position + 1000000 WHERE id IN "
+        "(SELECT id FROM re_moves WHERE re_moves.oldpos = queues_queueentry.position)"
     )
     execute(
         "UPDATE queues_queueentry SET position = (SELECT newpos FROM re_moves "
-        "WHERE re_moves.id = queues_queueentry.id) WHERE id IN (SELECT id FROM re_moves)"
+        "WHERE re_moves.id = queues_queueentry.id) WHERE id IN (SELECT id FROM re_moves "
+        "WHERE re_moves.oldpos + 1000000 = queues_queueentry.position)"
     )
+    return moved
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing) -> np.ndarray:

@@ -8,7 +8,6 @@ from redenvelope.inventory.models import DistributionCenter
 
 from .actions import mark_overdue_lost
 from .dispatch import run_dispatch
-from .documents import write_run_documents
 from .models import DispatchRun
 
 
@@ -23,8 +22,7 @@ def dispatch_at_cutoffs():
     for dc in DistributionCenter.objects.filter(status=DistributionCenter.Status.OPEN):
         if dc.code in done or "ALL" in done or local.time() < dc.cutoff:
             continue
-        run = run_dispatch(today, dc)
-        write_run_documents(run)
+        run_dispatch(today, dc, documents=True)
         ran.append(dc.code)
     return ran
 
