@@ -1,5 +1,6 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import F
 from django.urls import reverse
 
 from redenvelope.fulfillment.actions import ship_copy
@@ -93,6 +94,15 @@ def test_availability_estimates(member_client, world):
     }
     html = member_client.get(reverse("queue")).content.decode()
     assert "Short wait" in html and "Very long wait" in html
+    # Demand counts ranks, not stored positions: queues whose top titles shipped (leaving
+    # positions at 41, 42, ...) still have the title at their top.
+    from redenvelope.queues.models import QueueEntry
+
+    QueueEntry.objects.filter(member__in=[w.alice, w.bob]).update(position=F("position") + 40)
+    assert availability([w.films[1].pk]) == {w.films[1].pk: "Short wait"}
+    for t in w.films[3:6]:
+        queues.add_to_queue(w.alice, t, "top")  # Film 1 is fourth for Alice now
+    assert availability([w.films[1].pk]) == {w.films[1].pk: "Short wait"}  # Bob alone: 1 > 1 no
     assert (
         "Available now" in member_client.get(reverse("catalog"), {"q": "Film 0"}).content.decode()
     )

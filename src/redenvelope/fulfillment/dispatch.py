@@ -121,9 +121,9 @@ _MEMBERS = """
                       AND h.ends_on > '{day}')
 """
 
-# The first {top} entries of each member's queue (positions are consecutive, so these are the
-# top of it), with `later` = 1 where an earlier disc of the same series is queued anywhere in
-# the member's queue (series discs are a small share: the check looks those up by index).
+# The first {top} entries of each member's queue, with `later` = 1 where an earlier disc of
+# the same series is queued anywhere in the member's queue (series discs are a small share:
+# the check looks those up by index).
 # PostgreSQL walks each member's (member, position) index for just those rows; SQLite, which
 # has no LATERAL, numbers the rows.
 _QUEUE = """
@@ -215,7 +215,9 @@ def _read_queues(top: int, member_ids: np.ndarray) -> dict:
         # Other connections see only committed rows: never inside a transaction.
         half = len(member_ids) // 2
         with ThreadPoolExecutor(2) as pool:
-            got = list(pool.map(_read_part, [member_ids[:half], member_ids[half:]], [top, top]))
+            parts = pool.map(_read_part, [member_ids[:half], member_ids[half:]], [top, top])
+            out = read_columns(_OUT, [("member_id", "int64"), ("title_id", "int64")])
+            got = list(parts)
         q = {c: np.concatenate([g[c] for g in got]) for c, _ in _QUEUE_COLUMNS}
     else:
         q = read_columns(
@@ -224,14 +226,18 @@ def _read_queues(top: int, member_ids: np.ndarray) -> dict:
             ),
             _QUEUE_COLUMNS,
         )
-    order = np.lexsort((q["position"], q["member_id"]))
-    q = {k: v[order] for k, v in q.items()}
+        out = read_columns(_OUT, [("member_id", "int64"), ("title_id", "int64")])
+    # Rows come member by member, each in queue order; sort only if they did not.
+    m, p = q["member_id"], q["position"]
+    if len(m) > 1 and not np.all((m[1:] > m[:-1]) | ((m[1:] == m[:-1]) & (p[1:] > p[:-1]))):
+        order = np.lexsort((p, m))
+        q = {k: v[order] for k, v in q.items()}
     ok = q["later"] == 0
-    out = read_columns(_OUT, [("member_id", "int64"), ("title_id", "int64")])
     if len(out["member_id"]) and len(q["member_id"]):
         key = q["member_id"] << 24 | q["title_id"]
         out_key = np.sort(out["member_id"] << 24 | out["title_id"])
-        ok &= ~np.isin(key, out_key)
+        at = np.minimum(np.searchsorted(out_key, key), len(out_key) - 1)
+        ok &= out_key[at] != key
         # A series disc waits while a disc of its series with an earlier order is out.
         at = np.minimum(np.searchsorted(ser_id, out["title_id"]), max(len(ser_id) - 1, 0))
         is_ser = len(ser_id) > 0 and ser_id[at] == out["title_id"]
@@ -311,11 +317,12 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
     parts = {"members": round(time.perf_counter() - started, 3)}
     t = time.perf_counter()
     q = _read_queues(QUEUE_TOP, members["member_id"])
-    # The engine's position is the place in the queue as the member sees it (1 = top).
+    # The engine's position is the place in the queue as the member sees it (1 = top): the
+    # rows read are the top of each queue in order, so it is the row's place among them.
     member = q["member_id"]
     starts = np.r_[True, member[1:] != member[:-1]] if len(member) else np.zeros(0, bool)
     head = np.maximum.accumulate(np.where(starts, np.arange(len(member)), 0))
-    rank = q["position"] - q["position"][head] + 1
+    rank = np.arange(len(member)) - head + 1
     ok = q["ok"]
     parts["queues"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
@@ -396,16 +403,31 @@ def run_dispatch(
     gathered = gather(day, dc)
     params = engine_params()
     t = time.perf_counter()
+    # Names and addresses for the labels are read meanwhile (another connection, another core).
+    addresses = (
+        _Background(_addresses, gathered.instance["members"]["member_id"])
+        if documents and gathered.instance.n_members
+        else None
+    )
     result = solve(gathered.instance, params)
     solve_s = time.perf_counter() - t
     t = time.perf_counter()
     renderer = None
-    people = _addresses(result.member_id) if documents and len(result.member_id) else None
+    people = addresses.result() if addresses else None
 
     def draw(run, copies):
         nonlocal renderer
         if people is not None:
-            renderer = Renderer(run, _document_rows(result, copies, people))
+            dcs = {
+                d.pk: (d.code, d.name, d.city, d.state)
+                for d in DistributionCenter.objects.filter(pk__in=np.unique(result.dc_id).tolist())
+            }
+            codes, counts = np.unique(result.dc_id, return_counts=True)
+            renderer = Renderer(
+                run,
+                lambda: _document_rows(result, copies, people, dcs),
+                {dcs[int(c)][0]: int(n) for c, n in zip(codes, counts, strict=True)},
+            )
 
     try:
         with transaction.atomic():
@@ -467,9 +489,42 @@ def run_dispatch(
     return run
 
 
+class _Background:
+    """fn(*args) in a thread with its own database connection, on PostgreSQL outside a
+    transaction (another connection sees only committed rows); otherwise at once, here."""
+
+    def __init__(self, fn, *args):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from django.db import connection
+
+        self.pool = None
+        if is_postgres() and not connection.in_atomic_block:
+            self.pool = ThreadPoolExecutor(1)
+            self.future = self.pool.submit(self._run, fn, *args)
+        else:
+            self.value = fn(*args)
+
+    @staticmethod
+    def _run(fn, *args):
+        from django.db import connection
+
+        try:
+            return fn(*args)
+        finally:
+            connection.close()
+
+    def result(self):
+        if self.pool is None:
+            return self.value
+        try:
+            return self.future.result()
+        finally:
+            self.pool.shutdown()
+
+
 def _addresses(member_id: np.ndarray) -> dict:
-    """Name and address of each member who gets a disc, for the labels (read before the
-    run's transaction, sorted by member id)."""
+    """Name and address of each member considered, for the labels (sorted by member id)."""
     ids = np.unique(member_id.astype(np.int64))
     temp_table("re_ship_members", "member_id bigint", {"member_id": ids})
     cols = ["first_name", "last_name", "username", "street", "city", "state", "zip_code"]
@@ -479,24 +534,23 @@ def _addresses(member_id: np.ndarray) -> dict:
         "JOIN auth_user u ON u.id = m.user_id ORDER BY m.id",
         [("id", "int64")] + [(c, "object") for c in cols],
     )
+    titles = read_columns(
+        "SELECT id, name FROM catalog_title", [("id", "int64"), ("name", "object")]
+    )
+    got["titles"] = dict(zip(titles["id"].tolist(), titles["name"].tolist(), strict=True))
     return got
 
 
-def _document_rows(result, copies: dict, people: dict) -> list[tuple]:
+def _document_rows(result, copies: dict, people: dict, dcs: dict) -> list[tuple]:
     """The rows documents.write_run_documents reads from the database, made from memory:
     (dc code, name, city, state, barcode, title, format, first, last, username, street, city,
-    state, zip) per shipment."""
-    from redenvelope.catalog.models import Title
-
-    dcs = {
-        d.pk: (d.code, d.name, d.city, d.state)
-        for d in DistributionCenter.objects.filter(pk__in=np.unique(result.dc_id).tolist())
-    }
-    names = dict(
-        Title.objects.filter(pk__in=np.unique(result.title_id).tolist()).values_list("id", "name")
-    )
+    state, zip) per shipment. Runs in the drawing process, so it reads nothing itself."""
+    names = people["titles"]
     at = np.searchsorted(people["id"], result.member_id.astype(np.int64))
-    cols = [people[c][at].tolist() for c in list(people)[1:]]
+    cols = [
+        people[c][at].tolist()
+        for c in ("first_name", "last_name", "username", "street", "city", "state", "zip_code")
+    ]
     return [
         (*dcs[d], b, names[t], f, *p)
         for d, b, t, f, *p in zip(
@@ -512,7 +566,7 @@ def _document_rows(result, copies: dict, people: dict) -> list[tuple]:
 
 def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None) -> int:
     """Every shipment of the run, set-wise: copies chosen and marked shipped, picked and shipped
-    events, shipments, and the titles out of their queues (queues closed up). `parts` receives
+    events, shipments, and the titles out of their queues. `parts` receives
     the seconds each step took."""
     n = len(result.member_id)
     if n == 0:
@@ -609,9 +663,9 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None
     )
     reset_sequence("fulfillment_shipment")
     done("shipments")
-    # Shipped titles leave their queues; the queues close up (positions stay consecutive).
+    # Shipped titles leave their queues.
     remove_entries(gathered, gathered.entries_for(result.member_id, result.title_id))
-    done("queue entries removed, queues closed up")
+    done("queue entries removed")
     # A disc shipped into the bonus slot (more out than the plan allows) uses one bonus rental
     # (the partial index on members with bonus rentals keeps this to those few).
     execute(
@@ -627,37 +681,21 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None
 
 
 def remove_entries(gathered: Gathered, gone: np.ndarray) -> None:
-    """Delete the queue entries at indexes `gone` of the gathered entries and close the gaps,
-    keeping each queue's bottom where it is: an entry moves down one place for each deleted
-    entry below it. Every deleted entry is in the top of the queue gathered, so every entry that
-    moves is too: the moves are worked out here, without reading the queues again, and each
-    statement names the position it expects, so a queue changed since it was read stops the run
-    (nothing recorded) instead of being renumbered wrongly."""
-    member, position, ids = gathered.entry_member, gathered.entry_position, gathered.entry_id
-    removed = np.zeros(len(ids), bool)
-    removed[gone] = True
+    """Delete the queue entries at indexes `gone` of the gathered entries. Nothing else moves:
+    positions only order a queue (decision 0005). Each row deleted must still be where it was
+    read, so a queue changed since then stops the run (nothing recorded)."""
     if len(np.unique(gone)) != len(gone):
         raise Conflict("One queue entry was allocated twice; nothing was recorded.")
-    # Entries are sorted by member, then position: removed entries after each one, same member.
-    last = np.r_[member[1:] != member[:-1], True] if len(member) else np.zeros(0, bool)
-    end = np.minimum.accumulate(np.where(last, np.arange(len(member)), len(member))[::-1])[::-1]
-    done_after = np.cumsum(removed)
-    below = done_after[end] - done_after
-    moves = ~removed & (below > 0)
-    order = np.argsort(ids[gone])
+    ids = gathered.entry_id[gone]
+    order = np.argsort(ids)
     temp_table(
         "re_gone",
         "entry_id bigint, member_id bigint, position integer",
         {
-            "entry_id": ids[gone][order],
-            "member_id": member[gone][order],
-            "position": position[gone][order],
+            "entry_id": ids[order],
+            "member_id": gathered.entry_member[gone][order],
+            "position": gathered.entry_position[gone][order],
         },
-    )
-    temp_table(
-        "re_moves",
-        "id bigint PRIMARY KEY, oldpos integer, newpos integer",
-        {"id": ids[moves], "oldpos": position[moves], "newpos": position[moves] + below[moves]},
     )
     with index_joins():
         deleted = execute(
@@ -668,31 +706,8 @@ def remove_entries(gathered: Gathered, gone: np.ndarray) -> None:
             "WHERE g.entry_id = queues_queueentry.id AND g.member_id = queues_queueentry.member_id "
             "AND g.position = queues_queueentry.position)"
         )
-        if deleted != len(gone):
-            raise Conflict("Queues changed while dispatching; nothing was recorded.")
-        if _apply_moves() != int(moves.sum()):
-            raise Conflict("Queues changed while dispatching; nothing was recorded.")
-
-
-def _apply_moves() -> int:
-    """Give the queue entries in re_moves (still at oldpos) their new positions; returns how
-    many moved. On SQLite (which checks the unique (member, position) at each row) the moving
-    rows are parked out of the way first."""
-    if is_postgres():
-        return execute(
-            "UPDATE queues_queueentry AS q SET position = m.newpos FROM re_moves m "
-            "WHERE q.id = m.id AND q.position = m.oldpos"
-        )
-    moved = execute(
-        "UPDATE queues_queueentry SET position = position + 1000000 WHERE id IN "
-        "(SELECT id FROM re_moves WHERE re_moves.oldpos = queues_queueentry.position)"
-    )
-    execute(
-        "UPDATE queues_queueentry SET position = (SELECT newpos FROM re_moves "
-        "WHERE re_moves.id = queues_queueentry.id) WHERE id IN (SELECT id FROM re_moves "
-        "WHERE re_moves.oldpos + 1000000 = queues_queueentry.position)"
-    )
-    return moved
+    if deleted != len(gone):
+        raise Conflict("Queues changed while dispatching; nothing was recorded.")
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing) -> np.ndarray:

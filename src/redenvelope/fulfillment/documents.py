@@ -91,37 +91,46 @@ PART = 40_000
 FORK_ABOVE = 5000
 
 
-def _plan(rows: list[tuple]) -> list[tuple[str, str, int, int, list[tuple]]]:
-    """(file name, kind, part, parts, rows) for each document of a run, rows in shelf order."""
-    by_dc: dict[str, list[tuple]] = {}
-    for r in rows:
-        by_dc.setdefault(r[0], []).append(r)
+def _plan(counts: dict[str, int]) -> list[tuple[str, str, str, int, int]]:
+    """(file name, kind, DC code, part, parts) for each document of a run, from the discs each
+    DC ships."""
     jobs = []
-    for code, dc_rows in by_dc.items():
-        parts = max(1, -(-len(dc_rows) // PART))
+    for code, n in sorted(counts.items()):
+        parts = max(1, -(-n // PART))
         for kind in ("picklist", "labels"):
             for part in range(parts):
                 name = f"{code}-{kind}.pdf" if parts == 1 else f"{code}-{kind}-{part + 1}.pdf"
-                jobs.append((name, kind, part, parts, dc_rows[part * PART : (part + 1) * PART]))
+                jobs.append((name, kind, code, part, parts))
     return jobs
 
 
-def _draw(folder: str, run_id: int, day: str, jobs) -> None:
-    for name, kind, part, parts, rows in jobs:
+def _draw(folder: str, run_id: int, day: str, jobs, make_rows) -> None:
+    rows = shelf_order(make_rows())
+    by_dc: dict[str, list[tuple]] = {}
+    for r in rows:
+        by_dc.setdefault(r[0], []).append(r)
+    for name, kind, code, part, parts in jobs:
         path = os.path.join(folder, name)
+        part_rows = by_dc[code][part * PART : (part + 1) * PART]
         if kind == "picklist":
-            _pick_list(path, run_id, day, rows, part=(part, parts))
+            _pick_list(path, run_id, day, part_rows, part=(part, parts))
         else:
-            _labels(path, rows)
+            _labels(path, part_rows)
 
 
-def _share(jobs, workers: int) -> list[list]:
+def _share(jobs, counts: dict[str, int], workers: int) -> list[list]:
     """Jobs dealt to workers, biggest first to the least loaded (labels cost about three
     times a pick list's row)."""
+
+    def cost(job) -> float:
+        name, kind, code, part, parts = job
+        n = min(PART, counts[code] - part * PART)
+        return n * (3 if kind == "labels" else 1)
+
     loads = [[0.0, []] for _ in range(workers)]
-    for job in sorted(jobs, key=lambda j: -len(j[4]) * (3 if j[1] == "labels" else 1)):
+    for job in sorted(jobs, key=lambda j: -cost(j)):
         least = min(loads, key=lambda x: x[0])
-        least[0] += len(job[4]) * (3 if job[1] == "labels" else 1)
+        least[0] += cost(job)
         least[1].append(job)
     return [w[1] for w in loads if w[1]]
 
@@ -132,27 +141,40 @@ def shelf_order(rows: list[tuple]) -> list[tuple]:
 
 class Renderer:
     """Draws a run's pick lists and labels while the caller goes on (writing the run): forked
-    worker processes get the rows without copying them through pipes and write into a hidden
-    folder; `finish()`, after the run has committed, waits for them and moves the files into
-    the run's folder; `abandon()`, when the run failed, stops them and leaves nothing behind.
-    Small runs are drawn in-process at `finish()`."""
+    worker processes inherit what makes the rows (no copying through pipes), make them and
+    write into a hidden folder; `finish()`, after the run has committed, waits for them and
+    moves the files into the run's folder; `abandon()`, when the run failed, stops them and
+    leaves nothing behind. Small runs are drawn in-process at `finish()`.
 
-    def __init__(self, run: DispatchRun, rows: list[tuple], *, workers: int | None = None):
+    `make_rows()` gives the rows `_ROWS` reads (any order); `counts` the discs per DC code.
+    The workers never touch the database (a forked connection is the parent's)."""
+
+    def __init__(
+        self,
+        run: DispatchRun,
+        make_rows,
+        counts: dict[str, int],
+        *,
+        workers: int | None = None,
+    ):
         import multiprocessing
         import tempfile
 
         self.run = run
+        self.make_rows = make_rows
         self.folder = run_folder(run)
         self.tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=self.folder))
-        self.jobs = _plan(shelf_order(rows))
+        self.jobs = _plan(counts)
         self.day = run.run_date.strftime("%A %B %-d, %Y")
         self.procs = []
         # One core is left to the database, which is writing the run meanwhile.
         workers = workers or max(1, (os.cpu_count() or 1) - 1)
-        if len(rows) > FORK_ABOVE:
+        if sum(counts.values()) > FORK_ABOVE:
             ctx = multiprocessing.get_context("fork")
-            for share in _share(self.jobs, workers):
-                proc = ctx.Process(target=_draw, args=(str(self.tmp), run.pk, self.day, share))
+            for share in _share(self.jobs, counts, workers):
+                proc = ctx.Process(
+                    target=_draw, args=(str(self.tmp), run.pk, self.day, share, make_rows)
+                )
                 proc.start()
                 self.procs.append(proc)
 
@@ -166,7 +188,7 @@ class Renderer:
                 self.abandon()
                 raise RuntimeError("Drawing the pick lists and labels failed.")
         else:
-            _draw(str(self.tmp), self.run.pk, self.day, self.jobs)
+            _draw(str(self.tmp), self.run.pk, self.day, self.jobs, self.make_rows)
         paths = []
         for name, *_ in self.jobs:
             os.replace(self.tmp / name, self.folder / name)
@@ -191,7 +213,10 @@ def write_run_documents(run: DispatchRun, *, workers: int | None = None) -> list
     with connection.cursor() as cur:
         cur.execute(_ROWS, [run.pk])
         rows = cur.fetchall()
-    return Renderer(run, rows, workers=workers or os.cpu_count()).finish()
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r[0]] = counts.get(r[0], 0) + 1
+    return Renderer(run, lambda: rows, counts, workers=workers or os.cpu_count()).finish()
 
 
 class _Ops:

@@ -137,9 +137,9 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 class Copy(models.Model):
     """One physical disc we own. Its status changes only through inventory actions."""
 
-    barcode = models.CharField(
-        max_length=12, unique=True, validators=[RegexValidator(BARCODE_RE.pattern)]
-    )
+    # Unique by a constraint, not unique=True: that would add a second (LIKE pattern) index,
+    # which every one of a dispatch day's copy updates would pay for and no query uses.
+    barcode = models.CharField(max_length=12, validators=[RegexValidator(BARCODE_RE.pattern)])
     # title and dc are served by the (title, status) and (dc, status, title) indexes below: a
     # dispatch day updates hundreds of thousands of copies, and each index costs on each row.
     title = models.ForeignKey(
@@ -164,7 +164,8 @@ class Copy(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="copy_status_known", condition=Q(status__in=CopyStatus.values)
-            )
+            ),
+            models.UniqueConstraint(fields=["barcode"], name="copy_barcode_unique"),
         ]
 
     def __str__(self) -> str:

@@ -195,7 +195,7 @@ def release_saved_titles(on: dt.date | None = None) -> int:
     for _, member_id, title_id in due:
         if (member_id, title_id) not in queued:
             per_member.setdefault(member_id, []).append(title_id)
-    # Newcomers go just above each queue's top (positions stay consecutive; nothing moves).
+    # Newcomers go just above each queue's top (nothing else moves).
     tops = dict(
         QueueEntry.objects.filter(member_id__in=list(per_member))
         .values("member_id")

@@ -8,9 +8,9 @@ from redenvelope.membership.models import Member
 
 
 class QueueEntry(models.Model):
-    """One title in a member's queue. Positions are consecutive integers (no gaps or repeats,
-    checked by `check`); the member sees them as 1..n. A queue need not start at 1: dispatch
-    removes titles from the top without renumbering the rest, and saved titles released on
+    """One title in a member's queue. Positions only order a queue (unique per member, gaps
+    allowed, decision 0005); the member sees ranks 1..n. A member's own change rewrites their
+    queue 1..n; dispatch deletes shipped titles and moves nothing; saved titles released on
     their day go above the top."""
 
     # Served by the (member, position) and (member, title) indexes: no index of its own.
