@@ -201,7 +201,9 @@ def test_label_barcodes_scan_back(stocked, tmp_path, settings):
     assert read == shipped and len(shipped) == 4
 
 
-def test_documents_drawn_while_writing_match_the_recorded_run(stocked, tmp_path, settings):
+def test_documents_drawn_while_writing_match_the_recorded_run(
+    stocked, tmp_path, settings, monkeypatch
+):
     """The pick lists and labels drawn from memory by forked workers during the write are the
     ones drawn again from the database afterwards."""
     from pypdf import PdfReader
@@ -209,11 +211,18 @@ def test_documents_drawn_while_writing_match_the_recorded_run(stocked, tmp_path,
     from redenvelope.fulfillment import documents
 
     settings.MEDIA_ROOT = tmp_path
-    documents.FORK_ABOVE = 0
-    try:
-        run = run_dispatch(timezone.localdate(), documents=True)
-    finally:
-        documents.FORK_ABOVE = 5000
+    forked = []
+    finish = documents.Renderer.finish
+
+    def spy(self):
+        forked.append(len(self.procs))
+        return finish(self)
+
+    monkeypatch.setattr(documents.Renderer, "finish", spy)
+    monkeypatch.setattr(documents, "FORK_ABOVE", 0)
+    run = run_dispatch(timezone.localdate(), documents=True)
+    assert forked and forked[0] >= 1  # drawn by forked processes
+    monkeypatch.undo()
     folder = tmp_path / "runs" / str(run.run_date) / "ALL"
     assert sorted(p.name for p in run.documents) == sorted(p.name for p in folder.iterdir())
     drawn = {p.name: [pg.extract_text() for pg in PdfReader(str(p)).pages] for p in run.documents}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -169,7 +170,9 @@ class Renderer:
         self.procs = []
         # One core is left to the database, which is writing the run meanwhile.
         workers = workers or max(1, (os.cpu_count() or 1) - 1)
-        if sum(counts.values()) > FORK_ABOVE:
+        # Forking a process that runs other threads (a Huey consumer's workers) could leave a
+        # lock held in the child: there the documents are drawn in-process instead.
+        if sum(counts.values()) > FORK_ABOVE and threading.active_count() == 1:
             ctx = multiprocessing.get_context("fork")
             for share in _share(self.jobs, counts, workers):
                 proc = ctx.Process(
