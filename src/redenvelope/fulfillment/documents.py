@@ -105,7 +105,9 @@ def _plan(counts: dict[str, int]) -> list[tuple[str, str, str, int, int]]:
     return jobs
 
 
-def _draw(folder: str, run_id: int, day: str, jobs, make_rows) -> None:
+def _draw(folder: str, run_id: int, day: str, jobs, make_rows, nice: int = 0) -> None:
+    if nice:
+        os.nice(nice)
     rows = shelf_order(make_rows())
     by_dc: dict[str, list[tuple]] = {}
     for r in rows:
@@ -168,15 +170,16 @@ class Renderer:
         self.jobs = _plan(counts)
         self.day = run.run_date.strftime("%A %B %-d, %Y")
         self.procs = []
-        # One core is left to the database, which is writing the run meanwhile.
-        workers = workers or max(1, (os.cpu_count() or 1) - 1)
+        # A worker per core, at a lower priority: the database writing the run meanwhile keeps
+        # its core, the workers take what it leaves and all of it after the commit.
+        workers = workers or os.cpu_count() or 1
         # Forking a process that runs other threads (a Huey consumer's workers) could leave a
         # lock held in the child: there the documents are drawn in-process instead.
         if sum(counts.values()) > FORK_ABOVE and threading.active_count() == 1:
             ctx = multiprocessing.get_context("fork")
             for share in _share(self.jobs, counts, workers):
                 proc = ctx.Process(
-                    target=_draw, args=(str(self.tmp), run.pk, self.day, share, make_rows)
+                    target=_draw, args=(str(self.tmp), run.pk, self.day, share, make_rows, 10)
                 )
                 proc.start()
                 self.procs.append(proc)
