@@ -230,9 +230,16 @@ def dispatch_run(
         if center is None:
             console.print(f"[red]No DC with code {dc!r}.[/red]")
             raise typer.Exit(2)
-    with console.status(f"dispatching {day} ({center.code if center else 'all DCs'}) ..."):
-        run = run_dispatch(day, center, documents=True)
-        paths = run.documents
+    from redenvelope.core.errors import DomainError
+
+    try:
+        with console.status(f"dispatching {day} ({center.code if center else 'all DCs'}) ..."):
+            run = run_dispatch(day, center, documents=True)
+            paths = run.documents
+    except DomainError as exc:
+        # e.g. a queue edited while the run was written: nothing was recorded; run it again.
+        console.print(f"[red]{exc.message}[/red] Nothing was recorded; run it again.")
+        raise typer.Exit(2) from None
     f = run.figures
     console.print(
         f"Run {run.run_date} {run.scope}: {f.get('shipments', 0):,} shipments to "

@@ -306,3 +306,34 @@ def test_reads_over_other_connections_outside_a_transaction(
     assert got == {("alice", "Film 0"), ("alice", "Film 1"), ("alice", "Film 2"), ("bob", "Film 5")}
     labels = PdfReader(str(run.documents[0].parent / "SJC-labels.pdf")).pages[0].extract_text()
     assert "Bob Tester" in labels
+
+
+def test_dispatch_run_from_the_cli(stocked, tmp_path, settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from redenvelope.cli import app
+    from redenvelope.fulfillment import dispatch
+
+    settings.MEDIA_ROOT = tmp_path
+    runner = CliRunner()
+    real = dispatch.gather
+
+    def gather_then_reorder(day, dc=None):
+        got = real(day, dc)
+        queues.move_in_queue(stocked.alice, stocked.films[3], 1)
+        return got
+
+    monkeypatch.setattr(dispatch, "gather", gather_then_reorder)
+    day = str(timezone.localdate())
+    result = runner.invoke(app, ["dispatch", "run", "--date", day])
+    assert result.exit_code == 2, result.output
+    assert "Nothing was recorded" in result.output and not Shipment.objects.exists()
+    monkeypatch.undo()
+    settings.MEDIA_ROOT = tmp_path
+    result = runner.invoke(app, ["dispatch", "run", "--date", day])
+    assert result.exit_code == 0, result.output
+    assert "shipments" in result.output and "4 PDFs" in result.output
+    shipped = Shipment.objects.count()
+    assert shipped >= 3
+    again = runner.invoke(app, ["dispatch", "run", "--date", day])
+    assert again.exit_code == 0 and Shipment.objects.count() == shipped
