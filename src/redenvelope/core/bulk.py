@@ -116,6 +116,47 @@ def read_columns(sql: str, columns: list[tuple[str, str]]) -> dict:
     return {c: np.asarray(cols[i], dtype=t) for i, (c, t) in enumerate(columns)}
 
 
+_SEND = {
+    "int64": ("int8send", "bigint", ">i8"),
+    "int32": ("int4send", "integer", ">i4"),
+    "int16": ("int2send", "smallint", ">i2"),
+    "int8": ("int2send", "smallint", ">i2"),
+}
+
+
+def read_packed(sql: str, columns: list[tuple[str, str]], chunk: int = 4096) -> dict:
+    """Like `read_columns` for integer columns (never NULL) of many rows: on PostgreSQL the
+    rows come packed in binary, a few thousand to a value (grouped by the first column //
+    `chunk`), so Python handles a few hundred values instead of millions of rows (a COPY hands
+    each row to Python on its own: seconds for millions, and threads reading at once queue on
+    the interpreter). Rows keep their order within a group; groups come in first-column order.
+    Elsewhere it is `read_columns`."""
+    import numpy as np
+
+    if not is_postgres():
+        return read_columns(sql, columns)
+    first = columns[0][0]
+    packed = " || ".join(f"{_SEND[t][0]}(x.{c}::{_SEND[t][1]})" for c, t in columns)
+    dtype = np.dtype([(c, _SEND[t][2]) for c, t in columns])
+    import psycopg
+
+    connection.ensure_connection()
+    # A plain (server-binding) cursor: Django's client-side ones cannot take binary results.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            f"SELECT x.{first} / {int(chunk)} AS g, COUNT(*), "  # noqa: S608 (code-made SQL)
+            f"string_agg({packed}, ''::bytea) FROM ({sql}) x GROUP BY 1",
+            binary=True,
+        )
+        groups = sorted(cursor.fetchall(), key=lambda r: r[0])
+    data = b"".join(bytes(g[2]) for g in groups)
+    rows = sum(g[1] for g in groups)
+    if len(data) != rows * dtype.itemsize:
+        raise ValueError("read_packed: a NULL in the columns read")  # string_agg skips those
+    arr = np.frombuffer(data, dtype=dtype)
+    return {c: arr[c].astype(t) for c, t in columns}
+
+
 def temp_table(name: str, columns: str, rows) -> None:
     """A temporary table for set-based joins, filled in bulk (dropped first if it exists).
     `rows` are tuples, or a dict of arrays by column name."""

@@ -25,6 +25,7 @@ from redenvelope.core.bulk import (
     is_postgres,
     next_id,
     read_columns,
+    read_packed,
     reset_sequence,
     temp_table,
 )
@@ -58,8 +59,8 @@ def engine_params() -> Params:
 class Gathered:
     instance: Instance
     # The queue entries read (the first QUEUE_TOP of each member's queue, eligible or not),
-    # sorted by member and position: what the write needs to remove shipped titles and close
-    # the gaps without reading the queue again.
+    # sorted by member and position: what the write needs to remove shipped titles without
+    # looking them up again.
     entry_member: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     entry_position: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     entry_title: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -195,7 +196,7 @@ def _read_part(member_ids: np.ndarray, top: int) -> dict:
     try:
         temp_table("re_dm_part", "member_id bigint", {"member_id": member_ids})
         _series_tables()
-        return read_columns(
+        return read_packed(
             _QUEUE.format(source=_TOP_PG.format(top=top, members="re_dm_part")), _QUEUE_COLUMNS
         )
     finally:
@@ -216,17 +217,17 @@ def _read_queues(top: int, member_ids: np.ndarray) -> dict:
         half = len(member_ids) // 2
         with ThreadPoolExecutor(2) as pool:
             parts = pool.map(_read_part, [member_ids[:half], member_ids[half:]], [top, top])
-            out = read_columns(_OUT, [("member_id", "int64"), ("title_id", "int64")])
+            out = read_packed(_OUT, [("member_id", "int64"), ("title_id", "int64")])
             got = list(parts)
         q = {c: np.concatenate([g[c] for g in got]) for c, _ in _QUEUE_COLUMNS}
     else:
-        q = read_columns(
+        q = read_packed(
             _QUEUE.format(
                 source=(_TOP_PG if is_postgres() else _TOP_SQLITE).format(top=top, members="re_dm")
             ),
             _QUEUE_COLUMNS,
         )
-        out = read_columns(_OUT, [("member_id", "int64"), ("title_id", "int64")])
+        out = read_packed(_OUT, [("member_id", "int64"), ("title_id", "int64")])
     # Rows come member by member, each in queue order; sort only if they did not.
     m, p = q["member_id"], q["position"]
     if len(m) > 1 and not np.all((m[1:] > m[:-1]) | ((m[1:] == m[:-1]) & (p[1:] > p[:-1]))):
