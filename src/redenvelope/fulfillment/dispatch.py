@@ -99,28 +99,38 @@ def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int
     }
 
 
-# Members who may receive discs on a day (the SQL is built from constants and dates only).
+# Members who may receive discs on a day, and their shipments that count against their plan:
+# two reads (run at once on PostgreSQL), joined by member id in numpy. The SQL is built from
+# constants and dates only.
 _MEMBERS = """
     SELECT m.id, m.region_id,
-           p.discs_at_once + CASE WHEN m.bonus_rentals > 0 THEN 1 ELSE 0 END
-             - COALESCE(sh.open_n, 0) AS free,
-           COALESCE(p.monthly_disc_limit, 1000000) - COALESCE(sh.month_n, 0) AS month_left,
-           CASE WHEN m.joined_at >= '{new_since}' THEN 1 ELSE 0 END AS is_new,
-           COALESCE(sh.recent_n, 0) AS recent
+           p.discs_at_once + CASE WHEN m.bonus_rentals > 0 THEN 1 ELSE 0 END AS cap,
+           COALESCE(p.monthly_disc_limit, 1000000) AS month_cap,
+           CASE WHEN m.joined_at >= '{new_since}' THEN 1 ELSE 0 END AS is_new
     FROM membership_member m
     JOIN membership_plan p ON p.id = m.plan_id
-    LEFT JOIN (SELECT member_id,
-                      SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open_n,
-                      SUM(CASE WHEN shipped_at >= '{month_start}' THEN 1 ELSE 0 END) AS month_n,
-                      SUM(CASE WHEN shipped_at >= '{recent_since}' THEN 1 ELSE 0 END) AS recent_n
-               FROM fulfillment_shipment
-               WHERE status = 'open' OR shipped_at >= '{since}'
-               GROUP BY member_id) sh ON sh.member_id = m.id
     WHERE m.status IN ('trial', 'active') AND {not_blocked}
       AND NOT EXISTS (SELECT 1 FROM membership_hold h WHERE h.member_id = m.id
                       AND h.cancelled_at IS NULL AND h.starts_on <= '{day}'
                       AND h.ends_on > '{day}')
 """
+_MEMBER_SHIPMENTS = """
+    SELECT member_id,
+           SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open_n,
+           SUM(CASE WHEN shipped_at >= '{month_start}' THEN 1 ELSE 0 END) AS month_n,
+           SUM(CASE WHEN shipped_at >= '{recent_since}' THEN 1 ELSE 0 END) AS recent_n
+    FROM fulfillment_shipment
+    WHERE status = 'open' OR shipped_at >= '{since}'
+    GROUP BY member_id
+"""
+
+
+def _read_member_shipments(sql: str) -> dict:
+    return read_packed(
+        sql,
+        [("member_id", "int64"), ("open_n", "int64"), ("month_n", "int64"), ("recent_n", "int64")],
+    )
+
 
 # The first {top} entries of each member's queue, with `later` = 1 where an earlier disc of
 # the same series is queued anywhere in the member's queue (series discs are a small share:
@@ -264,50 +274,66 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
     policy = settings.REDENVELOPE.get("DISPATCH_PRIORITY", "equal")
     if policy not in PRIORITY_POLICIES:
         raise DomainError(f"Unknown priority policy {policy!r}.")
-    members_sql = _MEMBERS.format(
-        day=day.isoformat(),
-        month_start=db_timestamp(
+    dates = {
+        "day": day.isoformat(),
+        "month_start": db_timestamp(
             timezone.make_aware(dt.datetime.combine(day.replace(day=1), dt.time()))
         ),
-        recent_since=db_timestamp(
+        "recent_since": db_timestamp(
             timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
         ),
-        new_since=db_timestamp(
+        "new_since": db_timestamp(
             timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
         ),
-        not_blocked="m.blocked = false" if is_postgres() else "m.blocked = 0",
-        since=db_timestamp(
+        "since": db_timestamp(
             timezone.make_aware(
                 dt.datetime.combine(min(day.replace(day=1), day - dt.timedelta(days=30)), dt.time())
             )
         ),
-    )
-    # Members who may receive discs today, kept in a temp table the queue query joins.
-    execute("DROP TABLE IF EXISTS re_dm")
-    execute(
-        "CREATE TEMPORARY TABLE re_dm (member_id bigint PRIMARY KEY, region_id integer, "
-        "free integer, month_left integer, is_new integer, recent integer)"
-    )
-    execute("INSERT INTO re_dm " + members_sql)
-    execute("DELETE FROM re_dm WHERE free <= 0 OR month_left <= 0")
-    if is_postgres():
-        execute("ANALYZE re_dm")
-    m = read_columns(
-        "SELECT member_id, region_id, free, month_left, is_new, recent FROM re_dm "
-        "ORDER BY member_id",
+        "not_blocked": "m.blocked = false" if is_postgres() else "m.blocked = 0",
+    }
+    counted = _Background(_read_member_shipments, _MEMBER_SHIPMENTS.format(**dates))
+    m = read_packed(
+        _MEMBERS.format(**dates),
         [
-            ("member_id", "int64"),
+            ("id", "int64"),
             ("region_id", "int32"),
-            ("free", "int64"),
-            ("month_left", "int64"),
+            ("cap", "int64"),
+            ("month_cap", "int64"),
             ("is_new", "int8"),
-            ("recent", "int64"),
         ],
     )
+    order = np.argsort(m["id"], kind="stable")
+    m = {k: v[order] for k, v in m.items()}
+    sh = counted.result()
+    by = np.argsort(sh["member_id"], kind="stable")
+    sh = {k: v[by] for k, v in sh.items()}
+    at = np.minimum(np.searchsorted(sh["member_id"], m["id"]), max(len(sh["member_id"]) - 1, 0))
+    has = (sh["member_id"][at] == m["id"]) if len(sh["member_id"]) else np.zeros(len(m["id"]), bool)
+
+    def per_member(col):
+        if not len(sh["member_id"]):
+            return np.zeros(len(m["id"]), np.int64)
+        return np.where(has, sh[col][at], 0)
+
+    m = {
+        "member_id": m["id"],
+        "region_id": m["region_id"],
+        "free": m["cap"] - per_member("open_n"),
+        "month_left": m["month_cap"] - per_member("month_n"),
+        "is_new": m["is_new"],
+        "recent": per_member("recent_n"),
+    }
     slots = np.clip(np.minimum(m["free"], m["month_left"]), 0, 32000)
     keep = slots > 0
     members = {k: v[keep] for k, v in m.items()}
     slots = slots[keep]
+    # Members who may receive discs today, kept in a temp table the queue reads join.
+    temp_table(
+        "re_dm",
+        "member_id bigint PRIMARY KEY, region_id integer",
+        {"member_id": members["member_id"], "region_id": members["region_id"]},
+    )
     if policy == "new_members":
         priority = np.where(members["is_new"] == 1, 1.5, 1.0)
     elif policy == "light_users":
@@ -426,7 +452,7 @@ def run_dispatch(
             codes, counts = np.unique(result.dc_id, return_counts=True)
             renderer = Renderer(
                 run,
-                lambda: _document_rows(result, copies, people, dcs),
+                lambda codes: _document_rows(result, copies, people, dcs, codes),
                 {dcs[int(c)][0]: int(n) for c, n in zip(codes, counts, strict=True)},
             )
 
@@ -542,12 +568,14 @@ def _addresses(member_id: np.ndarray) -> dict:
     return got
 
 
-def _document_rows(result, copies: dict, people: dict, dcs: dict) -> list[tuple]:
+def _document_rows(result, copies: dict, people: dict, dcs: dict, codes) -> list[tuple]:
     """The rows documents.write_run_documents reads from the database, made from memory:
     (dc code, name, city, state, barcode, title, format, first, last, username, street, city,
-    state, zip) per shipment. Runs in the drawing process, so it reads nothing itself."""
+    state, zip) per shipment from the DCs with those `codes`. Runs in the drawing process, so
+    it reads nothing itself."""
     names = people["titles"]
-    at = np.searchsorted(people["id"], result.member_id.astype(np.int64))
+    keep = np.isin(result.dc_id, [pk for pk, d in dcs.items() if d[0] in codes])
+    at = np.searchsorted(people["id"], result.member_id[keep].astype(np.int64))
     cols = [
         people[c][at].tolist()
         for c in ("first_name", "last_name", "username", "street", "city", "state", "zip_code")
@@ -555,10 +583,10 @@ def _document_rows(result, copies: dict, people: dict, dcs: dict) -> list[tuple]
     return [
         (*dcs[d], b, names[t], f, *p)
         for d, b, t, f, *p in zip(
-            result.dc_id.tolist(),
-            copies["barcode"].tolist(),
-            result.title_id.tolist(),
-            copies["format"].tolist(),
+            result.dc_id[keep].tolist(),
+            copies["barcode"][keep].tolist(),
+            result.title_id[keep].tolist(),
+            copies["format"][keep].tolist(),
             *cols,
             strict=True,
         )

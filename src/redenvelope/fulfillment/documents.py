@@ -108,7 +108,7 @@ def _plan(counts: dict[str, int]) -> list[tuple[str, str, str, int, int]]:
 def _draw(folder: str, run_id: int, day: str, jobs, make_rows, nice: int = 0) -> None:
     if nice:
         os.nice(nice)
-    rows = shelf_order(make_rows())
+    rows = shelf_order(make_rows({code for _, _, code, _, _ in jobs}))
     by_dc: dict[str, list[tuple]] = {}
     for r in rows:
         by_dc.setdefault(r[0], []).append(r)
@@ -149,7 +149,8 @@ class Renderer:
     moves the files into the run's folder; `abandon()`, when the run failed, stops them and
     leaves nothing behind. Small runs are drawn in-process at `finish()`.
 
-    `make_rows()` gives the rows `_ROWS` reads (any order); `counts` the discs per DC code.
+    `make_rows(codes)` gives the rows `_ROWS` reads (any order) of the DCs with those codes;
+    `counts` the discs per DC code.
     The workers never touch the database (a forked connection is the parent's)."""
 
     def __init__(
@@ -222,7 +223,12 @@ def write_run_documents(run: DispatchRun, *, workers: int | None = None) -> list
     counts: dict[str, int] = {}
     for r in rows:
         counts[r[0]] = counts.get(r[0], 0) + 1
-    return Renderer(run, lambda: rows, counts, workers=workers or os.cpu_count()).finish()
+    return Renderer(
+        run,
+        lambda codes: [r for r in rows if r[0] in codes],
+        counts,
+        workers=workers or os.cpu_count(),
+    ).finish()
 
 
 class _Ops:
