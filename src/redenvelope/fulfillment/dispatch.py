@@ -293,19 +293,21 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
         "not_blocked": "m.blocked = false" if is_postgres() else "m.blocked = 0",
     }
     counted = _Background(_read_member_shipments, _MEMBER_SHIPMENTS.format(**dates))
-    m = read_packed(
-        _MEMBERS.format(**dates),
-        [
-            ("id", "int64"),
-            ("region_id", "int32"),
-            ("cap", "int64"),
-            ("month_cap", "int64"),
-            ("is_new", "int8"),
-        ],
-    )
+    try:
+        m = read_packed(
+            _MEMBERS.format(**dates),
+            [
+                ("id", "int64"),
+                ("region_id", "int32"),
+                ("cap", "int64"),
+                ("month_cap", "int64"),
+                ("is_new", "int8"),
+            ],
+        )
+    finally:
+        sh = counted.result()  # waited for even when the members' read failed
     order = np.argsort(m["id"], kind="stable")
     m = {k: v[order] for k, v in m.items()}
-    sh = counted.result()
     by = np.argsort(sh["member_id"], kind="stable")
     sh = {k: v[by] for k, v in sh.items()}
     at = np.minimum(np.searchsorted(sh["member_id"], m["id"]), max(len(sh["member_id"]) - 1, 0))
@@ -436,11 +438,13 @@ def run_dispatch(
         if documents and gathered.instance.n_members
         else None
     )
-    result = solve(gathered.instance, params)
+    try:
+        result = solve(gathered.instance, params)
+    finally:
+        people = addresses.result() if addresses else None  # waited for even if solve failed
     solve_s = time.perf_counter() - t
     t = time.perf_counter()
     renderer = None
-    people = addresses.result() if addresses else None
 
     def draw(run, copies):
         nonlocal renderer
