@@ -167,9 +167,8 @@ _OUT = """
 """
 
 
-def _series_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """re_earlier (title, an earlier disc of its series) and, for the numpy side, each series
-    title's id, series and order."""
+def _earlier_table() -> None:
+    """re_earlier (title, an earlier disc of its series) on this connection."""
     execute("DROP TABLE IF EXISTS re_earlier")
     execute(
         "CREATE TEMPORARY TABLE re_earlier AS SELECT a.id AS title_id, b.id AS earlier_id "
@@ -179,12 +178,6 @@ def _series_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     execute("CREATE INDEX re_earlier_title ON re_earlier (title_id)")
     if is_postgres():
         execute("ANALYZE re_earlier")
-    t = read_columns(
-        "SELECT id, series_id, season * 1000 + disc_number FROM catalog_title "
-        "WHERE series_id IS NOT NULL ORDER BY id",
-        [("id", "int64"), ("series", "int64"), ("ord", "int64")],
-    )
-    return t["id"], t["series"], t["ord"]
 
 
 _QUEUE_COLUMNS = [
@@ -200,35 +193,30 @@ PARALLEL_ABOVE = 100_000
 
 
 def _read_part(member_ids: np.ndarray, top: int) -> dict:
-    """One share of the members' queues, read over this thread's own connection."""
-    from django.db import connection
-
-    try:
-        temp_table("re_dm_part", "member_id bigint", {"member_id": member_ids})
-        _series_tables()
-        return read_packed(
-            _QUEUE.format(source=_TOP_PG.format(top=top, members="re_dm_part")), _QUEUE_COLUMNS
-        )
-    finally:
-        connection.close()
+    """One share of the members' queues (run by a _Background, on its own connection)."""
+    temp_table("re_dm_part", "member_id bigint", {"member_id": member_ids})
+    _earlier_table()
+    return read_packed(
+        _QUEUE.format(source=_TOP_PG.format(top=top, members="re_dm_part")), _QUEUE_COLUMNS
+    )
 
 
 def _read_queues(top: int, member_ids: np.ndarray) -> dict:
     """The top of each waiting member's queue (members in re_dm, also given as `member_ids`),
     sorted by member and position, with `ok` where the entry may ship now (the series rule of
     queues.series, and not a title already out)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from django.db import connection
 
-    ser_id, ser_series, ser_ord = _series_tables()
+    _earlier_table()
+    out_columns = [("member_id", "int64"), ("title_id", "int64")]
     if is_postgres() and len(member_ids) > PARALLEL_ABOVE and not connection.in_atomic_block:
-        # Other connections see only committed rows: never inside a transaction.
-        half = len(member_ids) // 2
-        with ThreadPoolExecutor(2) as pool:
-            parts = pool.map(_read_part, [member_ids[:half], member_ids[half:]], [top, top])
-            out = read_packed(_OUT, [("member_id", "int64"), ("title_id", "int64")])
-            got = list(parts)
+        # Two halves on their own connections (they see only committed rows: never inside a
+        # transaction), the discs out on this one meanwhile.
+        halves = [_Background(_read_part, ids, top) for ids in np.array_split(member_ids, 2)]
+        try:
+            out = read_packed(_OUT, out_columns)
+        finally:
+            got = [h.result() for h in halves]
         q = {c: np.concatenate([g[c] for g in got]) for c, _ in _QUEUE_COLUMNS}
     else:
         q = read_packed(
@@ -237,35 +225,46 @@ def _read_queues(top: int, member_ids: np.ndarray) -> dict:
             ),
             _QUEUE_COLUMNS,
         )
-        out = read_packed(_OUT, [("member_id", "int64"), ("title_id", "int64")])
+        out = read_packed(_OUT, out_columns)
     # Rows come member by member, each in queue order; sort only if they did not.
     m, p = q["member_id"], q["position"]
     if len(m) > 1 and not np.all((m[1:] > m[:-1]) | ((m[1:] == m[:-1]) & (p[1:] > p[:-1]))):
         order = np.lexsort((p, m))
         q = {k: v[order] for k, v in q.items()}
-    ok = q["later"] == 0
-    if len(out["member_id"]) and len(q["member_id"]):
-        key = q["member_id"] << 24 | q["title_id"]
-        out_key = np.sort(out["member_id"] << 24 | out["title_id"])
-        at = np.minimum(np.searchsorted(out_key, key), len(out_key) - 1)
-        ok &= out_key[at] != key
-        # A series disc waits while a disc of its series with an earlier order is out.
-        at = np.minimum(np.searchsorted(ser_id, out["title_id"]), max(len(ser_id) - 1, 0))
-        is_ser = len(ser_id) > 0 and ser_id[at] == out["title_id"]
-        if np.any(is_ser):
-            o_key = out["member_id"][is_ser] << 24 | ser_series[at][is_ser]
-            o_ord = ser_ord[at][is_ser]
-            by = np.lexsort((o_ord, o_key))
-            o_key, o_ord = o_key[by], o_ord[by]
-            first = np.r_[True, o_key[1:] != o_key[:-1]]
-            o_key, o_min = o_key[first], o_ord[first]  # lowest order out per member, series
-            qa = np.minimum(np.searchsorted(ser_id, q["title_id"]), len(ser_id) - 1)
-            q_ser = ser_id[qa] == q["title_id"]
-            q_key = q["member_id"] << 24 | ser_series[qa]
-            oa = np.minimum(np.searchsorted(o_key, q_key), len(o_key) - 1)
-            ok &= ~(q_ser & (o_key[oa] == q_key) & (o_min[oa] < ser_ord[qa]))
-    q["ok"] = ok
+    q["ok"] = (q["later"] == 0) & ~_blocked_by_discs_out(q, out)
     return q
+
+
+def _blocked_by_discs_out(q: dict, out: dict) -> np.ndarray:
+    """Per queue row: the title is out with the member, or is a series disc while a disc of
+    its series with an earlier order is out (queues.series)."""
+    blocked = np.zeros(len(q["member_id"]), bool)
+    if not len(out["member_id"]) or not len(q["member_id"]):
+        return blocked
+    key = q["member_id"] << 24 | q["title_id"]
+    out_key = out["member_id"] << 24 | out["title_id"]
+    blocked |= _lookup(out_key, np.ones(len(out_key), bool), key, False)
+    ser = read_columns(
+        "SELECT id, series_id, season * 1000 + disc_number FROM catalog_title "
+        "WHERE series_id IS NOT NULL",
+        [("id", "int64"), ("series", "int64"), ("ord", "int64")],
+    )
+    o_series = _lookup(ser["id"], ser["series"], out["title_id"], -1)
+    is_ser = o_series >= 0
+    if not is_ser.any():
+        return blocked
+    # The lowest order out per (member, series).
+    o_key = out["member_id"][is_ser] << 24 | o_series[is_ser]
+    o_ord = _lookup(ser["id"], ser["ord"], out["title_id"][is_ser], 0)
+    by = np.lexsort((o_ord, o_key))
+    o_key, o_ord = o_key[by], o_ord[by]
+    first = np.r_[True, o_key[1:] != o_key[:-1]]
+    q_series = _lookup(ser["id"], ser["series"], q["title_id"], -1)
+    q_ord = _lookup(ser["id"], ser["ord"], q["title_id"], 0)
+    lowest_out = _lookup(
+        o_key[first], o_ord[first], q["member_id"] << 24 | q_series, np.iinfo(np.int64).max
+    )
+    return blocked | ((q_series >= 0) & (lowest_out < q_ord))
 
 
 def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
@@ -292,7 +291,7 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
         ),
         "not_blocked": "m.blocked = false" if is_postgres() else "m.blocked = 0",
     }
-    counted = _Background(_read_member_shipments, _MEMBER_SHIPMENTS.format(**dates))
+    shipments = _Background(_read_member_shipments, _MEMBER_SHIPMENTS.format(**dates))
     try:
         m = read_packed(
             _MEMBERS.format(**dates),
@@ -305,26 +304,20 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
             ],
         )
     finally:
-        sh = counted.result()  # waited for even when the members' read failed
+        sh = shipments.result()  # waited for even when the members' read failed
     order = np.argsort(m["id"], kind="stable")
     m = {k: v[order] for k, v in m.items()}
-    by = np.argsort(sh["member_id"], kind="stable")
-    sh = {k: v[by] for k, v in sh.items()}
-    at = np.minimum(np.searchsorted(sh["member_id"], m["id"]), max(len(sh["member_id"]) - 1, 0))
-    has = (sh["member_id"][at] == m["id"]) if len(sh["member_id"]) else np.zeros(len(m["id"]), bool)
 
-    def per_member(col):
-        if not len(sh["member_id"]):
-            return np.zeros(len(m["id"]), np.int64)
-        return np.where(has, sh[col][at], 0)
+    def counted(col: str) -> np.ndarray:
+        return _lookup(sh["member_id"], sh[col], m["id"], 0)
 
     m = {
         "member_id": m["id"],
         "region_id": m["region_id"],
-        "free": m["cap"] - per_member("open_n"),
-        "month_left": m["month_cap"] - per_member("month_n"),
+        "free": m["cap"] - counted("open_n"),
+        "month_left": m["month_cap"] - counted("month_n"),
         "is_new": m["is_new"],
-        "recent": per_member("recent_n"),
+        "recent": counted("recent_n"),
     }
     slots = np.clip(np.minimum(m["free"], m["month_left"]), 0, 32000)
     keep = slots > 0
@@ -420,7 +413,7 @@ def run_dispatch(
     """Allocate and record one day's shipments. With `documents`, the pick lists and labels are
     drawn too (in worker processes while the shipments are written) and their paths left in
     `run.documents`. `fail_after` (tests only) raises mid-write."""
-    from .documents import Renderer, write_run_documents
+    from .documents import Renderer, rows_from_memory, write_run_documents
 
     scope = dc.code if dc else "ALL"
     existing = DispatchRun.objects.filter(run_date=day, scope=scope).first()
@@ -456,7 +449,7 @@ def run_dispatch(
             codes, counts = np.unique(result.dc_id, return_counts=True)
             renderer = Renderer(
                 run,
-                lambda codes: _document_rows(result, copies, people, dcs, codes),
+                lambda codes: rows_from_memory(result, copies, people, dcs, codes),
                 {dcs[int(c)][0]: int(n) for c, n in zip(codes, counts, strict=True)},
             )
 
@@ -555,7 +548,8 @@ class _Background:
 
 
 def _addresses(member_id: np.ndarray) -> dict:
-    """Name and address of each member considered, for the labels (sorted by member id)."""
+    """For the labels: name and address of each member considered (sorted by member id) and
+    every title's name (under "titles")."""
     ids = np.unique(member_id.astype(np.int64))
     temp_table("re_ship_members", "member_id bigint", {"member_id": ids})
     cols = ["first_name", "last_name", "username", "street", "city", "state", "zip_code"]
@@ -570,31 +564,6 @@ def _addresses(member_id: np.ndarray) -> dict:
     )
     got["titles"] = dict(zip(titles["id"].tolist(), titles["name"].tolist(), strict=True))
     return got
-
-
-def _document_rows(result, copies: dict, people: dict, dcs: dict, codes) -> list[tuple]:
-    """The rows documents.write_run_documents reads from the database, made from memory:
-    (dc code, name, city, state, barcode, title, format, first, last, username, street, city,
-    state, zip) per shipment from the DCs with those `codes`. Runs in the drawing process, so
-    it reads nothing itself."""
-    names = people["titles"]
-    keep = np.isin(result.dc_id, [pk for pk, d in dcs.items() if d[0] in codes])
-    at = np.searchsorted(people["id"], result.member_id[keep].astype(np.int64))
-    cols = [
-        people[c][at].tolist()
-        for c in ("first_name", "last_name", "username", "street", "city", "state", "zip_code")
-    ]
-    return [
-        (*dcs[d], b, names[t], f, *p)
-        for d, b, t, f, *p in zip(
-            result.dc_id[keep].tolist(),
-            copies["barcode"][keep].tolist(),
-            result.title_id[keep].tolist(),
-            copies["format"][keep].tolist(),
-            *cols,
-            strict=True,
-        )
-    ]
 
 
 def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None) -> int:
