@@ -31,9 +31,10 @@ def _write_business(n: int, seed: int, day: dt.date, console) -> None:
 
     from redenvelope.billing.cycle import period_containing
     from redenvelope.billing.gateway import SimulatedGateway
-    from redenvelope.billing.ledger import post_bulk
     from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, reset_sequence
     from redenvelope.inventory.models import Region
+    from redenvelope.ledger.actions import post_bulk
+    from redenvelope.ledger.money import to_cents
     from redenvelope.membership.actions import create_plan
     from redenvelope.membership.models import Plan
 
@@ -90,7 +91,7 @@ def _write_business(n: int, seed: int, day: dt.date, console) -> None:
             "pending_plan_id": None,
             "cancels_on": None,
             "gift_months_left": 0,
-            "gift_month_value": "0.00",
+            "gift_month_value": 0,
         },
     )
     gw = SimulatedGateway()
@@ -115,12 +116,12 @@ def _write_business(n: int, seed: int, day: dt.date, console) -> None:
     )
     # Each member's current period, already billed and paid (so recognition has a statement
     # for every member); members renewing today are on their last day of the previous one.
-    price = np.array([int(p.monthly_price * 100) for p in plans], np.int64)[plan_idx]
+    price = np.array([to_cents(p.monthly_price) for p in plans], np.int64)[plan_idx]
     yesterday = day - dt.timedelta(days=1)
     bounds = {a: period_containing(int(a), yesterday) for a in range(1, 32)}
     start = np.array([bounds[a][0].isoformat() for a in anchor.tolist()])
     end = np.array([bounds[a][1].isoformat() for a in anchor.tolist()])
-    cents = [f"{c // 100}.{c % 100:02d}" for c in price.tolist()]
+    cents = price  # integer cents, as stored
     entries = post_bulk(
         "statement",
         effective_date=yesterday,
@@ -146,12 +147,12 @@ def _write_business(n: int, seed: int, day: dt.date, console) -> None:
             "plan_price": cents,
             "held_days": 0,
             "subtotal": cents,
-            "discount": "0.00",
-            "adjustment": "0.00",
-            "fees": "0.00",
-            "tax": "0.00",
-            "credit_applied": "0.00",
-            "gift_applied": "0.00",
+            "discount": 0,
+            "adjustment": 0,
+            "fees": 0,
+            "tax": 0,
+            "credit_applied": 0,
+            "gift_applied": 0,
             "total_due": cents,
             "amount_paid": cents,
             "currency": "USD",
@@ -196,8 +197,8 @@ def _write_business(n: int, seed: int, day: dt.date, console) -> None:
             "id": np.arange(c0, c0 + len(both)),
             "member_id": both,
             "kind": ["account"] * k + ["percent"] * len(with_pct),
-            "amount": ["5.00"] * k + [None] * len(with_pct),
-            "remaining": ["5.00"] * k + [None] * len(with_pct),
+            "amount": [500] * k + [None] * len(with_pct),
+            "remaining": [500] * k + [None] * len(with_pct),
             "percent": [None] * k + [15] * len(with_pct),
             "rentals": None,
             "reason": "bench",
@@ -258,14 +259,12 @@ def run(members: int, days: int, seed: int, console) -> dict:
             f"The database holds {have:,} members, not {members:,}; use an empty database or "
             "that size."
         )
-    last = _scalar(
-        "SELECT MAX(effective_date) FROM billing_journalentry WHERE kind = 'recognition'"
-    )
+    last = _scalar("SELECT MAX(effective_date) FROM ledger_journalentry WHERE kind = 'recognition'")
     day = (last + dt.timedelta(days=1)) if last else first
     for k in range(days):
         d = day + dt.timedelta(days=k)
         rows_before = (
-            _count("billing_journalline") + _count("billing_statement") + _count("billing_payment")
+            _count("ledger_journalline") + _count("billing_statement") + _count("billing_payment")
         )
         with clock.frozen(timezone.make_aware(dt.datetime.combine(d, dt.time(2)))):
             t0 = time.perf_counter()
@@ -274,7 +273,7 @@ def run(members: int, days: int, seed: int, console) -> dict:
             recognized = recognize_revenue(d)
             t2 = time.perf_counter()
         rows = (
-            _count("billing_journalline")
+            _count("ledger_journalline")
             + _count("billing_statement")
             + _count("billing_payment")
             - rows_before

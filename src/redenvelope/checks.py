@@ -123,15 +123,15 @@ MEMBER_REGION = """
 
 ENTRY_BALANCED = """
     SELECT entry_id, SUM(debit) AS d, SUM(credit) AS c
-    FROM billing_journalline GROUP BY entry_id
-    HAVING ROUND(SUM(debit) - SUM(credit), 2) <> 0
+    FROM ledger_journalline GROUP BY entry_id
+    HAVING SUM(debit) - SUM(credit) <> 0
 """
 
 STATEMENT_TOTALS = """
     SELECT id, subtotal, discount, adjustment, fees, tax, credit_applied, gift_applied, total_due
     FROM billing_statement
-    WHERE ROUND(subtotal - discount + adjustment + fees + tax - credit_applied - gift_applied
-                - total_due, 2) <> 0
+    WHERE subtotal - discount + adjustment + fees + tax - credit_applied - gift_applied
+                - total_due <> 0
        OR total_due < 0 OR amount_paid > total_due
        OR (status = 'paid' AND amount_paid <> total_due)
 """
@@ -143,7 +143,26 @@ STATEMENT_PAID = """
     LEFT JOIN (SELECT statement_id, SUM(amount) AS paid FROM billing_payment
                WHERE status = 'succeeded' AND charged_back_at IS NULL
                GROUP BY statement_id) p ON p.statement_id = s.id
-    WHERE ROUND(s.amount_paid - COALESCE(p.paid, 0), 2) <> 0
+    WHERE s.amount_paid - COALESCE(p.paid, 0) <> 0
+"""
+
+# A fee, a payment, a refund or an account credit says the same amount as its journal entry.
+RECORD_MATCHES_ENTRY = """
+    SELECT 'fee' AS record, f.id, f.amount, e.d FROM billing_fee f
+      JOIN (SELECT entry_id, SUM(debit) AS d FROM ledger_journalline GROUP BY entry_id) e
+        ON e.entry_id = f.entry_id WHERE f.amount <> e.d
+    UNION ALL
+    SELECT 'payment', p.id, p.amount, e.d FROM billing_payment p
+      JOIN (SELECT entry_id, SUM(debit) AS d FROM ledger_journalline GROUP BY entry_id) e
+        ON e.entry_id = p.entry_id WHERE p.amount <> e.d
+    UNION ALL
+    SELECT 'refund', r.id, r.amount, e.d FROM billing_refund r
+      JOIN (SELECT entry_id, SUM(debit) AS d FROM ledger_journalline GROUP BY entry_id) e
+        ON e.entry_id = r.entry_id WHERE r.amount <> e.d
+    UNION ALL
+    SELECT 'credit', c.id, c.amount, e.d FROM billing_credit c
+      JOIN (SELECT entry_id, SUM(debit) AS d FROM ledger_journalline GROUP BY entry_id) e
+        ON e.entry_id = c.entry_id WHERE c.kind = 'account' AND c.amount <> e.d
 """
 
 
@@ -212,6 +231,12 @@ def run_checks() -> list[CheckResult]:
             "statement_paid",
             "what each statement says is paid is what its payments brought in",
             STATEMENT_PAID,
+            (),
+        ),
+        (
+            "records_match_ledger",
+            "every fee, payment, refund and account credit equals its journal entry",
+            RECORD_MATCHES_ENTRY,
             (),
         ),
     ]

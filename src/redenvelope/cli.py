@@ -25,9 +25,46 @@ def setup_django() -> None:
     django.setup()
 
 
+# Commands that make or need no schema of their own.
+NO_SCHEMA_NEEDED = {"migrate", "manage", "bench", "dispatch-solve", None}
+
+
+def database_description() -> str:
+    """Which database the commands use, in words (a file path, or host and name)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"SQLite file {s['NAME']}"
+    return f"PostgreSQL database {s['NAME']!r} on {s.get('HOST') or 'localhost'}"
+
+
+def require_schema() -> None:
+    """Stop with a clear message, not a traceback, when the database has not been migrated."""
+    from django.db import connection
+    from django.db.utils import OperationalError, ProgrammingError
+
+    try:
+        tables = set(connection.introspection.table_names())
+    except (OperationalError, ProgrammingError) as exc:
+        console.print(f"[red]Cannot open the {database_description()}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    if "django_migrations" not in tables or "ledger_journalentry" not in tables:
+        console.print(
+            f"[red]The {database_description()} has no Red Envelope tables yet.[/red]\n"
+            "Run `redenvelope migrate` to create them, or point the command at an existing "
+            "business: `REDENVELOPE_DATA_DIR=var/demo redenvelope ...` for the demo's data, or "
+            "`DATABASE_URL=postgres://...`."
+        )
+        raise typer.Exit(2)
+
+
 @app.callback()
-def _main() -> None:
+def _main(ctx: typer.Context) -> None:
     setup_django()
+    sub = ctx.invoked_subcommand
+    if sub not in NO_SCHEMA_NEEDED and not (sub == "dispatch" and "solve" in sys.argv):
+        require_schema()
 
 
 @app.command()
@@ -36,7 +73,7 @@ def migrate() -> None:
     from django.core.management import call_command
 
     from redenvelope.accounts.actions import ensure_roles
-    from redenvelope.billing.ledger import ensure_chart
+    from redenvelope.ledger.actions import ensure_chart
 
     call_command("migrate", interactive=False, verbosity=1)
     ensure_roles()
@@ -261,6 +298,32 @@ def _today():
     return timezone.localdate()
 
 
+def _cli_staff(username: str, *roles: str):
+    """The staff member a command acts as: an existing login holding one of `roles` (refused
+    otherwise, exit 2). Returns (user, via) where `via` records the operating-system user who
+    ran the command, for the audit trail."""
+    import getpass
+
+    from django.contrib.auth import get_user_model
+
+    from redenvelope.accounts.roles import has_role
+
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        console.print(f"[red]No staff member {username!r}.[/red]")
+        raise typer.Exit(2)
+    if not has_role(user, *roles):
+        console.print(
+            f"[red]{username} does not hold a role that may do this ({', '.join(roles)})."
+        )
+        raise typer.Exit(2)
+    try:
+        os_user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (a container): say so
+        os_user = f"uid {os.getuid()}"
+    return user, f"cli:{os_user}"[:60]
+
+
 @dispatch_app.command("incident")
 def dispatch_incident(
     dc: str = typer.Option(..., help="DC code"),
@@ -268,18 +331,22 @@ def dispatch_incident(
     end: str = typer.Option(..., "--to", help="First day it ships again (YYYY-MM-DD)"),
     reason: str = typer.Option(..., help="What happened"),
     kind: str = typer.Option("shipping", help="shipping | receiving | both"),
+    staff: str = typer.Option(..., help="Username of the operations staff member (audited)"),
 ) -> None:
     """Record days a DC cannot ship: dispatch gives it no capacity then."""
     from redenvelope.core.errors import DomainError
     from redenvelope.fulfillment.actions import open_incident
     from redenvelope.inventory.models import DistributionCenter
 
+    user, via = _cli_staff(staff, "operations", "admin")
     center = DistributionCenter.objects.filter(code=dc.upper()).first()
     if center is None:
         console.print(f"[red]No DC with code {dc!r}.[/red]")
         raise typer.Exit(2)
     try:
-        inc = open_incident(center, _date(start), _date(end), reason, kind=kind)
+        inc = open_incident(
+            center, _date(start), _date(end), reason, kind=kind, actor=user, via=via
+        )
     except DomainError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None
@@ -420,21 +487,20 @@ def billing_compensate_outage(
     incident: int = typer.Argument(..., help="Incident id (see the admin or /finance/outages/)"),
     percent: int = typer.Option(15, help="Percent off each affected member's next statement"),
     staff: str = typer.Option(..., help="Username of the staff member giving it (audited)"),
+    reason: str = typer.Option(..., help="Why (recorded with who gave it)"),
 ) -> None:
     """Give every member affected by a DC incident a percentage off their next statement, once."""
-    from django.contrib.auth import get_user_model
-
     from redenvelope.billing.actions import compensate_outage
     from redenvelope.core.errors import DomainError
     from redenvelope.fulfillment.models import Incident
 
-    user = get_user_model().objects.filter(username=staff).first()
+    user, via = _cli_staff(staff, "support_lead", "finance", "operations", "admin")
     found = Incident.objects.filter(pk=incident).first()
-    if user is None or found is None:
-        console.print("[red]No such staff member or incident.[/red]")
+    if found is None:
+        console.print(f"[red]No incident {incident}.[/red]")
         raise typer.Exit(2)
     try:
-        comp = compensate_outage(found, percent, issuer=user)
+        comp = compensate_outage(found, percent, issuer=user, reason=reason, via=via)
     except DomainError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None
@@ -494,7 +560,7 @@ def ledger_trial_balance(
     date: str = typer.Option(None, help="As of YYYY-MM-DD (inclusive)"),
 ) -> None:
     """Debits and credits per account; exits 1 when they differ."""
-    from redenvelope.billing.ledger import trial_balance
+    from redenvelope.ledger.queries import trial_balance
 
     tb = trial_balance(_date(date))
     table = Table(title=f"Trial balance{' as of ' + date if date else ''}")

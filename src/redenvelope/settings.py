@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "huey.contrib.djhuey",
     "redenvelope.core",
+    "redenvelope.ledger",
     "redenvelope.accounts",
     "redenvelope.catalog",
     "redenvelope.inventory",
@@ -71,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "redenvelope.core.middleware.SecurityHeadersMiddleware",
+    "redenvelope.core.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "redenvelope.urls"

@@ -5,9 +5,11 @@ import pytest
 from django.db import connection
 
 from redenvelope.billing.actions import issue_credit
-from redenvelope.billing.ledger import ensure_chart, trial_balance
-from redenvelope.billing.models import Credit, JournalEntry
+from redenvelope.billing.models import Credit
 from redenvelope.core.errors import DomainError, Forbidden
+from redenvelope.ledger.actions import ensure_chart
+from redenvelope.ledger.models import JournalEntry
+from redenvelope.ledger.queries import trial_balance
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from redenvelope.billing import actions
-from redenvelope.billing.ledger import trial_balance
 from redenvelope.billing.models import Statement
 from redenvelope.billing.run import run_billing
 from redenvelope.checks import run_checks
 from redenvelope.core import clock
 from redenvelope.fulfillment.actions import open_incident
+from redenvelope.ledger.queries import trial_balance
 from redenvelope.membership import actions as membership
 from redenvelope.membership.models import Member
 
@@ -118,9 +118,13 @@ def test_trial_upgrade_outage_decline_recovery(world, smtp, client, settings):
     )
     staff = client.__class__()
     staff.force_login(world.staff["finance"])
-    r = staff.post("/finance/outages/", {"incident": incident.pk, "percent": "15"})
+    r = staff.post(
+        "/finance/outages/", {"incident": incident.pk, "percent": "15", "reason": "flood"}
+    )
     assert r.status_code == 302
-    staff.post("/finance/outages/", {"incident": incident.pk, "percent": "15"})  # once only
+    staff.post(
+        "/finance/outages/", {"incident": incident.pk, "percent": "15", "reason": "flood"}
+    )  # once only
     with on(dt.date(2026, 4, 30)):
         run_billing(dt.date(2026, 4, 30))
     may = Statement.objects.get(member=erin, kind="period", period_start=dt.date(2026, 4, 30))

@@ -6,10 +6,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from redenvelope.billing.ledger import Line, ensure_chart, post_entry, trial_balance
-from redenvelope.billing.models import JournalEntry, JournalLine
-from redenvelope.billing.money import to_money
 from redenvelope.core.errors import DomainError
+from redenvelope.ledger.actions import Line, ensure_chart, post_entry
+from redenvelope.ledger.models import JournalEntry, JournalLine
+from redenvelope.ledger.money import to_money
+from redenvelope.ledger.queries import trial_balance
 
 
 @pytest.fixture
@@ -101,6 +102,6 @@ def test_cli_exits_nonzero_when_unbalanced(chart):
     runner = CliRunner()
     assert runner.invoke(app, ["ledger", "trial-balance"]).exit_code == 0
     with connection.cursor() as cur:  # behind the ledger's back
-        cur.execute("UPDATE billing_journalline SET credit = 9 WHERE credit = 10")
+        cur.execute("UPDATE ledger_journalline SET credit = 900 WHERE credit = 1000")
     result = runner.invoke(app, ["ledger", "trial-balance"])
     assert result.exit_code == 1 and "Out of balance" in result.output

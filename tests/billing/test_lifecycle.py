@@ -8,14 +8,15 @@ import pytest
 from django.utils import timezone
 
 from redenvelope.billing import actions
-from redenvelope.billing.ledger import trial_balance
-from redenvelope.billing.models import Credit, Fee, JournalLine, Payment, Statement
+from redenvelope.billing.models import Credit, Fee, Payment, Statement
 from redenvelope.billing.recognition import recognize_revenue
 from redenvelope.billing.reports import REPORTS, build
 from redenvelope.billing.run import run_billing
 from redenvelope.checks import run_checks
 from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError, Forbidden
+from redenvelope.ledger.models import JournalLine
+from redenvelope.ledger.queries import trial_balance
 from redenvelope.membership import actions as membership
 from redenvelope.membership.models import Member
 
@@ -46,17 +47,6 @@ _BILLING = {"ledger_balanced", "statement_totals", "statement_paid"}
 
 
 pytestmark = pytest.mark.usefixtures("emails_at_once")
-
-
-@pytest.fixture
-def shop(world, settings, mailoutbox):
-    settings.REDENVELOPE = {
-        **settings.REDENVELOPE,
-        "SALES_TAX": {"NY": "0.08875"},
-        "DUNNING_RETRY_DAYS": [1, 3, 7],
-    }
-    Member.objects.filter(pk__in=[world.alice.pk, world.bob.pk]).update(billing_day=10)
-    return world
 
 
 def test_trial_converts_and_pays(shop):
@@ -268,7 +258,9 @@ def test_fees_by_policy_and_waiver(shop):
     assert fee.pk == again.pk and fee.amount == Decimal("10.00")
     with pytest.raises(Forbidden):
         actions.waive_fee(fee, actor=shop.staff["warehouse"], reason="x")
-    lost = actions.charge_fee(shop.bob, "lost_disc", reason="never came back")
+    lost = actions.charge_fee(
+        shop.bob, "lost_disc", reason="never came back", issuer=shop.staff["support_agent"]
+    )
     actions.waive_fee(fee, actor=shop.staff["support_agent"], reason="post office broke it")
     card(shop.bob)
     with at(dt.date(2026, 4, 10)):
@@ -326,10 +318,10 @@ def test_outage_compensation_once_with_emails(shop, mailoutbox):
         actor=shop.staff["operations"],
     )
     Member.objects.update(joined_at=timezone.make_aware(dt.datetime(2026, 1, 1)))
-    comp = actions.compensate_outage(incident, 15, issuer=shop.staff["finance"])
+    comp = actions.compensate_outage(incident, 15, issuer=shop.staff["finance"], reason="flood")
     assert comp.members == 1  # Alice (Manhattan, served by Newark); Bob is in San Francisco
     with pytest.raises(Conflict):
-        actions.compensate_outage(incident, 15, issuer=shop.staff["finance"])
+        actions.compensate_outage(incident, 15, issuer=shop.staff["finance"], reason="flood")
     assert [m.to for m in mailoutbox] == [["alice@example.com"]]
     with at(dt.date(2026, 4, 10)):
         run_billing(dt.date(2026, 4, 10))

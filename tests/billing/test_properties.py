@@ -13,13 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from redenvelope.billing import actions
-from redenvelope.billing.ledger import trial_balance
-from redenvelope.billing.models import JournalLine, Statement
+from redenvelope.billing.models import Statement
 from redenvelope.billing.recognition import recognize_revenue
 from redenvelope.billing.run import run_billing, share
 from redenvelope.checks import run_checks
 from redenvelope.core import clock
 from redenvelope.core.errors import DomainError
+from redenvelope.ledger.models import JournalLine
+from redenvelope.ledger.queries import trial_balance
 from redenvelope.membership import actions as membership
 from redenvelope.membership.models import Member
 

@@ -5,9 +5,10 @@ import pytest
 from django.db.models import Sum
 
 from redenvelope.billing.actions import issue_statement
-from redenvelope.billing.ledger import ensure_chart, trial_balance
-from redenvelope.billing.models import JournalLine
 from redenvelope.billing.recognition import recognize_revenue
+from redenvelope.ledger.actions import ensure_chart
+from redenvelope.ledger.models import JournalLine
+from redenvelope.ledger.queries import trial_balance
 from redenvelope.membership.models import Member
 
 

@@ -4,10 +4,11 @@ from decimal import Decimal
 import pytest
 
 from redenvelope.billing.actions import issue_credit
-from redenvelope.billing.ledger import ensure_chart, trial_balance
 from redenvelope.billing.models import Statement
 from redenvelope.billing.run import run_billing
 from redenvelope.checks import run_checks
+from redenvelope.ledger.actions import ensure_chart
+from redenvelope.ledger.queries import trial_balance
 from redenvelope.membership.models import Member
 
 

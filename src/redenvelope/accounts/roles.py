@@ -54,10 +54,10 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
     ],
     Role.SUPPORT_LEAD: [],  # everything an agent has, plus the lines below
     Role.FINANCE: [
-        "billing.view_account",
+        "ledger.view_account",
         "billing.view_credit",
-        "billing.view_journalentry",
-        "billing.view_journalline",
+        "ledger.view_journalentry",
+        "ledger.view_journalline",
         "membership.view_plan",
         "membership.change_plan",
         "membership.view_member",
@@ -86,7 +86,6 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.ADMIN: [],  # superuser
 }
 ROLE_PERMISSIONS[Role.SUPPORT_LEAD] = ROLE_PERMISSIONS[Role.SUPPORT_AGENT] + [
-    "membership.change_member",
     "membership.add_hold",
     "membership.change_hold",
 ]

@@ -13,11 +13,13 @@ from django.db.models import F
 from redenvelope.accounts.roles import Role, roles_of
 from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError, Forbidden, NotFound
+from redenvelope.ledger.actions import Line, post_bulk, post_entry
+from redenvelope.ledger.fields import money_value
+from redenvelope.ledger.money import from_cents, share, to_cents, to_money
 from redenvelope.membership.models import Member, MemberEvent, MemberStatus, Plan
 
 from .cycle import add_months, is_billing_day, on_day
 from .gateway import GatewayError, get_gateway
-from .ledger import Line, post_bulk, post_entry
 from .models import (
     Credit,
     Fee,
@@ -28,8 +30,7 @@ from .models import (
     Refund,
     Statement,
 )
-from .money import to_money
-from .run import Notices, bill, member_statuses, share, tax_rate
+from .run import Notices, bill, member_statuses, tax_rate
 
 DEFAULT_CREDIT_LIMITS = {
     "support_agent": "25.00",
@@ -52,6 +53,17 @@ def _role_limit(user, setting: str, default: dict, convert):
 def credit_limit(user) -> Decimal:
     """The largest single credit this person may give (the highest of their roles' limits)."""
     return _role_limit(user, "CREDIT_LIMITS", DEFAULT_CREDIT_LIMITS, to_money)
+
+
+def scoped_key(kind: str, owner_id: int, key: str | None) -> str | None:
+    """A client's idempotency key, scoped to its owner (a member, or the staff member acting): the
+    same text from someone else is another key. Refused when too long or not printable."""
+    if key is None or key == "":
+        return None
+    key = str(key)
+    if len(key) > 64 or not key.isascii() or not key.isprintable():
+        raise DomainError("An idempotency key is at most 64 printable ASCII characters.")
+    return f"{kind}:{int(owner_id)}:{key}"
 
 
 def _log(member_id: int, event: str, actor=None, **data) -> None:
@@ -86,10 +98,6 @@ def issue_credit(
     disc out, that many times). Two staff crediting the same member at once both land, one after
     the other (the member row is locked); the same request twice (a double click, a retry with
     its key) lands once."""
-    if idempotency_key:
-        done = Credit.objects.filter(idempotency_key=idempotency_key).first()
-        if done:
-            return done
     if kind not in Credit.Kind.values:
         raise DomainError(f"Unknown kind of credit {kind!r}.")
     if not (reason or "").strip():
@@ -129,6 +137,16 @@ def issue_credit(
                 f"{rentals} bonus rentals is over your limit of {limit}.", code="over_limit"
             )
         fields = {"rentals": int(rentals)}
+    key = scoped_key("credit", issuer.pk, idempotency_key)
+    if key:
+        done = Credit.objects.filter(idempotency_key=key).first()
+        if done:
+            same = {k: v for k, v in fields.items() if k != "remaining"}
+            asked = (int(getattr(member, "pk", member)), kind, same)
+            given = (done.member_id, done.kind, {k: getattr(done, k) for k in same})
+            if asked != given:
+                raise Conflict("That idempotency key was used for a different credit.")
+            return done
     member = _locked_member(member)
     if member.status == MemberStatus.CANCELLED:
         raise DomainError("A cancelled membership cannot receive credit.")
@@ -140,7 +158,7 @@ def issue_credit(
             memo=f"Account credit: {reason.strip()}"[:300],
             member_id=member.pk,
             actor=issuer,
-            idempotency_key=f"credit:{idempotency_key}" if idempotency_key else None,
+            idempotency_key=key,
         )
     if kind == Credit.Kind.BONUS_RENTALS:
         Member.objects.filter(pk=member.pk).update(bonus_rentals=F("bonus_rentals") + int(rentals))
@@ -153,11 +171,11 @@ def issue_credit(
                 issuer=issuer,
                 issued_at=clock.now(),
                 entry=entry,
-                idempotency_key=idempotency_key,
+                idempotency_key=key,
                 **fields,
             )
     except IntegrityError:
-        if idempotency_key:
+        if key:
             raise Conflict("That credit was just given by another request.") from None
         raise
     _log(member.pk, "credit_given", issuer, credit=credit.pk, what=credit.describe(), reason=reason)
@@ -230,13 +248,13 @@ def change_plan(member: Member, plan: Plan, *, actor=None) -> dict:
         return {"when": current.period_end, "statement": None}
     start, end = current.period_start, current.period_end
     left, days = (end - day).days, (end - start).days
-    new_part = share(int(plan.monthly_price * 100), left, days)
-    unused = share(int(old.monthly_price * 100), left, days)
+    new_part = share(to_cents(plan.monthly_price), left, days)
+    unused = share(to_cents(old.monthly_price), left, days)
     net = new_part - unused
     tax = share(net, tax_rate(member.state), 1)
-    lines = [Line("1100", debit=Decimal(net + tax) / 100), Line("2000", credit=Decimal(net) / 100)]
+    lines = [Line("1100", debit=from_cents(net + tax)), Line("2000", credit=from_cents(net))]
     if tax:
-        lines.append(Line("2100", credit=Decimal(tax) / 100))
+        lines.append(Line("2100", credit=from_cents(tax)))
     entry = post_entry(
         "statement",
         lines,
@@ -251,10 +269,10 @@ def change_plan(member: Member, plan: Plan, *, actor=None) -> dict:
         period_end=end,
         plan=plan,
         plan_price=plan.monthly_price,
-        subtotal=Decimal(net) / 100,
-        tax=Decimal(tax) / 100,
+        subtotal=from_cents(net),
+        tax=from_cents(tax),
         credit_applied=0,
-        total_due=Decimal(net + tax) / 100,
+        total_due=from_cents(net + tax),
         status=Statement.Status.DUE,
         issued_at=clock.now(),
         entry=entry,
@@ -269,8 +287,16 @@ def change_plan(member: Member, plan: Plan, *, actor=None) -> dict:
         unused_credit=unused,
     )
     if statement.total_due > 0:
-        _collect_one(statement, day)
+        _collect_one(statement, day, manual=True)
         statement.refresh_from_db()
+        if statement.status != Statement.Status.PAID:
+            # A declined card buys no upgrade: everything above rolls back (no money moved).
+            failed = Payment.objects.filter(statement=statement).order_by("-id").first()
+            why = failed.message if failed and failed.message else "the payment did not go through"
+            raise DomainError(
+                f"Your plan has not changed: {why} Update your payment method and try again.",
+                code="declined",
+            )
     return {"when": "now", "statement": statement}
 
 
@@ -363,7 +389,9 @@ def remove_payment_method(method: PaymentMethod, *, member: Member | None = None
     return method
 
 
-def _collect_one(statement: Statement, day: dt.date) -> None:
+def _collect_one(statement: Statement, day: dt.date, *, manual: bool = False) -> None:
+    """Charge one statement now. `manual`: the member (or staff for them) asked; a failure then
+    leaves the dunning schedule where it was (it is not one of the scheduled retries)."""
     from .run import collect
 
     notices = Notices()
@@ -371,10 +399,13 @@ def _collect_one(statement: Statement, day: dt.date) -> None:
         day,
         [statement.pk],
         [statement.member_id],
-        [int((statement.total_due - statement.amount_paid) * 100)],
+        [to_cents(statement.total_due - statement.amount_paid)],
         [statement.attempts],
         [statement.first_failed_on],
         notices,
+        manual=manual,
+        statuses=[statement.status],
+        next_retry=[statement.next_retry_on],
     )
     notices.send_on_commit()
 
@@ -385,24 +416,31 @@ def pay_statement(
 ) -> Payment:
     """Charge what is left on a statement to the member's default method now (the member's "pay
     now", or staff on their behalf). A member may pay only their own statements; a paid statement
-    is refused; the same key twice charges once."""
-    if idempotency_key:
-        done = Payment.objects.filter(idempotency_key=f"pay:{idempotency_key}").first()
-        if done:
-            return done
-    statement = Statement.objects.select_for_update().get(pk=statement.pk)
+    is refused. The statement's owner is checked first; a key belongs to its member (the same key
+    twice charges once; the same key for another statement is a conflict)."""
+    statement = Statement.objects.select_for_update().filter(pk=statement.pk).first()
+    if statement is None:
+        raise NotFound("No such statement.", code="unknown_statement")
     if member is not None and statement.member_id != member.pk:
         raise Forbidden("That statement is not yours.")
+    key = scoped_key("pay", statement.member_id, idempotency_key)
+    if key:
+        done = Payment.objects.filter(idempotency_key=key).first()
+        if done:
+            if done.statement_id != statement.pk:
+                raise Conflict("That idempotency key was used to pay another statement.")
+            return done
     if statement.status not in (Statement.Status.DUE, Statement.Status.PAST_DUE):
         raise Conflict(f"That statement is {statement.get_status_display().lower()}.")
     balance = statement.total_due - statement.amount_paid
     if balance <= 0:
         raise Conflict("Nothing is owed on that statement.")
     _locked_member(statement.member_id)
-    _collect_one(statement, clock.today())
+    _collect_one(statement, clock.today(), manual=True)
     payment = Payment.objects.filter(statement=statement).order_by("-id").first()
-    if idempotency_key:
-        Payment.objects.filter(pk=payment.pk).update(idempotency_key=f"pay:{idempotency_key}")
+    if key:
+        Payment.objects.filter(pk=payment.pk).update(idempotency_key=key)
+        payment.idempotency_key = key
     return payment
 
 
@@ -435,7 +473,7 @@ def refund_payment(payment: Payment, amount=None, *, reason: str, issuer) -> Ref
         member_id=payment.member_id,
         actor=issuer,
     )
-    Payment.objects.filter(pk=payment.pk).update(refunded=F("refunded") + amount)
+    Payment.objects.filter(pk=payment.pk).update(refunded=F("refunded") + money_value(amount))
     refund = Refund.objects.create(
         payment=payment,
         amount=amount,
@@ -484,7 +522,7 @@ def record_chargeback(payment: Payment, *, day: dt.date | None = None) -> Paymen
         )
     retry = settings.REDENVELOPE["DUNNING_RETRY_DAYS"]
     Statement.objects.filter(pk=payment.statement_id).update(
-        amount_paid=F("amount_paid") - amount,
+        amount_paid=F("amount_paid") - money_value(amount),
         status=Statement.Status.PAST_DUE,
         attempts=1,
         first_failed_on=day,
@@ -525,7 +563,18 @@ def charge_fee(
     member: Member, kind: str, *, copy=None, reason: str, issuer=None, idempotency_key=None
 ) -> Fee:
     """Charge a lost-disc or damaged-disc fee by the fee policy (setting FEES): posted at once
-    (Dr receivables / Cr fee revenue) and put on the next statement. One fee per disc and kind."""
+    (Dr receivables / Cr fee revenue) and put on the next statement. One fee per disc and kind;
+    staff (support, finance, admins) charge one with a request key, so a double submit charges
+    once; without staff, only a rule charges it, for a disc."""
+    if issuer is not None and not roles_of(issuer) & {
+        "support_agent",
+        "support_lead",
+        "finance",
+        "admin",
+    }:
+        raise Forbidden("Only support, finance and admins charge fees.")
+    if issuer is None and copy is None:
+        raise DomainError("A fee without a disc is charged by a staff member.")
     if kind not in Fee.Kind.values:
         raise DomainError(f"Unknown fee {kind!r}.")
     if not (reason or "").strip():
@@ -534,10 +583,15 @@ def charge_fee(
     if amount <= 0:
         raise DomainError(f"The fee policy charges nothing for {kind.replace('_', ' ')}.")
     member = _locked_member(member)
-    key = idempotency_key or (f"fee:{kind}:{copy.pk}:{member.pk}" if copy is not None else None)
+    if copy is not None:
+        key = f"fee:{kind}:{copy.pk}:{member.pk}"
+    else:
+        key = scoped_key("fee", issuer.pk, idempotency_key)
     if key:
         done = Fee.objects.filter(idempotency_key=key).first()
         if done:
+            if (done.member_id, done.kind) != (member.pk, kind):
+                raise Conflict("That idempotency key was used for a different fee.")
             return done
     entry = post_entry(
         "fee",
@@ -632,11 +686,20 @@ def purchase_gift(
     exp_month: int,
     exp_year: int,
     then: str = Gift.Then.CONTINUE,
+    buyer=None,
+    idempotency_key: str | None = None,
 ) -> Gift:
     """Sell a gift subscription: months × the plan's price, charged to the buyer's card now and
     held as a liability (gift subscriptions outstanding) until each month is used."""
     from django.core.validators import validate_email
 
+    key = scoped_key("gift", buyer.pk if buyer is not None else 0, idempotency_key)
+    if key:
+        done = Gift.objects.filter(idempotency_key=key).first()
+        if done:
+            if (done.plan_id, done.months) != (plan.pk, int(months)):
+                raise Conflict("That idempotency key was used for a different gift.")
+            return done
     if not 1 <= int(months) <= 24:
         raise DomainError("A gift is 1 to 24 months.")
     if then not in Gift.Then.values:
@@ -673,6 +736,7 @@ def purchase_gift(
         purchased_at=clock.now(),
         reference=result.reference,
         entry=entry,
+        idempotency_key=key,
     )
 
 
@@ -731,17 +795,24 @@ def affected_members(incident):
 
 
 @transaction.atomic
-def compensate_outage(incident, percent: int, *, issuer) -> OutageCompensation:
+def compensate_outage(
+    incident, percent: int, *, issuer, reason: str = "", via: str = "web"
+) -> OutageCompensation:
     """Give every member affected by a DC incident a percentage off their next statement: once
-    per incident (a second click is refused), each member emailed after it commits."""
+    per incident (a second click is refused), each member emailed after it commits. The
+    percentage is capped by the setting OUTAGE_MAX_PERCENT (25 unless set); the reason, who gave
+    it and from where are recorded."""
     import numpy as np
 
     from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, reset_sequence
 
     if not roles_of(issuer) & {"support_lead", "finance", "operations", "admin"}:
         raise Forbidden("Support leads, finance, operations and admins compensate outages.")
-    if not 1 <= int(percent) <= 100:
-        raise DomainError("The compensation is a percentage from 1 to 100.")
+    cap = int(settings.REDENVELOPE.get("OUTAGE_MAX_PERCENT", 25))
+    if not 1 <= int(percent) <= cap:
+        raise DomainError(f"The compensation is a percentage from 1 to {cap}.")
+    if not (reason or "").strip():
+        raise DomainError("Say why: every compensation carries its reason.")
     from redenvelope.fulfillment.models import Incident
 
     incident = Incident.objects.select_for_update().select_related("dc").get(pk=incident.pk)
@@ -754,6 +825,8 @@ def compensate_outage(incident, percent: int, *, issuer) -> OutageCompensation:
         members=len(ids),
         issuer=issuer,
         issued_at=clock.now(),
+        reason=reason.strip()[:300],
+        via=via[:60],
     )
     if len(ids):
         c0 = next_id("billing_credit")
@@ -806,7 +879,7 @@ def charge_fees_bulk(kind: str, items: list[tuple[int, int]], *, reason: str) ->
     items = [(m, c) for (m, c), k in zip(items, keys, strict=True) if k not in taken]
     if not items:
         return 0
-    cents = int(amount * 100)
+    cents = to_cents(amount)
     members = np.array([m for m, _ in items], np.int64)
     label = Fee.Kind(kind).label
     entry_ids = post_bulk(
@@ -827,7 +900,7 @@ def charge_fees_bulk(kind: str, items: list[tuple[int, int]], *, reason: str) ->
             "member_id": members,
             "kind": kind,
             "copy_id": np.array([c for _, c in items], np.int64),
-            "amount": str(amount),
+            "amount": cents,
             "reason": reason[:300],
             "issuer_id": None,
             "created_at": db_timestamp(clock.now()),

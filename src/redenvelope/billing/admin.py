@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from redenvelope.core.admin import RecordAdmin
 
-from .models import Account, Credit, JournalEntry, JournalLine
+from .models import Credit
 
 
 @admin.register(Credit)
@@ -20,35 +20,3 @@ class CreditAdmin(RecordAdmin):
         "entry",
         "idempotency_key",
     )
-
-
-@admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "kind")
-
-
-class JournalLineInline(admin.TabularInline):
-    model = JournalLine
-    extra = 0
-    can_delete = False
-    readonly_fields = ("account", "member_id", "debit", "credit", "currency")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(JournalEntry)
-class JournalEntryAdmin(RecordAdmin):
-    list_display = ("effective_date", "kind", "memo", "member_id", "actor", "posted_at")
-    list_filter = ("kind",)
-    search_fields = ("memo", "member_id")
-    readonly_fields = (
-        "kind",
-        "effective_date",
-        "posted_at",
-        "memo",
-        "member_id",
-        "actor",
-        "idempotency_key",
-    )
-    inlines = [JournalLineInline]

@@ -13,11 +13,11 @@ from ninja import Router, Schema
 
 from redenvelope.accounts.roles import Role, has_role
 from redenvelope.core.errors import Forbidden, NotFound
+from redenvelope.ledger.money import to_money
 from redenvelope.membership.models import Member, Plan
 
 from . import actions, reports
 from .models import Statement
-from .money import to_money
 from .queries import balance
 
 router = Router(tags=["billing"])
@@ -196,6 +196,7 @@ class GiftIn(Schema):
     exp_month: int
     exp_year: int
     then: Literal["continue", "stop"] = "continue"
+    idempotency_key: str | None = None
 
 
 class GiftOut(Schema):
@@ -216,7 +217,7 @@ def buy_gift(request, body: GiftIn):
         raise NotFound(f"No plan {body.plan!r}.")
     data = body.dict()
     data.pop("plan")
-    return actions.purchase_gift(plan=plan, **data)
+    return actions.purchase_gift(plan=plan, buyer=request.auth, **data)
 
 
 @router.post("/gifts/redeem", response=BalanceOut)

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .money import to_money
+from redenvelope.ledger.money import to_money
 
 DECLINES = {
     "4000000000000002": "card_declined",

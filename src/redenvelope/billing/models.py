@@ -4,87 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-class Account(models.Model):
-    """One account of the chart. Normal balance: debit for assets and expenses (and
-    contra-revenue), credit for liabilities, equity and revenue."""
-
-    class Kind(models.TextChoices):
-        ASSET = "asset", "Asset"
-        LIABILITY = "liability", "Liability"
-        EQUITY = "equity", "Equity"
-        REVENUE = "revenue", "Revenue"
-        CONTRA_REVENUE = "contra_revenue", "Contra-revenue"
-        EXPENSE = "expense", "Expense"
-
-    code = models.CharField(max_length=10, unique=True)
-    name = models.CharField(max_length=100)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-
-    class Meta:
-        ordering = ["code"]
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.name}"
-
-    @property
-    def debit_normal(self) -> bool:
-        return self.kind in (self.Kind.ASSET, self.Kind.EXPENSE, self.Kind.CONTRA_REVENUE)
-
-
-class JournalEntry(models.Model):
-    """One money event, posted as balanced lines. Append-only: corrected by a reversing entry."""
-
-    class Kind(models.TextChoices):
-        STATEMENT = "statement", "Statement"
-        PAYMENT = "payment", "Payment"
-        REFUND = "refund", "Refund"
-        CHARGEBACK = "chargeback", "Chargeback"
-        CREDIT = "credit", "Credit"
-        FEE = "fee", "Fee"
-        WRITE_OFF = "write_off", "Write-off"
-        RECOGNITION = "recognition", "Revenue recognition"
-        ADJUSTMENT = "adjustment", "Adjustment"
-
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    effective_date = models.DateField()
-    posted_at = models.DateTimeField()
-    memo = models.CharField(max_length=300)
-    member_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    # A retry with the same key returns the entry already posted instead of posting twice.
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
-
-    class Meta:
-        ordering = ["-effective_date", "-id"]
-        verbose_name_plural = "journal entries"
-
-    def __str__(self) -> str:
-        return f"{self.effective_date} {self.kind}: {self.memo}"
-
-
-class JournalLine(models.Model):
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
-    member_id = models.BigIntegerField(null=True, blank=True)
-    debit = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    credit = models.DecimalField(max_digits=14, decimal_places=2, default=0)
-    currency = models.CharField(max_length=3, default="USD")
-
-    class Meta:
-        indexes = [models.Index(fields=["account", "entry"]), models.Index(fields=["member_id"])]
-        constraints = [
-            models.CheckConstraint(
-                name="line_one_sided_positive",
-                condition=(Q(debit__gt=0, credit=0) | Q(credit__gt=0, debit=0)),
-            )
-        ]
-
-    def __str__(self) -> str:
-        side = f"Dr {self.debit}" if self.debit else f"Cr {self.credit}"
-        return f"{self.account.code} {side}"
+from redenvelope.ledger.fields import MoneyField
+from redenvelope.ledger.models import JournalEntry
 
 
 class Credit(models.Model):
@@ -104,8 +25,8 @@ class Credit(models.Model):
         "membership.Member", on_delete=models.PROTECT, related_name="credits"
     )
     kind = models.CharField(max_length=14, choices=Kind.choices, default=Kind.ACCOUNT)
-    amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
-    remaining = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    amount = MoneyField(null=True, blank=True)
+    remaining = MoneyField(null=True, blank=True)
     percent = models.PositiveSmallIntegerField(null=True, blank=True)
     rentals = models.PositiveSmallIntegerField(null=True, blank=True)
     reason = models.CharField(max_length=300)
@@ -186,25 +107,28 @@ class Statement(models.Model):
     period_start = models.DateField()
     period_end = models.DateField()
     plan = models.ForeignKey("membership.Plan", on_delete=models.PROTECT, related_name="+")
-    plan_price = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    plan_price = MoneyField(default=0)
     held_days = models.PositiveSmallIntegerField(default=0)
     # subtotal - discount is the revenue this statement earns over its period.
-    subtotal = models.DecimalField(max_digits=10, decimal_places=2)
-    discount = models.DecimalField(max_digits=10, decimal_places=2, default=0)
-    adjustment = models.DecimalField(max_digits=10, decimal_places=2, default=0)
-    fees = models.DecimalField(max_digits=10, decimal_places=2, default=0)
-    tax = models.DecimalField(max_digits=10, decimal_places=2)
-    credit_applied = models.DecimalField(max_digits=10, decimal_places=2)
-    gift_applied = models.DecimalField(max_digits=10, decimal_places=2, default=0)
-    total_due = models.DecimalField(max_digits=10, decimal_places=2)
-    amount_paid = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    subtotal = MoneyField()
+    discount = MoneyField(default=0)
+    adjustment = MoneyField(default=0)
+    fees = MoneyField(default=0)
+    tax = MoneyField()
+    credit_applied = MoneyField()
+    gift_applied = MoneyField(default=0)
+    total_due = MoneyField()
+    amount_paid = MoneyField(default=0)
     currency = models.CharField(max_length=3, default="USD")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DUE)
     attempts = models.PositiveSmallIntegerField(default=0)
     first_failed_on = models.DateField(null=True, blank=True)
     next_retry_on = models.DateField(null=True, blank=True)
     issued_at = models.DateTimeField()
-    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="statement")
+    # Empty for a statement of nothing at all (a fully held month): no money moved, no entry.
+    entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="statement"
+    )
 
     class Meta:
         ordering = ["-period_start", "-id"]
@@ -255,7 +179,7 @@ class Fee(models.Model):
     copy = models.ForeignKey(
         "inventory.Copy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    amount = MoneyField()
     reason = models.CharField(max_length=300)
     issuer = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -335,14 +259,14 @@ class Payment(models.Model):
     method = models.ForeignKey(
         PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
     )
-    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    amount = MoneyField()
     status = models.CharField(max_length=9, choices=Status.choices)
     attempt = models.PositiveSmallIntegerField(default=1)
     reference = models.CharField(max_length=40, blank=True)
     decline_code = models.CharField(max_length=40, blank=True)
     message = models.CharField(max_length=200, blank=True)
     attempted_at = models.DateTimeField()
-    refunded = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    refunded = MoneyField(default=0)
     charged_back_at = models.DateTimeField(null=True, blank=True)
     entry = models.OneToOneField(
         JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
@@ -366,7 +290,7 @@ class Payment(models.Model):
 
 class Refund(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    amount = MoneyField()
     reason = models.CharField(max_length=300)
     issuer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
@@ -389,14 +313,16 @@ class Gift(models.Model):
     code = models.CharField(max_length=16, unique=True)
     plan = models.ForeignKey("membership.Plan", on_delete=models.PROTECT, related_name="+")
     months = models.PositiveSmallIntegerField()
-    month_value = models.DecimalField(max_digits=8, decimal_places=2)
-    amount_paid = models.DecimalField(max_digits=10, decimal_places=2)
+    month_value = MoneyField()
+    amount_paid = MoneyField()
     purchaser_name = models.CharField(max_length=100)
     purchaser_email = models.EmailField()
     then = models.CharField(max_length=8, choices=Then.choices, default=Then.CONTINUE)
     purchased_at = models.DateTimeField()
     reference = models.CharField(max_length=40)
     entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="gift")
+    # The buyer's request key (scoped to the buying account): a double click buys once.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
     redeemed_by = models.ForeignKey(
         "membership.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="gifts"
     )
@@ -424,6 +350,9 @@ class OutageCompensation(models.Model):
     members = models.PositiveIntegerField()
     issuer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     issued_at = models.DateTimeField()
+    reason = models.CharField(max_length=300, default="")
+    # Where it was given from: "web", "api", or "cli:<operating-system user>".
+    via = models.CharField(max_length=60, default="web")
 
     def __str__(self) -> str:
         return f"{self.percent}% for {self.incident}"

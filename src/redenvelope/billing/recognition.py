@@ -13,9 +13,9 @@ from django.db import connection, transaction
 
 from redenvelope.core import clock
 from redenvelope.core.bulk import is_postgres
-
-from .ledger import Line, post_entry
-from .models import JournalEntry
+from redenvelope.ledger.actions import Line, post_entry
+from redenvelope.ledger.models import JournalEntry
+from redenvelope.ledger.money import from_cents
 
 
 def _days(a: str, b: str) -> str:
@@ -32,7 +32,7 @@ def _date(value: dt.date) -> str:
 def earned_cents(first: dt.date, last: dt.date) -> dict[int, tuple[int, int]]:
     """Revenue each plan earns from `first` to `last` (inclusive), by the recognition schedule:
     {plan_id: (cents, statements in service)}."""
-    cents = "CAST(ROUND((subtotal - discount) * 100) AS BIGINT)"
+    cents = "(subtotal - discount)"
     days = _days("period_start", "period_end")
     lo = f"CASE WHEN period_start > {_date(first)} THEN period_start ELSE {_date(first)} END"
     hi_excl = (
@@ -62,15 +62,13 @@ def recognize_revenue(day: dt.date | None = None) -> dict:
     statements = sum(n for _, n in per_plan.values())
     if total <= 0:
         return {"members": statements, "cents": 0}
-    from decimal import Decimal
-
     from redenvelope.membership.models import Plan
 
     names = dict(Plan.objects.values_list("pk", "code"))
     lines = []
     for _plan, (cents, _) in sorted(per_plan.items()):
         if cents > 0:
-            amount = Decimal(cents) / 100
+            amount = from_cents(cents)
             lines += [Line("2000", debit=amount), Line("4000", credit=amount)]
     post_entry(
         "recognition",

@@ -12,8 +12,9 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from redenvelope.core import clock
+from redenvelope.ledger.money import from_cents
+from redenvelope.ledger.queries import trial_balance
 
-from .ledger import trial_balance
 from .models import Credit, Payment, Statement
 
 
@@ -54,11 +55,12 @@ def mrr(start: dt.date, end: dt.date) -> Report:
     )
     from .recognition import earned_cents
 
-    earned = {p: Decimal(c) / 100 for p, (c, _) in earned_cents(start, end).items()}
+    earned = {p: from_cents(c) for p, (c, _) in earned_cents(start, end).items()}
     plan_ids = dict(_query("SELECT name, id FROM membership_plan"))
     rows = []
     for name, price, n in paying:
-        rows.append([name, n, _money(price), _money(price) * n, _money(earned.get(plan_ids[name]))])
+        price = from_cents(price)  # the column holds cents
+        rows.append([name, n, price, price * n, _money(earned.get(plan_ids[name]))])
     rows.append(
         [
             "Total",
@@ -122,7 +124,7 @@ def receivables_aging(as_of: dt.date) -> Report:
     fees = _query(
         "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM billing_fee WHERE status = 'open'"
     )[0]
-    rows.append(["fees not yet billed", fees[0], _money(fees[1])])
+    rows.append(["fees not yet billed", fees[0], from_cents(fees[1] or 0)])
     rows.append(["Total", sum(r[1] for r in rows), sum((r[2] for r in rows), Decimal("0.00"))])
     return Report(
         "aging",

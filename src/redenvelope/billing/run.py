@@ -17,6 +17,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,15 +36,10 @@ from redenvelope.core.bulk import (
     reset_sequence,
     temp_table,
 )
+from redenvelope.ledger.actions import post_bulk
+from redenvelope.ledger.money import from_cents, share
 
 from .cycle import period_containing
-from .ledger import cents_str, post_bulk
-from .money import to_money
-
-
-def share(cents: int, num, den) -> int:
-    """cents × num / den, rounded half-up to the cent (by `to_money`, the one rounding rule)."""
-    return int(to_money(Decimal(cents) * Decimal(num) / Decimal(den) / 100) * 100)
 
 
 def tax_rate(state: str) -> Decimal:
@@ -170,8 +166,8 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
             ]
         )
     due = read_columns(
-        "SELECT m.id, p.id, ROUND(p.monthly_price * 100), m.state, m.billing_day, "
-        f"m.gift_months_left, ROUND(m.gift_month_value * 100) {base} "
+        "SELECT m.id, p.id, p.monthly_price, m.state, m.billing_day, "
+        f"m.gift_months_left, m.gift_month_value {base} "
         "ORDER BY m.id",
         [
             ("member_id", "int64"),
@@ -192,7 +188,7 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
     end_of = [ends[a] for a in due["anchor"].tolist()]
     # Last period's statement, to correct it for hold days that changed after it was issued.
     prev = read_columns(
-        "SELECT s.member_id, s.period_start, s.held_days, ROUND(s.plan_price * 100) "  # noqa: S608
+        "SELECT s.member_id, s.period_start, s.held_days, s.plan_price "  # noqa: S608
         "FROM billing_statement s JOIN bill_due b ON b.member_id = s.member_id "
         f"WHERE s.kind = 'period' AND s.period_end = '{d}'",
         [("member_id", "int64"), ("start", "object"), ("held", "int64"), ("price", "int64")],
@@ -230,14 +226,14 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
     ):
         pct_of[m].append((cid, p))
     fees = read_columns(
-        "SELECT f.member_id, SUM(ROUND(f.amount * 100)) FROM billing_fee f "
+        "SELECT f.member_id, SUM(f.amount) FROM billing_fee f "
         "JOIN bill_due b ON b.member_id = f.member_id WHERE f.status = 'open' "
         "GROUP BY f.member_id",
         [("member_id", "int64"), ("cents", "int64")],
     )
     fees_of = dict(zip(fees["member_id"].tolist(), fees["cents"].tolist(), strict=True))
     credits = read_columns(
-        "SELECT c.id, c.member_id, ROUND(c.remaining * 100) FROM billing_credit c "
+        "SELECT c.id, c.member_id, c.remaining FROM billing_credit c "
         "JOIN bill_due b ON b.member_id = c.member_id WHERE c.kind = 'account' "
         "AND c.remaining > 0 ORDER BY c.member_id, c.issued_at, c.id",
         [("id", "int64"), ("member_id", "int64"), ("remaining", "int64")],
@@ -270,8 +266,13 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
         held = min(days, sum(_overlap(s, e, day, end) for s, e in holds_of.get(m, ())))
         sub = share(price, days - held, days)
         discount = 0
+        # Percentages off apply one after the other, each to what is left (15% then 10% of
+        # $10 is $1.50 then $0.85); one that would take nothing waits for a statement it can
+        # reduce (a fully held month uses none).
         for cid, p in pct_of.get(m, ()):
-            amount = min(share(sub, p, 100), sub - discount)
+            amount = share(sub - discount, p, 100)
+            if amount <= 0:
+                continue
             discount += amount
             pct_updates.append((cid, amount))
         net = sub - discount
@@ -339,14 +340,24 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
         ):
             cols[k].append(v)
 
-    entry_ids = post_bulk(
+    # A statement that moves no money (nothing billed, nothing applied) has no journal entry:
+    # the ledger refuses entries without lines on every path.
+    has_lines = np.zeros(n, bool)
+    if lines:
+        has_lines[np.array([ln[0] for ln in lines], np.int64)] = True
+    posted = np.flatnonzero(has_lines)
+    renumber = np.cumsum(has_lines) - 1
+    posted_ids = post_bulk(
         "statement",
         effective_date=day,
-        memo=[f"Statement {d} to {e}" for e in cols["end"]],
-        member_ids=members,
-        keys=[f"statement:{m}:{d}" for m in members.tolist()],
-        lines=lines,
+        memo=[f"Statement {d} to {cols['end'][i]}" for i in posted.tolist()],
+        member_ids=members[posted],
+        keys=[f"statement:{m}:{d}" for m in members[posted].tolist()],
+        lines=[(int(renumber[i]), a, dr, cr) for i, a, dr, cr in lines],
     )
+    entry_ids = [None] * n
+    for i, e in zip(posted.tolist(), posted_ids.tolist(), strict=True):
+        entry_ids[i] = e
     s0 = next_id("billing_statement")
     ids = np.arange(s0, s0 + n, dtype=np.int64)
     total = np.array(cols["total"], np.int64)
@@ -374,7 +385,7 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
             next_retry[i] = att.next[j].isoformat() if att.next[j] else None
 
     def money(k):
-        return [f"{'-' if c < 0 else ''}{abs(c) // 100}.{abs(c) % 100:02d}" for c in cols[k]]
+        return np.array(cols[k], np.int64)  # cents, as stored
 
     copy_arrays(
         "billing_statement",
@@ -395,7 +406,7 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
             "credit_applied": money("applied"),
             "gift_applied": money("gift"),
             "total_due": money("total"),
-            "amount_paid": cents_str(paid.tolist()),
+            "amount_paid": paid,
             "currency": "USD",
             "status": status,
             "attempts": attempts,
@@ -425,8 +436,8 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
         )
         execute(
             "UPDATE billing_credit SET "
-            "remaining = CASE WHEN kind = 'account' THEN u.cents / 100.0 ELSE remaining END, "
-            "amount = CASE WHEN kind = 'percent' THEN u.cents / 100.0 ELSE amount END, "
+            "remaining = CASE WHEN kind = 'account' THEN u.cents ELSE remaining END, "
+            "amount = CASE WHEN kind = 'percent' THEN u.cents ELSE amount END, "
             "applied_to_id = CASE WHEN kind = 'percent' THEN s.statement_id "
             "ELSE applied_to_id END "
             "FROM bill_credit_use u, bill_stmt s "
@@ -452,8 +463,8 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
                 Credit(
                     member_id=m,
                     kind=Credit.Kind.ACCOUNT,
-                    amount=Decimal(c) / 100,
-                    remaining=Decimal(c) / 100,
+                    amount=from_cents(c),
+                    remaining=from_cents(c),
                     reason=f"Carried from the statement of {d} (hold days or a gift month "
                     "worth more than the bill)",
                     issued_at=now,
@@ -463,7 +474,7 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
         )
     return {
         "statements": n,
-        "credit_applied": str(Decimal(int(sum(cols["applied"]))) / 100),
+        "credit_applied": str(from_cents(sum(cols["applied"]))),
         "payments": record(att, update_statements=False) if att is not None else None,
     }
 
@@ -482,6 +493,7 @@ class Attempts:
     next: list  # next retry day
     ok_idx: list
     final: list  # the last retry failed
+    manual: bool = False  # a member's "pay now": a failure moves nobody along the schedule
 
     @property
     def paid_cents(self) -> list[int]:
@@ -499,14 +511,21 @@ def charge(
     attempts_before,
     first_failed,
     notices: Notices,
+    *,
+    manual: bool = False,
+    statuses=None,
+    next_retry=None,
 ) -> Attempts:
     """Charge each statement's balance to its member's default payment method and work out where
-    the dunning schedule takes it. A member with no usable payment method fails like a decline."""
+    the dunning schedule takes it. A member with no usable payment method fails like a decline.
+    `manual` attempts (a member's "pay now") are not retries of the schedule: a failure leaves
+    the statement's status, attempt count and next retry as they were (`statuses`,
+    `next_retry`), so clicking again never spends the schedule or cancels anyone."""
     from .gateway import get_gateway
 
     statement_ids = np.asarray(statement_ids, np.int64)
     member_ids = np.asarray(member_ids, np.int64)
-    att = Attempts(day, statement_ids, member_ids, defaultdict(list), [], [], [], [], [])
+    att = Attempts(day, statement_ids, member_ids, defaultdict(list), [], [], [], [], [], manual)
     if len(statement_ids) == 0:
         return att
     temp_table("bill_pay_members", "member_id bigint", {"member_id": np.unique(member_ids)})
@@ -539,9 +558,13 @@ def charge(
         if method is None:
             ok, ref, code, msg = False, "", "no_payment_method", "No payment method on file."
         else:
-            r = gateway.charge(method[1], Decimal(cents) / 100)
+            r = gateway.charge(method[1], from_cents(cents))
             ok, ref, code, msg = r.ok, r.reference, r.decline_code, r.message
         attempt = before + 1
+        if manual:
+            rows["key"].append(f"manual:{sid}:{secrets.token_hex(8)}")
+        else:
+            rows["key"].append(f"charge:{sid}:{attempt}")
         rows["statement_id"].append(sid)
         rows["member_id"].append(m)
         rows["method_id"].append(method[0] if method else None)
@@ -558,6 +581,12 @@ def charge(
             att.next.append(None)
             if before:
                 notices.add("recovered", m, sid)
+            continue
+        if manual:
+            att.status.append(statuses[k])
+            att.first.append(first)
+            att.next.append(next_retry[k])
+            rows["attempt"][-1] = before  # the schedule's count stays where it was
             continue
         first = first or day
         att.first.append(first)
@@ -591,7 +620,7 @@ def record(att: Attempts, *, update_statements: bool = True) -> dict:
         effective_date=day,
         memo="Payment received",
         member_ids=att.member_ids[ok] if len(ok) else [],
-        keys=[f"payment:{att.statement_ids[k]}:{rows['attempt'][k]}" for k in att.ok_idx],
+        keys=[f"payment:{rows['key'][k]}" for k in att.ok_idx],
         lines=[
             ln
             for j, k in enumerate(att.ok_idx)
@@ -609,20 +638,17 @@ def record(att: Attempts, *, update_statements: bool = True) -> dict:
             "member_id": att.member_ids,
             "statement_id": att.statement_ids,
             "method_id": rows["method_id"],
-            "amount": cents_str(rows["cents"]),
+            "amount": np.array(rows["cents"], np.int64),
             "status": rows["status"],
-            "attempt": np.array(rows["attempt"], np.int64),
+            "attempt": np.maximum(np.array(rows["attempt"], np.int64), 1),
             "reference": rows["reference"],
             "decline_code": rows["decline_code"],
             "message": rows["message"],
             "attempted_at": db_timestamp(clock.now()),
-            "refunded": "0.00",
+            "refunded": 0,
             "charged_back_at": None,
             "entry_id": [int(e) if e >= 0 else None for e in entry_of.tolist()],
-            "idempotency_key": [
-                f"charge:{s}:{a}"
-                for s, a in zip(att.statement_ids.tolist(), rows["attempt"], strict=True)
-            ],
+            "idempotency_key": rows["key"],
         },
     )
     reset_sequence("billing_payment")
@@ -646,12 +672,14 @@ def record(att: Attempts, *, update_statements: bool = True) -> dict:
             ],
         )
         execute(
-            "UPDATE billing_statement SET amount_paid = amount_paid + o.paid_cents / 100.0, "
+            "UPDATE billing_statement SET amount_paid = amount_paid + o.paid_cents, "
             "status = o.status, attempts = o.attempts, first_failed_on = o.first_failed_on, "
             "next_retry_on = o.next_retry_on FROM bill_outcome o "
             "WHERE o.statement_id = billing_statement.id"
         )
-    failed = sorted({rows["member_id"][k] for k in range(n) if rows["status"][k] == "failed"})
+    failed = sorted(
+        {rows["member_id"][k] for k in range(n) if rows["status"][k] == "failed" and not att.manual}
+    )
     succeeded = sorted({rows["member_id"][k] for k in att.ok_idx})
     cancelled = sorted({rows["member_id"][k] for k in att.final})
     member_statuses(day, failed, succeeded, cancelled)
@@ -664,10 +692,14 @@ def record(att: Attempts, *, update_statements: bool = True) -> dict:
     }
 
 
-def collect(day, statement_ids, member_ids, balances, attempts_before, first_failed, notices):
+def collect(
+    day, statement_ids, member_ids, balances, attempts_before, first_failed, notices, **how
+):
     """Charge statements already written, and record it (`charge` then `record`)."""
     return record(
-        charge(day, statement_ids, member_ids, balances, attempts_before, first_failed, notices)
+        charge(
+            day, statement_ids, member_ids, balances, attempts_before, first_failed, notices, **how
+        )
     )
 
 
@@ -678,10 +710,10 @@ def member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
     events = []
     if cancelled:
         owed = read_columns(
-            "SELECT id, member_id, ROUND((total_due - amount_paid) * 100) "  # noqa: S608
+            "SELECT id, member_id, total_due - amount_paid "  # noqa: S608
             f"FROM billing_statement WHERE member_id IN ({_ids_sql(cancelled)}) "
             "AND status IN ('due', 'past_due', 'written_off') AND total_due > amount_paid "
-            "AND NOT EXISTS (SELECT 1 FROM billing_journalentry e WHERE e.idempotency_key = "
+            "AND NOT EXISTS (SELECT 1 FROM ledger_journalentry e WHERE e.idempotency_key = "
             "'write_off:' || CAST(billing_statement.id AS varchar(20)))",
             [("id", "int64"), ("member_id", "int64"), ("cents", "int64")],
         )
@@ -748,7 +780,7 @@ def member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
 def retry_payments(day: dt.date, notices: Notices) -> dict:
     """Charge again every past-due statement whose retry day has come."""
     due = read_columns(
-        "SELECT id, member_id, ROUND((total_due - amount_paid) * 100), attempts, "  # noqa: S608
+        "SELECT id, member_id, total_due - amount_paid, attempts, "  # noqa: S608
         "first_failed_on FROM billing_statement WHERE status = 'past_due' "
         f"AND next_retry_on <= '{day.isoformat()}' ORDER BY id",
         [

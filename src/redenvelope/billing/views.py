@@ -3,7 +3,6 @@ come from models and reports, every change from `actions`."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from django.contrib import messages
@@ -14,14 +13,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from redenvelope.accounts.roles import Role, has_role, role_required
+from redenvelope.core import parse
 from redenvelope.core.errors import DomainError
 from redenvelope.fulfillment.models import Incident
+from redenvelope.ledger.models import JournalLine
 from redenvelope.membership.models import Member, Plan
 from redenvelope.web.views import member_required
 
 from . import actions, reports
 from .documents import statement_pdf
-from .models import Credit, Fee, JournalLine, OutageCompensation, Payment, PaymentMethod, Statement
+from .models import Credit, Fee, OutageCompensation, Payment, PaymentMethod, Statement
 from .queries import balance
 
 SUPPORT = (Role.SUPPORT_AGENT, Role.SUPPORT_LEAD)
@@ -29,7 +30,12 @@ FINANCE = (Role.FINANCE, Role.ADMIN)
 
 
 def _done(request, ok_message: str, fn, *args, **kwargs):
+    """Call an action; its refusal (or a field that does not parse: pass a callable returning
+    the arguments as `args_of`) becomes the page's error message, nothing changed."""
     try:
+        if "args_of" in kwargs:
+            more_args, more_kwargs = kwargs.pop("args_of")()
+            args, kwargs = (*args, *more_args), {**kwargs, **more_kwargs}
         fn(*args, **kwargs)
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -75,8 +81,17 @@ def member_action(request: HttpRequest) -> HttpResponse:
             member,
             kind="card",
             number=post.get("number", ""),
-            exp_month=int(post.get("exp_month") or 0) or None,
-            exp_year=int(post.get("exp_year") or 0) or None,
+            args_of=lambda: (
+                (),
+                {
+                    "exp_month": parse.optional_integer(
+                        post.get("exp_month"), "Expiry month", lo=1, hi=12
+                    ),
+                    "exp_year": parse.optional_integer(
+                        post.get("exp_year"), "Expiry year", lo=2000, hi=2100
+                    ),
+                },
+            ),
             actor=request.user,
         )
     elif what == "add_bank":
@@ -101,7 +116,9 @@ def member_action(request: HttpRequest) -> HttpResponse:
             actor=request.user,
         )
     elif what == "pay":
-        statement = get_object_or_404(Statement, pk=post.get("statement"), member=member)
+        statement = get_object_or_404(
+            Statement, pk=parse.record_id(post.get("statement"), "statement"), member=member
+        )
         try:
             payment = actions.pay_statement(
                 statement, member=member, actor=request.user, idempotency_key=post.get("key")
@@ -114,7 +131,7 @@ def member_action(request: HttpRequest) -> HttpResponse:
             else:
                 messages.error(request, f"The payment did not go through: {payment.message}")
     elif what == "change_plan":
-        plan = get_object_or_404(Plan, pk=post.get("plan"))
+        plan = get_object_or_404(Plan, pk=parse.record_id(post.get("plan"), "plan"))
         try:
             result = actions.change_plan(member, plan, actor=request.user)
         except DomainError as exc:
@@ -177,20 +194,13 @@ def statement_download(request: HttpRequest, statement_id: int) -> HttpResponse:
 # --- staff --------------------------------------------------------------------------------------
 
 
-def _date(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 @role_required(*SUPPORT, *FINANCE)
 def finance_index(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:100]
     found = []
     if q:
         cond = Q(user__username__icontains=q) | Q(user__email__icontains=q)
-        if q.isdigit():
+        if q.isascii() and q.isdigit() and len(q) < 18:
             cond |= Q(pk=int(q))
         found = Member.objects.filter(cond).select_related("user", "plan")[:25]
     return render(
@@ -209,7 +219,8 @@ def finance_index(request: HttpRequest) -> HttpResponse:
 def report(request: HttpRequest, name: str) -> HttpResponse:
     if name not in reports.REPORTS:
         raise Http404("No such report.")
-    start, end = _date(request.GET.get("from")), _date(request.GET.get("to"))
+    start = parse.optional_day(request.GET.get("from"), "from")
+    end = parse.optional_day(request.GET.get("to"), "to")
     rep = reports.build(name, start, end)
     if request.GET.get("format") == "csv":
         response = HttpResponse(rep.csv(), content_type="text/csv")
@@ -264,18 +275,23 @@ def staff_member_action(request: HttpRequest, member_id: int) -> HttpResponse:
             member,
             post.get("amount") or None if kind == "account" else None,
             kind=kind,
-            percent=int(post["percent"])
-            if kind == "percent" and post.get("percent", "").isdigit()
-            else None,
-            rentals=int(post["rentals"])
-            if kind == "bonus_rentals" and post.get("rentals", "").isdigit()
-            else None,
+            args_of=lambda: (
+                (),
+                {
+                    "percent": parse.optional_integer(post.get("percent"), "Percent", lo=1, hi=100)
+                    if kind == "percent"
+                    else None,
+                    "rentals": parse.optional_integer(post.get("rentals"), "Rentals", lo=1, hi=99)
+                    if kind == "bonus_rentals"
+                    else None,
+                },
+            ),
             reason=post.get("reason", ""),
             issuer=request.user,
             idempotency_key=post.get("key") or None,
         )
     elif what == "waive":
-        fee = get_object_or_404(Fee, pk=post.get("fee"), member=member)
+        fee = get_object_or_404(Fee, pk=parse.record_id(post.get("fee"), "fee"), member=member)
         _done(
             request,
             "Fee waived.",
@@ -293,9 +309,12 @@ def staff_member_action(request: HttpRequest, member_id: int) -> HttpResponse:
             post.get("kind", ""),
             reason=post.get("reason", ""),
             issuer=request.user,
+            idempotency_key=post.get("key") or None,
         )
     elif what == "refund":
-        payment = get_object_or_404(Payment, pk=post.get("payment"), member=member)
+        payment = get_object_or_404(
+            Payment, pk=parse.record_id(post.get("payment"), "payment"), member=member
+        )
         _done(
             request,
             "Refund sent.",
@@ -316,11 +335,16 @@ OUTAGE_ROLES = (Role.SUPPORT_LEAD, Role.FINANCE, Role.OPERATIONS, Role.ADMIN)
 @role_required(*OUTAGE_ROLES)
 def outages(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        incident = get_object_or_404(Incident, pk=request.POST.get("incident"))
-        pct = request.POST.get("percent", "")
         try:
+            incident = get_object_or_404(
+                Incident, pk=parse.record_id(request.POST.get("incident"), "incident")
+            )
             comp = actions.compensate_outage(
-                incident, int(pct) if pct.isdigit() else 0, issuer=request.user
+                incident,
+                parse.integer(request.POST.get("percent"), "Percent off", lo=1, hi=100),
+                issuer=request.user,
+                reason=request.POST.get("reason", ""),
+                via="web",
             )
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -333,7 +357,10 @@ def outages(request: HttpRequest) -> HttpResponse:
     incidents = list(Incident.objects.select_related("dc")[:50])
     for i in incidents:
         i.comp = done.get(i.pk)
-    return render(request, "billing/outages.html", {"incidents": incidents})
+    from django.conf import settings
+
+    cap = int(settings.REDENVELOPE.get("OUTAGE_MAX_PERCENT", 25))
+    return render(request, "billing/outages.html", {"incidents": incidents, "cap": cap})
 
 
 @member_required
@@ -342,22 +369,26 @@ def gifts(request: HttpRequest) -> HttpResponse:
     bought = None
     if request.method == "POST":
         post = request.POST
-        plan = get_object_or_404(Plan, pk=post.get("plan"), active=True)
         try:
+            plan = get_object_or_404(
+                Plan, pk=parse.record_id(post.get("plan"), "plan"), active=True
+            )
             bought = actions.purchase_gift(
                 plan=plan,
-                months=int(post.get("months") or 0),
+                months=parse.integer(post.get("months"), "Months", lo=1, hi=24),
                 purchaser_name=post.get("purchaser_name", "")[:100],
                 purchaser_email=post.get("purchaser_email", ""),
                 card_number=post.get("number", ""),
-                exp_month=int(post.get("exp_month") or 0),
-                exp_year=int(post.get("exp_year") or 0),
+                exp_month=parse.integer(post.get("exp_month"), "Expiry month", lo=1, hi=12),
+                exp_year=parse.integer(post.get("exp_year"), "Expiry year", lo=2000, hi=2100),
                 then=post.get("then", "continue"),
+                buyer=request.user,
+                idempotency_key=post.get("key") or None,
             )
         except DomainError as exc:
             messages.error(request, exc.message)
     return render(
         request,
         "billing/gifts.html",
-        {"plans": Plan.objects.filter(active=True), "bought": bought},
+        {"plans": Plan.objects.filter(active=True), "bought": bought, "key": uuid.uuid4().hex},
     )

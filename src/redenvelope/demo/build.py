@@ -24,12 +24,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from redenvelope.accounts.actions import create_staff_user, ensure_roles
 from redenvelope.accounts.roles import Role
-from redenvelope.billing.ledger import ensure_chart
 from redenvelope.catalog.models import Genre
 from redenvelope.core.bulk import copy_rows, db_timestamp, next_id, reset_sequence
 from redenvelope.core.errors import DomainError
 from redenvelope.inventory.barcodes import make_barcode
 from redenvelope.inventory.bulk import append_copy_events
+from redenvelope.ledger.actions import ensure_chart
 from redenvelope.membership.actions import create_plan
 from redenvelope.membership.models import Member
 
@@ -654,7 +654,7 @@ def _members(
                 None,
                 None,
                 0,
-                "0.00",
+                0,
             )
         )
         event_rows.append(

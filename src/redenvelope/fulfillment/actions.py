@@ -410,6 +410,7 @@ def open_incident(
     *,
     kind: str = "shipping",
     actor=None,
+    via: str = "web",
 ) -> Incident:
     """Operations records days a DC cannot ship (or receive). Dispatch gives it no capacity on
     those days, so its members are served from other DCs where transit allows, or wait; billing
@@ -427,6 +428,7 @@ def open_incident(
         kind=kind,
         starts_on=starts_on,
         ends_on=ends_on,
-        reason=reason.strip(),
+        reason=reason.strip()[:300],
         created_by=actor,
+        via=via[:60],
     )

@@ -46,6 +46,8 @@ class Incident(models.Model):
     starts_on = models.DateField()
     ends_on = models.DateField()
     reason = models.CharField(max_length=300)
+    # Where it was recorded from: "web", "api", or "cli:<operating-system user>".
+    via = models.CharField(max_length=60, default="web")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -18,6 +18,7 @@ from redenvelope.accounts.roles import Role
 from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError
 from redenvelope.inventory.models import Region
+from redenvelope.ledger.money import to_money
 
 from .models import Hold, Member, MemberEvent, MemberStatus, Plan
 
@@ -37,11 +38,18 @@ def create_plan(
 ) -> Plan:
     if not 1 <= int(discs_at_once) <= 8:
         raise DomainError("A plan sends from 1 to 8 discs at once.")
-    try:
-        price = Decimal(str(monthly_price))
-    except InvalidOperation:
-        raise DomainError(f"Price {monthly_price!r} is not a number.") from None
-    if price < 0 or price != price.quantize(Decimal("0.01")):
+    if isinstance(monthly_price, str | Decimal | int) and not isinstance(monthly_price, bool):
+        text = str(monthly_price).strip()
+        try:
+            exact = Decimal(text) if text.isascii() else None
+        except InvalidOperation:
+            exact = None
+        if exact is None or not exact.is_finite():
+            raise DomainError(f"Price {monthly_price!r} is not a number.")
+    else:
+        raise DomainError(f"Price {monthly_price!r} is not a number.")
+    price = to_money(exact)
+    if price < 0 or price != exact:
         raise DomainError("A price is a non-negative amount in cents.")
     if monthly_disc_limit is not None and monthly_disc_limit < 1:
         raise DomainError("A monthly disc limit, when set, is at least 1.")

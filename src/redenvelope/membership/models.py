@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from redenvelope.inventory.models import Region
+from redenvelope.ledger.fields import MoneyField
 
 
 class Plan(models.Model):
@@ -24,7 +25,7 @@ class Plan(models.Model):
         null=True, blank=True, help_text="Most discs shipped per billing month; empty = unlimited."
     )
     streaming_screens = models.PositiveSmallIntegerField(default=1)
-    monthly_price = models.DecimalField(max_digits=8, decimal_places=2)
+    monthly_price = MoneyField()
     currency = models.CharField(max_length=3, default="USD")
     active = models.BooleanField(default=True, help_text="Offered to new members.")
 
@@ -110,7 +111,7 @@ class Member(models.Model):
         help_text="A cancellation taking effect at the end of the paid period.",
     )
     gift_months_left = models.PositiveSmallIntegerField(default=0)
-    gift_month_value = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    gift_month_value = MoneyField(default=0)
 
     class Meta:
         indexes = [

@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 def create_chart(apps, schema_editor):
-    from redenvelope.billing.ledger import CHART
+    from redenvelope.ledger.chart import CHART
 
     Account = apps.get_model("billing", "Account")
     for code, name, kind in CHART:
