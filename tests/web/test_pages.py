@@ -19,11 +19,21 @@ def test_anonymous_is_sent_to_login(client, world, page):
 
 
 @pytest.mark.parametrize(
-    "role", ["warehouse", "support_agent", "support_lead", "finance", "operations", "admin"]
+    "role,page",
+    [
+        ("warehouse", "scan_desk"),
+        ("support_agent", "finance"),
+        ("support_lead", "finance"),
+        ("finance", "finance"),
+        ("operations", "dispatch_overview"),
+        ("admin", "admin:index"),
+    ],
 )
-def test_staff_land_in_admin_not_member_pages(client, world, role):
+def test_staff_land_on_their_own_page_not_member_pages(client, world, role, page):
     client.force_login(world.staff[role])
-    assert client.get(reverse("home")).url == reverse("admin:index")
+    landing = client.get(reverse("home")).url
+    assert landing == reverse(page)
+    assert client.get(landing).status_code == 200
     assert client.get(reverse("admin:index")).status_code == 200
     for page in MEMBER_PAGES:
         assert client.get(reverse(page)).status_code == 403
@@ -39,7 +49,7 @@ def test_staff_see_only_their_tables(client, world):
     client.force_login(world.staff["support_agent"])
     assert client.get(f"/admin/membership/member/{world.alice.pk}/change/").status_code == 200
     resp = client.post(f"/admin/membership/member/{world.alice.pk}/change/", {"status": "active"})
-    assert resp.status_code == 403  # agents view members; leads may change them
+    assert resp.status_code == 403  # members are read-only in the admin (actions change them)
     client.force_login(world.staff["admin"])
     for url in (
         "/admin/queues/queueentry/",
@@ -130,3 +140,56 @@ def test_csrf_is_enforced(world):
         c.post(reverse("queue_change"), {"op": "add", "title": world.films[0].pk}).status_code
         == 403
     )
+
+
+def test_admin_has_no_side_doors_around_the_actions(client, world):
+    """Fields only actions change are read-only in the admin, for leads and admins alike; what
+    staff may do there goes through the actions (place_hold's checks, create_plan's)."""
+    import datetime as dt
+
+    from redenvelope.membership.models import Hold, Member, Plan
+
+    for role in ("support_lead", "admin"):
+        client.force_login(world.staff[role])
+        url = f"/admin/membership/member/{world.alice.pk}/change/"
+        assert client.get(url).status_code == 200
+        resp = client.post(url, {"bonus_rentals": "50", "status": "cancelled", "blocked": "on"})
+        assert resp.status_code == 403
+        alice = Member.objects.get(pk=world.alice.pk)
+        assert alice.bonus_rentals == 0 and alice.status == "active" and not alice.blocked
+    # A plan's terms are fixed once it exists; its name and offer may change.
+    client.force_login(world.staff["admin"])
+    url = f"/admin/membership/plan/{world.plan1.pk}/change/"
+    client.post(
+        url,
+        {
+            "name": "One disc",
+            "monthly_price": "0.01",
+            "discs_at_once": "8",
+            "active": "on",
+            "code": "one",
+            "currency": "USD",
+            "streaming_screens": "1",
+        },
+    )
+    plan = Plan.objects.get(pk=world.plan1.pk)
+    assert plan.name == "One disc" and plan.monthly_price == world.plan1.monthly_price
+    assert plan.discs_at_once == 1
+    # A hold placed in the admin passes place_hold's checks: one in the past is refused.
+    client.force_login(world.staff["support_lead"])
+    past = world.today - dt.timedelta(days=3)
+    resp = client.post(
+        "/admin/membership/hold/add/",
+        {"member": world.alice.pk, "starts_on": past, "ends_on": past + dt.timedelta(days=5)},
+        follow=True,
+    )
+    assert "cannot start in the past" in resp.content.decode()
+    assert not Hold.objects.exists()
+    start = world.today + dt.timedelta(days=2)
+    client.post(
+        "/admin/membership/hold/add/",
+        {"member": world.alice.pk, "starts_on": start, "ends_on": start + dt.timedelta(days=7)},
+    )
+    hold = Hold.objects.get()
+    assert hold.member_id == world.alice.pk
+    assert world.alice.events.filter(kind="hold_placed", actor=world.staff["support_lead"]).exists()

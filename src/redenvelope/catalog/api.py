@@ -4,7 +4,9 @@ import datetime as dt
 
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
+
+from redenvelope.core.pagination import CappedPagination
 
 from .models import Title
 from .queries import genres_with_counts, search_titles
@@ -55,7 +57,7 @@ def list_genres(request):
 
 
 @router.get("/titles", response=list[TitleOut])
-@paginate(LimitOffsetPagination)
+@paginate(CappedPagination)
 def list_titles(request, q: str = "", genre: str = ""):
     """Titles, most popular first; `q` searches names, `genre` is a genre slug."""
     return search_titles(q[:100], genre[:60])

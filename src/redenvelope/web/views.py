@@ -46,12 +46,25 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Where a login lands: staff in the admin, members on their queue."""
+    """Where a login lands: each staff role on its own page (admins in the back office), members
+    on their queue."""
     if not request.user.is_authenticated:
         return redirect("landing")
     if is_staff_user(request.user):
+        for roles, page in STAFF_LANDING:
+            if has_role(request.user, *roles):
+                return redirect(page)
         return redirect("admin:index")
     return redirect("queue")
+
+
+# The first role that matches picks the page (an admin who also packs discs lands in the admin).
+STAFF_LANDING = [
+    (("admin",), "admin:index"),
+    (("warehouse",), "scan_desk"),
+    (("operations",), "dispatch_overview"),
+    (("finance", "support_agent", "support_lead"), "finance"),
+]
 
 
 @member_required
