@@ -233,8 +233,7 @@ def run(members: int, days: int, seed: int, console) -> dict:
     from django.core import mail
     from django.utils import timezone
 
-    from redenvelope.billing.recognition import recognize_revenue
-    from redenvelope.billing.run import run_billing
+    from redenvelope.billing.actions import daily_billing
     from redenvelope.core import clock
     from redenvelope.membership.models import Member
 
@@ -268,10 +267,10 @@ def run(members: int, days: int, seed: int, console) -> dict:
         )
         with clock.frozen(timezone.make_aware(dt.datetime.combine(d, dt.time(2)))):
             t0 = time.perf_counter()
-            billed = run_billing(d)
-            t1 = time.perf_counter()
-            recognized = recognize_revenue(d)
+            billed = daily_billing(d)  # the scheduler's path: run, disputes, recognition
             t2 = time.perf_counter()
+            t1 = t0 + billed["seconds"]["run"] + billed["seconds"]["disputes"]
+            recognized = billed["recognition"]
         rows = (
             _count("ledger_journalline")
             + _count("billing_statement")

@@ -459,15 +459,15 @@ app.add_typer(billing_app, name="billing")
 
 @billing_app.command("run")
 def billing_run(date: str = typer.Option(None, help="YYYY-MM-DD, default today")) -> None:
-    """Issue the statements due on DATE (idempotent: a re-run bills nobody twice)."""
+    """The day's billing on DATE — the scheduler's path: statements, payments and dunning, the
+    provider's disputes, revenue recognition (idempotent: a re-run bills nobody twice)."""
     import time
 
-    from redenvelope.billing.actions import poll_disputes
-    from redenvelope.billing.run import run_billing
+    from redenvelope.billing.actions import daily_billing
 
     started = time.perf_counter()
     day = _date(date) or _today()
-    result = run_billing(day)
+    result = daily_billing(day)
     pay, retry = result["payments"], result["retries"]
     console.print(
         f"{result['statements']:,} statements in {time.perf_counter() - started:.2f}s"
@@ -477,9 +477,11 @@ def billing_run(date: str = typer.Option(None, help="YYYY-MM-DD, default today")
         + f"; retries {retry['succeeded']:,} recovered / {retry['failed']:,} failed"
         + f" ({retry['cancelled']:,} cancelled after the last)"
     )
-    disputed = poll_disputes(day)
-    if disputed:
-        console.print(f"{disputed:,} chargebacks recorded.")
+    if result["chargebacks"]:
+        console.print(f"{result['chargebacks']:,} chargebacks recorded.")
+    rec = result["recognition"]
+    if not rec.get("already"):
+        console.print(f"Revenue recognised: ${rec.get('cents', 0) / 100:,.2f}")
 
 
 @billing_app.command("compensate-outage")

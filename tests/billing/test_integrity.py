@@ -245,3 +245,18 @@ def test_an_upgrade_with_a_declining_card_changes_nothing(shop):
     assert fresh(alice).plan == shop.plan1
     assert (Statement.objects.count(), Payment.objects.count()) == before
     clean()
+
+
+def test_the_scheduled_job_takes_the_same_path_as_the_cli(shop):
+    """The Huey job bills, records the provider's chargebacks and recognises the day's revenue,
+    like `redenvelope billing run` (it used to skip disputes)."""
+    from redenvelope.billing.tasks import billing_daily
+    from redenvelope.ledger.models import JournalEntry
+
+    card(shop.bob, "4000000000000259")  # goes through, then disputed by the bank
+    with at(dt.date(2026, 4, 10)):
+        result = billing_daily.call_local()
+    assert result["statements"] == 2 and result["chargebacks"] == 1
+    assert Payment.objects.filter(member=shop.bob).exclude(charged_back_at=None).exists()
+    assert JournalEntry.objects.filter(kind="recognition", effective_date="2026-04-10").exists()
+    clean()

@@ -915,3 +915,28 @@ def charge_fees_bulk(kind: str, items: list[tuple[int, int]], *, reason: str) ->
     )
     reset_sequence("billing_fee")
     return len(items)
+
+
+# --- the day ------------------------------------------------------------------------------------
+
+
+def daily_billing(day: dt.date | None = None) -> dict:
+    """The whole day of billing, one path for the scheduler, the CLI, the simulator and the
+    benchmark: the run (lifecycle, dunning, statements, payments), the provider's disputes
+    (chargebacks), then the day's revenue recognition. Each step is idempotent for the day.
+    Returns the run's summary with `chargebacks`, `recognition` and `seconds` per step."""
+    import time
+
+    from .recognition import recognize_revenue
+    from .run import run_billing
+
+    day = day or clock.today()
+    t0 = time.perf_counter()
+    result = run_billing(day)
+    t1 = time.perf_counter()
+    result["chargebacks"] = poll_disputes(day)
+    t2 = time.perf_counter()
+    result["recognition"] = recognize_revenue(day)
+    t3 = time.perf_counter()
+    result["seconds"] = {"run": t1 - t0, "disputes": t2 - t1, "recognition": t3 - t2}
+    return result

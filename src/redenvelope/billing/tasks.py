@@ -3,11 +3,11 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from .recognition import recognize_revenue
-from .run import run_billing
+from .actions import daily_billing
 
 
 @db_periodic_task(crontab(hour="1", minute="0"))
 def billing_daily():
-    """Statements due today, then the day's revenue moves from deferred to earned."""
-    return run_billing(), recognize_revenue()
+    """The day's billing: the same path as `redenvelope billing run` (disputes and revenue
+    recognition included)."""
+    return daily_billing()

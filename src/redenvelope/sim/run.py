@@ -17,9 +17,7 @@ import numpy as np
 from django.db.models import Min
 from django.utils import timezone
 
-from redenvelope.billing.actions import add_payment_method, poll_disputes
-from redenvelope.billing.recognition import recognize_revenue
-from redenvelope.billing.run import run_billing
+from redenvelope.billing.actions import add_payment_method, daily_billing
 from redenvelope.core import clock
 from redenvelope.fulfillment.actions import check_in_bulk, mark_overdue_lost, report_problem
 from redenvelope.fulfillment.dispatch import run_dispatch
@@ -83,9 +81,7 @@ def simulate(
             release_saved_titles(day)
             run = run_dispatch(day, notify=False)
             _fix_cards(day, seed)
-            run_billing(day)
-            poll_disputes(day)
-            recognize_revenue(day)
+            daily_billing(day)
         f = run.figures
         report = DayReport(
             day,
