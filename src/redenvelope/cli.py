@@ -26,7 +26,7 @@ def setup_django() -> None:
 
 
 # Commands that make or need no schema of their own.
-NO_SCHEMA_NEEDED = {"migrate", "manage", "bench", "dispatch-solve", None}
+NO_SCHEMA_NEEDED = {"migrate", "manage", "bench"}
 
 
 def database_description() -> str:
@@ -48,7 +48,7 @@ def require_schema() -> None:
         tables = set(connection.introspection.table_names())
     except (OperationalError, ProgrammingError) as exc:
         console.print(f"[red]Cannot open the {database_description()}: {exc}[/red]")
-        raise typer.Exit(2) from None
+        raise SystemExit(2) from None
     if "django_migrations" not in tables or "ledger_journalentry" not in tables:
         console.print(
             f"[red]The {database_description()} has no Red Envelope tables yet.[/red]\n"
@@ -56,15 +56,12 @@ def require_schema() -> None:
             "business: `REDENVELOPE_DATA_DIR=var/demo redenvelope ...` for the demo's data, or "
             "`DATABASE_URL=postgres://...`."
         )
-        raise typer.Exit(2)
+        raise SystemExit(2)
 
 
 @app.callback()
-def _main(ctx: typer.Context) -> None:
+def _main() -> None:
     setup_django()
-    sub = ctx.invoked_subcommand
-    if sub not in NO_SCHEMA_NEEDED and not (sub == "dispatch" and "solve" in sys.argv):
-        require_schema()
 
 
 @app.command()
@@ -596,6 +593,11 @@ def manage(ctx: typer.Context) -> None:
 
 
 def main() -> None:
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    needs = words and words[0] not in NO_SCHEMA_NEEDED and words[:2] != ["dispatch", "solve"]
+    if needs and "--help" not in sys.argv:
+        setup_django()
+        require_schema()
     try:
         app()
     except KeyboardInterrupt:
