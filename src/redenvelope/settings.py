@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "redenvelope.accounts.context_processors.roles",
+                "redenvelope.web.context_processors.banners",
             ]
         },
     }

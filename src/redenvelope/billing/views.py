@@ -17,8 +17,8 @@ from redenvelope.core import parse
 from redenvelope.core.errors import DomainError
 from redenvelope.fulfillment.models import Incident
 from redenvelope.ledger.models import JournalLine
+from redenvelope.membership.decorators import member_required
 from redenvelope.membership.models import Member, Plan
-from redenvelope.web.views import member_required
 
 from . import actions, reports
 from .documents import statement_pdf

@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from redenvelope.accounts.roles import Role, has_role, is_staff_user
+from redenvelope.accounts.roles import has_role, is_staff_user
 from redenvelope.catalog.models import Title
 from redenvelope.catalog.queries import genres_with_counts, search_titles
 from redenvelope.core.errors import DomainError
 from redenvelope.fulfillment.queries import availability, open_shipments
+from redenvelope.membership.decorators import member_required
 from redenvelope.membership.models import Member, Plan
 from redenvelope.queues import actions as queue_actions
 from redenvelope.queues.queries import queue_of, saved_of
-
-
-def member_required(view):
-    """Only a signed-in member with a membership; staff get 403 (they work in the admin)."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not has_role(request.user, Role.MEMBER):
-            raise PermissionDenied("These pages are for members.")
-        member = Member.objects.select_related("plan").filter(user=request.user).first()
-        if member is None:
-            raise PermissionDenied("This account has no membership.")
-        request.member = member
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def landing(request: HttpRequest) -> HttpResponse:
