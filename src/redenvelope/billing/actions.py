@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections import defaultdict
 from decimal import Decimal
 
 from django.conf import settings
@@ -920,11 +921,57 @@ def charge_fees_bulk(kind: str, items: list[tuple[int, int]], *, reason: str) ->
 # --- the day ------------------------------------------------------------------------------------
 
 
+OVERDUE_NOTE = "out over "  # how fulfillment's overdue sweep marks the discs it declares lost
+
+
+def settle_lost_discs(day: dt.date | None = None, lookback_days: int = 30) -> dict:
+    """Billing's side of lost discs, read from fulfillment's records (fulfillment knows nothing
+    of fees): a lost-disc fee for each disc the overdue sweep declared lost (when the setting
+    FEE_ON_OVERDUE_LOST is on; a member's own report of a disc that never arrived is not
+    fined), and the fee waived for each such disc that has come back since. Idempotent: one fee
+    per disc and member, a waived fee stays waived."""
+    from redenvelope.core.bulk import db_timestamp, read_columns
+
+    day = day or clock.today()
+    since = dt.datetime.combine(day - dt.timedelta(days=lookback_days), dt.time.min, dt.UTC)
+    charged = 0
+    if settings.REDENVELOPE.get("FEE_ON_OVERDUE_LOST"):
+        lost = read_columns(
+            "SELECT s.member_id, s.copy_id, e.note FROM fulfillment_shipment s "  # noqa: S608
+            "JOIN inventory_copyevent e ON e.copy_id = s.copy_id AND e.kind = 'lost' "
+            "AND e.ref = 'shipment:' || CAST(s.id AS varchar(20)) "
+            f"WHERE s.status = 'lost' AND s.closed_at >= '{db_timestamp(since)}' "
+            f"AND e.note LIKE '{OVERDUE_NOTE}%' ORDER BY s.id",
+            [("member_id", "int64"), ("copy_id", "int64"), ("note", "object")],
+        )
+        by_note: dict[str, list] = defaultdict(list)
+        for m, c, note in zip(
+            lost["member_id"].tolist(), lost["copy_id"].tolist(), lost["note"], strict=True
+        ):
+            by_note[note].append((m, c))
+        for note, items in by_note.items():
+            charged += charge_fees_bulk(
+                "lost_disc", items, reason=f"Disc not returned ({note.strip()})"
+            )
+    waived = 0
+    back = Fee.objects.filter(kind="lost_disc", copy__isnull=False).exclude(status="waived")
+    from redenvelope.inventory.models import CopyEvent
+
+    for fee in back.filter(created_at__gte=since - dt.timedelta(days=365)).order_by("pk"):
+        if CopyEvent.objects.filter(
+            copy_id=fee.copy_id, kind="found", at__gte=fee.created_at
+        ).exists():
+            waive_fee(fee, actor=None, reason="the disc came back")
+            waived += 1
+    return {"fees_charged": charged, "fees_waived": waived}
+
+
 def daily_billing(day: dt.date | None = None) -> dict:
     """The whole day of billing, one path for the scheduler, the CLI, the simulator and the
-    benchmark: the run (lifecycle, dunning, statements, payments), the provider's disputes
-    (chargebacks), then the day's revenue recognition. Each step is idempotent for the day.
-    Returns the run's summary with `chargebacks`, `recognition` and `seconds` per step."""
+    benchmark: lost-disc fees (and their waivers) from fulfillment's records, the run
+    (lifecycle, dunning, statements, payments), the provider's disputes (chargebacks), then the
+    day's revenue recognition. Each step is idempotent for the day. Returns the run's summary
+    with `lost_discs`, `chargebacks`, `recognition` and `seconds` per step."""
     import time
 
     from .recognition import recognize_revenue
@@ -932,7 +979,9 @@ def daily_billing(day: dt.date | None = None) -> dict:
 
     day = day or clock.today()
     t0 = time.perf_counter()
+    lost = settle_lost_discs(day)
     result = run_billing(day)
+    result["lost_discs"] = lost
     t1 = time.perf_counter()
     result["chargebacks"] = poll_disputes(day)
     t2 = time.perf_counter()

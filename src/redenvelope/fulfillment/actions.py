@@ -137,14 +137,8 @@ def scan_return(
             )
             if damaged:
                 inventory.record_event(copy, EventKind.DAMAGED, dc=dc, actor=actor, ref="scan")
-            if lost is not None:
-                from redenvelope.billing.actions import waive_fee
-                from redenvelope.billing.models import Fee
-
-                for fee in Fee.objects.filter(
-                    copy=copy, member_id=lost.member_id, kind="lost_disc"
-                ).exclude(status="waived"):
-                    waive_fee(fee, actor=None, reason="the disc came back")
+            # Billing waives a lost-disc fee for a disc that came back (its daily run reads the
+            # "found" event): fulfillment knows nothing of fees.
             return record(
                 ReturnScan.Outcome.FOUND,
                 f"{code} ({copy.title}) was lost and is back: shelved.",
@@ -315,14 +309,7 @@ def mark_overdue_lost(today: dt.date | None = None, days: int | None = None) -> 
         (c, "lost", "shipped", "lost", d, at, None, f"shipment:{s}", f"out over {days} days")
         for s, c, d, _ in overdue
     )
-    if settings.REDENVELOPE.get("FEE_ON_OVERDUE_LOST"):
-        from redenvelope.billing.actions import charge_fees_bulk
-
-        charge_fees_bulk(
-            "lost_disc",
-            [(m, c) for _, c, _, m in overdue],
-            reason=f"Disc not returned after {days} days",
-        )
+    # Billing charges the lost-disc fee from these records in its daily run (FEE_ON_OVERDUE_LOST).
     return len(overdue)
 
 
