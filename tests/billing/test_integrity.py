@@ -260,3 +260,36 @@ def test_the_scheduled_job_takes_the_same_path_as_the_cli(shop):
     assert Payment.objects.filter(member=shop.bob).exclude(charged_back_at=None).exists()
     assert JournalEntry.objects.filter(kind="recognition", effective_date="2026-04-10").exists()
     clean()
+
+
+def test_a_written_off_statement_stops_earning_and_leaves_no_deferred_revenue(shop):
+    """Rule (decision 0006): revenue is earned for the days served; after the last retry fails
+    the membership is cancelled, the statement stops earning on the write-off day and the
+    deferred revenue of the days never served is reversed against the bad debt."""
+    from redenvelope.billing.recognition import recognize_revenue
+    from redenvelope.ledger.queries import trial_balance
+
+    card(shop.bob, INSUFFICIENT)
+    day = dt.date(2026, 4, 10)
+    while day < dt.date(2026, 5, 15):
+        with at(day):
+            run_billing(day)
+            recognize_revenue(day)
+        day += dt.timedelta(days=1)
+    statements = list(Statement.objects.all())  # Alice has no card: written off too
+    assert len(statements) == 2
+    served = unearned = Decimal(0)
+    for st in statements:
+        assert st.status == "written_off" and st.written_off_on == dt.date(2026, 4, 17)
+        price = st.subtotal - st.discount
+        earned = (price * 100 // 30) * 7 / 100  # whole cents a day for Apr 10..16
+        served += earned
+        unearned += price - earned
+    tb = {a.code: (d, c) for a, d, c in trial_balance().rows}
+    assert served == Decimal("2.03") + Decimal("3.92")
+    assert tb["4000"][1] - tb["4000"][0] == served
+    assert tb["2000"][1] - tb["2000"][0] == 0  # nothing left deferred
+    # Bad debt is what was owed less the revenue never earned.
+    owed = sum(st.total_due for st in statements)
+    assert tb["6000"][0] - tb["6000"][1] == owed - unearned
+    clean()

@@ -132,7 +132,11 @@ def _play(world, plan):
     for s in Statement.objects.all():
         earned_total = s.subtotal - s.discount
         days = (s.period_end - s.period_start).days
-        if s.period_end <= end:
+        if s.written_off_on and s.written_off_on < min(s.period_end, end):
+            # Written off: earns whole cents a day only for the days served (decision 0006).
+            served = (s.written_off_on - s.period_start).days
+            exact_ended += (earned_total * 100 // days) * served / 100
+        elif s.period_end <= end:
             exact_ended += earned_total
         else:
             elapsed = (end - s.period_start).days

@@ -124,6 +124,8 @@ class Statement(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     first_failed_on = models.DateField(null=True, blank=True)
     next_retry_on = models.DateField(null=True, blank=True)
+    # The day what was owed went to bad debt: the statement earns no revenue from that day on.
+    written_off_on = models.DateField(null=True, blank=True)
     issued_at = models.DateTimeField()
     # Empty for a statement of nothing at all (a fully held month): no money moved, no entry.
     entry = models.OneToOneField(

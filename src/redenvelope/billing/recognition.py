@@ -34,14 +34,19 @@ def earned_cents(first: dt.date, last: dt.date) -> dict[int, tuple[int, int]]:
     {plan_id: (cents, statements in service)}."""
     cents = "(subtotal - discount)"
     days = _days("period_start", "period_end")
+    # A written-off statement earns nothing from its write-off day on (decision 0006): its days
+    # run to the write-off, and it has no last-day remainder unless it was written off after
+    # its period ended.
+    stop = "CASE WHEN written_off_on IS NOT NULL AND written_off_on < period_end "
+    stop += "THEN written_off_on ELSE period_end END"
     lo = f"CASE WHEN period_start > {_date(first)} THEN period_start ELSE {_date(first)} END"
-    hi_excl = (
-        f"CASE WHEN period_end < {_date(last + dt.timedelta(days=1))} THEN period_end "
-        f"ELSE {_date(last + dt.timedelta(days=1))} END"
-    )
+    upto = _date(last + dt.timedelta(days=1))
+    hi_excl = f"CASE WHEN {stop} < {upto} THEN {stop} ELSE {upto} END"
     sql = (
-        f"SELECT plan_id, SUM(({cents} / {days}) * {_days(lo, hi_excl)} + "  # noqa: S608
-        f"CASE WHEN period_end <= {_date(last + dt.timedelta(days=1))} "
+        f"SELECT plan_id, SUM(({cents} / {days}) * "  # noqa: S608
+        f"CASE WHEN {_days(lo, hi_excl)} > 0 THEN {_days(lo, hi_excl)} ELSE 0 END + "
+        f"CASE WHEN period_end <= {upto} AND {stop} = period_end "
+        f"AND period_end > {_date(first)} "
         f"THEN {cents} - ({cents} / {days}) * {days} ELSE 0 END), COUNT(*) "
         f"FROM billing_statement WHERE period_start <= {_date(last)} "
         f"AND period_end > {_date(first)} AND {days} > 0 GROUP BY plan_id"

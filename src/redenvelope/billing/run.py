@@ -731,9 +731,10 @@ def member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
         )
         if len(owed["id"]):
             execute(
-                "UPDATE billing_statement SET status = 'written_off', next_retry_on = NULL "  # noqa: S608
-                f"WHERE id IN ({_ids_sql(owed['id'])})"
+                "UPDATE billing_statement SET status = 'written_off', next_retry_on = NULL, "  # noqa: S608
+                f"written_off_on = '{day.isoformat()}' WHERE id IN ({_ids_sql(owed['id'])})"
             )
+            _reverse_unearned(day, owed["id"])
         execute(
             "UPDATE membership_member SET status = 'cancelled', cancelled_at = %s, "  # noqa: S608
             f"cancels_on = NULL WHERE id IN ({_ids_sql(cancelled)}) AND status <> 'cancelled'",
@@ -775,6 +776,52 @@ def member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
                 for m in restored
             ]
     _events(events)
+
+
+def _reverse_unearned(day: dt.date, statement_ids) -> None:
+    """A statement written off stops earning on the write-off day (the membership is cancelled:
+    the days left are never served). The deferred revenue for those days is reversed against the
+    bad debt just posted (Dr deferred revenue / Cr bad debt), so deferred revenue empties and
+    the revenue earned is what was served. Earned so far follows the recognition schedule:
+    (price less discount) // days for each day before today."""
+    rows = read_columns(
+        "SELECT id, member_id, subtotal - discount, period_start, period_end "  # noqa: S608
+        f"FROM billing_statement WHERE id IN ({_ids_sql(statement_ids)}) "
+        f"AND period_end > '{day.isoformat()}' AND period_start <= '{day.isoformat()}'",
+        [
+            ("id", "int64"),
+            ("member_id", "int64"),
+            ("cents", "int64"),
+            ("start", "object"),
+            ("end", "object"),
+        ],
+    )
+    items = []
+    for sid, m, cents, start, end in zip(
+        rows["id"].tolist(),
+        rows["member_id"].tolist(),
+        rows["cents"].tolist(),
+        rows["start"],
+        rows["end"],
+        strict=True,
+    ):
+        start, end = _day(start), _day(end)
+        days = (end - start).days
+        unearned = cents - (cents // days) * (day - start).days if days > 0 else 0
+        if unearned > 0:
+            items.append((sid, m, unearned))
+    if not items:
+        return
+    post_bulk(
+        "write_off",
+        effective_date=day,
+        memo=[f"Statement {s} written off: revenue for the days not served" for s, _, _ in items],
+        member_ids=[m for _, m, _ in items],
+        keys=[f"unearned:{s}" for s, _, _ in items],
+        lines=[
+            ln for j, (_, _, c) in enumerate(items) for ln in ((j, "2000", c, 0), (j, "6000", 0, c))
+        ],
+    )
 
 
 def retry_payments(day: dt.date, notices: Notices) -> dict:
