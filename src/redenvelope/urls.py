@@ -45,6 +45,12 @@ urlpatterns = [
     path("warehouse/returns/scan/", fulfillment_views.scan, name="scan"),
     path("warehouse/returns/csv/", fulfillment_views.scan_csv, name="scan_csv"),
     path("operations/dispatch/", fulfillment_views.dispatch_overview, name="dispatch_overview"),
+    path("warehouse/runs/<int:run_id>/", fulfillment_views.run_documents, name="run_documents"),
+    path(
+        "warehouse/runs/<int:run_id>/<str:name>",
+        fulfillment_views.run_document,
+        name="run_document",
+    ),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from redenvelope.accounts.roles import Role, role_required
@@ -112,3 +114,42 @@ def dispatch_overview(request: HttpRequest) -> HttpResponse:
             "incidents": Incident.objects.select_related("dc")[:20],
         },
     )
+
+
+DOCUMENT_ROLES = (Role.WAREHOUSE, Role.OPERATIONS, Role.ADMIN)
+_DOCUMENT_NAME = re.compile(r"[A-Z0-9]{2,10}-(picklist|labels)(-[0-9]{1,3})?\.pdf")
+
+
+def _run_files(run) -> list:
+    from pathlib import Path
+
+    from django.conf import settings
+
+    folder = Path(settings.MEDIA_ROOT) / "runs" / run.run_date.isoformat() / run.scope
+    if not folder.is_dir():
+        return []
+    return sorted(f for f in folder.iterdir() if _DOCUMENT_NAME.fullmatch(f.name) and f.is_file())
+
+
+@role_required(*DOCUMENT_ROLES)
+def run_documents(request: HttpRequest, run_id: int) -> HttpResponse:
+    """A dispatch run's pick lists and labels, per DC, for the warehouse to print."""
+    from .models import DispatchRun
+
+    run = get_object_or_404(DispatchRun, pk=run_id)
+    files = [{"name": f.name, "kb": max(1, f.stat().st_size // 1024)} for f in _run_files(run)]
+    return render(request, "fulfillment/run_documents.html", {"run": run, "files": files})
+
+
+@role_required(*DOCUMENT_ROLES)
+def run_document(request: HttpRequest, run_id: int, name: str) -> HttpResponse:
+    """One pick list or label sheet (a PDF), by its name in the run's folder only."""
+    from django.http import FileResponse, Http404
+
+    from .models import DispatchRun
+
+    run = get_object_or_404(DispatchRun, pk=run_id)
+    for f in _run_files(run):
+        if f.name == name:
+            return FileResponse(f.open("rb"), content_type="application/pdf", filename=f.name)
+    raise Http404("No such document for this run.")
