@@ -148,21 +148,18 @@ STATEMENT_PAID = """
 
 # A fee, a payment, a refund or an account credit says the same amount as its journal entry.
 RECORD_MATCHES_ENTRY = """
+    WITH e AS (SELECT entry_id, SUM(debit) AS d FROM ledger_journalline GROUP BY entry_id)
     SELECT 'fee' AS record, f.id, f.amount, e.d FROM billing_fee f
-      JOIN (SELECT entry_id, SUM(debit) AS d FROM ledger_journalline GROUP BY entry_id) e
-        ON e.entry_id = f.entry_id WHERE f.amount <> e.d
+      JOIN e ON e.entry_id = f.entry_id WHERE f.amount <> e.d
     UNION ALL
     SELECT 'payment', p.id, p.amount, e.d FROM billing_payment p
-      JOIN (SELECT entry_id, SUM(debit) AS d FROM ledger_journalline GROUP BY entry_id) e
-        ON e.entry_id = p.entry_id WHERE p.amount <> e.d
+      JOIN e ON e.entry_id = p.entry_id WHERE p.amount <> e.d
     UNION ALL
     SELECT 'refund', r.id, r.amount, e.d FROM billing_refund r
-      JOIN (SELECT entry_id, SUM(debit) AS d FROM ledger_journalline GROUP BY entry_id) e
-        ON e.entry_id = r.entry_id WHERE r.amount <> e.d
+      JOIN e ON e.entry_id = r.entry_id WHERE r.amount <> e.d
     UNION ALL
     SELECT 'credit', c.id, c.amount, e.d FROM billing_credit c
-      JOIN (SELECT entry_id, SUM(debit) AS d FROM ledger_journalline GROUP BY entry_id) e
-        ON e.entry_id = c.entry_id WHERE c.kind = 'account' AND c.amount <> e.d
+      JOIN e ON e.entry_id = c.entry_id WHERE c.kind = 'account' AND c.amount <> e.d
 """
 
 

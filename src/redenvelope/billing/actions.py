@@ -43,6 +43,8 @@ DEFAULT_CREDIT_LIMITS = {
 DEFAULT_PERCENT_LIMITS = {"support_agent": 100, "support_lead": 100, "finance": 100, "admin": 100}
 DEFAULT_RENTAL_LIMITS = {"support_agent": 3, "support_lead": 10, "finance": 10, "admin": 10}
 POSTING_ROLES = (Role.FINANCE, Role.ADMIN)
+# Who gives credits, charges and waives fees for a member (each within their limits).
+MEMBER_MONEY_ROLES = frozenset({"support_agent", "support_lead", "finance", "admin"})
 
 
 def _role_limit(user, setting: str, default: dict, convert):
@@ -103,12 +105,7 @@ def issue_credit(
         raise DomainError(f"Unknown kind of credit {kind!r}.")
     if not (reason or "").strip():
         raise DomainError("Say why: every credit carries its reason.")
-    if issuer is None or not roles_of(issuer) & {
-        "support_agent",
-        "support_lead",
-        "finance",
-        "admin",
-    }:
+    if issuer is None or not roles_of(issuer) & MEMBER_MONEY_ROLES:
         raise Forbidden("Only support, finance and admins give credits.")
     fields: dict = {}
     if kind == Credit.Kind.ACCOUNT:
@@ -567,12 +564,7 @@ def charge_fee(
     (Dr receivables / Cr fee revenue) and put on the next statement. One fee per disc and kind;
     staff (support, finance, admins) charge one with a request key, so a double submit charges
     once; without staff, only a rule charges it, for a disc."""
-    if issuer is not None and not roles_of(issuer) & {
-        "support_agent",
-        "support_lead",
-        "finance",
-        "admin",
-    }:
+    if issuer is not None and not roles_of(issuer) & MEMBER_MONEY_ROLES:
         raise Forbidden("Only support, finance and admins charge fees.")
     if issuer is None and copy is None:
         raise DomainError("A fee without a disc is charged by a staff member.")
@@ -622,12 +614,7 @@ def waive_fee(fee: Fee, *, actor, reason: str) -> Fee:
     """Waive a fee (support or finance; `actor=None` when a rule does it, e.g. the lost disc came
     back): its entry is reversed; if it was already on a statement, the member gets the amount
     back as account credit."""
-    if actor is not None and not roles_of(actor) & {
-        "support_agent",
-        "support_lead",
-        "finance",
-        "admin",
-    }:
+    if actor is not None and not roles_of(actor) & MEMBER_MONEY_ROLES:
         raise Forbidden("Only support and finance waive fees.")
     if not (reason or "").strip():
         raise DomainError("Say why the fee is waived.")
@@ -921,29 +908,22 @@ def charge_fees_bulk(kind: str, items: list[tuple[int, int]], *, reason: str) ->
 # --- the day ------------------------------------------------------------------------------------
 
 
-OVERDUE_NOTE = "out over "  # how fulfillment's overdue sweep marks the discs it declares lost
-
-
 def settle_lost_discs(day: dt.date | None = None, lookback_days: int = 30) -> dict:
     """Billing's side of lost discs, read from fulfillment's records (fulfillment knows nothing
     of fees): a lost-disc fee for each disc the overdue sweep declared lost (when the setting
     FEE_ON_OVERDUE_LOST is on; a member's own report of a disc that never arrived is not
     fined), and the fee waived for each such disc that has come back since. Idempotent: one fee
     per disc and member, a waived fee stays waived."""
-    from redenvelope.core.bulk import db_timestamp, read_columns
+    from django.db.models import Exists, OuterRef
+
+    from redenvelope.fulfillment.queries import overdue_lost_since
+    from redenvelope.inventory.models import CopyEvent
 
     day = day or clock.today()
     since = dt.datetime.combine(day - dt.timedelta(days=lookback_days), dt.time.min, dt.UTC)
     charged = 0
     if settings.REDENVELOPE.get("FEE_ON_OVERDUE_LOST"):
-        lost = read_columns(
-            "SELECT s.member_id, s.copy_id, e.note FROM fulfillment_shipment s "  # noqa: S608
-            "JOIN inventory_copyevent e ON e.copy_id = s.copy_id AND e.kind = 'lost' "
-            "AND e.ref = 'shipment:' || CAST(s.id AS varchar(20)) "
-            f"WHERE s.status = 'lost' AND s.closed_at >= '{db_timestamp(since)}' "
-            f"AND e.note LIKE '{OVERDUE_NOTE}%' ORDER BY s.id",
-            [("member_id", "int64"), ("copy_id", "int64"), ("note", "object")],
-        )
+        lost = overdue_lost_since(since)
         by_note: dict[str, list] = defaultdict(list)
         for m, c, note in zip(
             lost["member_id"].tolist(), lost["copy_id"].tolist(), lost["note"], strict=True
@@ -953,14 +933,22 @@ def settle_lost_discs(day: dt.date | None = None, lookback_days: int = 30) -> di
             charged += charge_fees_bulk(
                 "lost_disc", items, reason=f"Disc not returned ({note.strip()})"
             )
+    # Fees on discs that have a "found" event, in one query (a handful a day); the event must
+    # come after the fee, compared here: on SQLite the two timestamps are written as text by
+    # different paths (COPY and the ORM), so SQL would compare their spellings.
+    found = CopyEvent.objects.filter(copy_id=OuterRef("copy_id"), kind="found")
+    back = (
+        Fee.objects.filter(kind="lost_disc", copy__isnull=False)
+        .exclude(status="waived")
+        .filter(Exists(found))
+        .order_by("pk")
+    )
     waived = 0
-    back = Fee.objects.filter(kind="lost_disc", copy__isnull=False).exclude(status="waived")
-    from redenvelope.inventory.models import CopyEvent
-
-    for fee in back.filter(created_at__gte=since - dt.timedelta(days=365)).order_by("pk"):
-        if CopyEvent.objects.filter(
-            copy_id=fee.copy_id, kind="found", at__gte=fee.created_at
-        ).exists():
+    for fee in back:
+        last_found = (
+            CopyEvent.objects.filter(copy_id=fee.copy_id, kind="found").order_by("-at").first()
+        )
+        if last_found.at >= fee.created_at:
             waive_fee(fee, actor=None, reason="the disc came back")
             waived += 1
     return {"fees_charged": charged, "fees_waived": waived}

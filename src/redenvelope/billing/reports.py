@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from redenvelope.core import clock
-from redenvelope.ledger.money import from_cents
+from redenvelope.ledger.money import from_cents, to_money
 from redenvelope.ledger.queries import trial_balance
 
 from .models import Credit, Payment, Statement
@@ -42,7 +42,8 @@ def _query(sql: str, params=()) -> list[tuple]:
 
 
 def _money(v) -> Decimal:
-    return Decimal(str(v or 0)).quantize(Decimal("0.01"))
+    """A Decimal amount (or None) for a report cell, by the one rounding rule."""
+    return to_money(v if v is not None else 0)
 
 
 def mrr(start: dt.date, end: dt.date) -> Report:

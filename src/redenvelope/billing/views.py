@@ -30,12 +30,10 @@ FINANCE = (Role.FINANCE, Role.ADMIN)
 
 
 def _done(request, ok_message: str, fn, *args, **kwargs):
-    """Call an action; its refusal (or a field that does not parse: pass a callable returning
-    the arguments as `args_of`) becomes the page's error message, nothing changed."""
+    """Call an action; its refusal becomes the page's error message, nothing changed. Where
+    fields must be parsed first, pass a lambda that parses and calls: a field that does not
+    parse is refused the same way."""
     try:
-        if "args_of" in kwargs:
-            more_args, more_kwargs = kwargs.pop("args_of")()
-            args, kwargs = (*args, *more_args), {**kwargs, **more_kwargs}
         fn(*args, **kwargs)
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -77,22 +75,18 @@ def member_action(request: HttpRequest) -> HttpResponse:
         _done(
             request,
             "Card saved; it is now your payment method.",
-            actions.add_payment_method,
-            member,
-            kind="card",
-            number=post.get("number", ""),
-            args_of=lambda: (
-                (),
-                {
-                    "exp_month": parse.optional_integer(
-                        post.get("exp_month"), "Expiry month", lo=1, hi=12
-                    ),
-                    "exp_year": parse.optional_integer(
-                        post.get("exp_year"), "Expiry year", lo=2000, hi=2100
-                    ),
-                },
+            lambda: actions.add_payment_method(
+                member,
+                kind="card",
+                number=post.get("number", ""),
+                exp_month=parse.optional_integer(
+                    post.get("exp_month"), "Expiry month", lo=1, hi=12
+                ),
+                exp_year=parse.optional_integer(
+                    post.get("exp_year"), "Expiry year", lo=2000, hi=2100
+                ),
+                actor=request.user,
             ),
-            actor=request.user,
         )
     elif what == "add_bank":
         _done(
@@ -271,24 +265,20 @@ def staff_member_action(request: HttpRequest, member_id: int) -> HttpResponse:
         _done(
             request,
             "Credit given.",
-            actions.issue_credit,
-            member,
-            post.get("amount") or None if kind == "account" else None,
-            kind=kind,
-            args_of=lambda: (
-                (),
-                {
-                    "percent": parse.optional_integer(post.get("percent"), "Percent", lo=1, hi=100)
-                    if kind == "percent"
-                    else None,
-                    "rentals": parse.optional_integer(post.get("rentals"), "Rentals", lo=1, hi=99)
-                    if kind == "bonus_rentals"
-                    else None,
-                },
+            lambda: actions.issue_credit(
+                member,
+                post.get("amount") or None if kind == "account" else None,
+                kind=kind,
+                percent=parse.optional_integer(post.get("percent"), "Percent", lo=1, hi=100)
+                if kind == "percent"
+                else None,
+                rentals=parse.optional_integer(post.get("rentals"), "Rentals", lo=1, hi=99)
+                if kind == "bonus_rentals"
+                else None,
+                reason=post.get("reason", ""),
+                issuer=request.user,
+                idempotency_key=post.get("key") or None,
             ),
-            reason=post.get("reason", ""),
-            issuer=request.user,
-            idempotency_key=post.get("key") or None,
         )
     elif what == "waive":
         fee = get_object_or_404(Fee, pk=parse.record_id(post.get("fee"), "fee"), member=member)

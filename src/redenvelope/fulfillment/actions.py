@@ -24,7 +24,7 @@ from redenvelope.queues.models import QueueEntry
 from redenvelope.queues.queries import eligible_entries
 
 from .models import Incident, ReturnScan, Shipment
-from .queries import open_shipments
+from .queries import OVERDUE_NOTE, open_shipments
 
 
 @transaction.atomic
@@ -306,7 +306,7 @@ def mark_overdue_lost(today: dt.date | None = None, days: int | None = None) -> 
         )
     at = db_timestamp(now)
     append_copy_events(
-        (c, "lost", "shipped", "lost", d, at, None, f"shipment:{s}", f"out over {days} days")
+        (c, "lost", "shipped", "lost", d, at, None, f"shipment:{s}", f"{OVERDUE_NOTE}{days} days")
         for s, c, d, _ in overdue
     )
     # Billing charges the lost-disc fee from these records in its daily run (FEE_ON_OVERDUE_LOST).

@@ -2,6 +2,9 @@
 
 from .models import Shipment
 
+# How the overdue sweep (`actions.mark_overdue_lost`) notes the discs it declares lost.
+OVERDUE_NOTE = "out over "
+
 
 def open_shipments(member_id: int):
     """The discs a member has at home (or in the mail to or from them)."""
@@ -68,3 +71,18 @@ def availability(title_ids) -> dict[int, str]:
         else:
             out[t] = AVAILABILITY[3]
     return out
+
+
+def overdue_lost_since(since) -> dict:
+    """Discs the overdue sweep declared lost since `since` (not those a member reported): arrays
+    member_id, copy_id and the sweep's note, in shipment order. Billing fines these."""
+    from redenvelope.core.bulk import db_timestamp, read_columns
+
+    return read_columns(
+        "SELECT s.member_id, s.copy_id, e.note FROM fulfillment_shipment s "  # noqa: S608
+        "JOIN inventory_copyevent e ON e.copy_id = s.copy_id AND e.kind = 'lost' "
+        "AND e.ref = 'shipment:' || CAST(s.id AS varchar(20)) "
+        f"WHERE s.status = 'lost' AND s.closed_at >= '{db_timestamp(since)}' "
+        f"AND e.note LIKE '{OVERDUE_NOTE}%' ORDER BY s.id",
+        [("member_id", "int64"), ("copy_id", "int64"), ("note", "object")],
+    )

@@ -14,10 +14,11 @@ CENT = Decimal("0.01")
 MAX_CENTS = 10**12  # ten billion dollars
 
 
-def to_money(value) -> Decimal:
+def to_money(value, *, exact: bool = False) -> Decimal:
     """Decimal, str or int to an amount in whole cents, rounded half-up (the one rounding rule).
     Floats are refused (they cannot hold cents exactly), and so are non-ASCII digits, infinities,
-    NaN and amounts beyond `MAX_CENTS`."""
+    NaN and amounts beyond `MAX_CENTS`; with `exact`, so is an amount finer than a cent (a price
+    is stated in cents, never rounded into one)."""
     if isinstance(value, float | bool):
         raise DomainError("Money is never a float; pass a Decimal or a string.")
     if isinstance(value, str):
@@ -31,7 +32,10 @@ def to_money(value) -> Decimal:
         raise DomainError(f"{value!r} is not an amount of money.") from None
     if not amount.is_finite() or abs(amount) >= Decimal(MAX_CENTS) / 100:
         raise DomainError(f"{value!r} is not an amount of money we accept.")
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    money = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    if exact and money != amount:
+        raise DomainError(f"{value!r} is finer than a cent.", code="sub_cent")
+    return money
 
 
 def to_cents(value) -> int:

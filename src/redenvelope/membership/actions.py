@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -38,18 +38,13 @@ def create_plan(
 ) -> Plan:
     if not 1 <= int(discs_at_once) <= 8:
         raise DomainError("A plan sends from 1 to 8 discs at once.")
-    if isinstance(monthly_price, str | Decimal | int) and not isinstance(monthly_price, bool):
-        text = str(monthly_price).strip()
-        try:
-            exact = Decimal(text) if text.isascii() else None
-        except InvalidOperation:
-            exact = None
-        if exact is None or not exact.is_finite():
-            raise DomainError(f"Price {monthly_price!r} is not a number.")
-    else:
-        raise DomainError(f"Price {monthly_price!r} is not a number.")
-    price = to_money(exact)
-    if price < 0 or price != exact:
+    try:
+        price = to_money(monthly_price, exact=True)
+    except DomainError as exc:
+        if exc.code == "sub_cent":
+            raise DomainError("A price is a non-negative amount in cents.") from None
+        raise DomainError(f"Price {monthly_price!r} is not a number.") from None
+    if price < 0:
         raise DomainError("A price is a non-negative amount in cents.")
     if monthly_disc_limit is not None and monthly_disc_limit < 1:
         raise DomainError("A monthly disc limit, when set, is at least 1.")
