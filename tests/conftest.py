@@ -144,3 +144,19 @@ def emails_at_once(monkeypatch):
     from django.db import transaction
 
     monkeypatch.setattr(transaction, "on_commit", lambda fn, using=None, robust=False: fn())
+
+
+@pytest.fixture(autouse=True)
+def payment_provider(tmp_path, monkeypatch):
+    """Each test gets a payment provider with empty books (its own store file)."""
+    from django.conf import settings
+
+    from redenvelope.billing.gateway import reset_gateway
+
+    monkeypatch.setitem(
+        settings.REDENVELOPE, "PAYMENT_PROVIDER_STORE", str(tmp_path / "provider.sqlite3")
+    )
+    monkeypatch.setitem(settings.REDENVELOPE, "PAYMENT_PROVIDER_FAULTS", "")
+    reset_gateway()
+    yield
+    reset_gateway()

@@ -474,11 +474,41 @@ def billing_run(date: str = typer.Option(None, help="YYYY-MM-DD, default today")
         + f"; retries {retry['succeeded']:,} recovered / {retry['failed']:,} failed"
         + f" ({retry['cancelled']:,} cancelled after the last)"
     )
+    unanswered = pay.get("unanswered", 0) + retry.get("unanswered", 0)
+    if unanswered:
+        console.print(
+            f"[yellow]{unanswered:,} payments got no answer from the provider: they stay open "
+            "until `redenvelope billing reconcile` (or the next run) asks it by key.[/yellow]"
+        )
     if result["chargebacks"]:
         console.print(f"{result['chargebacks']:,} chargebacks recorded.")
     rec = result["recognition"]
     if not rec.get("already"):
-        console.print(f"Revenue recognised: ${rec.get('cents', 0) / 100:,.2f}")
+        from redenvelope.ledger.money import cents_text
+
+        console.print(f"Revenue recognised: ${cents_text(rec.get('cents', 0))}")
+
+
+@billing_app.command("reconcile")
+def billing_reconcile() -> None:
+    """Settle every payment whose outcome is unknown (a crash, a timeout) by asking the
+    provider by its idempotency key; what never reached it is sent again (the run's charges,
+    refunds) or abandoned (a member's own payment, a gift, an upgrade). Safe to repeat."""
+    from redenvelope.billing.actions import reconcile_payments
+    from redenvelope.billing.models import PaymentIntent
+
+    out = reconcile_payments()
+    c = out["charges"]
+    console.print(
+        f"Statement payments open: {c['open']:,}; answered by the provider {c['answered']:,}, "
+        f"sent again {c['resent']:,}, abandoned {c['abandoned']:,}."
+    )
+    for name, n in sorted(out["others"].items()):
+        console.print(f"{name.replace('_', ' ')}: {n:,}")
+    left = PaymentIntent.objects.filter(status__in=PaymentIntent.OPEN).count()
+    console.print(f"Still open: {left:,}" + (" (run again later)" if left else "."))
+    if left:
+        raise typer.Exit(1)
 
 
 @billing_app.command("compensate-outage")

@@ -212,4 +212,10 @@ REDENVELOPE = {
     # What the processor charges us for a chargeback.
     "CHARGEBACK_FEE": "15.00",
     "PAYMENT_PROVIDER": "redenvelope.billing.gateway.SimulatedGateway",
+    # The simulated provider's own books (what it charged, by idempotency key), outside ours.
+    "PAYMENT_PROVIDER_STORE": os.environ.get(
+        "PAYMENT_PROVIDER_STORE", str(DATA_DIR / "provider.sqlite3")
+    ),
+    # Fault injection for drills and tests: "timeout=0.05,lost_answer=0.05,latency_ms=1".
+    "PAYMENT_PROVIDER_FAULTS": os.environ.get("PAYMENT_PROVIDER_FAULTS", ""),
 }

@@ -20,17 +20,19 @@ from redenvelope.ledger.money import from_cents, share, to_cents, to_money
 from redenvelope.membership.models import Member, MemberEvent, MemberStatus, Plan
 
 from .cycle import add_months, is_billing_day, on_day
-from .gateway import GatewayError, get_gateway
+from .gateway import GatewayError, GatewayTimeout, get_gateway
 from .models import (
     Credit,
     Fee,
     Gift,
     OutageCompensation,
     Payment,
+    PaymentIntent,
     PaymentMethod,
     Refund,
     Statement,
 )
+from .payments import Answer
 from .run import Notices, bill, member_statuses, tax_rate
 
 DEFAULT_CREDIT_LIMITS = {
@@ -213,89 +215,283 @@ def current_statement(member: Member, day: dt.date | None = None) -> Statement |
     )
 
 
-@transaction.atomic
 def change_plan(member: Member, plan: Plan, *, actor=None) -> dict:
     """An upgrade (a dearer plan) applies at once: the unused days of the old plan are credited
     and the new plan charged for the rest of the period, by the exact day count, on a plan-change
     statement charged now. A downgrade (or a plan at the same price) applies from the next
-    period. On a trial the plan simply changes."""
+    period. On a trial the plan simply changes. The upgrade's charge is recorded as an intent
+    and committed before the provider is called; the plan changes only once it is paid (a
+    declined card changes nothing)."""
     from redenvelope.membership import actions as membership
 
-    member = _locked_member(member)
-    if plan.pk == member.plan_id and member.pending_plan_id:
-        Member.objects.filter(pk=member.pk).update(pending_plan=None)
-        _log(member.pk, "plan_change_withdrawn", actor, plan=plan.code)
-        return {"when": "now", "statement": None}
-    membership.check_plan_change(member, plan)
-    old = member.plan
-    day = clock.today()
-    current = current_statement(member, day)
-    if member.status == MemberStatus.TRIAL or current is None:
-        membership.change_plan(member, plan, actor=actor, when="now")
-        return {"when": "now", "statement": None}
-    if plan.monthly_price <= old.monthly_price:
-        Member.objects.filter(pk=member.pk).update(pending_plan=plan)
-        _log(
-            member.pk,
-            "plan_change_scheduled",
-            actor,
-            old=old.code,
-            new=plan.code,
-            on=str(current.period_end),
+    with transaction.atomic():
+        member = _locked_member(member)
+        if plan.pk == member.plan_id and member.pending_plan_id:
+            Member.objects.filter(pk=member.pk).update(pending_plan=None)
+            _log(member.pk, "plan_change_withdrawn", actor, plan=plan.code)
+            return {"when": "now", "statement": None}
+        membership.check_plan_change(member, plan)
+        old = member.plan
+        day = clock.today()
+        current = current_statement(member, day)
+        if member.status == MemberStatus.TRIAL or current is None:
+            membership.change_plan(member, plan, actor=actor, when="now")
+            return {"when": "now", "statement": None}
+        if plan.monthly_price <= old.monthly_price:
+            Member.objects.filter(pk=member.pk).update(pending_plan=plan)
+            _log(
+                member.pk,
+                "plan_change_scheduled",
+                actor,
+                old=old.code,
+                new=plan.code,
+                on=str(current.period_end),
+            )
+            return {"when": current.period_end, "statement": None}
+        if PaymentIntent.objects.filter(
+            member=member, kind=PaymentIntent.Kind.UPGRADE, status__in=PaymentIntent.OPEN
+        ).exists():
+            raise Conflict("A plan change is already being paid for.", code="in_progress")
+        start, end = current.period_start, current.period_end
+        left, days = (end - day).days, (end - start).days
+        new_part = share(to_cents(plan.monthly_price), left, days)
+        unused = share(to_cents(old.monthly_price), left, days)
+        net = new_part - unused
+        tax = share(net, tax_rate(member.state), 1)
+        request = {
+            "plan": plan.pk,
+            "old_plan": old.pk,
+            "end": end.isoformat(),
+            "left": left,
+            "days": days,
+            "new_part": new_part,
+            "unused": unused,
+            "net": net,
+            "tax": tax,
+        }
+        if net + tax <= 0:
+            return _apply_upgrade(member, request, day, actor, None)
+        method = PaymentMethod.objects.filter(
+            member=member, is_default=True, removed_at=None
+        ).first()
+        if method is None:
+            raise DomainError(
+                "Your plan has not changed: there is no payment method on file. Add one on your "
+                "Billing page and try again.",
+                code="declined",
+            )
+        intent = PaymentIntent.objects.create(
+            key=f"upgrade:{member.pk}:{secrets.token_hex(8)}",
+            kind=PaymentIntent.Kind.UPGRADE,
+            member=member,
+            method=method,
+            token=method.token,
+            amount=from_cents(net + tax),
+            day=day,
+            request=request,
+            actor=actor,
+            created_at=clock.now(),
         )
-        return {"when": current.period_end, "statement": None}
-    start, end = current.period_start, current.period_end
-    left, days = (end - day).days, (end - start).days
-    new_part = share(to_cents(plan.monthly_price), left, days)
-    unused = share(to_cents(old.monthly_price), left, days)
-    net = new_part - unused
-    tax = share(net, tax_rate(member.state), 1)
+    # Committed: the intent is on record before the provider hears of it.
+    statement = _finish_upgrade(intent, _send_one(intent))
+    return {"when": "now", "statement": statement}
+
+
+def _apply_upgrade(member, request: dict, day, actor, intent, answer=None) -> Statement:
+    """The paid upgrade's records: its statement (and entry), the plan switch, the payment."""
+    from redenvelope.membership import actions as membership
+
+    plan = Plan.objects.get(pk=request["plan"])
+    old = Plan.objects.get(pk=request["old_plan"])
+    net, tax = request["net"], request["tax"]
     lines = [Line("1100", debit=from_cents(net + tax)), Line("2000", credit=from_cents(net))]
     if tax:
         lines.append(Line("2100", credit=from_cents(tax)))
-    entry = post_entry(
-        "statement",
-        lines,
-        memo=f"Plan change {old.name} → {plan.name}, {left} of {days} days",
-        member_id=member.pk,
-        actor=actor,
-    )
+    entry = None
+    if net + tax:
+        entry = post_entry(
+            "statement",
+            lines,
+            memo=f"Plan change {old.name} → {plan.name}, {request['left']} of "
+            f"{request['days']} days",
+            effective_date=day,
+            member_id=member.pk,
+            actor=actor,
+        )
     statement = Statement.objects.create(
         member=member,
         kind=Statement.Kind.PRORATION,
         period_start=day,
-        period_end=end,
+        period_end=dt.date.fromisoformat(request["end"]),
         plan=plan,
         plan_price=plan.monthly_price,
         subtotal=from_cents(net),
         tax=from_cents(tax),
         credit_applied=0,
         total_due=from_cents(net + tax),
-        status=Statement.Status.DUE,
+        amount_paid=from_cents(net + tax),
+        status=Statement.Status.PAID,
+        attempts=1 if intent else 0,
         issued_at=clock.now(),
         entry=entry,
     )
+    if intent is not None:
+        paid = post_entry(
+            "payment",
+            [Line("1000", debit=intent.amount), Line("1100", credit=intent.amount)],
+            memo="Payment received",
+            effective_date=day,
+            member_id=member.pk,
+            idempotency_key=f"payment:{intent.key}",
+        )
+        Payment.objects.create(
+            member=member,
+            statement=statement,
+            method=intent.method,
+            amount=intent.amount,
+            status=Payment.Status.SUCCEEDED,
+            attempt=1,
+            reference=answer.reference,
+            message=answer.message[:200],
+            attempted_at=clock.now(),
+            entry=paid,
+            idempotency_key=intent.key,
+        )
+        PaymentIntent.objects.filter(pk=intent.pk).update(statement=statement)
     membership.change_plan(
         member,
         plan,
         actor=actor,
         when="now",
         charged=str(statement.total_due),
-        new_part=new_part,
-        unused_credit=unused,
+        new_part=request["new_part"],
+        unused_credit=request["unused"],
     )
-    if statement.total_due > 0:
-        _collect_one(statement, day, manual=True)
-        statement.refresh_from_db()
-        if statement.status != Statement.Status.PAID:
-            # A declined card buys no upgrade: everything above rolls back (no money moved).
-            failed = Payment.objects.filter(statement=statement).order_by("-id").first()
-            why = failed.message if failed and failed.message else "the payment did not go through"
-            raise DomainError(
-                f"Your plan has not changed: {why} Update your payment method and try again.",
-                code="declined",
+    return statement
+
+
+def _finish_upgrade(intent: PaymentIntent, answer) -> Statement:
+    """Record the provider's answer to an upgrade: paid, the plan changes; declined, nothing
+    does (and the member is told why); no answer, it waits for reconciliation."""
+    with transaction.atomic():
+        claimed = _claim(intent, answer)
+        if not claimed and answer.ok is not None:
+            return _settled(intent)
+        if claimed and answer.ok:
+            member = _locked_member(intent.member_id)
+            statement = _apply_upgrade(
+                member, intent.request, intent.day, intent.actor, intent, answer
             )
-    return {"when": "now", "statement": statement}
+    if answer.ok is None:
+        raise DomainError(
+            "The card processor did not answer, so your plan has not changed yet. We will check "
+            "with it and finish the change if the payment went through; you will not be charged "
+            "twice.",
+            code="pending",
+        )
+    if not answer.ok:
+        why = answer.message or "the payment did not go through"
+        raise DomainError(
+            f"Your plan has not changed: {why}. Update your payment method and try again.",
+            code="declined",
+        )
+    return statement
+
+
+# --- the outbox: one intent at a time (upgrades, gifts, refunds, a member's "pay now") ---------
+
+
+def _send_one(intent: PaymentIntent) -> Answer:
+    """Call the provider for one committed intent, with its key."""
+    gateway = get_gateway()
+    try:
+        if intent.kind == PaymentIntent.Kind.REFUND:
+            r = gateway.refund(
+                intent.request["reference"],
+                intent.amount,
+                key=intent.key,
+                captured=intent.request["captured"],
+                refunded=intent.request["refunded"],
+            )
+        else:
+            r = gateway.charge(intent.token, intent.amount, key=intent.key)
+    except GatewayTimeout:
+        return Answer(intent.pk, None)
+    except GatewayError as exc:
+        return Answer(intent.pk, False, "", "invalid_request", str(exc)[:200])
+    return Answer(intent.pk, r.ok, r.reference, r.decline_code, r.message[:200])
+
+
+def _claim(intent: PaymentIntent, answer: Answer) -> bool:
+    """Record the answer on the intent if it is still open (True: this caller applies it). No
+    answer leaves it open (unknown)."""
+    open_ = PaymentIntent.objects.filter(pk=intent.pk, status__in=PaymentIntent.OPEN)
+    if answer.ok is None:
+        open_.update(status=PaymentIntent.Status.UNKNOWN)
+        return False
+    return bool(
+        open_.update(
+            status=PaymentIntent.Status.SUCCEEDED if answer.ok else PaymentIntent.Status.FAILED,
+            reference=answer.reference,
+            decline_code=answer.decline_code,
+            message=answer.message[:200],
+            settled_at=clock.now(),
+        )
+    )
+
+
+def _settled(intent: PaymentIntent):
+    """What an intent someone else settled came to (its statement, gift or refund)."""
+    intent.refresh_from_db()
+    if intent.status != PaymentIntent.Status.SUCCEEDED:
+        raise DomainError(intent.message or "The payment did not go through.", code="declined")
+    if intent.kind == PaymentIntent.Kind.GIFT:
+        return Gift.objects.get(idempotency_key=intent.key)
+    if intent.kind == PaymentIntent.Kind.REFUND:
+        return Refund.objects.get(idempotency_key=intent.key)
+    return intent.statement
+
+
+def reconcile_payments(*, now=None) -> dict:
+    """Settle every intent whose outcome is unknown by asking the provider by key: answers are
+    applied; what never reached the provider is sent again (the daily run's charges, refunds)
+    or abandoned (a member's "pay now", a gift purchase, an upgrade: the buyer was told it did
+    not go through), once older than `payments.ABANDON_AFTER`. Run first by every daily run;
+    `redenvelope billing reconcile` runs it on demand."""
+    from .payments import ABANDON_AFTER, settle_open_charges
+
+    now = now or clock.now()
+    notices = Notices()
+    out = {"charges": settle_open_charges(notices, now=now)}
+    done = defaultdict(int)
+    gateway = get_gateway()
+    finish = {"upgrade": _finish_upgrade, "gift": _finish_gift, "refund": _finish_refund}
+    for intent in PaymentIntent.objects.filter(status__in=PaymentIntent.OPEN).exclude(
+        kind=PaymentIntent.Kind.CHARGE
+    ):
+        r = gateway.lookup(intent.key)
+        if r is not None:
+            answer = Answer(intent.pk, r.ok, r.reference, r.decline_code, r.message[:200])
+        elif intent.kind == PaymentIntent.Kind.REFUND:
+            answer = _send_one(intent)
+        elif now - intent.created_at >= ABANDON_AFTER:
+            PaymentIntent.objects.filter(pk=intent.pk, status__in=PaymentIntent.OPEN).update(
+                status=PaymentIntent.Status.ABANDONED,
+                message="Never reached the provider.",
+                settled_at=now,
+            )
+            done["abandoned"] += 1
+            continue
+        else:
+            continue
+        try:
+            finish[intent.kind](intent, answer)
+            done[f"{intent.kind}_succeeded"] += 1
+        except DomainError:
+            done[f"{intent.kind}_{'unanswered' if answer.ok is None else 'failed'}"] += 1
+    out["others"] = dict(done)
+    notices.send_on_commit()
+    return out
 
 
 @transaction.atomic
@@ -387,104 +583,170 @@ def remove_payment_method(method: PaymentMethod, *, member: Member | None = None
     return method
 
 
-def _collect_one(statement: Statement, day: dt.date, *, manual: bool = False) -> None:
-    """Charge one statement now. `manual`: the member (or staff for them) asked; a failure then
-    leaves the dunning schedule where it was (it is not one of the scheduled retries)."""
-    from .run import collect
-
-    notices = Notices()
-    collect(
-        day,
-        [statement.pk],
-        [statement.member_id],
-        [to_cents(statement.total_due - statement.amount_paid)],
-        [statement.attempts],
-        [statement.first_failed_on],
-        notices,
-        manual=manual,
-        statuses=[statement.status],
-        next_retry=[statement.next_retry_on],
-    )
-    notices.send_on_commit()
-
-
-@transaction.atomic
 def pay_statement(
     statement: Statement, *, member: Member | None = None, actor=None, idempotency_key=None
 ) -> Payment:
     """Charge what is left on a statement to the member's default method now (the member's "pay
     now", or staff on their behalf). A member may pay only their own statements; a paid statement
     is refused. The statement's owner is checked first; a key belongs to its member (the same key
-    twice charges once; the same key for another statement is a conflict)."""
-    statement = Statement.objects.select_for_update().filter(pk=statement.pk).first()
-    if statement is None:
-        raise NotFound("No such statement.", code="unknown_statement")
-    if member is not None and statement.member_id != member.pk:
-        raise Forbidden("That statement is not yours.")
-    key = scoped_key("pay", statement.member_id, idempotency_key)
-    if key:
-        done = Payment.objects.filter(idempotency_key=key).first()
-        if done:
-            if done.statement_id != statement.pk:
-                raise Conflict("That idempotency key was used to pay another statement.")
-            return done
-    if statement.status not in (Statement.Status.DUE, Statement.Status.PAST_DUE):
-        raise Conflict(f"That statement is {statement.get_status_display().lower()}.")
-    balance = statement.total_due - statement.amount_paid
-    if balance <= 0:
-        raise Conflict("Nothing is owed on that statement.")
-    _locked_member(statement.member_id)
-    _collect_one(statement, clock.today(), manual=True)
-    payment = Payment.objects.filter(statement=statement).order_by("-id").first()
-    if key:
-        Payment.objects.filter(pk=payment.pk).update(idempotency_key=key)
-        payment.idempotency_key = key
+    twice charges once; the same key for another statement is a conflict). The charge is an
+    intent committed before the provider is called; a failure is not a retry of the dunning
+    schedule (clicking again never cancels anyone)."""
+    from .payments import queue_charges, send_and_settle
+
+    with transaction.atomic():
+        statement = Statement.objects.select_for_update().filter(pk=statement.pk).first()
+        if statement is None:
+            raise NotFound("No such statement.", code="unknown_statement")
+        if member is not None and statement.member_id != member.pk:
+            raise Forbidden("That statement is not yours.")
+        key = scoped_key("pay", statement.member_id, idempotency_key)
+        if key:
+            intent = PaymentIntent.objects.filter(key=key).first()
+            if intent is not None:
+                if intent.statement_id != statement.pk:
+                    raise Conflict("That idempotency key was used to pay another statement.")
+                done = Payment.objects.filter(idempotency_key=key).first()
+                if done is None:
+                    raise Conflict("That payment is still being processed.", code="in_progress")
+                return done
+        if statement.status not in (Statement.Status.DUE, Statement.Status.PAST_DUE):
+            raise Conflict(f"That statement is {statement.get_status_display().lower()}.")
+        balance = statement.total_due - statement.amount_paid
+        if balance <= 0:
+            raise Conflict("Nothing is owed on that statement.")
+        _locked_member(statement.member_id)
+        if PaymentIntent.objects.filter(
+            statement=statement, kind="charge", status__in=PaymentIntent.OPEN
+        ).exists():
+            raise Conflict("A payment for that statement is in progress.", code="in_progress")
+        ids = queue_charges(
+            clock.today(),
+            [statement.pk],
+            [statement.member_id],
+            [to_cents(balance)],
+            [statement.attempts],
+            [statement.first_failed_on],
+            manual=True,
+            keys=[key] if key else None,
+            actor_id=getattr(actor, "pk", None),
+        )
+    # Committed: now the provider, with the intent's key.
+    notices = Notices()
+    send_and_settle(ids, notices)
+    notices.send_on_commit()
+    intent = PaymentIntent.objects.get(pk=int(ids[0]))
+    payment = Payment.objects.filter(idempotency_key=intent.key).first()
+    if payment is None:
+        raise DomainError(
+            "The card processor did not answer. We will check with it and record the payment "
+            "if it went through; you will not be charged twice.",
+            code="pending",
+        )
     return payment
 
 
-@transaction.atomic
-def refund_payment(payment: Payment, amount=None, *, reason: str, issuer) -> Refund:
+def refund_payment(
+    payment: Payment, amount=None, *, reason: str, issuer, idempotency_key=None
+) -> Refund:
     """Give money back on a payment (finance and admins): never more than was paid and not yet
-    refunded; posted Dr credits and discounts / Cr cash, with who and why."""
+    refunded (counting refunds in flight); posted Dr credits and discounts / Cr cash, with who
+    and why. Recorded as an intent and committed before the provider is asked."""
     if not roles_of(issuer) & {r.value for r in POSTING_ROLES}:
         raise Forbidden("Only finance gives refunds.")
     if not (reason or "").strip():
         raise DomainError("Say why: every refund carries its reason.")
-    payment = Payment.objects.select_for_update().get(pk=payment.pk)
-    if payment.status != Payment.Status.SUCCEEDED or payment.charged_back_at:
-        raise DomainError("Only a payment that went through (and was not reversed) is refunded.")
-    left = payment.amount - payment.refunded
-    amount = left if amount is None else to_money(amount)
-    if amount <= 0:
-        raise DomainError("A refund is a positive amount.")
-    if amount > left:
-        raise DomainError(f"At most ${left} of that payment can still be refunded.")
-    result = get_gateway().refund(
-        payment.reference, amount, captured=payment.amount, refunded=payment.refunded
-    )
-    if not result.ok:
-        raise DomainError(result.message)
-    entry = post_entry(
-        "refund",
-        [Line("4900", debit=amount), Line("1000", credit=amount)],
-        memo=f"Refund: {reason.strip()}"[:300],
-        member_id=payment.member_id,
-        actor=issuer,
-    )
-    Payment.objects.filter(pk=payment.pk).update(refunded=F("refunded") + money_value(amount))
-    refund = Refund.objects.create(
-        payment=payment,
-        amount=amount,
-        reason=reason.strip()[:300],
-        issuer=issuer,
-        created_at=clock.now(),
-        reference=result.reference,
-        entry=entry,
-    )
-    _log(payment.member_id, "refunded", issuer, amount=str(amount), reason=reason)
-    notices = Notices()
-    notices.add("refund", payment.member_id, None)
-    notices.send_on_commit({"refund": f"We have refunded ${amount} to your payment method."})
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        key = scoped_key("refund", issuer.pk, idempotency_key)
+        if key:
+            intent = PaymentIntent.objects.filter(key=key).first()
+            if intent is not None:
+                if intent.payment_id != payment.pk or (
+                    amount is not None and intent.amount != to_money(amount)
+                ):
+                    raise Conflict("That idempotency key was used for another refund.")
+                return _settled(intent)
+        if payment.status != Payment.Status.SUCCEEDED or payment.charged_back_at:
+            raise DomainError(
+                "Only a payment that went through (and was not reversed) is refunded."
+            )
+        in_flight = sum(
+            i.amount
+            for i in PaymentIntent.objects.filter(
+                payment=payment, kind="refund", status__in=PaymentIntent.OPEN
+            )
+        )
+        left = payment.amount - payment.refunded - in_flight
+        amount = left if amount is None else to_money(amount)
+        if amount <= 0:
+            raise DomainError("A refund is a positive amount.")
+        if amount > left:
+            raise DomainError(f"At most ${left} of that payment can still be refunded.")
+        intent = PaymentIntent.objects.create(
+            key=key or f"refund:{payment.pk}:{secrets.token_hex(8)}",
+            kind=PaymentIntent.Kind.REFUND,
+            member_id=payment.member_id,
+            statement_id=payment.statement_id,
+            payment=payment,
+            amount=amount,
+            day=clock.today(),
+            request={
+                "reason": reason.strip()[:300],
+                "reference": payment.reference,
+                "captured": str(payment.amount),
+                "refunded": str(payment.refunded),
+            },
+            actor=issuer,
+            created_at=clock.now(),
+        )
+    return _finish_refund(intent, _send_one(intent))
+
+
+def _finish_refund(intent: PaymentIntent, answer) -> Refund:
+    with transaction.atomic():
+        if not _claim(intent, answer):
+            if answer.ok is None:
+                raise DomainError(
+                    "The payment provider did not answer; the refund will be confirmed when it "
+                    "does (it is never given twice).",
+                    code="pending",
+                )
+            return _settled(intent)
+        if not answer.ok:
+            failed = True
+        else:
+            failed = False
+            amount, reason = intent.amount, intent.request["reason"]
+            entry = post_entry(
+                "refund",
+                [Line("4900", debit=amount), Line("1000", credit=amount)],
+                memo=f"Refund: {reason}"[:300],
+                member_id=intent.member_id,
+                actor=intent.actor,
+                idempotency_key=f"refund:{intent.key}",
+            )
+            Payment.objects.filter(pk=intent.payment_id).update(
+                refunded=F("refunded") + money_value(amount)
+            )
+            refund = Refund.objects.create(
+                payment_id=intent.payment_id,
+                amount=amount,
+                reason=reason,
+                issuer=intent.actor,
+                created_at=clock.now(),
+                reference=answer.reference,
+                entry=entry,
+                idempotency_key=intent.key,
+            )
+            _log(intent.member_id, "refunded", intent.actor, amount=str(amount), reason=reason)
+            notices = Notices()
+            notices.add("refund", intent.member_id, None)
+            notices.send_on_commit(
+                {"refund": f"We have refunded ${amount} to your payment method."}
+            )
+    if failed:
+        raise DomainError(answer.message or "The refund did not go through.")
     return refund
 
 
@@ -663,7 +925,6 @@ def waive_fee(fee: Fee, *, actor, reason: str) -> Fee:
 # --- gifts --------------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def purchase_gift(
     *,
     plan: Plan,
@@ -678,16 +939,22 @@ def purchase_gift(
     idempotency_key: str | None = None,
 ) -> Gift:
     """Sell a gift subscription: months × the plan's price, charged to the buyer's card now and
-    held as a liability (gift subscriptions outstanding) until each month is used."""
+    held as a liability (gift subscriptions outstanding) until each month is used. The charge
+    is an intent committed before the provider is called; the gift exists once it is paid."""
     from django.core.validators import validate_email
 
     key = scoped_key("gift", buyer.pk if buyer is not None else 0, idempotency_key)
     if key:
-        done = Gift.objects.filter(idempotency_key=key).first()
-        if done:
-            if (done.plan_id, done.months) != (plan.pk, int(months)):
+        intent = PaymentIntent.objects.filter(key=key).first()
+        if intent is not None:
+            if (intent.request.get("plan"), intent.request.get("months")) != (
+                plan.pk,
+                int(months),
+            ):
                 raise Conflict("That idempotency key was used for a different gift.")
-            return done
+            if intent.status in PaymentIntent.OPEN:
+                raise Conflict("That purchase is still being processed.", code="in_progress")
+            return _settled(intent)
     if not 1 <= int(months) <= 24:
         raise DomainError("A gift is 1 to 24 months.")
     if then not in Gift.Then.values:
@@ -699,32 +966,88 @@ def purchase_gift(
     except Exception:
         raise DomainError(f"{purchaser_email!r} is not an email address.") from None
     amount = to_money(plan.monthly_price * int(months))
-    gateway = get_gateway()
     try:
-        token = gateway.tokenize_card(card_number, int(exp_month), int(exp_year))
+        token = get_gateway().tokenize_card(card_number, int(exp_month), int(exp_year))
     except GatewayError as exc:
         raise DomainError(str(exc)) from None
-    result = gateway.charge(token, amount)
-    if not result.ok:
-        raise DomainError(f"The card was declined: {result.message}.", code="declined")
-    entry = post_entry(
-        "payment",
-        [Line("1000", debit=amount), Line("2300", credit=amount)],
-        memo=f"Gift: {months} months of {plan.name} for {purchaser_name}"[:300],
-    )
-    return Gift.objects.create(
-        code=secrets.token_hex(6).upper(),
-        plan=plan,
-        months=int(months),
-        month_value=plan.monthly_price,
-        amount_paid=amount,
-        purchaser_name=purchaser_name[:100],
-        purchaser_email=purchaser_email,
-        then=then,
-        purchased_at=clock.now(),
-        reference=result.reference,
-        entry=entry,
-        idempotency_key=key,
+    try:
+        with transaction.atomic():
+            intent = PaymentIntent.objects.create(
+                key=key or f"gift:{secrets.token_hex(10)}",
+                kind=PaymentIntent.Kind.GIFT,
+                token=token,
+                amount=amount,
+                day=clock.today(),
+                request={
+                    "plan": plan.pk,
+                    "months": int(months),
+                    "month_value": str(plan.monthly_price),
+                    "purchaser_name": purchaser_name[:100],
+                    "purchaser_email": purchaser_email,
+                    "then": then,
+                },
+                actor=buyer if getattr(buyer, "pk", None) else None,
+                created_at=clock.now(),
+            )
+    except IntegrityError:
+        raise Conflict("That purchase is already being processed.", code="in_progress") from None
+    return _finish_gift(intent, _send_one(intent))
+
+
+def _finish_gift(intent: PaymentIntent, answer) -> Gift:
+    with transaction.atomic():
+        if not _claim(intent, answer):
+            if answer.ok is None:
+                raise DomainError(
+                    "The card processor did not answer. We will check with it and email the gift "
+                    "code if the payment went through; you will not be charged twice.",
+                    code="pending",
+                )
+            return _settled(intent)
+        if answer.ok:
+            req = intent.request
+            plan = Plan.objects.get(pk=req["plan"])
+            entry = post_entry(
+                "payment",
+                [Line("1000", debit=intent.amount), Line("2300", credit=intent.amount)],
+                memo=f"Gift: {req['months']} months of {plan.name} for {req['purchaser_name']}"[
+                    :300
+                ],
+                idempotency_key=f"gift:{intent.key}",
+            )
+            gift = Gift.objects.create(
+                code=secrets.token_hex(6).upper(),
+                plan=plan,
+                months=req["months"],
+                month_value=to_money(req["month_value"]),
+                amount_paid=intent.amount,
+                purchaser_name=req["purchaser_name"],
+                purchaser_email=req["purchaser_email"],
+                then=req["then"],
+                purchased_at=clock.now(),
+                reference=answer.reference,
+                entry=entry,
+                idempotency_key=intent.key,
+            )
+            transaction.on_commit(lambda: _gift_receipt(gift.pk))
+    if not answer.ok:
+        raise DomainError(f"The card was declined: {answer.message}.", code="declined")
+    return gift
+
+
+def _gift_receipt(gift_id: int) -> None:
+    """The buyer's receipt, with the code (also how a purchase finished by reconciliation
+    reaches its buyer)."""
+    from django.core.mail import send_mail
+
+    gift = Gift.objects.select_related("plan").get(pk=gift_id)
+    send_mail(
+        "Your Red Envelope gift",
+        f"Hello {gift.purchaser_name},\n\nThank you: {gift.months} months of {gift.plan.name} "
+        f"(${gift.amount_paid}). The gift code is {gift.code}; it is redeemed on the website "
+        "under Billing.\n\nRed Envelope",
+        settings.DEFAULT_FROM_EMAIL,
+        [gift.purchaser_email],
     )
 
 
@@ -956,7 +1279,8 @@ def settle_lost_discs(day: dt.date | None = None, lookback_days: int = 30) -> di
 
 def daily_billing(day: dt.date | None = None) -> dict:
     """The whole day of billing, one path for the scheduler, the CLI, the simulator and the
-    benchmark: lost-disc fees (and their waivers) from fulfillment's records, the run
+    benchmark: payments left open by an earlier crash or a lost answer (asked of the provider
+    by key), lost-disc fees (and their waivers) from fulfillment's records, the run
     (lifecycle, dunning, statements, payments), the provider's disputes (chargebacks), then the
     day's revenue recognition. Each step is idempotent for the day. Returns the run's summary
     with `lost_discs`, `chargebacks`, `recognition` and `seconds` per step."""
@@ -967,8 +1291,10 @@ def daily_billing(day: dt.date | None = None) -> dict:
 
     day = day or clock.today()
     t0 = time.perf_counter()
+    reconciled = reconcile_payments()  # what a crashed run or a lost answer left open, first
     lost = settle_lost_discs(day)
     result = run_billing(day)
+    result["reconciled"] = reconciled
     result["lost_discs"] = lost
     t1 = time.perf_counter()
     result["chargebacks"] = poll_disputes(day)

@@ -7,17 +7,27 @@ Test numbers (as the big processors publish theirs):
     4000 0000 0000 0002   card, declined          4000 0000 0000 9995   insufficient funds
     4000 0000 0000 0069   expired card            4000 0000 0000 0259   approved, then charged back
     bank account ending 0000 (routing 110000000): debit approved; ending 1116: returned (R01)
-Anything else fails validation (Luhn check for cards)."""
+Anything else fails validation (Luhn check for cards).
+
+Like a real provider it honours idempotency keys: a request repeated with its key returns the
+first answer and moves no more money (the same key with other parameters is refused), and it can
+be asked later what became of a key (`lookup`). It keeps what it did in its own store (a SQLite
+file outside the project's database, as a real provider's books are outside ours), so the
+answer is the same from every process and survives a crash of ours. Faults can be injected for
+tests and drills (setting PAYMENT_PROVIDER_FAULTS, e.g. "timeout=0.05,lost_answer=0.05"):
+`timeout` fails a request before it reaches the provider, `lost_answer` charges and then loses
+the answer (the caller sees a timeout either way), `latency_ms` slows every request."""
 
 from __future__ import annotations
 
 import hashlib
-import itertools
+import random
 import secrets
-from dataclasses import dataclass, field
-from decimal import Decimal
+import sqlite3
+import time
+from dataclasses import dataclass
 
-from redenvelope.ledger.money import to_money
+from redenvelope.ledger.money import to_cents
 
 DECLINES = {
     "4000000000000002": "card_declined",
@@ -29,6 +39,10 @@ CHARGEBACK = {"4000000000000259"}
 
 class GatewayError(Exception):
     """The request was malformed (not a decline: declines are results)."""
+
+
+class GatewayTimeout(Exception):
+    """No answer came: whether the provider acted is unknown until it is asked by key."""
 
 
 def luhn_ok(number: str) -> bool:
@@ -61,16 +75,6 @@ class Result:
     message: str = ""
 
 
-@dataclass
-class _Charge:
-    reference: str
-    token: str
-    amount: Decimal
-    captured: bool = False
-    refunded: Decimal = Decimal("0.00")
-    disputed: bool = False
-
-
 def _behaviour(token: str) -> str:
     parts = token.split("_")
     if len(parts) != 3 or parts[0] not in ("card", "bank"):
@@ -80,15 +84,64 @@ def _behaviour(token: str) -> str:
     return _BEHAVIOUR.get(parts[1], "")
 
 
-@dataclass
+def parse_faults(text: str) -> dict[str, float]:
+    """ "timeout=0.05,lost_answer=0.02,latency_ms=1,seed=3" → a dict (unknown names refused)."""
+    out: dict[str, float] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in ("timeout", "lost_answer", "latency_ms", "seed"):
+            raise GatewayError(f"Unknown fault {name!r}.")
+        out[name] = float(value)
+    return out
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS charge (
+    key TEXT PRIMARY KEY, reference TEXT NOT NULL, token TEXT NOT NULL, cents INTEGER NOT NULL,
+    ok INTEGER NOT NULL, decline_code TEXT NOT NULL, message TEXT NOT NULL,
+    refunded INTEGER NOT NULL DEFAULT 0, disputed INTEGER NOT NULL DEFAULT 0,
+    at REAL NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS charge_reference ON charge (reference);
+CREATE TABLE IF NOT EXISTS refund (
+    key TEXT PRIMARY KEY, reference TEXT NOT NULL, charge TEXT NOT NULL, cents INTEGER NOT NULL,
+    ok INTEGER NOT NULL, decline_code TEXT NOT NULL, message TEXT NOT NULL, at REAL NOT NULL);
+"""
+
+
 class SimulatedGateway:
     """An in-process processor with the behaviour of a real one. What a token does is decided by
-    the card or account behind it (the test numbers above), so it behaves the same in every
-    process; the charges it made in this process are kept for refunds and disputes, and the
-    billing domain records every result in the ledger and on the payment."""
+    the card or account behind it (the test numbers above); what was charged and refunded, by
+    key, is kept in the provider's own store (`store`: a SQLite file, shared by every process
+    that names it; ":memory:" for a throw-away one)."""
 
-    charges: dict[str, _Charge] = field(default_factory=dict)
-    _seq: itertools.count = field(default_factory=lambda: itertools.count(1))
+    def __init__(self, store: str = ":memory:", faults: str | dict | None = None):
+        self.store = str(store)
+        faults = parse_faults(faults) if isinstance(faults, str) else dict(faults or {})
+        self.faults = faults
+        self._rng = random.Random(faults.get("seed"))
+        self._db: sqlite3.Connection | None = None
+
+    # --- the provider's books ------------------------------------------------------------------
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(self.store, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            self._db = db
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # --- tokens --------------------------------------------------------------------------------
 
     def tokenize_card(self, number: str, exp_month: int, exp_year: int) -> str:
         number = number.replace(" ", "").replace("-", "")
@@ -110,63 +163,214 @@ class SimulatedGateway:
             raise GatewayError("Routing number is 9 digits; account 4-17 digits.")
         return "bank_" + _digest(routing + account) + "_" + account[-4:]
 
-    def _reference(self, prefix: str) -> str:
-        return f"{prefix}_{secrets.token_hex(6)}{next(self._seq):06d}"
+    # --- faults --------------------------------------------------------------------------------
 
-    def charge(self, token: str, amount) -> Result:
-        """Authorise and capture at once (a subscription charge)."""
-        amount = to_money(amount)
-        if amount <= 0:
+    def _arrive(self) -> None:
+        """The request travels to the provider: it may be slow, or never arrive."""
+        if self.faults.get("latency_ms"):
+            time.sleep(self.faults["latency_ms"] / 1000)
+        if self._rng.random() < self.faults.get("timeout", 0):
+            raise GatewayTimeout("The payment provider did not answer.")
+
+    def _answer(self, result: Result) -> Result:
+        """The answer travels back: it may be lost after the provider acted."""
+        if self._rng.random() < self.faults.get("lost_answer", 0):
+            raise GatewayTimeout("The payment provider did not answer.")
+        return result
+
+    # --- charges -------------------------------------------------------------------------------
+
+    def _decide(self, token: str, cents: int) -> tuple[bool, str, str, bool]:
+        if cents <= 0:
             raise GatewayError("A charge is a positive amount.")
         code = _behaviour(token)
         if code == "R01":
-            return Result(False, decline_code="R01", message="Insufficient funds (returned debit).")
+            return False, "R01", "Insufficient funds (returned debit).", False
         if code and code != "chargeback":
-            return Result(False, decline_code=code, message=code.replace("_", " ").capitalize())
-        ref = self._reference("ch")
-        self.charges[ref] = _Charge(
-            ref, token, amount, captured=True, disputed=code == "chargeback"
-        )
-        return Result(True, reference=ref, message="Approved")
+            return False, code, code.replace("_", " ").capitalize(), False
+        return True, "", "Approved", code == "chargeback"
 
-    def refund(self, reference: str, amount=None, *, captured=None, refunded="0") -> Result:
-        """Refund part or all of a charge. A charge made by another process is described by the
-        caller (`captured`, `refunded` so far: the domain's payment record)."""
-        charge = self.charges.get(reference)
-        if charge is None:
-            if captured is None:
-                raise GatewayError(f"No charge {reference}.")
-            charge = _Charge(reference, "", to_money(captured), True, to_money(refunded))
-            self.charges[reference] = charge
-        amount = charge.amount - charge.refunded if amount is None else to_money(amount)
-        if amount <= 0 or charge.refunded + amount > charge.amount:
-            return Result(
-                False,
-                reference=reference,
-                decline_code="over_refund",
-                message="A refund cannot exceed what was charged.",
+    def _charge_row(self, key: str, token: str, cents: int) -> Result:
+        """Act on one request (inside the store's transaction): a known key returns its first
+        answer; the same key for another amount or card is refused."""
+        row = self.db.execute(
+            "SELECT reference, token, cents, ok, decline_code, message FROM charge WHERE key = ?",
+            (key,),
+        ).fetchone()
+        if row is not None:
+            if (row[1], row[2]) != (token, cents):
+                raise GatewayError(f"Idempotency key {key!r} was used with other parameters.")
+            return Result(bool(row[3]), row[0], row[4], row[5])
+        ok, code, message, disputed = self._decide(token, cents)
+        reference = f"ch_{secrets.token_hex(10)}" if ok else f"fail_{secrets.token_hex(10)}"
+        self.db.execute(
+            "INSERT INTO charge (key, reference, token, cents, ok, decline_code, message, "
+            "disputed, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, reference, token, cents, int(ok), code, message, int(disputed), time.time()),
+        )
+        return Result(ok, reference if ok else "", code, message)
+
+    def charge(self, token: str, amount, *, key: str | None = None) -> Result:
+        """Authorise and capture at once (a subscription charge). `key`: the idempotency key
+        (a random one when none is given, as a provider's client library does)."""
+        cents = to_cents(amount)
+        key = key or "auto_" + secrets.token_hex(12)
+        self._decide(token, cents)  # malformed requests are refused before anything travels
+        self._arrive()
+        with self._transaction():
+            result = self._charge_row(key, token, cents)
+        return self._answer(result)
+
+    def charge_many(self, requests: list[tuple[str, str, int]]) -> list[Result | None]:
+        """Many charges (key, token, cents) in one round trip, as a batch endpoint or a pool of
+        connections would make them. Each gets its own answer, or None where it was lost (ask
+        by key). A malformed request is answered as a failure, not raised."""
+        out: list[Result | None] = []
+        with self._transaction():
+            for key, token, cents in requests:
+                try:
+                    self._arrive()
+                except GatewayTimeout:
+                    out.append(None)
+                    continue
+                try:
+                    result = self._charge_row(key, token, int(cents))
+                except GatewayError as exc:
+                    result = Result(False, "", "invalid_request", str(exc)[:200])
+                try:
+                    out.append(self._answer(result))
+                except GatewayTimeout:
+                    out.append(None)
+        return out
+
+    def lookup(self, key: str) -> Result | None:
+        """What became of a request, by its key: its answer, or None if it never arrived."""
+        row = self.db.execute(
+            "SELECT reference, ok, decline_code, message FROM charge WHERE key = ? UNION ALL "
+            "SELECT reference, ok, decline_code, message FROM refund WHERE key = ?",
+            (key, key),
+        ).fetchone()
+        if row is None:
+            return None
+        return Result(bool(row[1]), row[0] if row[1] else "", row[2], row[3])
+
+    def refund(
+        self, reference: str, amount=None, *, key: str | None = None, captured=None, refunded="0"
+    ) -> Result:
+        """Refund part or all of a charge. A charge the provider's books do not hold (made
+        before they were kept, e.g. by a bulk demo load) is described by the caller
+        (`captured`, `refunded` so far: the domain's payment record)."""
+        key = key or "auto_" + secrets.token_hex(12)
+        self._arrive()
+        with self._transaction():
+            done = self.db.execute(
+                "SELECT reference, ok, decline_code, message, charge, cents FROM refund "
+                "WHERE key = ?",
+                (key,),
+            ).fetchone()
+            if done is not None:
+                if done[4] != reference or (amount is not None and done[5] != to_cents(amount)):
+                    raise GatewayError(f"Idempotency key {key!r} was used with other parameters.")
+                return self._answer(Result(bool(done[1]), done[0], done[2], done[3]))
+            row = self.db.execute(
+                "SELECT cents, refunded FROM charge WHERE reference = ? AND ok = 1", (reference,)
+            ).fetchone()
+            if row is None:
+                if captured is None:
+                    raise GatewayError(f"No charge {reference}.")
+                row = (to_cents(captured), to_cents(refunded))
+                self.db.execute(
+                    "INSERT INTO charge (key, reference, token, cents, ok, decline_code, "
+                    "message, refunded, at) VALUES (?, ?, '', ?, 1, '', 'Approved', ?, ?)",
+                    ("import_" + reference, reference, row[0], row[1], time.time()),
+                )
+            cents = row[0] - row[1] if amount is None else to_cents(amount)
+            if cents <= 0 or row[1] + cents > row[0]:
+                result = Result(
+                    False, "", "over_refund", "A refund cannot exceed what was charged."
+                )
+            else:
+                self.db.execute(
+                    "UPDATE charge SET refunded = refunded + ? WHERE reference = ?",
+                    (cents, reference),
+                )
+                result = Result(True, f"re_{secrets.token_hex(10)}", "", "Refunded")
+            self.db.execute(
+                "INSERT INTO refund (key, reference, charge, cents, ok, decline_code, message, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    result.reference,
+                    reference,
+                    cents,
+                    int(result.ok),
+                    result.decline_code,
+                    result.message,
+                    time.time(),
+                ),
             )
-        charge.refunded += amount
-        return Result(True, reference=self._reference("re"), message="Refunded")
+        return self._answer(result)
+
+    def _transaction(self):
+        gateway = self
+
+        class _Tx:
+            def __enter__(self):
+                gateway.db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, exc_type, *_):
+                gateway.db.execute("ROLLBACK" if exc_type else "COMMIT")
+                return False
+
+        return _Tx()
+
+    # --- what the provider's books say ---------------------------------------------------------
+
+    def charged(self, token_prefix: str = "") -> list[tuple[str, str, int, int]]:
+        """Successful charges (key, reference, cents, refunded), for audits and tests."""
+        return self.db.execute(
+            "SELECT key, reference, cents, refunded FROM charge WHERE ok = 1 AND token <> '' "
+            "AND token LIKE ? ORDER BY at",
+            (token_prefix + "%",),
+        ).fetchall()
+
+    def refunded_cents(self, reference: str) -> int:
+        row = self.db.execute(
+            "SELECT refunded FROM charge WHERE reference = ?", (reference,)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def disputed_tokens(self) -> set[str]:
         """The dispute feed: cards whose holders' banks reverse charges made to them."""
         return {"card_" + _digest(n) + "_" + n[-4:] for n in CHARGEBACK}
 
     def disputes(self) -> list[str]:
-        """Charges made in this process that the issuer has reversed (chargebacks)."""
-        return [c.reference for c in self.charges.values() if c.disputed]
+        """Charges the issuer has reversed (chargebacks)."""
+        return [r[0] for r in self.db.execute("SELECT reference FROM charge WHERE disputed = 1")]
 
 
 def get_gateway() -> SimulatedGateway:
-    """The configured provider (setting PAYMENT_PROVIDER), one per process."""
+    """The configured provider (settings PAYMENT_PROVIDER, PAYMENT_PROVIDER_STORE,
+    PAYMENT_PROVIDER_FAULTS), one per process."""
     global _gateway
     if _gateway is None:
         from django.conf import settings
         from django.utils.module_loading import import_string
 
-        _gateway = import_string(settings.REDENVELOPE["PAYMENT_PROVIDER"])()
+        conf = settings.REDENVELOPE
+        _gateway = import_string(conf["PAYMENT_PROVIDER"])(
+            store=conf.get("PAYMENT_PROVIDER_STORE", ":memory:"),
+            faults=conf.get("PAYMENT_PROVIDER_FAULTS", ""),
+        )
     return _gateway
+
+
+def reset_gateway() -> None:
+    """Forget this process's provider client (tests, after changing its settings)."""
+    global _gateway
+    if _gateway is not None:
+        _gateway.close()
+    _gateway = None
 
 
 _gateway: SimulatedGateway | None = None

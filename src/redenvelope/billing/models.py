@@ -358,3 +358,77 @@ class OutageCompensation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.percent}% for {self.incident}"
+
+
+class PaymentIntent(models.Model):
+    """The outbox for the payment provider: every call that moves money (a charge, a gift
+    purchase, a plan upgrade, a refund) is first recorded here with its idempotency key and
+    committed; the provider is called with that key after the commit; its answer is recorded,
+    with what it moved, in one transaction. An intent whose answer never came (a timeout, a
+    crash) stays open until `billing reconcile` (and every daily run, first) asks the provider
+    by key, so nothing is charged twice and nothing charged goes unrecorded."""
+
+    class Kind(models.TextChoices):
+        CHARGE = "charge", "Statement payment"
+        UPGRADE = "upgrade", "Plan upgrade"
+        GIFT = "gift", "Gift purchase"
+        REFUND = "refund", "Refund"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Recorded, not yet answered"
+        UNKNOWN = "unknown", "Sent, no answer"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        ABANDONED = "abandoned", "Never reached the provider; abandoned"
+
+    OPEN = (Status.PENDING, Status.UNKNOWN)
+
+    key = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.PENDING)
+    member = models.ForeignKey(
+        "membership.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    statement = models.ForeignKey(
+        Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="intents"
+    )
+    method = models.ForeignKey(
+        PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # For a refund: the payment given back.
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="refund_intents"
+    )
+    token = models.CharField(max_length=80, blank=True)
+    amount = MoneyField()
+    day = models.DateField()
+    # A statement payment's place in the dunning schedule; `manual` is a member's "pay now".
+    attempt = models.PositiveSmallIntegerField(default=1)
+    first_failed_on = models.DateField(null=True, blank=True)
+    manual = models.BooleanField(default=False)
+    # What the caller asked for, to finish it later (gift and upgrade details, refund reason).
+    request = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reference = models.CharField(max_length=40, blank=True)
+    decline_code = models.CharField(max_length=40, blank=True)
+    message = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "kind"])]
+        constraints = [
+            models.CheckConstraint(name="intent_positive", condition=Q(amount__gt=0)),
+            # One open payment per statement: a "pay now" during the run's call waits for it.
+            models.UniqueConstraint(
+                fields=["statement"],
+                condition=Q(status__in=["pending", "unknown"], kind="charge"),
+                name="one_open_intent_per_statement",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} ({self.key}: {self.status})"

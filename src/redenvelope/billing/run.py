@@ -9,15 +9,18 @@
    sales tax, gift months and account credit;
 4. the new statements' payments, through the payment provider.
 
-Every step is idempotent per member and day; the whole run is one transaction. Members are
-emailed about failed, recovered and cancelling payments after it commits."""
+Steps 1-3 are one transaction, which records every payment to make as an intent (the outbox,
+`payments.py`); the provider is called with each intent's key only after it commits, and its
+answers are recorded in a second transaction. A run killed anywhere leaves either nothing or
+intents on record: the next run (or `billing reconcile`) asks the provider about those by key
+first, so each is charged once. Every step is idempotent per member and day. Members are
+emailed about failed, recovered and cancelling payments after the answers are recorded."""
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
 import json
-import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -132,10 +135,10 @@ def _due_filter(day: dt.date) -> str:
     return f"m.billing_day = {day.day}" if day.day < last else f"m.billing_day >= {day.day}"
 
 
-def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
-    """Issue the day's statements (for `member_ids` only, when given). With `notices`, each
-    statement that owes something is charged first, so it is written in the state its payment
-    leaves it (and the attempt recorded after it); without, they are written due."""
+def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
+    """Issue the day's statements (for `member_ids` only, when given), written due. With
+    `queue`, what each owes is recorded as a payment intent, for the provider once this commits
+    (`payments.send_and_settle`)."""
     d = day.isoformat()
     only = f"AND m.id IN ({_ids_sql(member_ids)})" if member_ids is not None else ""
     base = (
@@ -181,7 +184,7 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
     )
     n = len(due["member_id"])
     if n == 0:
-        return {"statements": 0, "payments": record(_no_attempts(day))}
+        return {"statements": 0, "intents": np.zeros(0, np.int64)}
     members = due["member_id"]
     temp_table("bill_due", "member_id bigint", {"member_id": members})
     ends = {a: period_containing(a, day)[1] for a in set(due["anchor"].tolist())}
@@ -365,24 +368,6 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
     paid = np.zeros(n, np.int64)
     attempts = np.zeros(n, np.int64)
     first_failed, next_retry = [None] * n, [None] * n
-    att = None
-    if notices is not None:
-        owing = np.flatnonzero(total > 0)
-        att = charge(
-            day,
-            ids[owing],
-            members[owing],
-            total[owing],
-            np.zeros(len(owing), np.int64),
-            [None] * len(owing),
-            notices,
-        )
-        status[owing] = att.status
-        paid[owing] = att.paid_cents
-        attempts[owing] = 1
-        for j, i in enumerate(owing.tolist()):
-            first_failed[i] = att.first[j].isoformat() if att.first[j] else None
-            next_retry[i] = att.next[j].isoformat() if att.next[j] else None
 
     def money(k):
         return np.array(cols[k], np.int64)  # cents, as stored
@@ -472,235 +457,16 @@ def bill(day: dt.date, member_ids=None, notices: Notices | None = None) -> dict:
                 for m, c in carry
             ]
         )
+    from .payments import queue_charges as _queue
+
     return {
         "statements": n,
         "credit_applied": str(from_cents(sum(cols["applied"]))),
-        "payments": record(att, update_statements=False) if att is not None else None,
+        # What the new statements owe, recorded for the provider (sent after the commit).
+        "intents": _queue(day, ids[total > 0], members[total > 0], total[total > 0])
+        if queue
+        else np.zeros(0, np.int64),
     }
-
-
-@dataclass
-class Attempts:
-    """Payment attempts made with the provider, and where each leaves its statement; written by
-    `record` (or, for statements not yet written, as their first state by `bill`)."""
-
-    day: dt.date
-    statement_ids: np.ndarray
-    member_ids: np.ndarray
-    rows: dict
-    status: list  # the statement's status after the attempt
-    first: list  # first failure day
-    next: list  # next retry day
-    ok_idx: list
-    final: list  # the last retry failed
-    manual: bool = False  # a member's "pay now": a failure moves nobody along the schedule
-
-    @property
-    def paid_cents(self) -> list[int]:
-        return [
-            c if s == "succeeded" else 0
-            for c, s in zip(self.rows["cents"], self.rows["status"], strict=True)
-        ]
-
-
-def charge(
-    day: dt.date,
-    statement_ids,
-    member_ids,
-    balances,
-    attempts_before,
-    first_failed,
-    notices: Notices,
-    *,
-    manual: bool = False,
-    statuses=None,
-    next_retry=None,
-) -> Attempts:
-    """Charge each statement's balance to its member's default payment method and work out where
-    the dunning schedule takes it. A member with no usable payment method fails like a decline.
-    `manual` attempts (a member's "pay now") are not retries of the schedule: a failure leaves
-    the statement's status, attempt count and next retry as they were (`statuses`,
-    `next_retry`), so clicking again never spends the schedule or cancels anyone."""
-    from .gateway import get_gateway
-
-    statement_ids = np.asarray(statement_ids, np.int64)
-    member_ids = np.asarray(member_ids, np.int64)
-    att = Attempts(day, statement_ids, member_ids, defaultdict(list), [], [], [], [], [], manual)
-    if len(statement_ids) == 0:
-        return att
-    temp_table("bill_pay_members", "member_id bigint", {"member_id": np.unique(member_ids)})
-    methods = read_columns(
-        "SELECT pm.member_id, pm.id, pm.token FROM billing_paymentmethod pm "
-        "JOIN bill_pay_members b ON b.member_id = pm.member_id "
-        "WHERE pm.is_default AND pm.removed_at IS NULL",
-        [("member_id", "int64"), ("id", "int64"), ("token", "object")],
-    )
-    method_of = {
-        m: (i, t)
-        for m, i, t in zip(
-            methods["member_id"].tolist(), methods["id"].tolist(), methods["token"], strict=True
-        )
-    }
-    gateway = get_gateway()
-    retry_days = settings.REDENVELOPE["DUNNING_RETRY_DAYS"]
-    rows = att.rows
-    for k, (sid, m, cents, before, first) in enumerate(
-        zip(
-            statement_ids.tolist(),
-            member_ids.tolist(),
-            np.asarray(balances).tolist(),
-            np.asarray(attempts_before).tolist(),
-            first_failed,
-            strict=True,
-        )
-    ):
-        method = method_of.get(m)
-        if method is None:
-            ok, ref, code, msg = False, "", "no_payment_method", "No payment method on file."
-        else:
-            r = gateway.charge(method[1], from_cents(cents))
-            ok, ref, code, msg = r.ok, r.reference, r.decline_code, r.message
-        attempt = before + 1
-        if manual:
-            rows["key"].append(f"manual:{sid}:{secrets.token_hex(8)}")
-        else:
-            rows["key"].append(f"charge:{sid}:{attempt}")
-        rows["statement_id"].append(sid)
-        rows["member_id"].append(m)
-        rows["method_id"].append(method[0] if method else None)
-        rows["cents"].append(cents)
-        rows["status"].append("succeeded" if ok else "failed")
-        rows["attempt"].append(attempt)
-        rows["reference"].append(ref)
-        rows["decline_code"].append(code)
-        rows["message"].append(msg[:200])
-        if ok:
-            att.ok_idx.append(k)
-            att.status.append("paid")
-            att.first.append(first)
-            att.next.append(None)
-            if before:
-                notices.add("recovered", m, sid)
-            continue
-        if manual:
-            att.status.append(statuses[k])
-            att.first.append(first)
-            att.next.append(next_retry[k])
-            rows["attempt"][-1] = before  # the schedule's count stays where it was
-            continue
-        first = first or day
-        att.first.append(first)
-        retries_done = attempt - 1
-        if retries_done < len(retry_days):
-            att.status.append("past_due")
-            att.next.append(first + dt.timedelta(days=retry_days[retries_done]))
-            notices.add("failed", m, sid)
-        else:
-            att.status.append("written_off")
-            att.next.append(None)
-            att.final.append(k)
-            notices.add("cancelled_unpaid", m, sid)
-    return att
-
-
-def _no_attempts(day: dt.date) -> Attempts:
-    empty = np.zeros(0, np.int64)
-    return Attempts(day, empty, empty, defaultdict(list), [], [], [], [], [])
-
-
-def record(att: Attempts, *, update_statements: bool = True) -> dict:
-    """Write the attempts (payments, what was collected in the ledger), move the statements along
-    (unless they were written in their new state) and the members with them."""
-    n, rows, day = len(att.statement_ids), att.rows, att.day
-    if n == 0:
-        return {"attempted": 0, "succeeded": 0, "failed": 0, "collected_cents": 0, "cancelled": 0}
-    ok = np.array(att.ok_idx, np.int64)
-    entry_ids = post_bulk(
-        "payment",
-        effective_date=day,
-        memo="Payment received",
-        member_ids=att.member_ids[ok] if len(ok) else [],
-        keys=[f"payment:{rows['key'][k]}" for k in att.ok_idx],
-        lines=[
-            ln
-            for j, k in enumerate(att.ok_idx)
-            for ln in ((j, "1000", rows["cents"][k], 0), (j, "1100", 0, rows["cents"][k]))
-        ],
-    )
-    entry_of = np.full(n, -1, np.int64)
-    if len(ok):
-        entry_of[ok] = entry_ids
-    p0 = next_id("billing_payment")
-    copy_arrays(
-        "billing_payment",
-        {
-            "id": np.arange(p0, p0 + n, dtype=np.int64),
-            "member_id": att.member_ids,
-            "statement_id": att.statement_ids,
-            "method_id": rows["method_id"],
-            "amount": np.array(rows["cents"], np.int64),
-            "status": rows["status"],
-            "attempt": np.maximum(np.array(rows["attempt"], np.int64), 1),
-            "reference": rows["reference"],
-            "decline_code": rows["decline_code"],
-            "message": rows["message"],
-            "attempted_at": db_timestamp(clock.now()),
-            "refunded": 0,
-            "charged_back_at": None,
-            "entry_id": [int(e) if e >= 0 else None for e in entry_of.tolist()],
-            "idempotency_key": rows["key"],
-        },
-    )
-    reset_sequence("billing_payment")
-    paid_cents = att.paid_cents
-    if update_statements:
-        temp_table(
-            "bill_outcome",
-            "statement_id bigint, paid_cents bigint, status varchar(12), attempts integer, "
-            "first_failed_on date, next_retry_on date",
-            [
-                (s, p, st, a, f.isoformat() if f else None, nx.isoformat() if nx else None)
-                for s, p, st, a, f, nx in zip(
-                    att.statement_ids.tolist(),
-                    paid_cents,
-                    att.status,
-                    rows["attempt"],
-                    att.first,
-                    att.next,
-                    strict=True,
-                )
-            ],
-        )
-        execute(
-            "UPDATE billing_statement SET amount_paid = amount_paid + o.paid_cents, "
-            "status = o.status, attempts = o.attempts, first_failed_on = o.first_failed_on, "
-            "next_retry_on = o.next_retry_on FROM bill_outcome o "
-            "WHERE o.statement_id = billing_statement.id"
-        )
-    failed = sorted(
-        {rows["member_id"][k] for k in range(n) if rows["status"][k] == "failed" and not att.manual}
-    )
-    succeeded = sorted({rows["member_id"][k] for k in att.ok_idx})
-    cancelled = sorted({rows["member_id"][k] for k in att.final})
-    member_statuses(day, failed, succeeded, cancelled)
-    return {
-        "attempted": n,
-        "succeeded": len(att.ok_idx),
-        "failed": n - len(att.ok_idx),
-        "collected_cents": int(sum(paid_cents)),
-        "cancelled": len(cancelled),
-    }
-
-
-def collect(
-    day, statement_ids, member_ids, balances, attempts_before, first_failed, notices, **how
-):
-    """Charge statements already written, and record it (`charge` then `record`)."""
-    return record(
-        charge(
-            day, statement_ids, member_ids, balances, attempts_before, first_failed, notices, **how
-        )
-    )
 
 
 def member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
@@ -824,43 +590,22 @@ def _reverse_unearned(day: dt.date, statement_ids) -> None:
     )
 
 
-def retry_payments(day: dt.date, notices: Notices) -> dict:
-    """Charge again every past-due statement whose retry day has come."""
-    due = read_columns(
-        "SELECT id, member_id, total_due - amount_paid, attempts, "  # noqa: S608
-        "first_failed_on FROM billing_statement WHERE status = 'past_due' "
-        f"AND next_retry_on <= '{day.isoformat()}' ORDER BY id",
-        [
-            ("id", "int64"),
-            ("member_id", "int64"),
-            ("cents", "int64"),
-            ("attempts", "int64"),
-            ("first", "object"),
-        ],
-    )
-    return collect(
-        day,
-        due["id"],
-        due["member_id"],
-        due["cents"],
-        due["attempts"],
-        [_day(f) if f else day for f in due["first"]],
-        notices,
-    )
-
-
-@transaction.atomic
 def run_billing(day: dt.date | None = None) -> dict:
-    """The whole day's billing (see the module's text). Safe to run again: a second run finds
-    nothing left to do."""
+    """The whole day's billing (see the module's text). Safe to run again, and after a crash at
+    any point: a second run settles what the first left open and finds nothing else to do."""
+    from .payments import queue_retries, send_and_settle, settle_open_charges
+
     day = day or clock.today()
     notices = Notices()
-    summary = start_of_day(day)
-    retried = retry_payments(day, notices)
-    billed = bill(day, notices=notices)
+    summary = {"reconciled": settle_open_charges(notices)}
+    with transaction.atomic():
+        summary.update(start_of_day(day))
+        retry_intents = queue_retries(day)
+        billed = bill(day, queue=True)
+    # Committed: the intents are on record before the provider hears of them.
+    summary["retries"] = send_and_settle(retry_intents, notices)
     summary["statements"] = billed["statements"]
     summary["credit_applied"] = billed.get("credit_applied", "0")
-    summary["payments"] = billed["payments"]
-    summary["retries"] = retried
+    summary["payments"] = send_and_settle(billed["intents"], notices)
     notices.send_on_commit()
     return summary
