@@ -226,21 +226,21 @@ class SimulatedGateway:
         connections would make them. Each gets its own answer, or None where it was lost (ask
         by key). A malformed request is answered as a failure, not raised."""
         out: list[Result | None] = []
-        with self._transaction():
-            for key, token, cents in requests:
-                try:
-                    self._arrive()
-                except GatewayTimeout:
-                    out.append(None)
-                    continue
-                try:
+        for key, token, cents in requests:
+            try:
+                self._arrive()
+            except GatewayTimeout:
+                out.append(None)
+                continue
+            try:
+                with self._transaction():  # each request is acted on (and kept) on its own
                     result = self._charge_row(key, token, int(cents))
-                except GatewayError as exc:
-                    result = Result(False, "", "invalid_request", str(exc)[:200])
-                try:
-                    out.append(self._answer(result))
-                except GatewayTimeout:
-                    out.append(None)
+            except GatewayError as exc:
+                result = Result(False, "", "invalid_request", str(exc)[:200])
+            try:
+                out.append(self._answer(result))
+            except GatewayTimeout:
+                out.append(None)
         return out
 
     def lookup(self, key: str) -> Result | None:
