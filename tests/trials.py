@@ -73,12 +73,59 @@ class Copy:
             raise AssertionError(f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
         return done
 
-    def kill_during(self, *args: str, after_s: float, faults: str = "") -> int | None:
-        """Start the command and kill -9 it `after_s` seconds in (its exit status if it ended
-        first, else None)."""
+    def _wal(self) -> tuple:
+        wal = self.folder / "redenvelope.sqlite3-wal"
+        return (wal.stat().st_size, wal.stat().st_mtime_ns) if wal.exists() else (0, 0)
+
+    def writing(self, baseline=None) -> bool:
+        """Whether a transaction of the command has written to the database yet (PostgreSQL: a
+        backend of this database holds a transaction id; SQLite: its write-ahead log moved)."""
+        if self.pg_name:
+            import psycopg
+
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                    "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()",
+                    [self.pg_name],
+                ).fetchone()
+            return bool(row[0])
+        return self._wal() != baseline
+
+    def timed(self, *args: str, faults: str = "") -> tuple[float, float]:
+        """Run the command to its end: (seconds to its first database write, seconds in all)."""
         env = self.env
         if faults:
             env["PAYMENT_PROVIDER_FAULTS"] = faults
+        baseline = self._wal()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(BIN), *args],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        first = None
+        while proc.poll() is None:
+            if first is None and self.writing(baseline):
+                first = time.perf_counter() - t0
+            time.sleep(0.005)
+        whole = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise AssertionError(f"{args} exited {proc.returncode}: {proc.stderr.read()}")
+        return (first if first is not None else whole), whole
+
+    def kill_during(
+        self, *args: str, after_s: float, faults: str = "", once_writing: bool = False
+    ) -> int | None:
+        """Start the command and kill -9 it `after_s` seconds in, or (`once_writing`) that long
+        after its first write to the database; its exit status if it ended first, else None."""
+        env = self.env
+        if faults:
+            env["PAYMENT_PROVIDER_FAULTS"] = faults
+        baseline = self._wal()
         proc = subprocess.Popen(
             [str(BIN), *args],
             env=env,
@@ -88,6 +135,11 @@ class Copy:
             start_new_session=True,
         )
         try:
+            if once_writing:
+                while not self.writing(baseline):
+                    if proc.poll() is not None:
+                        return proc.returncode
+                    time.sleep(0.005)
             return proc.wait(timeout=after_s)
         except subprocess.TimeoutExpired:
             # The whole process group: its forked document workers die with it, as in a crash.
@@ -157,7 +209,3 @@ def business(tmp_path_factory, name: str, **kw):
         pytest.skip("the redenvelope console script is not installed")
     b = Business(tmp_path_factory.mktemp(name), **kw)
     return b
-
-
-def wait_a_little(seconds: float) -> None:
-    time.sleep(seconds)

@@ -38,3 +38,29 @@ def test_run_documents_are_served_to_the_warehouse_only(
         assert (
             other.get(reverse("run_document", args=[run.pk, "EWR-labels.pdf"])).status_code == 403
         )
+
+
+def test_a_killed_runs_half_drawn_documents_are_swept(stocked, settings, tmp_path):  # noqa: F811
+    import subprocess
+
+    from redenvelope.fulfillment.documents import run_folder, sweep_partial
+
+    settings.MEDIA_ROOT = tmp_path
+    run = run_dispatch(timezone.localdate())
+    folder = run_folder(run)
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a process that no longer exists, as a run killed while drawing
+    left = folder / f".partial-{dead.pid}-abc"
+    left.mkdir()
+    (left / "EWR-labels.pdf").write_bytes(b"%PDF half")
+    mine = folder / ".partial-1-live"  # pid 1 is alive: a run still drawing is left alone
+    mine.mkdir()
+    write_run_documents(run)
+    assert not left.exists() and mine.exists()
+    assert sweep_partial(folder) == 0
+    assert sorted(p.name for p in folder.glob("*.pdf")) == [
+        "EWR-labels.pdf",
+        "EWR-picklist.pdf",
+        "SJC-labels.pdf",
+        "SJC-picklist.pdf",
+    ]

@@ -106,7 +106,9 @@ def _plan(counts: dict[str, int]) -> list[tuple[str, str, str, int, int]]:
     return jobs
 
 
-def _draw(folder: str, run_id: int, day: str, jobs, make_rows, nice: int = 0) -> None:
+def _draw(
+    folder: str, run_id: int, day: str, jobs, make_rows, nice: int = 0, parent: int = 0
+) -> None:
     if nice:
         os.nice(nice)
     rows = shelf_order(make_rows({code for _, _, code, _, _ in jobs}))
@@ -114,6 +116,8 @@ def _draw(folder: str, run_id: int, day: str, jobs, make_rows, nice: int = 0) ->
     for r in rows:
         by_dc.setdefault(r[0], []).append(r)
     for name, kind, code, part, parts in jobs:
+        if parent and os.getppid() != parent:
+            os._exit(1)  # the run died (killed): its documents are never wanted
         path = os.path.join(folder, name)
         part_rows = by_dc[code][part * PART : (part + 1) * PART]
         if kind == "picklist":
@@ -137,6 +141,29 @@ def _share(jobs, counts: dict[str, int], workers: int) -> list[list]:
         least[0] += cost(job)
         least[1].append(job)
     return [w[1] for w in loads if w[1]]
+
+
+def sweep_partial(folder: Path) -> int:
+    """Remove what runs killed while drawing left behind (hidden `.partial-<pid>-*` folders
+    whose process is gone); returns how many."""
+    import shutil
+
+    gone = 0
+    for path in folder.glob(".partial-*"):
+        try:
+            pid = int(path.name.split("-")[1])
+            os.kill(pid, 0)
+            if pid == os.getpid():
+                continue
+            alive = True
+        except (ValueError, IndexError, ProcessLookupError):
+            alive = False
+        except PermissionError:
+            alive = True  # another user's live process
+        if not alive:
+            shutil.rmtree(path, ignore_errors=True)
+            gone += 1
+    return gone
 
 
 def shelf_order(rows: list[tuple]) -> list[tuple]:
@@ -168,7 +195,10 @@ class Renderer:
         self.run = run
         self.make_rows = make_rows
         self.folder = run_folder(run)
-        self.tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=self.folder))
+        sweep_partial(self.folder)
+        # Named by this process, so a later run can tell a killed run's leftovers from a
+        # live one's.
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=self.folder))
         self.jobs = _plan(counts)
         self.day = run.run_date.strftime("%A %B %-d, %Y")
         self.procs = []
@@ -181,7 +211,8 @@ class Renderer:
             ctx = multiprocessing.get_context("fork")
             for share in _share(self.jobs, counts, workers):
                 proc = ctx.Process(
-                    target=_draw, args=(str(self.tmp), run.pk, self.day, share, make_rows, 10)
+                    target=_draw,
+                    args=(str(self.tmp), run.pk, self.day, share, make_rows, 10, os.getpid()),
                 )
                 proc.start()
                 self.procs.append(proc)
