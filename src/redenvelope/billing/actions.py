@@ -19,7 +19,7 @@ from redenvelope.ledger.fields import money_value
 from redenvelope.ledger.money import from_cents, share, to_cents, to_money
 from redenvelope.membership.models import Member, MemberEvent, MemberStatus, Plan
 
-from .cycle import add_months, is_billing_day, on_day
+from .cycle import add_months, is_billing_day, on_day, period_containing
 from .gateway import GatewayError, GatewayTimeout, get_gateway
 from .models import (
     Credit,
@@ -234,9 +234,16 @@ def change_plan(member: Member, plan: Plan, *, actor=None) -> dict:
         old = member.plan
         day = clock.today()
         current = current_statement(member, day)
-        if member.status == MemberStatus.TRIAL or current is None:
+        if member.status == MemberStatus.TRIAL:
             membership.change_plan(member, plan, actor=actor, when="now")
             return {"when": "now", "statement": None}
+        # The period is the member's billing cycle, billed or not (the next run bills a period
+        # the runs missed): an upgrade never depends on a statement being there.
+        start, end = (
+            (current.period_start, current.period_end)
+            if current is not None
+            else period_containing(member.billing_day, day)
+        )
         if plan.monthly_price <= old.monthly_price:
             Member.objects.filter(pk=member.pk).update(pending_plan=plan)
             _log(
@@ -245,14 +252,13 @@ def change_plan(member: Member, plan: Plan, *, actor=None) -> dict:
                 actor,
                 old=old.code,
                 new=plan.code,
-                on=str(current.period_end),
+                on=str(end),
             )
-            return {"when": current.period_end, "statement": None}
+            return {"when": end, "statement": None}
         if PaymentIntent.objects.filter(
             member=member, kind=PaymentIntent.Kind.UPGRADE, status__in=PaymentIntent.OPEN
         ).exists():
             raise Conflict("A plan change is already being paid for.", code="in_progress")
-        start, end = current.period_start, current.period_end
         left, days = (end - day).days, (end - start).days
         new_part = share(to_cents(plan.monthly_price), left, days)
         unused = share(to_cents(old.monthly_price), left, days)

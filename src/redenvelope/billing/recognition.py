@@ -15,7 +15,7 @@ from redenvelope.core import clock
 from redenvelope.core.bulk import is_postgres
 from redenvelope.ledger.actions import Line, post_entry
 from redenvelope.ledger.models import JournalEntry
-from redenvelope.ledger.money import from_cents
+from redenvelope.ledger.money import cents_text, from_cents
 
 
 def _days(a: str, b: str) -> str:
@@ -29,9 +29,12 @@ def _date(value: dt.date) -> str:
     return f"DATE '{value.isoformat()}'" if is_postgres() else f"'{value.isoformat()}'"
 
 
-def earned_cents(first: dt.date, last: dt.date) -> dict[int, tuple[int, int]]:
+def earned_cents(
+    first: dt.date, last: dt.date, *, posted_after: int | None = None
+) -> dict[int, tuple[int, int]]:
     """Revenue each plan earns from `first` to `last` (inclusive), by the recognition schedule:
-    {plan_id: (cents, statements in service)}."""
+    {plan_id: (cents, statements in service)}. `posted_after`: only statements whose entry was
+    posted after that journal entry."""
     cents = "(subtotal - discount)"
     days = _days("period_start", "period_end")
     # A written-off statement earns nothing from its write-off day on (decision 0006): its days
@@ -49,7 +52,9 @@ def earned_cents(first: dt.date, last: dt.date) -> dict[int, tuple[int, int]]:
         f"AND period_end > {_date(first)} "
         f"THEN {cents} - ({cents} / {days}) * {days} ELSE 0 END), COUNT(*) "
         f"FROM billing_statement WHERE period_start <= {_date(last)} "
-        f"AND period_end > {_date(first)} AND {days} > 0 GROUP BY plan_id"
+        f"AND period_end > {_date(first)} AND {days} > 0 "
+        + (f"AND entry_id > {int(posted_after)} " if posted_after is not None else "")
+        + "GROUP BY plan_id"
     )
     with connection.cursor() as cur:
         cur.execute(sql)
@@ -63,6 +68,21 @@ def recognize_revenue(day: dt.date | None = None) -> dict:
     if JournalEntry.objects.filter(idempotency_key=key).exists():
         return {"members": 0, "already": True}
     per_plan = earned_cents(day, day)
+    # Statements posted after the last day's recognition ran, for days before this one (an
+    # upgrade at noon; a member billed late for a period that had started): their earlier days
+    # were never in a day's recognition, so they are earned now, and every billed cent is
+    # earned by the period's end.
+    before = (
+        JournalEntry.objects.filter(kind="recognition", effective_date__lt=day)
+        .order_by("-effective_date", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if before is not None:
+        late = earned_cents(dt.date.min, day - dt.timedelta(days=1), posted_after=before)
+        for plan, (cents, _) in late.items():
+            have = per_plan.get(plan, (0, 0))
+            per_plan[plan] = (have[0] + cents, have[1])
     total = sum(c for c, _ in per_plan.values())
     statements = sum(n for _, n in per_plan.values())
     if total <= 0:
@@ -79,7 +99,7 @@ def recognize_revenue(day: dt.date | None = None) -> dict:
         "recognition",
         lines,
         memo=f"Revenue earned on {day.isoformat()} by plan: "
-        + ", ".join(f"{names.get(p, p)} {c / 100:.2f}" for p, (c, _) in sorted(per_plan.items())),
+        + ", ".join(f"{names.get(p, p)} {cents_text(c)}" for p, (c, _) in sorted(per_plan.items())),
         effective_date=day,
         idempotency_key=key,
     )

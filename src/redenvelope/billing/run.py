@@ -18,7 +18,6 @@ emailed about failed, recovered and cancelling payments after the answers are re
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import json
 from collections import defaultdict
@@ -34,6 +33,7 @@ from redenvelope.core.bulk import (
     copy_arrays,
     db_timestamp,
     execute,
+    is_postgres,
     next_id,
     read_columns,
     reset_sequence,
@@ -130,22 +130,31 @@ def start_of_day(day: dt.date) -> dict:
     return {"cancelled": len(ending), "trials_converted": len(converting)}
 
 
-def _due_filter(day: dt.date) -> str:
-    last = calendar.monthrange(day.year, day.month)[1]
-    return f"m.billing_day = {day.day}" if day.day < last else f"m.billing_day >= {day.day}"
-
-
 def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
-    """Issue the day's statements (for `member_ids` only, when given), written due. With
-    `queue`, what each owes is recorded as a payment intent, for the provider once this commits
-    (`payments.send_and_settle`)."""
-    d = day.isoformat()
+    """Issue the statements due on `day` (for `member_ids` only, when given), written due:
+    every paying member whose current period has no statement yet — those whose billing day
+    it is, and any the runs missed (a member who joined or rejoined after that day's run, a day
+    the scheduler did not run), billed for the period that has started, from its first day.
+    With `queue`, what each owes is recorded as a payment intent, for the provider once this
+    commits (`payments.send_and_settle`)."""
     only = f"AND m.id IN ({_ids_sql(member_ids)})" if member_ids is not None else ""
+    # Each billing day's current period: [start, stop).
+    temp_table(
+        "bill_anchor",
+        "anchor integer, start date, stop date",
+        [(a, *(x.isoformat() for x in period_containing(a, day))) for a in range(1, 32)],
+    )
     base = (
         "FROM membership_member m JOIN membership_plan p ON p.id = m.plan_id "  # noqa: S608
-        "WHERE m.status IN ('active', 'past_due') "
-        f"AND {_due_filter(day)} {only} AND NOT EXISTS (SELECT 1 FROM billing_statement s "
-        f"WHERE s.member_id = m.id AND s.kind = 'period' AND s.period_start = '{d}')"
+        "JOIN bill_anchor b ON b.anchor = m.billing_day "
+        f"WHERE m.status IN ('active', 'past_due') {only} AND NOT EXISTS (SELECT 1 FROM "
+        "billing_statement s WHERE s.member_id = m.id AND s.kind = 'period' "
+        "AND s.status <> 'written_off' "
+        "AND s.period_start < b.stop AND s.period_end > b.start) "
+        # ... whose period starts today, or who was a member during it (a period the runs
+        # missed, never one from before they joined).
+        f"AND (b.start = '{day.isoformat()}' OR b.stop > "
+        f"{'CAST(m.joined_at AS date)' if is_postgres() else 'date(m.joined_at)'})"
     )
     # Downgrades chosen during the last period take effect with this one.
     switching = read_columns(
@@ -170,7 +179,7 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
         )
     due = read_columns(
         "SELECT m.id, p.id, p.monthly_price, m.state, m.billing_day, "
-        f"m.gift_months_left, m.gift_month_value {base} "
+        f"m.gift_months_left, m.gift_month_value, b.start {base} "
         "ORDER BY m.id",
         [
             ("member_id", "int64"),
@@ -180,20 +189,26 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
             ("anchor", "int64"),
             ("gift_left", "int64"),
             ("gift_value", "int64"),
+            ("start", "object"),
         ],
     )
     n = len(due["member_id"])
     if n == 0:
         return {"statements": 0, "intents": np.zeros(0, np.int64)}
     members = due["member_id"]
-    temp_table("bill_due", "member_id bigint", {"member_id": members})
+    start_of = [_day(x) for x in due["start"]]
+    temp_table(
+        "bill_due",
+        "member_id bigint, start date",
+        [(m, x.isoformat()) for m, x in zip(members.tolist(), start_of, strict=True)],
+    )
     ends = {a: period_containing(a, day)[1] for a in set(due["anchor"].tolist())}
     end_of = [ends[a] for a in due["anchor"].tolist()]
     # Last period's statement, to correct it for hold days that changed after it was issued.
     prev = read_columns(
         "SELECT s.member_id, s.period_start, s.held_days, s.plan_price "  # noqa: S608
         "FROM billing_statement s JOIN bill_due b ON b.member_id = s.member_id "
-        f"WHERE s.kind = 'period' AND s.period_end = '{d}'",
+        "WHERE s.kind = 'period' AND s.period_end = b.start",
         [("member_id", "int64"), ("start", "object"), ("held", "int64"), ("price", "int64")],
     )
     prev_of = {
@@ -206,7 +221,7 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
             strict=True,
         )
     }
-    lo = min([day - dt.timedelta(days=31)] + [v[0] for v in prev_of.values()])
+    lo = min([min(start_of) - dt.timedelta(days=31)] + [v[0] for v in prev_of.values()])
     holds = read_columns(
         "SELECT h.member_id, h.starts_on, h.ends_on FROM membership_hold h "  # noqa: S608
         "JOIN bill_due b ON b.member_id = h.member_id WHERE h.cancelled_at IS NULL "
@@ -254,19 +269,20 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
     lines: list[tuple[int, str, int, int]] = []
     credit_updates, pct_updates, carry = [], [], []
     rates: dict[str, Decimal] = {}
-    for i, (m, price, state, gift_left, gift_value, end) in enumerate(
+    for i, (m, price, state, gift_left, gift_value, start, end) in enumerate(
         zip(
             members.tolist(),
             due["price"].tolist(),
             due["state"].tolist(),
             due["gift_left"].tolist(),
             due["gift_value"].tolist(),
+            start_of,
             end_of,
             strict=True,
         )
     ):
-        days = (end - day).days
-        held = min(days, sum(_overlap(s, e, day, end) for s, e in holds_of.get(m, ())))
+        days = (end - start).days
+        held = min(days, sum(_overlap(s, e, start, end) for s, e in holds_of.get(m, ())))
         sub = share(price, days - held, days)
         discount = 0
         # Percentages off apply one after the other, each to what is left (15% then 10% of
@@ -285,10 +301,10 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
         adj = 0
         if m in prev_of:
             p_start, p_held, p_price = prev_of[m]
-            now_held = sum(_overlap(s, e, p_start, day) for s, e in holds_of.get(m, ()))
-            extra = min(now_held, (day - p_start).days) - p_held
+            now_held = sum(_overlap(s, e, p_start, start) for s, e in holds_of.get(m, ()))
+            extra = min(now_held, (start - p_start).days) - p_held
             if extra:
-                adj = -share(p_price, extra, (day - p_start).days)
+                adj = -share(p_price, extra, (start - p_start).days)
         fee = fees_of.get(m, 0)
         gross = net + tax + fee + adj
         left_over = 0
@@ -324,7 +340,7 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
                 lines.append((i, "1100", 0, gift))
         if left_over:
             lines.append((i, "2200", 0, left_over))
-            carry.append((m, left_over))
+            carry.append((m, left_over, start))
         if applied:
             lines += [(i, "2200", applied, 0), (i, "1100", 0, applied)]
         for k, v in (
@@ -353,9 +369,9 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
     posted_ids = post_bulk(
         "statement",
         effective_date=day,
-        memo=[f"Statement {d} to {cols['end'][i]}" for i in posted.tolist()],
+        memo=[f"Statement {start_of[i]} to {cols['end'][i]}" for i in posted.tolist()],
         member_ids=members[posted],
-        keys=[f"statement:{m}:{d}" for m in members[posted].tolist()],
+        keys=[f"statement:{members[i]}:{start_of[i]}" for i in posted.tolist()],
         lines=[(int(renumber[i]), a, dr, cr) for i, a, dr, cr in lines],
     )
     entry_ids = [None] * n
@@ -378,7 +394,7 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
             "id": ids,
             "member_id": members,
             "kind": "period",
-            "period_start": d,
+            "period_start": [x.isoformat() for x in start_of],
             "period_end": cols["end"],
             "plan_id": due["plan_id"],
             "plan_price": money("plan_price"),
@@ -450,11 +466,11 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
                     kind=Credit.Kind.ACCOUNT,
                     amount=from_cents(c),
                     remaining=from_cents(c),
-                    reason=f"Carried from the statement of {d} (hold days or a gift month "
+                    reason=f"Carried from the statement of {x} (hold days or a gift month "
                     "worth more than the bill)",
                     issued_at=now,
                 )
-                for m, c in carry
+                for m, c, x in carry
             ]
         )
     from .payments import queue_charges as _queue

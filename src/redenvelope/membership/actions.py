@@ -224,15 +224,20 @@ def cancel(member: Member, *, actor=None, reason: str = "") -> Member:
 
 @transaction.atomic
 def rejoin(member: Member, *, plan: Plan | None = None, actor=None) -> Member:
-    """A cancelled member comes back; their kept queue is theirs again."""
+    """A cancelled member comes back, billed from today; their kept queue is theirs again."""
     member = _locked(member)
     if member.status != MemberStatus.CANCELLED:
         raise DomainError("Only a cancelled membership can rejoin.")
     plan = plan or member.plan
     if not plan.active:
         raise DomainError(f"The {plan.name} plan is no longer offered; choose another.")
+    # A new billing cycle from today: the next daily run bills its first period (today's, if
+    # today's run has been).
     Member.objects.filter(pk=member.pk).update(
-        status=MemberStatus.ACTIVE, cancelled_at=None, plan=plan
+        status=MemberStatus.ACTIVE,
+        cancelled_at=None,
+        plan=plan,
+        billing_day=timezone.localdate(clock.now()).day,
     )
     _log(member, "rejoined", actor, plan=plan.code)
     member.refresh_from_db()
