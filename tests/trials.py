@@ -57,13 +57,16 @@ class Copy:
             env.pop("DATABASE_URL", None)
         return env
 
-    def run(self, *args: str, faults: str = "", check: bool = True, timeout: int = 300):
+    def _env(self, faults: str) -> dict:
         env = self.env
         if faults:
             env["PAYMENT_PROVIDER_FAULTS"] = faults
+        return env
+
+    def run(self, *args: str, faults: str = "", check: bool = True, timeout: int = 300):
         done = subprocess.run(
             [str(BIN), *args],
-            env=env,
+            env=self._env(faults),
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -72,6 +75,18 @@ class Copy:
         if check and done.returncode != 0:
             raise AssertionError(f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
         return done
+
+    def _start(self, args, faults: str) -> subprocess.Popen:
+        """The command in its own process group (so a kill takes its forked workers too)."""
+        return subprocess.Popen(
+            [str(BIN), *args],
+            env=self._env(faults),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
 
     def _wal(self) -> tuple:
         wal = self.folder / "redenvelope.sqlite3-wal"
@@ -94,19 +109,9 @@ class Copy:
 
     def timed(self, *args: str, faults: str = "") -> tuple[float, float]:
         """Run the command to its end: (seconds to its first database write, seconds in all)."""
-        env = self.env
-        if faults:
-            env["PAYMENT_PROVIDER_FAULTS"] = faults
         baseline = self._wal()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [str(BIN), *args],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = self._start(args, faults)
         first = None
         while proc.poll() is None:
             if first is None and self.writing(baseline):
@@ -117,29 +122,11 @@ class Copy:
             raise AssertionError(f"{args} exited {proc.returncode}: {proc.stderr.read()}")
         return (first if first is not None else whole), whole
 
-    def kill_during(
-        self, *args: str, after_s: float, faults: str = "", once_writing: bool = False
-    ) -> int | None:
-        """Start the command and kill -9 it `after_s` seconds in, or (`once_writing`) that long
-        after its first write to the database; its exit status if it ended first, else None."""
-        env = self.env
-        if faults:
-            env["PAYMENT_PROVIDER_FAULTS"] = faults
-        baseline = self._wal()
-        proc = subprocess.Popen(
-            [str(BIN), *args],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    def kill_during(self, *args: str, after_s: float, faults: str = "") -> int | None:
+        """Start the command and kill -9 it `after_s` seconds in; its exit status if it ended
+        first, else None."""
+        proc = self._start(args, faults)
         try:
-            if once_writing:
-                while not self.writing(baseline):
-                    if proc.poll() is not None:
-                        return proc.returncode
-                    time.sleep(0.005)
             return proc.wait(timeout=after_s)
         except subprocess.TimeoutExpired:
             # The whole process group: its forked document workers die with it, as in a crash.
