@@ -315,7 +315,7 @@ def _attempt(att: Attempts, rows: dict, k: int, answer: Answer, manual: bool, no
         att.first.append(first)
         nxt = rows["next_retry"][k]
         att.next.append(_day(nxt) if nxt else None)
-        r["attempt"][-1] = max(attempt - 1, 1)
+        r["attempt"][-1] = attempt - 1  # the statement keeps its count
         return
     first = first or att.day
     att.first.append(first)
@@ -361,7 +361,7 @@ def record(att: Attempts, *, manual: bool = False) -> dict:
             "method_id": rows["method_id"],
             "amount": np.array(rows["cents"], np.int64),
             "status": rows["status"],
-            "attempt": np.array(rows["attempt"], np.int64),
+            "attempt": np.maximum(np.array(rows["attempt"], np.int64), 1),
             "reference": rows["reference"],
             "decline_code": rows["decline_code"],
             "message": rows["message"],

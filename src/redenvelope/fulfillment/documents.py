@@ -143,6 +143,16 @@ def _share(jobs, counts: dict[str, int], workers: int) -> list[list]:
     return [w[1] for w in loads if w[1]]
 
 
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
 def sweep_partial(folder: Path) -> int:
     """Remove what runs killed while drawing left behind (hidden `.partial-<pid>-*` folders
     whose process is gone); returns how many."""
@@ -150,17 +160,7 @@ def sweep_partial(folder: Path) -> int:
 
     gone = 0
     for path in folder.glob(".partial-*"):
-        try:
-            pid = int(path.name.split("-")[1])
-            os.kill(pid, 0)
-            if pid == os.getpid():
-                continue
-            alive = True
-        except (ValueError, IndexError, ProcessLookupError):
-            alive = False
-        except PermissionError:
-            alive = True  # another user's live process
-        if not alive:
+        if not _alive(path.name.split("-")[1]):
             shutil.rmtree(path, ignore_errors=True)
             gone += 1
     return gone
