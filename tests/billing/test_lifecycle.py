@@ -2,7 +2,7 @@
 against the statements, the member and the ledger."""
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.utils import timezone
@@ -142,8 +142,48 @@ def test_hold_days_are_not_billed_and_late_holds_are_corrected(shop):
     with at(dt.date(2026, 5, 10)):
         run_billing(dt.date(2026, 5, 10))
     may = Statement.objects.get(member=bob, period_start=dt.date(2026, 5, 10))
-    assert may.adjustment == -(Decimal("8.99") * 5 / 30).quantize(Decimal("0.01"))
+    # A credit note on April's statement: 5 of the 20 days it billed, with their tax.
+    net = (april.subtotal * 5 / 20).quantize(Decimal("0.01"))  # 1.50
+    tax = (april.tax * 5 / 20).quantize(Decimal("0.01"))  # 0.53 * 5/20 = 0.13
+    assert (may.adjustment, may.adjustment_tax) == (-(net + tax), -tax)
     assert may.total_due == Decimal("8.99") + may.tax + may.adjustment
+    # Sales tax payable holds exactly the tax on what was billed, less the tax refunded.
+    assert _tax_payable() == _tax_billed()
+    clean()
+
+
+def _tax_billed() -> Decimal:
+    """Every statement's tax plus its correction's (negative when refunded), from the rows."""
+    return sum((s.tax + s.adjustment_tax for s in Statement.objects.all()), Decimal(0))
+
+
+def _tax_payable() -> Decimal:
+    tb = {a.code: (d, c) for a, d, c in trial_balance().rows}
+    return tb["2100"][1] - tb["2100"][0]
+
+
+@pytest.mark.parametrize("percent", [100, 50])
+def test_hold_correction_never_exceeds_what_the_statement_charged(shop, percent):
+    bob = shop.bob  # $8.99, billed on the 10th, NY tax
+    card(bob)
+    agent = shop.staff["support_lead"]
+    actions.issue_credit(bob, kind="percent", percent=percent, reason="outage", issuer=agent)
+    with at(dt.date(2026, 4, 10)):
+        run_billing(dt.date(2026, 4, 10))
+    april = Statement.objects.get(member=bob)
+    assert april.discount == (Decimal("8.99") * percent / 100).quantize(Decimal("0.01"))
+    with at(dt.date(2026, 4, 15)):  # 15 of April's 30 days held after the statement
+        membership.place_hold(bob, dt.date(2026, 4, 25), dt.date(2026, 5, 10))
+    with at(dt.date(2026, 5, 10)):
+        run_billing(dt.date(2026, 5, 10))
+    may = Statement.objects.get(member=bob, period_start=dt.date(2026, 5, 10))
+    charged = april.subtotal - april.discount  # 0.00 or 4.50 for 30 days
+    net = (charged * 15 / 30).quantize(Decimal("0.01"), ROUND_HALF_UP)  # 2.245: the rule is half up
+    tax = (april.tax * 15 / 30).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert (may.adjustment, may.adjustment_tax) == (-(net + tax), -tax)
+    if percent == 100:
+        assert may.adjustment == 0 and not Credit.objects.filter(member=bob, issuer=None)
+    assert _tax_payable() == _tax_billed()
     clean()
 
 
@@ -361,7 +401,10 @@ def test_hold_correction_larger_than_the_next_bill_is_carried_as_credit(shop):
     with at(dt.date(2026, 5, 10)):
         run_billing(dt.date(2026, 5, 10))
     may = Statement.objects.get(member=bob, period_start=dt.date(2026, 5, 10))
-    correction = (Decimal("8.99") * 20 / 30).quantize(Decimal("0.01"))  # 5.99 for April
+    april = Statement.objects.get(member=bob, period_start=dt.date(2026, 4, 10))
+    tax = (april.tax * 20 / 30).quantize(Decimal("0.01"))  # the tax on those days, refunded too
+    correction = (Decimal("8.99") * 20 / 30).quantize(Decimal("0.01")) + tax  # 5.99 + 0.53
+    assert may.adjustment_tax == -tax
     billed = may.subtotal + may.tax  # 10 of 31 May days, taxed
     assert billed < correction and may.total_due == 0
     assert may.adjustment == -billed  # what the correction took off this bill

@@ -42,6 +42,7 @@ class StatementOut(Schema):
     subtotal: Decimal
     discount: Decimal
     adjustment: Decimal
+    adjustment_tax: Decimal
     fees: Decimal
     tax: Decimal
     credit_applied: Decimal

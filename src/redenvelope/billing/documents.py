@@ -39,7 +39,10 @@ def statement_pdf(statement: Statement) -> bytes:
     if s.discount:
         rows.append(("Percent off (credit)", -s.discount))
     if s.adjustment:
-        rows.append(("Hold-day correction for the last period", s.adjustment))
+        label = "Hold-day correction for the last period"
+        if s.adjustment_tax:
+            label += f" (sales tax {s.adjustment_tax} of it)"
+        rows.append((label, s.adjustment))
     if s.fees:
         for fee in s.fee_items.all():
             rows.append((f"{fee.get_kind_display()}: {fee.reason}"[:70], fee.amount))

@@ -50,6 +50,27 @@ def tax_rate(state: str) -> Decimal:
     return Decimal(str(rates.get(state, "0")))
 
 
+def correction(prev, holds, start: dt.date, rate: Decimal) -> tuple[int, int]:
+    """The correction of last period's statement for hold days that changed after it was issued,
+    as (net, tax) in cents: a credit note on that statement. Days held since are refunded at what
+    the statement charged for them (its price after percentages off, over the days it billed), never
+    more than the plan price for those days, with the tax collected on them; days no longer held are
+    charged at the plan price, taxed at today's rate. One rule for every path: `issue_statement`
+    bills through `bill()`."""
+    p_start, p_held, p_price, p_net, p_tax = prev
+    days = (start - p_start).days
+    now_held = min(days, sum(_overlap(s, e, p_start, start) for s, e in holds))
+    extra = now_held - p_held
+    if extra > 0:
+        billed = days - p_held  # > 0, since now_held <= days
+        net = min(share(p_price, extra, days), share(p_net, extra, billed))
+        return -net, -share(p_tax, extra, billed)
+    if extra < 0:
+        net = share(p_price, -extra, days)
+        return net, share(net, rate, 1)
+    return 0, 0
+
+
 def _day(value) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
@@ -206,18 +227,28 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
     end_of = [ends[a] for a in due["anchor"].tolist()]
     # Last period's statement, to correct it for hold days that changed after it was issued.
     prev = read_columns(
-        "SELECT s.member_id, s.period_start, s.held_days, s.plan_price "  # noqa: S608
+        "SELECT s.member_id, s.period_start, s.held_days, s.plan_price, "  # noqa: S608
+        "s.subtotal - s.discount, s.tax "
         "FROM billing_statement s JOIN bill_due b ON b.member_id = s.member_id "
         "WHERE s.kind = 'period' AND s.period_end = b.start",
-        [("member_id", "int64"), ("start", "object"), ("held", "int64"), ("price", "int64")],
+        [
+            ("member_id", "int64"),
+            ("start", "object"),
+            ("held", "int64"),
+            ("price", "int64"),
+            ("net", "int64"),
+            ("tax", "int64"),
+        ],
     )
     prev_of = {
-        m: (_day(s), h, p)
-        for m, s, h, p in zip(
+        m: (_day(s), h, p, net, tax)
+        for m, s, h, p, net, tax in zip(
             prev["member_id"].tolist(),
             prev["start"],
             prev["held"].tolist(),
             prev["price"].tolist(),
+            prev["net"].tolist(),
+            prev["tax"].tolist(),
             strict=True,
         )
     }
@@ -298,13 +329,12 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
         if state not in rates:
             rates[state] = tax_rate(state)
         tax = share(net, rates[state], 1)
-        adj = 0
-        if m in prev_of:
-            p_start, p_held, p_price = prev_of[m]
-            now_held = sum(_overlap(s, e, p_start, start) for s, e in holds_of.get(m, ()))
-            extra = min(now_held, (start - p_start).days) - p_held
-            if extra:
-                adj = -share(p_price, extra, (start - p_start).days)
+        adj_net, adj_tax = (
+            correction(prev_of[m], holds_of.get(m, ()), start, rates[state])
+            if m in prev_of
+            else (0, 0)
+        )
+        adj = adj_net + adj_tax
         fee = fees_of.get(m, 0)
         gross = net + tax + fee + adj
         left_over = 0
@@ -329,9 +359,13 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
         if tax:
             lines.append((i, "2100", 0, tax))
         if adj > 0:
-            lines += [(i, "1100", adj, 0), (i, "4900", 0, adj)]
+            lines += [(i, "1100", adj, 0), (i, "4900", 0, adj_net)]
+            if adj_tax:
+                lines.append((i, "2100", 0, adj_tax))
         elif adj < 0:
-            lines.append((i, "4900", -adj, 0))
+            lines.append((i, "4900", -adj_net, 0))
+            if adj_tax:
+                lines.append((i, "2100", -adj_tax, 0))
             if min(-adj, net + tax + fee) > 0:  # the rest of the correction is left_over
                 lines.append((i, "1100", 0, min(-adj, net + tax + fee)))
         if gift_left > 0 and gift_value:
@@ -350,6 +384,7 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
             ("discount", discount),
             # what the correction took off this bill (any rest was carried as account credit)
             ("adjustment", adj + adj_carried),
+            ("adjustment_tax", adj_tax),
             ("fees", fee),
             ("tax", tax),
             ("applied", applied),
@@ -402,6 +437,7 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
             "subtotal": money("subtotal"),
             "discount": money("discount"),
             "adjustment": money("adjustment"),
+            "adjustment_tax": money("adjustment_tax"),
             "fees": money("fees"),
             "tax": money("tax"),
             "credit_applied": money("applied"),
