@@ -29,13 +29,13 @@ STATES = ["NY", "CA", "TX", "WA", "OR", "FL"]
 def _write_business(n: int, seed: int, day: dt.date, console) -> None:
     from django.contrib.auth.hashers import make_password
 
-    from redenvelope.billing.cycle import period_containing
     from redenvelope.billing.gateway import SimulatedGateway
     from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, reset_sequence
     from redenvelope.inventory.models import Region
     from redenvelope.ledger.actions import post_bulk
     from redenvelope.ledger.money import to_cents
     from redenvelope.membership.actions import create_plan
+    from redenvelope.membership.cycle import period_containing
     from redenvelope.membership.models import Plan
 
     rng = np.random.default_rng(seed)

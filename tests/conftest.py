@@ -160,3 +160,15 @@ def payment_provider(tmp_path, monkeypatch):
     reset_gateway()
     yield
     reset_gateway()
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server (aiosmtpd) that Django's email sends to; `.messages` holds
+    (recipients, subject, body, Message-ID) of each received."""
+    from redenvelope.core.smtpsink import SmtpSink
+
+    with SmtpSink() as sink:
+        for k, v in sink.settings().items():
+            setattr(settings, k, v)
+        yield sink

@@ -88,17 +88,17 @@ SHIPPED_HAS_SHIPMENT = """
         OR (c.status <> 'shipped' AND COUNT(s.id) <> 0)
 """
 
-# A member granted bonus rentals may have one disc more than the plan out (the last bonus disc
-# stays out after the count reaches zero).
+# A member may have one disc more than the plan out while they have bonus rentals left, or while
+# the disc shipped into that bonus slot is still out (the last bonus disc stays out after the
+# count reaches zero) — never for having once had a bonus.
 OVER_LIMIT = """
     SELECT m.id, COUNT(s.id) AS out, p.discs_at_once AS plan_limit
     FROM membership_member m
     JOIN membership_plan p ON p.id = m.plan_id
     JOIN fulfillment_shipment s ON s.member_id = m.id AND s.status = 'open'
     GROUP BY m.id, p.discs_at_once, m.bonus_rentals
-    HAVING COUNT(s.id) > p.discs_at_once + CASE WHEN m.bonus_rentals > 0 OR EXISTS (
-        SELECT 1 FROM billing_credit c WHERE c.member_id = m.id AND c.kind = 'bonus_rentals')
-        THEN 1 ELSE 0 END
+    HAVING COUNT(s.id) > p.discs_at_once + CASE WHEN m.bonus_rentals > 0
+        OR SUM(CASE WHEN s.bonus THEN 1 ELSE 0 END) > 0 THEN 1 ELSE 0 END
 """
 
 QUEUE_ORDER = """

@@ -450,6 +450,51 @@ def bench_billing(
     mod.report(r, console)
 
 
+mail_app = typer.Typer(help="The email outbox.")
+app.add_typer(mail_app, name="mail")
+
+
+@mail_app.command("deliver")
+def mail_deliver(
+    limit: int = typer.Option(0, help="Send at most this many (0: all that are queued)."),
+) -> None:
+    """Send the queued emails in batches through the configured SMTP server (what the
+    `deliver_mail` job does every minute). Exits 1 when some could not be sent."""
+    import time
+
+    from rich.progress import Progress
+
+    from redenvelope.core.mail import deliver, pending_count
+
+    total = pending_count() if not limit else min(limit, pending_count())
+    started = time.perf_counter()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("sending", total=total)
+        out = deliver(limit=limit or None, progress=lambda n: bar.advance(task, n))
+    seconds = time.perf_counter() - started
+    console.print(
+        f"Sent {out['sent']:,} emails in {seconds:.2f}s; {out['pending']:,} still queued."
+    )
+    if out["error"]:
+        console.print(f"[red]The mail server refused: {out['error']}[/red]")
+        raise typer.Exit(1)
+
+
+@mail_app.command("status")
+def mail_status() -> None:
+    """How many emails are queued, and the last delivery error."""
+    from redenvelope.core.models import OutboundEmail
+
+    queued = OutboundEmail.objects.filter(sent_at__isnull=True)
+    console.print(
+        f"Queued: {queued.count():,}; sent: "
+        f"{OutboundEmail.objects.filter(sent_at__isnull=False).count():,}."
+    )
+    failing = queued.exclude(last_error="").order_by("-id").first()
+    if failing:
+        console.print(f"Last error: {failing.last_error}")
+
+
 billing_app = typer.Typer(help="Billing runs.")
 app.add_typer(billing_app, name="billing")
 

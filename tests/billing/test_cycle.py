@@ -3,7 +3,7 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from redenvelope.billing.cycle import is_billing_day, period_containing
+from redenvelope.membership.cycle import is_billing_day, period_containing
 
 D = dt.date
 

@@ -2,12 +2,9 @@
 upgrades, gets an outage credit, a payment is declined and then recovers."""
 
 import datetime as dt
-import socket
 from decimal import Decimal
-from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from redenvelope.billing import actions
@@ -19,33 +16,6 @@ from redenvelope.fulfillment.actions import open_incident
 from redenvelope.ledger.queries import trial_balance
 from redenvelope.membership import actions as membership
 from redenvelope.membership.models import Member
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = message_from_bytes(envelope.content)
-        self.messages.append((envelope.rcpt_tos, msg["Subject"], msg.get_payload()))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(settings):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    yield inbox
-    controller.stop()
-
 
 pytestmark = pytest.mark.usefixtures("emails_at_once")
 
@@ -130,13 +100,13 @@ def test_trial_upgrade_outage_decline_recovery(world, smtp, client, settings):
     may = Statement.objects.get(member=erin, kind="period", period_start=dt.date(2026, 4, 30))
     assert may.discount == Decimal("2.55")  # 15% of 16.99, half-up
     assert may.status == "paid" and may.total_due == Decimal("16.99") - Decimal("2.55") + may.tax
-    subjects = [s for to, s, _ in smtp.messages if to == ["erin@example.com"]]
+    subjects = [s for to, s, *_ in smtp.messages if to == ["erin@example.com"]]
     assert subjects == [
         "We could not take your payment",
         "Payment received: your membership is back to normal",
         "We are sorry: a credit on your next statement",
     ]
-    body = next(b for to, s, b in smtp.messages if s.startswith("We are sorry"))
+    body = next(b for to, s, b, _ in smtp.messages if s.startswith("We are sorry"))
     assert "15%" in body
     assert trial_balance().balanced
     assert [

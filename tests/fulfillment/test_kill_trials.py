@@ -17,6 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Count
 from redenvelope.checks import run_checks
+from redenvelope.core.models import OutboundEmail
 from redenvelope.fulfillment.models import DispatchRun, Shipment
 
 media = Path(settings.MEDIA_ROOT)
@@ -33,6 +34,9 @@ result = {
     "files": sorted(p.name for p in folder.iterdir()) if folder.exists() else [],
     "pdfs": sorted(str(p.relative_to(media)) for p in media.rglob("*.pdf")),
     "failed_checks": [r.name for r in run_checks() if not r.ok],
+    "emailed": sorted(
+        OutboundEmail.objects.filter(key__startswith="shipped:").values_list("member_id", flat=True)
+    ),
 }
 """
 )
@@ -52,6 +56,8 @@ def test_dispatch_run_killed_anywhere_ships_each_disc_once(warehouse):
     control.drop()
     assert expected["runs"] == 1 and len(expected["shipped"]) > 200
     assert expected["files"] and all(f.endswith(".pdf") for f in expected["files"])
+    members_shipped = sorted({m for m, _, _ in expected["shipped"]})
+    assert expected["emailed"] == members_shipped  # one email each, queued with the run
     rng = random.Random(7)
     seen = []
     for k in range(TRIALS):
@@ -68,6 +74,9 @@ def test_dispatch_run_killed_anywhere_ships_each_disc_once(warehouse):
         if after_kill["runs"] == 0:
             # Killed before the commit: nothing recorded, and no document of it anywhere.
             assert after_kill["shipped"] == [] and after_kill["pdfs"] == []
+            assert after_kill["emailed"] == []
+        else:  # killed after the commit: every email is on record, none lost
+            assert after_kill["emailed"] == members_shipped
         trial.run("dispatch", "run", "--date", DAY)
         got = trial.probe(PROBE)
         trial.drop()
@@ -76,5 +85,6 @@ def test_dispatch_run_killed_anywhere_ships_each_disc_once(warehouse):
         assert got["files"] == expected["files"], "a killed run's documents were left behind"
         assert got["pdfs"] == expected["pdfs"]
         assert got["failed_checks"] == []
+        assert got["emailed"] == members_shipped
     print("trials (exit status, runs recorded at the kill, PDFs at the kill):", seen)
     assert any(s is None for s, _, _ in seen), "no trial was killed mid-run"

@@ -14,12 +14,13 @@ from django.db.models import F
 from redenvelope.accounts.roles import Role, roles_of
 from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError, Forbidden, NotFound
+from redenvelope.core.mail import queue_email
 from redenvelope.ledger.actions import Line, post_bulk, post_entry
 from redenvelope.ledger.fields import money_value
 from redenvelope.ledger.money import from_cents, share, to_cents, to_money
+from redenvelope.membership.cycle import add_months, is_billing_day, on_day, period_containing
 from redenvelope.membership.models import Member, MemberEvent, MemberStatus, Plan
 
-from .cycle import add_months, is_billing_day, on_day, period_containing
 from .gateway import GatewayError, GatewayTimeout, get_gateway
 from .models import (
     Credit,
@@ -496,7 +497,7 @@ def reconcile_payments(*, now=None) -> dict:
         except DomainError:
             done[f"{intent.kind}_{'unanswered' if answer.ok is None else 'failed'}"] += 1
     out["others"] = dict(done)
-    notices.send_on_commit()
+    notices.queue()
     return out
 
 
@@ -640,7 +641,7 @@ def pay_statement(
     # Committed: now the provider, with the intent's key.
     notices = Notices()
     send_and_settle(ids, notices)
-    notices.send_on_commit()
+    notices.queue()
     intent = PaymentIntent.objects.get(pk=int(ids[0]))
     payment = Payment.objects.filter(idempotency_key=intent.key).first()
     if payment is None:
@@ -747,10 +748,8 @@ def _finish_refund(intent: PaymentIntent, answer) -> Refund:
             )
             _log(intent.member_id, "refunded", intent.actor, amount=str(amount), reason=reason)
             notices = Notices()
-            notices.add("refund", intent.member_id, None)
-            notices.send_on_commit(
-                {"refund": f"We have refunded ${amount} to your payment method."}
-            )
+            notices.add("refund", intent.member_id, None, f"refund{refund.pk}")
+            notices.queue({"refund": f"We have refunded ${amount} to your payment method."})
     if failed:
         raise DomainError(answer.message or "The refund did not go through.")
     return refund
@@ -796,8 +795,8 @@ def record_chargeback(payment: Payment, *, day: dt.date | None = None) -> Paymen
     )
     member_statuses(day, [payment.member_id], [], [])
     notices = Notices()
-    notices.add("chargeback", payment.member_id, payment.statement_id)
-    notices.send_on_commit()
+    notices.add("chargeback", payment.member_id, payment.statement_id, f"payment{payment.pk}")
+    notices.queue()
     payment.refresh_from_db()
     return payment
 
@@ -1035,7 +1034,7 @@ def _finish_gift(intent: PaymentIntent, answer) -> Gift:
                 entry=entry,
                 idempotency_key=intent.key,
             )
-            transaction.on_commit(lambda: _gift_receipt(gift.pk))
+            _gift_receipt(gift.pk)
     if not answer.ok:
         raise DomainError(f"The card was declined: {answer.message}.", code="declined")
     return gift
@@ -1043,17 +1042,16 @@ def _finish_gift(intent: PaymentIntent, answer) -> Gift:
 
 def _gift_receipt(gift_id: int) -> None:
     """The buyer's receipt, with the code (also how a purchase finished by reconciliation
-    reaches its buyer)."""
-    from django.core.mail import send_mail
-
+    reaches its buyer), queued with the gift's record."""
     gift = Gift.objects.select_related("plan").get(pk=gift_id)
-    send_mail(
-        "Your Red Envelope gift",
-        f"Hello {gift.purchaser_name},\n\nThank you: {gift.months} months of {gift.plan.name} "
-        f"(${gift.amount_paid}). The gift code is {gift.code}; it is redeemed on the website "
-        "under Billing.\n\nRed Envelope",
-        settings.DEFAULT_FROM_EMAIL,
-        [gift.purchaser_email],
+    queue_email(
+        key=f"gift:{gift.pk}",
+        kind="gift_receipt",
+        to=gift.purchaser_email,
+        subject="Your Red Envelope gift",
+        body=f"Hello {gift.purchaser_name},\n\nThank you: {gift.months} months of "
+        f"{gift.plan.name} (${gift.amount_paid}). The gift code is {gift.code}; it is redeemed "
+        "on the website under Billing.\n\nRed Envelope",
     )
 
 
@@ -1168,8 +1166,9 @@ def compensate_outage(
             },
         )
         reset_sequence("billing_credit")
-        notices = Notices([("outage_credit", int(m), None) for m in ids.tolist()])
-        notices.send_on_commit(
+        ref = f"incident{incident.pk}"
+        notices = Notices([("outage_credit", int(m), None, ref) for m in ids.tolist()])
+        notices.queue(
             {
                 "outage_credit": f"Our {incident.dc.city} center could not ship from "
                 f"{incident.starts_on:%B %-d} to {incident.ends_on:%B %-d}. We are sorry: "

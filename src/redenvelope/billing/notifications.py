@@ -1,12 +1,10 @@
-"""Emails about money, sent after the records they describe are committed (one SMTP
-connection per batch)."""
+"""Emails about money, queued to the outbox with the records they describe (delivered after the
+commit, in batches: `core.mail`)."""
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.mail import get_connection
-from django.core.mail.message import EmailMessage
-
+from redenvelope.core import clock
+from redenvelope.core.mail import queue_emails
 from redenvelope.membership.models import Member
 
 from .models import Statement
@@ -52,24 +50,28 @@ def _body(kind: str, member: Member, statement: Statement | None, extra: str) ->
     return f"Hello {name},\n\n{text}\n\nRed Envelope"
 
 
-def send_billing_emails(items: list[tuple[str, int, int | None]], extra: dict | None = None) -> int:
-    """items: (kind, member id, statement id or None). `extra` gives the text for kinds without
-    a template above, per kind."""
+def queue_billing_emails(
+    items: list[tuple[str, int, int | None, str | None]], extra: dict | None = None
+) -> int:
+    """items: (kind, member id, statement id or None, reference or None), queued to the outbox
+    in the caller's transaction. `extra` gives the text for kinds without a template above, per
+    kind. Each email's key is its kind, member, statement and reference (the day when none):
+    queueing one again adds nothing."""
     extra = extra or {}
     members = {
         m.pk: m for m in Member.objects.filter(pk__in={i[1] for i in items}).select_related("user")
     }
     statements = Statement.objects.in_bulk([i[2] for i in items if i[2]])
-    messages = []
-    for kind, member_id, statement_id in items:
+    today = clock.today().isoformat()
+    cols: dict[str, list] = {c: [] for c in ("key", "kind", "member_id", "to", "subject", "body")}
+    for kind, member_id, statement_id, ref in items:
         member = members.get(member_id)
         if member is None or not member.user.email:
             continue
-        body = _body(kind, member, statements.get(statement_id), extra.get(kind, ""))
-        messages.append(
-            EmailMessage(SUBJECTS[kind], body, settings.DEFAULT_FROM_EMAIL, [member.user.email])
-        )
-    if messages:
-        with get_connection() as connection:
-            connection.send_messages(messages)
-    return len(messages)
+        cols["key"].append(f"{kind}:{member_id}:{statement_id or '-'}:{ref or today}")
+        cols["kind"].append(kind)
+        cols["member_id"].append(member_id)
+        cols["to"].append(member.user.email)
+        cols["subject"].append(SUBJECTS[kind])
+        cols["body"].append(_body(kind, member, statements.get(statement_id), extra.get(kind, "")))
+    return queue_emails(cols)

@@ -278,6 +278,7 @@ def settle_charges(answers: list[Answer], notices: Notices) -> dict:
             for name, v in record(att, manual=manual).items():
                 summary[name] += v
         _mark(claimed, by_id)
+        notices.queue()  # the members' emails, committed with what they tell
     return summary
 
 

@@ -19,7 +19,6 @@ emailed about failed, recovered and cancelling payments after the answers are re
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,8 +40,8 @@ from redenvelope.core.bulk import (
 )
 from redenvelope.ledger.actions import post_bulk
 from redenvelope.ledger.money import from_cents, share
-
-from .cycle import period_containing
+from redenvelope.membership.actions import add_events, end_memberships
+from redenvelope.membership.cycle import period_containing
 
 
 def tax_rate(state: str) -> Decimal:
@@ -85,39 +84,20 @@ def _ids_sql(ids) -> str:
 
 @dataclass
 class Notices:
-    """What members are told once the run has committed: (kind, member, statement)."""
+    """What members are to be told: (kind, member, statement, reference). `queue` writes the
+    emails to the outbox in the caller's transaction; they are delivered once it commits."""
 
-    items: list[tuple[str, int, int | None]] = field(default_factory=list)
+    items: list[tuple[str, int, int | None, str | None]] = field(default_factory=list)
 
-    def add(self, kind: str, member_id: int, statement_id: int | None = None) -> None:
-        self.items.append((kind, int(member_id), statement_id))
+    def add(self, kind: str, member_id: int, statement_id=None, ref=None) -> None:
+        self.items.append((kind, int(member_id), statement_id, ref))
 
-    def send_on_commit(self, extra: dict | None = None) -> None:
-        """Email them once the transaction commits (`extra`: texts for kinds without one)."""
-        from .notifications import send_billing_emails
+    def queue(self, extra: dict | None = None) -> int:
+        """Queue the emails (`extra`: texts for kinds without a template, by kind)."""
+        from .notifications import queue_billing_emails
 
-        if self.items:
-            items = list(self.items)
-            transaction.on_commit(lambda: send_billing_emails(items, extra))
-
-
-def _events(rows: list[tuple[int, str, dict]]) -> None:
-    """Append member history rows (member, kind, data) in bulk."""
-    if not rows:
-        return
-    e0 = next_id("membership_memberevent")
-    copy_arrays(
-        "membership_memberevent",
-        {
-            "id": np.arange(e0, e0 + len(rows), dtype=np.int64),
-            "member_id": np.array([r[0] for r in rows], np.int64),
-            "kind": [r[1] for r in rows],
-            "at": db_timestamp(clock.now()),
-            "actor_id": None,
-            "data": [json.dumps(r[2]) for r in rows],
-        },
-    )
-    reset_sequence("membership_memberevent")
+        items, self.items = self.items, []
+        return queue_billing_emails(items, extra) if items else 0
 
 
 def start_of_day(day: dt.date) -> dict:
@@ -129,13 +109,7 @@ def start_of_day(day: dt.date) -> dict:
         f"AND cancels_on <= '{d}' AND status <> 'cancelled'",
         [("id", "int64")],
     )["id"]
-    if len(ending):
-        execute(
-            "UPDATE membership_member SET status = 'cancelled', cancelled_at = %s, "  # noqa: S608
-            f"cancels_on = NULL, pending_plan_id = NULL WHERE id IN ({_ids_sql(ending)})",
-            [clock.now()],
-        )
-        _events([(m, "cancelled", {"reason": "end of paid period"}) for m in ending.tolist()])
+    ended = end_memberships(ending.tolist(), reason="end of paid period")
     converting = read_columns(
         "SELECT id FROM membership_member WHERE status = 'trial' "  # noqa: S608
         f"AND trial_ends_on IS NOT NULL AND trial_ends_on <= '{d}'",
@@ -147,8 +121,8 @@ def start_of_day(day: dt.date) -> dict:
             f"WHERE id IN ({_ids_sql(converting)})",
             [day.day],
         )
-        _events([(m, "trial_converted", {"on": d}) for m in converting.tolist()])
-    return {"cancelled": len(ending), "trials_converted": len(converting)}
+        add_events([(m, "trial_converted", {"on": d}) for m in converting.tolist()])
+    return {"cancelled": len(ended), "trials_converted": len(converting)}
 
 
 def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
@@ -187,7 +161,7 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
             "UPDATE membership_member SET plan_id = pending_plan_id, pending_plan_id = NULL "  # noqa: S608
             f"WHERE id IN ({_ids_sql(switching['id'])})"
         )
-        _events(
+        add_events(
             [
                 (m, "plan_changed", {"old_plan": o, "new_plan": n, "when": "period start"})
                 for m, o, n in zip(
@@ -553,14 +527,7 @@ def member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
                 f"written_off_on = '{day.isoformat()}' WHERE id IN ({_ids_sql(owed['id'])})"
             )
             _reverse_unearned(day, owed["id"])
-        execute(
-            "UPDATE membership_member SET status = 'cancelled', cancelled_at = %s, "  # noqa: S608
-            f"cancels_on = NULL WHERE id IN ({_ids_sql(cancelled)}) AND status <> 'cancelled'",
-            [clock.now()],
-        )
-        events += [
-            (m, "cancelled", {"reason": "payment failed after every retry"}) for m in cancelled
-        ]
+        end_memberships(cancelled, reason="payment failed after every retry")
     going = [m for m in failed if m not in set(cancelled)]
     if going:
         now_due = read_columns(
@@ -593,7 +560,7 @@ def member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
                 (m, "status_changed", {"new": "active", "reason": "payment recovered"})
                 for m in restored
             ]
-    _events(events)
+    add_events(events)
 
 
 def _reverse_unearned(day: dt.date, statement_ids) -> None:
@@ -659,5 +626,5 @@ def run_billing(day: dt.date | None = None) -> dict:
     summary["statements"] = billed["statements"]
     summary["credit_applied"] = billed.get("credit_applied", "0")
     summary["payments"] = send_and_settle(billed["intents"], notices)
-    notices.send_on_commit()
+    notices.queue()
     return summary

@@ -1,0 +1,35 @@
+"""Ground-floor records every domain may write: the outbound email outbox."""
+
+from django.db import models
+
+
+class OutboundEmail(models.Model):
+    """An email to send, written in the transaction of the change it tells about (so a crash
+    after the commit loses none, and a rollback sends none), delivered after the commit in
+    batches through one SMTP connection (`core.mail.deliver`). `key` makes queueing idempotent:
+    a rerun that queues the same email again adds nothing."""
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=40)
+    member_id = models.BigIntegerField(null=True, blank=True)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    created_at = models.DateTimeField()
+    # A deliverer claims a batch before sending it; a claim older than CLAIM_TIMEOUT is stale
+    # (its deliverer died) and the batch is sent again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["id"], condition=models.Q(sent_at__isnull=True), name="core_mail_pending"
+            ),
+            models.Index(fields=["member_id", "created_at"], name="core_mail_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.to}"

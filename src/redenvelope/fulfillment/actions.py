@@ -25,6 +25,7 @@ from redenvelope.queues.queries import eligible_entries
 
 from .models import Incident, ReturnScan, Shipment
 from .queries import OVERDUE_NOTE, open_shipments
+from .rules import billing_month_start, dc_capacity_on
 
 
 @transaction.atomic
@@ -47,18 +48,39 @@ def ship_copy(member: Member, copy: Copy, *, actor=None) -> Shipment:
         )
     if copy.status != CopyStatus.ON_SHELF:
         raise Conflict(f"Copy {copy.barcode} is not on a shelf.")
+    # The rules the daily dispatch applies (rules.py), for this one disc.
+    today = clock.today()
+    if dc_capacity_on(today, [copy.dc])[copy.dc_id] <= 0:
+        raise DomainError(
+            f"{copy.dc.name} is not shipping today (suspended, a shipping incident, or its "
+            "daily capacity is used)."
+        )
+    limit = member.plan.monthly_disc_limit
+    if limit:
+        since = billing_month_start(member.billing_day, today)
+        this_month = Shipment.objects.filter(member_id=member.pk, shipped_at__gte=since).count()
+        if this_month >= limit:
+            raise DomainError(
+                f"The member has had {this_month} discs this billing month (limit {limit})."
+            )
     eligible = {e.title_id for e in eligible_entries(member.pk, [s.title for s in out])}
     if copy.title_id not in eligible:
         raise DomainError(f"{copy.title} is not eligible to ship to this member now.")
     ref = f"member:{member.pk}"
     inventory.record_event(copy, EventKind.PICKED, actor=actor, ref=ref)
     inventory.record_event(copy, EventKind.SHIPPED, actor=actor, ref=ref)
+    bonus = len(out) + 1 > member.plan.discs_at_once and member.bonus_rentals > 0
     shipment = Shipment.objects.create(
-        member=member, copy=copy, title=copy.title, dc=copy.dc, shipped_at=clock.now()
+        member=member,
+        copy=copy,
+        title=copy.title,
+        dc=copy.dc,
+        shipped_at=clock.now(),
+        bonus=bonus,
     )
     if QueueEntry.objects.filter(member_id=member.pk, title_id=copy.title_id).exists():
         remove_from_queue(member.pk, copy.title_id)
-    if len(out) + 1 > member.plan.discs_at_once and member.bonus_rentals > 0:
+    if bonus:
         Member.objects.filter(pk=member.pk).update(bonus_rentals=F("bonus_rentals") - 1)
     return shipment
 

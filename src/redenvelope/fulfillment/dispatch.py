@@ -34,8 +34,9 @@ from redenvelope.engine import Instance, Params, solve
 from redenvelope.inventory.bulk import append_copy_event_arrays
 from redenvelope.inventory.models import DistributionCenter
 
-from .models import DispatchRun, Incident
-from .notifications import send_run_emails
+from .models import DispatchRun
+from .notifications import queue_run_emails
+from .rules import billing_month_starts_sql, dc_capacity_on
 
 PRIORITY_POLICIES = {
     "equal": "Every member counts the same (default).",
@@ -82,23 +83,6 @@ class Gathered:
         return order[at]
 
 
-def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int]:
-    """Capacity each DC has on `day`: none while suspended or during a shipping incident."""
-    closed = set(
-        Incident.objects.filter(
-            starts_on__lte=day,
-            ends_on__gt=day,
-            kind__in=[Incident.Kind.SHIPPING, Incident.Kind.BOTH],
-        ).values_list("dc_id", flat=True)
-    )
-    return {
-        dc.pk: 0
-        if dc.status != DistributionCenter.Status.OPEN or dc.pk in closed
-        else dc.daily_capacity
-        for dc in dcs
-    }
-
-
 # Members who may receive discs on a day, and their shipments that count against their plan:
 # two reads (run at once on PostgreSQL), joined by member id in numpy. The SQL is built from
 # constants and dates only.
@@ -109,19 +93,19 @@ _MEMBERS = """
            CASE WHEN m.joined_at >= '{new_since}' THEN 1 ELSE 0 END AS is_new
     FROM membership_member m
     JOIN membership_plan p ON p.id = m.plan_id
-    WHERE m.status IN ('trial', 'active') AND {not_blocked}
+    WHERE m.status IN ('trial', 'active') AND {not_blocked}{dc_members}
       AND NOT EXISTS (SELECT 1 FROM membership_hold h WHERE h.member_id = m.id
                       AND h.cancelled_at IS NULL AND h.starts_on <= '{day}'
                       AND h.ends_on > '{day}')
 """
 _MEMBER_SHIPMENTS = """
-    SELECT member_id,
-           SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open_n,
-           SUM(CASE WHEN shipped_at >= '{month_start}' THEN 1 ELSE 0 END) AS month_n,
-           SUM(CASE WHEN shipped_at >= '{recent_since}' THEN 1 ELSE 0 END) AS recent_n
-    FROM fulfillment_shipment
-    WHERE status = 'open' OR shipped_at >= '{since}'
-    GROUP BY member_id
+    SELECT s.member_id,
+           SUM(CASE WHEN s.status = 'open' THEN 1 ELSE 0 END) AS open_n,
+           SUM(CASE WHEN s.shipped_at >= {month_start} THEN 1 ELSE 0 END) AS month_n,
+           SUM(CASE WHEN s.shipped_at >= '{recent_since}' THEN 1 ELSE 0 END) AS recent_n
+    FROM fulfillment_shipment s JOIN membership_member m ON m.id = s.member_id
+    WHERE (s.status = 'open' OR s.shipped_at >= '{since}'){dc_members}
+    GROUP BY s.member_id
 """
 
 
@@ -273,23 +257,29 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
     policy = settings.REDENVELOPE.get("DISPATCH_PRIORITY", "equal")
     if policy not in PRIORITY_POLICIES:
         raise DomainError(f"Unknown priority policy {policy!r}.")
+    # The monthly limit counts each member's billing month (rules.py).
+    month_start, earliest = billing_month_starts_sql(day)
     dates = {
         "day": day.isoformat(),
-        "month_start": db_timestamp(
-            timezone.make_aware(dt.datetime.combine(day.replace(day=1), dt.time()))
-        ),
+        "month_start": month_start,
         "recent_since": db_timestamp(
             timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
         ),
         "new_since": db_timestamp(
             timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
         ),
-        "since": db_timestamp(
-            timezone.make_aware(
-                dt.datetime.combine(min(day.replace(day=1), day - dt.timedelta(days=30)), dt.time())
-            )
+        "since": min(
+            earliest,
+            db_timestamp(
+                timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
+            ),
         ),
         "not_blocked": "m.blocked = false" if is_postgres() else "m.blocked = 0",
+        # A DC's own run reads only the members it can reach (the regions it ships to).
+        "dc_members": ""
+        if dc is None
+        else " AND m.region_id IN (SELECT region_id FROM inventory_transit "  # noqa: S608
+        f"WHERE dc_id = {int(dc.pk)})",
     }
     shipments = _Background(_read_member_shipments, _MEMBER_SHIPMENTS.format(**dates))
     try:
@@ -428,7 +418,7 @@ def run_dispatch(
     # Names and addresses for the labels are read meanwhile (another connection, another core).
     addresses = (
         _Background(_addresses, gathered.instance["members"]["member_id"])
-        if documents and gathered.instance.n_members
+        if (documents or notify) and gathered.instance.n_members
         else None
     )
     try:
@@ -441,7 +431,7 @@ def run_dispatch(
 
     def draw(run, copies):
         nonlocal renderer
-        if people is not None:
+        if documents and people is not None:
             dcs = {
                 d.pk: (d.code, d.name, d.city, d.state)
                 for d in DistributionCenter.objects.filter(pk__in=np.unique(result.dc_id).tolist())
@@ -490,9 +480,17 @@ def run_dispatch(
                     "record_parts": parts,
                 },
             }
-            DispatchRun.objects.filter(pk=run.pk).update(finished_at=clock.now(), figures=figures)
             if n and notify:
-                transaction.on_commit(lambda: send_run_emails(run.pk))
+                # Queued with the run (a crash after the commit loses none); delivered after it.
+                t_mail = time.perf_counter()
+                cities = dict(
+                    DistributionCenter.objects.filter(
+                        pk__in=np.unique(result.dc_id).tolist()
+                    ).values_list("pk", "city")
+                )
+                figures["emails_queued"] = queue_run_emails(run, result, people, cities)
+                figures["seconds"]["emails"] = round(time.perf_counter() - t_mail, 3)
+            DispatchRun.objects.filter(pk=run.pk).update(finished_at=clock.now(), figures=figures)
     except IntegrityError:
         if renderer:
             renderer.abandon()
@@ -552,10 +550,10 @@ def _addresses(member_id: np.ndarray) -> dict:
     every title's name (under "titles")."""
     ids = np.unique(member_id.astype(np.int64))
     temp_table("re_ship_members", "member_id bigint", {"member_id": ids})
-    cols = ["first_name", "last_name", "username", "street", "city", "state", "zip_code"]
+    cols = ["first_name", "last_name", "username", "street", "city", "state", "zip_code", "email"]
     got = read_columns(
         "SELECT m.id, u.first_name, u.last_name, u.username, m.street, m.city, m.state, "
-        "m.zip_code FROM re_ship_members s JOIN membership_member m ON m.id = s.member_id "
+        "m.zip_code, u.email FROM re_ship_members s JOIN membership_member m ON m.id = s.member_id "
         "JOIN auth_user u ON u.id = m.user_id ORDER BY m.id",
         [("id", "int64")] + [(c, "object") for c in cols],
     )
@@ -661,6 +659,7 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None
             "closed_at": None,
             "returned_to_id": None,
             "run_id": run.pk,
+            "bonus": False,
         },
     )
     reset_sequence("fulfillment_shipment")
@@ -669,13 +668,27 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None
     remove_entries(gathered, gathered.entries_for(result.member_id, result.title_id))
     done("queue entries removed")
     # A disc shipped into the bonus slot (more out than the plan allows) uses one bonus rental
-    # (the partial index on members with bonus rentals keeps this to those few).
-    execute(
-        "UPDATE membership_member SET bonus_rentals = bonus_rentals - 1 WHERE bonus_rentals > 0 "
-        "AND id IN (SELECT DISTINCT member_id FROM re_gone) AND (SELECT COUNT(*) FROM "
-        "fulfillment_shipment s WHERE s.member_id = membership_member.id AND s.status = 'open') "
-        "> (SELECT p.discs_at_once FROM membership_plan p WHERE p.id = membership_member.plan_id)"
-    )
+    # and is marked (the partial index on members with bonus rentals keeps this to those few);
+    # the same rule as `ship_copy` (rules.py).
+    over = read_columns(
+        "SELECT m.id FROM membership_member m JOIN membership_plan p ON p.id = m.plan_id "
+        "WHERE m.bonus_rentals > 0 AND m.id IN (SELECT DISTINCT member_id FROM re_gone) "
+        "AND (SELECT COUNT(*) FROM fulfillment_shipment s WHERE s.member_id = m.id "
+        "AND s.status = 'open') > p.discs_at_once",
+        [("id", "int64")],
+    )["id"]
+    if len(over):
+        ids = ",".join(str(int(m)) for m in over)
+        execute(
+            "UPDATE membership_member SET bonus_rentals = bonus_rentals - 1 "  # noqa: S608
+            f"WHERE id IN ({ids})"
+        )
+        execute(
+            "UPDATE fulfillment_shipment SET bonus = %s WHERE id IN (SELECT MAX(id) "  # noqa: S608
+            f"FROM fulfillment_shipment WHERE run_id = %s AND member_id IN ({ids}) "
+            "GROUP BY member_id)",
+            [True, run.pk],
+        )
     done("bonus rentals")
     if fail_after == "shipments":
         raise RuntimeError("injected failure after shipments")

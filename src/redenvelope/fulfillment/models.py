@@ -119,9 +119,16 @@ class Shipment(models.Model):
         related_name="shipments",
         db_constraint=False,
     )
+    # Shipped into the bonus slot: one disc more than the plan allows, using a bonus rental.
+    bonus = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         indexes = [
+            # One disc at a time by `ship_copy` (no run): a DC's shipments of a day are its
+            # runs' (by the run index) and these few.
+            models.Index(
+                fields=["shipped_at"], condition=models.Q(run__isnull=True), name="ship_manual_at"
+            ),
             models.Index(fields=["member", "status"]),
             models.Index(fields=["shipped_at"]),
         ]

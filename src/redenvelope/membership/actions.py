@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from decimal import Decimal
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from redenvelope.accounts.roles import Role
 from redenvelope.core import clock
+from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, reset_sequence, temp_table
 from redenvelope.core.errors import Conflict, DomainError
 from redenvelope.inventory.models import Region
 from redenvelope.ledger.money import to_money
@@ -209,15 +212,56 @@ def on_hold(member: Member, day: dt.date | None = None) -> bool:
     return member.holds.filter(cancelled_at=None, starts_on__lte=day, ends_on__gt=day).exists()
 
 
+def add_events(rows: list[tuple[int, str, dict]], actor=None) -> None:
+    """Append member history rows (member id, kind, data) in bulk, for the set-wise paths."""
+    if not rows:
+        return
+    e0 = next_id("membership_memberevent")
+    copy_arrays(
+        "membership_memberevent",
+        {
+            "id": np.arange(e0, e0 + len(rows), dtype=np.int64),
+            "member_id": np.array([r[0] for r in rows], np.int64),
+            "kind": [r[1] for r in rows],
+            "at": db_timestamp(clock.now()),
+            "actor_id": getattr(actor, "pk", None),
+            "data": [json.dumps(r[2]) for r in rows],
+        },
+    )
+    reset_sequence("membership_memberevent")
+
+
+def end_memberships(member_ids, *, reason: str, actor=None) -> list[int]:
+    """The one way a membership ends, for one member or a million: status cancelled as of now,
+    no scheduled cancellation or pending plan left, one `cancelled` event with the reason. Used
+    by `cancel` (staff, a trial, set_status), the billing run's end of a paid period and its last
+    failed retry. Members already cancelled are left as they are; returns those it ended. The
+    queue is kept (queues purges it after the retention period). Runs inside the caller's
+    transaction."""
+    ids = sorted({int(m) for m in member_ids})
+    if not ids:
+        return []
+    temp_table("end_members", "member_id bigint", [(m,) for m in ids])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE membership_member SET status = 'cancelled', cancelled_at = %s, "
+            "cancels_on = NULL, pending_plan_id = NULL "
+            "WHERE id IN (SELECT member_id FROM end_members) AND status <> 'cancelled' "
+            "RETURNING id",
+            [clock.now()],
+        )
+        ended = sorted(int(r[0]) for r in cursor.fetchall())
+    add_events([(m, "cancelled", {"reason": reason}) for m in ended], actor)
+    return ended
+
+
 @transaction.atomic
 def cancel(member: Member, *, actor=None, reason: str = "") -> Member:
-    """Cancel now. The queue is kept (queues purges it after the retention period)."""
+    """Cancel now."""
     member = _locked(member)
     if member.status == MemberStatus.CANCELLED:
         raise DomainError("The membership is already cancelled.")
-    now = clock.now()
-    Member.objects.filter(pk=member.pk).update(status=MemberStatus.CANCELLED, cancelled_at=now)
-    _log(member, "cancelled", actor, reason=reason)
+    end_memberships([member.pk], reason=reason, actor=actor)
     member.refresh_from_db()
     return member
 

@@ -1,0 +1,194 @@
+"""The email outbox: every email a domain sends is queued here in the transaction of the change
+it describes, then delivered after the commit, in batches, through one SMTP connection.
+
+    queue_emails({"key": [...], "kind": [...], "member_id": [...], "to": [...],
+                  "subject": [...], "body": [...]})   # inside the change's transaction
+
+A rolled-back change queues nothing; a crash after the commit leaves the emails queued, and the
+next delivery (after any later commit, the `deliver_mail` job every minute, or
+`redenvelope mail deliver`) sends them. Delivery is at least once: a deliverer killed between
+the SMTP server's acceptance and recording it sends that batch again; each message's
+Message-ID is derived from its key, so a duplicate is recognisable downstream.
+
+Settings: REDENVELOPE["MAIL_DELIVERY"] is "after_commit" (default: the process that committed
+delivers at once) or "worker" (left to the Huey job, off the committing process's path);
+REDENVELOPE["MAIL_BATCH"] (default 500) messages per SMTP batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+
+import numpy as np
+from django.conf import settings
+from django.core.mail import get_connection
+from django.core.mail.message import EmailMessage
+from django.db import connection, transaction
+
+from . import clock
+from .bulk import db_timestamp, execute, temp_table
+
+log = logging.getLogger(__name__)
+
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+COLUMNS = ("key", "kind", "member_id", "to", "subject", "body")
+
+
+def _setting(name: str, default):
+    return settings.REDENVELOPE.get(name, default)
+
+
+def queue_emails(rows: dict) -> int:
+    """Queue emails given as columns (see the module's text); keys already queued are skipped.
+    Returns how many were added. Delivery is arranged for after the commit."""
+    n = len(rows["key"])
+    if n == 0:
+        return 0
+    data = {c: list(rows[c]) if c != "member_id" else rows[c] for c in COLUMNS}
+    if isinstance(data["member_id"], list | tuple):
+        data["member_id"] = np.array(
+            [-1 if m is None else int(m) for m in data["member_id"]], np.int64
+        )
+    temp_table(
+        "mail_new",
+        "key varchar(200), kind varchar(40), member_id bigint, recipient varchar(254), "
+        "subject varchar(200), body text",
+        {
+            "key": data["key"],
+            "kind": data["kind"],
+            "member_id": np.asarray(data["member_id"], np.int64),
+            "recipient": data["to"],
+            "subject": data["subject"],
+            "body": data["body"],
+        },
+    )
+    added = execute(
+        'INSERT INTO core_outboundemail (key, kind, member_id, "to", subject, body, '
+        "created_at, attempts, last_error) "
+        "SELECT key, kind, CASE WHEN member_id < 0 THEN NULL ELSE member_id END, recipient, "
+        "subject, body, %s, 0, '' FROM mail_new WHERE true "
+        "ON CONFLICT (key) DO NOTHING",
+        [db_timestamp(clock.now())],
+    )
+    transaction.on_commit(deliver_soon)
+    return added
+
+
+def queue_email(*, key: str, kind: str, to: str, subject: str, body: str, member_id=None) -> int:
+    return queue_emails(
+        {
+            "key": [key],
+            "kind": [kind],
+            "member_id": [member_id],
+            "to": [to],
+            "subject": [subject],
+            "body": [body],
+        }
+    )
+
+
+def deliver_soon() -> None:
+    """After a commit that queued emails: deliver now, or leave it to the worker."""
+    if _setting("MAIL_DELIVERY", "after_commit") == "worker":
+        return
+    try:
+        deliver()
+    except Exception:  # the emails stay queued; the job delivers them later
+        log.exception("email delivery failed; the emails stay queued")
+
+
+def message_id(key: str) -> str:
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(">") or "redenvelope"
+    return f"<{digest}@{domain}>"
+
+
+def _claim(batch: int) -> list[tuple]:
+    now = clock.now()
+    stale = now - CLAIM_TIMEOUT
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE core_outboundemail SET claimed_at = %s, attempts = attempts + 1 "
+            "WHERE id IN (SELECT id FROM core_outboundemail WHERE sent_at IS NULL "
+            "AND (claimed_at IS NULL OR claimed_at < %s) ORDER BY id LIMIT %s) "
+            'RETURNING id, key, "to", subject, body',
+            [now, stale, batch],
+        )
+        return sorted(cursor.fetchall())
+
+
+def deliver(*, batch: int | None = None, limit: int | None = None, progress=None) -> dict:
+    """Send what is queued, oldest first, in batches through one SMTP connection; each batch is
+    recorded as sent once the server accepted it. A failing server stops the delivery and
+    leaves the rest (the failed batch included) queued, with the error recorded."""
+    batch = batch or int(_setting("MAIL_BATCH", 500))
+    sent = 0
+    error = ""
+    smtp = None
+    try:
+        while limit is None or sent < limit:
+            rows = _claim(batch if limit is None else min(batch, limit - sent))
+            if not rows:
+                break
+            messages = [
+                EmailMessage(
+                    subject,
+                    body,
+                    settings.DEFAULT_FROM_EMAIL,
+                    [to],
+                    headers={"Message-ID": message_id(key)},
+                )
+                for _, key, to, subject, body in rows
+            ]
+            ids = [r[0] for r in rows]
+            try:
+                if smtp is None:
+                    smtp = get_connection(fail_silently=False)
+                    smtp.open()
+                smtp.send_messages(messages)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"[:1000]
+                _release(ids, error)
+                break
+            _mark_sent(ids)
+            sent += len(ids)
+            if progress:
+                progress(len(ids))
+    finally:
+        if smtp is not None:
+            with contextlib.suppress(Exception):  # closing a broken connection
+                smtp.close()
+    return {"sent": sent, "error": error, "pending": pending_count()}
+
+
+def _ids_table(ids: list[int]) -> None:
+    temp_table("mail_ids", "id bigint", {"id": np.asarray(ids, np.int64)})
+
+
+def _mark_sent(ids: list[int]) -> None:
+    with transaction.atomic():
+        _ids_table(ids)
+        execute(
+            "UPDATE core_outboundemail SET sent_at = %s, last_error = '' "
+            "WHERE id IN (SELECT id FROM mail_ids)",
+            [clock.now()],
+        )
+
+
+def _release(ids: list[int], error: str) -> None:
+    with transaction.atomic():
+        _ids_table(ids)
+        execute(
+            "UPDATE core_outboundemail SET claimed_at = NULL, last_error = %s "
+            "WHERE id IN (SELECT id FROM mail_ids)",
+            [error],
+        )
+
+
+def pending_count() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM core_outboundemail WHERE sent_at IS NULL")
+        return int(cursor.fetchone()[0])

@@ -1,0 +1,59 @@
+"""A local SMTP server that keeps what it receives (aiosmtpd): the tests' and benchmarks' real
+mail server, so delivery is measured through SMTP, not a stand-in backend."""
+
+from __future__ import annotations
+
+import socket
+from email import message_from_bytes
+
+
+class Inbox:
+    def __init__(self, keep: bool = True):
+        self.keep = keep
+        self.messages: list[tuple[list[str], str, str, str]] = []  # to, subject, body, id
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        if self.keep:
+            msg = message_from_bytes(envelope.content)
+            self.messages.append(
+                (envelope.rcpt_tos, msg["Subject"], msg.get_payload(), msg["Message-ID"])
+            )
+        return "250 OK"
+
+
+class SmtpSink:
+    """`with SmtpSink() as sink:` — a server on 127.0.0.1 at `sink.port`; `sink.settings()`
+    gives Django's email settings for it."""
+
+    def __init__(self, keep: bool = True):
+        from aiosmtpd.controller import Controller
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.inbox = Inbox(keep)
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+
+    def settings(self) -> dict:
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": self.port,
+            "EMAIL_USE_TLS": False,
+            "EMAIL_USE_SSL": False,
+            "EMAIL_HOST_USER": "",
+            "EMAIL_HOST_PASSWORD": "",
+        }
+
+    def __enter__(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+    @property
+    def messages(self):
+        return self.inbox.messages
