@@ -42,3 +42,25 @@ def test_same_day_twice_recognises_once(statement):
     assert recognize_revenue(statement.period_start)["already"]
     assert earned() == Decimal("0.54")
     assert recognize_revenue(statement.period_end)["members"] == 0  # next period not billed
+
+
+def test_days_the_scheduler_missed_are_recognised_by_the_next_run(statement):
+    """The job ran on Feb 28, then not until Mar 4: the next daily billing recognises Mar 1, 2
+    and 3 as well as the 4th (each day once, on its own date), and a month of such gaps still
+    earns exactly the period's price by its end."""
+    from redenvelope.billing.actions import daily_billing
+    from redenvelope.ledger.models import JournalEntry
+
+    daily_billing(dt.date(2026, 2, 28))
+    daily_billing(dt.date(2026, 3, 4))
+    days = sorted(
+        JournalEntry.objects.filter(kind="recognition").values_list("effective_date", flat=True)
+    )
+    assert days == [dt.date(2026, 2, 28) + dt.timedelta(days=k) for k in range(5)]
+    assert earned() == Decimal("0.54") * 5
+    for day in (dt.date(2026, 3, 11), dt.date(2026, 3, 30)):  # gaps of a week and more
+        daily_billing(day)
+    # Mar 30 is the period's last day: every cent of it is earned, each day once.
+    assert earned() == Decimal("16.99")
+    assert JournalEntry.objects.filter(kind="recognition").count() == 31
+    assert trial_balance().balanced

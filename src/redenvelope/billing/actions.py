@@ -1287,11 +1287,11 @@ def daily_billing(day: dt.date | None = None) -> dict:
     benchmark: payments left open by an earlier crash or a lost answer (asked of the provider
     by key), lost-disc fees (and their waivers) from fulfillment's records, the run
     (lifecycle, dunning, statements, payments), the provider's disputes (chargebacks), then the
-    day's revenue recognition. Each step is idempotent for the day. Returns the run's summary
+    day's revenue recognition (with any day the job missed, first). Each step is idempotent for the day. Returns the run's summary
     with `lost_discs`, `chargebacks`, `recognition` and `seconds` per step."""
     import time
 
-    from .recognition import recognize_revenue
+    from .recognition import recognize_through
     from .run import run_billing
 
     day = day or clock.today()
@@ -1304,7 +1304,8 @@ def daily_billing(day: dt.date | None = None) -> dict:
     t1 = time.perf_counter()
     result["chargebacks"] = poll_disputes(day)
     t2 = time.perf_counter()
-    result["recognition"] = recognize_revenue(day)
+    # The day's revenue, and any day's the scheduler missed before it.
+    result["recognition"] = recognize_through(day)
     t3 = time.perf_counter()
     result["seconds"] = {"run": t1 - t0, "disputes": t2 - t1, "recognition": t3 - t2}
     return result
