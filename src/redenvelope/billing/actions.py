@@ -1287,8 +1287,8 @@ def daily_billing(day: dt.date | None = None) -> dict:
     benchmark: payments left open by an earlier crash or a lost answer (asked of the provider
     by key), lost-disc fees (and their waivers) from fulfillment's records, the run
     (lifecycle, dunning, statements, payments), the provider's disputes (chargebacks), then the
-    day's revenue recognition (with any day the job missed, first). Each step is idempotent for the day. Returns the run's summary
-    with `lost_discs`, `chargebacks`, `recognition` and `seconds` per step."""
+    day's revenue recognition (with any day the job missed, first). Each step is idempotent
+    for the day. Returns the run's summary with `lost_discs`, `chargebacks`, `recognition` and `seconds` per step."""
     import time
 
     from .recognition import recognize_through
