@@ -1288,7 +1288,8 @@ def daily_billing(day: dt.date | None = None) -> dict:
     by key), lost-disc fees (and their waivers) from fulfillment's records, the run
     (lifecycle, dunning, statements, payments), the provider's disputes (chargebacks), then the
     day's revenue recognition (with any day the job missed, first). Each step is idempotent
-    for the day. Returns the run's summary with `lost_discs`, `chargebacks`, `recognition` and `seconds` per step."""
+    for the day. Returns the run's summary with `lost_discs`, `chargebacks`, `recognition` and
+    `seconds` per step."""
     import time
 
     from .recognition import recognize_through
