@@ -230,7 +230,6 @@ def _count(table: str) -> int:
 
 
 def run(members: int, days: int, seed: int, console) -> dict:
-    from django.core import mail
     from django.utils import timezone
 
     from redenvelope.billing.actions import daily_billing
@@ -243,8 +242,13 @@ def run(members: int, days: int, seed: int, console) -> dict:
             "DATABASE_URL=postgres://... for the target.[/yellow]"
         )
     settings.REDENVELOPE["SALES_TAX"] = TAXED
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    mail.outbox = []
+    # The members' emails go through the outbox to a real (local) SMTP server, after each
+    # commit, as in production.
+    from redenvelope.core.smtpsink import SmtpSink
+
+    sink = SmtpSink(keep=False).__enter__()
+    for k, v in sink.settings().items():
+        setattr(settings, k, v)
     have = Member.objects.count()
     first = dt.date(2026, 12, 1)
     out = {"members": have or members, "days": []}
@@ -288,6 +292,11 @@ def run(members: int, days: int, seed: int, console) -> dict:
             "recognition_s": t2 - t1,
             "total_s": t2 - t0,
             "rows": rows,
+            "phases": {
+                **{k: v for k, v in billed.get("phases", {}).items()},
+                "disputes": billed["seconds"]["disputes"],
+                "recognition": billed["seconds"]["recognition"],
+            },
         }
         out["days"].append(fig)
         console.print(
@@ -297,6 +306,10 @@ def run(members: int, days: int, seed: int, console) -> dict:
             f"total {fig['total_s']:.2f}s, {fig['rows']:,} rows = "
             f"{fig['rows'] / fig['total_s']:,.0f} rows/s"
         )
+        console.print("  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in fig["phases"].items()))
+    out["emails_received"] = sink.inbox.count
+    sink.__exit__(None, None, None)
+    console.print(f"emails received by the local SMTP server: {out['emails_received']:,}")
     return out
 
 

@@ -418,13 +418,17 @@ def bench_dispatch(
 def bench_day(
     members: int = typer.Option(1_000_000, help="Members in the business."),
     seed: int = 1,
+    national: bool = typer.Option(
+        False, help="One national run instead of the scheduler's run per DC."
+    ),
 ) -> None:
-    """A whole dispatch day on the configured database (PostgreSQL for the target figure)."""
+    """A whole dispatch day on the configured database (PostgreSQL for the target figure), the
+    scheduler's way (each DC at its cut-off), emails included."""
     from redenvelope.core.errors import DomainError
 
     mod = _bench_module("day")
     try:
-        r = mod.run(members, seed, console)
+        r = mod.run(members, seed, console, national=national)
     except DomainError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None

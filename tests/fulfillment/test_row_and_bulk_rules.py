@@ -185,15 +185,29 @@ def test_check_allows_the_extra_disc_only_for_a_bonus(world):
     assert not disc_limit_ok()
 
 
-def test_a_dcs_own_run_reads_only_the_members_it_reaches(world):
-    """Newark ships only to Manhattan: its run considers Alice alone (Bob is in San Francisco)."""
+def test_a_dcs_own_run_reads_only_its_members(world):
+    """Each DC's run serves the regions it is the nearest open DC to: Newark Manhattan (Alice),
+    San Jose San Francisco (Bob), though San Jose reaches Manhattan too; while Newark has a
+    shipping incident, San Jose's run takes Manhattan."""
     for t in world.films[:2]:
         add_to_queue(world.alice, t)
         add_to_queue(world.bob, t)
         world.new_copy(t, world.ewr)
+        world.new_copy(t, world.sjc)
+
+    def considered(run):
+        return run.figures["members_considered"], set(
+            Shipment.objects.filter(run=run).values_list("member_id", flat=True)
+        )
+
     with at(DAY):
-        run = run_dispatch(DAY, world.ewr, notify=False)
-    assert run.figures["members_considered"] == 1
-    assert set(Shipment.objects.filter(run=run).values_list("member_id", flat=True)) == {
-        world.alice.pk
-    }
+        assert considered(run_dispatch(DAY, world.ewr, notify=False)) == (1, {world.alice.pk})
+        assert considered(run_dispatch(DAY, world.sjc, notify=False)) == (1, {world.bob.pk})
+    later = DAY + dt.timedelta(days=1)
+    with at(DAY):
+        open_incident(world.ewr, later, later + dt.timedelta(days=1), reason="flood", actor=None)
+        add_to_queue(world.alice, world.films[2])  # Alice has a slot left; Bob has none
+        world.new_copy(world.films[2], world.sjc)
+    with at(later):
+        assert run_dispatch(later, world.ewr, notify=False).figures["members_considered"] == 0
+        assert considered(run_dispatch(later, world.sjc, notify=False)) == (1, {world.alice.pk})

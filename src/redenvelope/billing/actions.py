@@ -1308,5 +1308,6 @@ def daily_billing(day: dt.date | None = None) -> dict:
     # The day's revenue, and any day's the scheduler missed before it.
     result["recognition"] = recognize_through(day)
     t3 = time.perf_counter()
+    result["phases"] = result.pop("seconds", {})  # the run's own split
     result["seconds"] = {"run": t1 - t0, "disputes": t2 - t1, "recognition": t3 - t2}
     return result

@@ -115,7 +115,7 @@ class Statement(models.Model):
     # The correction of last period's statement for hold days changed since (a credit note on
     # it), tax included; adjustment_tax is the sales tax part of it.
     adjustment = MoneyField(default=0)
-    adjustment_tax = MoneyField(default=0)
+    adjustment_tax = MoneyField(default=0, db_default=0)
     fees = MoneyField(default=0)
     tax = MoneyField()
     credit_applied = MoneyField()

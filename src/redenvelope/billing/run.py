@@ -19,6 +19,7 @@ emailed about failed, recovered and cancelling payments after the answers are re
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -132,6 +133,7 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
     the scheduler did not run), billed for the period that has started, from its first day.
     With `queue`, what each owes is recorded as a payment intent, for the provider once this
     commits (`payments.send_and_settle`)."""
+    t_read = time.perf_counter()
     only = f"AND m.id IN ({_ids_sql(member_ids)})" if member_ids is not None else ""
     # Each billing day's current period: [start, stop).
     temp_table(
@@ -189,7 +191,11 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
     )
     n = len(due["member_id"])
     if n == 0:
-        return {"statements": 0, "intents": np.zeros(0, np.int64)}
+        return {
+            "statements": 0,
+            "intents": np.zeros(0, np.int64),
+            "seconds": {"members read": time.perf_counter() - t_read},
+        }
     members = due["member_id"]
     start_of = [_day(x) for x in due["start"]]
     temp_table(
@@ -270,6 +276,7 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
     ):
         credit_of[m].append([cid, r])
 
+    t_compute = time.perf_counter()
     cols = defaultdict(list)
     lines: list[tuple[int, str, int, int]] = []
     credit_updates, pct_updates, carry = [], [], []
@@ -368,6 +375,7 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
         ):
             cols[k].append(v)
 
+    t_write = time.perf_counter()
     # A statement that moves no money (nothing billed, nothing applied) has no journal entry:
     # the ledger refuses entries without lines on every path.
     has_lines = np.zeros(n, bool)
@@ -485,13 +493,21 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
         )
     from .payments import queue_charges as _queue
 
+    # What the new statements owe, recorded for the provider (sent after the commit).
+    intents = (
+        _queue(day, ids[total > 0], members[total > 0], total[total > 0])
+        if queue
+        else np.zeros(0, np.int64)
+    )
     return {
         "statements": n,
         "credit_applied": str(from_cents(sum(cols["applied"]))),
-        # What the new statements owe, recorded for the provider (sent after the commit).
-        "intents": _queue(day, ids[total > 0], members[total > 0], total[total > 0])
-        if queue
-        else np.zeros(0, np.int64),
+        "intents": intents,
+        "seconds": {
+            "members read": t_compute - t_read,
+            "statements computed": t_write - t_compute,
+            "statements written": time.perf_counter() - t_write,
+        },
     }
 
 
@@ -612,19 +628,43 @@ def _reverse_unearned(day: dt.date, statement_ids) -> None:
 def run_billing(day: dt.date | None = None) -> dict:
     """The whole day's billing (see the module's text). Safe to run again, and after a crash at
     any point: a second run settles what the first left open and finds nothing else to do."""
-    from .payments import queue_retries, send_and_settle, settle_open_charges
+    from .payments import (
+        queue_retries,
+        send_and_settle,
+        send_charges,
+        settle_charges,
+        settle_open_charges,
+    )
 
     day = day or clock.today()
     notices = Notices()
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        seconds[name] = seconds.get(name, 0.0) + now - t
+        t = now
+
     summary = {"reconciled": settle_open_charges(notices)}
+    lap("open payments settled")
     with transaction.atomic():
         summary.update(start_of_day(day))
         retry_intents = queue_retries(day)
+        lap("lifecycle and retries queued")
         billed = bill(day, queue=True)
+        t = time.perf_counter()
+    lap("commit")
     # Committed: the intents are on record before the provider hears of them.
     summary["retries"] = send_and_settle(retry_intents, notices)
+    lap("retries (provider and records)")
     summary["statements"] = billed["statements"]
     summary["credit_applied"] = billed.get("credit_applied", "0")
-    summary["payments"] = send_and_settle(billed["intents"], notices)
+    answers = send_charges(billed["intents"])
+    lap("provider calls")
+    summary["payments"] = settle_charges(answers, notices)
+    lap("payments written")
     notices.queue()
+    summary["seconds"] = {**billed.get("seconds", {}), **seconds}
     return summary

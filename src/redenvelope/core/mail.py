@@ -29,7 +29,7 @@ from django.core.mail.message import EmailMessage
 from django.db import connection, transaction
 
 from . import clock
-from .bulk import db_timestamp, execute, temp_table
+from .bulk import db_timestamp, execute, is_postgres, temp_table
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +109,17 @@ def message_id(key: str) -> str:
 def _claim(batch: int) -> list[tuple]:
     now = clock.now()
     stale = now - CLAIM_TIMEOUT
+    # Deliverers running at once (Huey's workers) take different batches: on PostgreSQL the
+    # rows another is claiming are skipped, and the outer test is checked again after any wait.
+    lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE core_outboundemail SET claimed_at = %s, attempts = attempts + 1 "
+            "UPDATE core_outboundemail SET claimed_at = %s, attempts = attempts + 1 "  # noqa: S608
             "WHERE id IN (SELECT id FROM core_outboundemail WHERE sent_at IS NULL "
-            "AND (claimed_at IS NULL OR claimed_at < %s) ORDER BY id LIMIT %s) "
+            f"AND (claimed_at IS NULL OR claimed_at < %s) ORDER BY id LIMIT %s{lock}) "
+            "AND sent_at IS NULL AND (claimed_at IS NULL OR claimed_at < %s) "
             'RETURNING id, key, "to", subject, body',
-            [now, stale, batch],
+            [now, stale, batch, stale],
         )
         return sorted(cursor.fetchall())
 

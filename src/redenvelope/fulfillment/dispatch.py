@@ -36,7 +36,7 @@ from redenvelope.inventory.models import DistributionCenter
 
 from .models import DispatchRun
 from .notifications import queue_run_emails
-from .rules import billing_month_starts_sql, dc_capacity_on
+from .rules import billing_month_starts_sql, dc_capacity_on, home_regions
 
 PRIORITY_POLICIES = {
     "equal": "Every member counts the same (default).",
@@ -275,11 +275,11 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
             ),
         ),
         "not_blocked": "m.blocked = false" if is_postgres() else "m.blocked = 0",
-        # A DC's own run reads only the members it can reach (the regions it ships to).
+        # A DC's own run reads only its members: the regions it is the nearest open DC to
+        # (rules.home_regions), so the scheduler's runs of a day partition the members.
         "dc_members": ""
         if dc is None
-        else " AND m.region_id IN (SELECT region_id FROM inventory_transit "  # noqa: S608
-        f"WHERE dc_id = {int(dc.pk)})",
+        else f" AND m.region_id IN ({','.join(map(str, home_regions(day, dc))) or 'NULL'})",
     }
     shipments = _Background(_read_member_shipments, _MEMBER_SHIPMENTS.format(**dates))
     try:
@@ -717,7 +717,9 @@ def remove_entries(gathered: Gathered, gone: np.ndarray) -> None:
             "DELETE FROM queues_queueentry q USING re_gone g WHERE q.id = g.entry_id "
             "AND q.member_id = g.member_id AND q.position = g.position"
             if is_postgres()
-            else "DELETE FROM queues_queueentry WHERE EXISTS (SELECT 1 FROM re_gone g "
+            # SQLite: look each id up (the rowid), then check it is still where it was read.
+            else "DELETE FROM queues_queueentry WHERE id IN (SELECT entry_id FROM re_gone) "
+            "AND EXISTS (SELECT 1 FROM re_gone g "
             "WHERE g.entry_id = queues_queueentry.id AND g.member_id = queues_queueentry.member_id "
             "AND g.position = queues_queueentry.position)"
         )
@@ -760,3 +762,22 @@ def _service_figures(inst: Instance, result) -> dict:
         "top3_share": round(float((position <= 3).sum()) / n, 4),
         "next_day_share": round(float((days == 1).sum()) / n, 4),
     }
+
+
+def run_due_dispatches(now) -> list[DispatchRun]:
+    """The scheduler's path (`dispatch_at_cutoffs`): the day's run of each open DC whose cut-off
+    has passed by `now` and that has not run (nor a national run), earliest cut-off first, each
+    with its pick lists, labels and emails."""
+    today = timezone.localdate(now)
+    local = timezone.localtime(now).time()
+    done = set(DispatchRun.objects.filter(run_date=today).values_list("scope", flat=True))
+    if "ALL" in done:
+        return []
+    runs = []
+    for dc in DistributionCenter.objects.filter(status=DistributionCenter.Status.OPEN).order_by(
+        "cutoff", "code"
+    ):
+        if dc.code in done or local < dc.cutoff:
+            continue
+        runs.append(run_dispatch(today, dc, documents=True))
+    return runs

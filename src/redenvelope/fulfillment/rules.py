@@ -13,7 +13,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from redenvelope.core.bulk import db_timestamp, is_postgres
-from redenvelope.inventory.models import DistributionCenter
+from redenvelope.inventory.models import DistributionCenter, Transit
 from redenvelope.membership.cycle import period_containing
 
 from .models import Incident, Shipment
@@ -23,16 +23,39 @@ def _midnight(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time()))
 
 
-def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int]:
-    """What each DC may still ship on `day`: none while suspended or during a shipping
-    incident, otherwise its daily capacity less what it has shipped that day."""
-    closed = set(
+def _closed(day: dt.date) -> set[int]:
+    return set(
         Incident.objects.filter(
             starts_on__lte=day,
             ends_on__gt=day,
             kind__in=[Incident.Kind.SHIPPING, Incident.Kind.BOTH],
         ).values_list("dc_id", flat=True)
     )
+
+
+def home_regions(day: dt.date, dc: DistributionCenter) -> list[int]:
+    """The regions a DC's own run serves on `day`: those it is the nearest shipping DC to
+    (fewest transit days; ties to the lower id) among the DCs open and without a shipping
+    incident that day — so the day's per-DC runs (the scheduler's) partition the members, and
+    a closed DC's regions pass to the next nearest."""
+    shut = _closed(day) | set(
+        DistributionCenter.objects.exclude(status=DistributionCenter.Status.OPEN).values_list(
+            "pk", flat=True
+        )
+    )
+    best: dict[int, tuple[int, int]] = {}
+    for region_id, dc_id, days in Transit.objects.values_list("region_id", "dc_id", "days"):
+        if dc_id in shut:
+            continue
+        if region_id not in best or (days, dc_id) < best[region_id]:
+            best[region_id] = (days, dc_id)
+    return sorted(r for r, (_, d) in best.items() if d == dc.pk)
+
+
+def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int]:
+    """What each DC may still ship on `day`: none while suspended or during a shipping
+    incident, otherwise its daily capacity less what it has shipped that day."""
+    closed = _closed(day)
     ids = [d.pk for d in dcs]
     shipped: dict[int, int] = {}
     for rows in (

@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='statement',
             name='adjustment_tax',
-            field=redenvelope.ledger.fields.MoneyField(default=0),
+            field=redenvelope.ledger.fields.MoneyField(db_default=0, default=0),
         ),
     ]
