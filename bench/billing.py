@@ -234,6 +234,7 @@ def run(members: int, days: int, seed: int, console) -> dict:
 
     from redenvelope.billing.actions import daily_billing
     from redenvelope.core import clock
+    from redenvelope.core.bulk import after_bulk_load
     from redenvelope.membership.models import Member
 
     if connection.vendor != "postgresql":
@@ -256,6 +257,7 @@ def run(members: int, days: int, seed: int, console) -> dict:
         t = time.perf_counter()
         with transaction.atomic():
             _write_business(members, seed, first, console)
+        after_bulk_load()  # what the product does after any bulk load (statistics, hint bits)
         out["build_s"] = time.perf_counter() - t
     elif have != members:
         raise DomainError(

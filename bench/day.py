@@ -54,11 +54,6 @@ def run(members: int, seed: int, console, national: bool = False) -> dict:
     out["day"] = str(day)
     out["database"] = connection.vendor
     out["scope"] = "national" if national else "per DC"
-    if connection.vendor == "postgresql":
-        # What an operator's database looks like the morning after a bulk load: the build's
-        # dirty pages written out (a checkpoint) rather than in the middle of the timed run.
-        with connection.cursor() as cur:
-            cur.execute("CHECKPOINT")
 
     # The product's own door: the scheduler's job (`run_due_dispatches`, each open DC at its
     # cut-off) or one national run; emails on (queued with each run, in its transaction), pick

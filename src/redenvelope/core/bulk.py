@@ -236,3 +236,23 @@ def copy_arrays(table: str, columns: dict) -> int:
         for v in columns.values()
     ]
     return copy_rows(table, list(columns), zip(*lists, strict=True))
+
+
+def after_bulk_load() -> None:
+    """After millions of rows arrived in bulk (the demo or benchmark builder, an import), on
+    PostgreSQL: VACUUM (ANALYZE) sets every new row's hint bits and the visibility map and gives
+    the planner the tables' statistics, so the first run after the load neither rewrites every
+    page it reads nor plans on empty-table estimates; a checkpoint then writes it all out,
+    rather than during that run (skipped where the role may not). Inside a transaction only
+    the statistics can be taken."""
+    if not is_postgres():
+        return
+    from django.db import DatabaseError
+
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            cursor.execute("ANALYZE")
+            return
+        cursor.execute("VACUUM (ANALYZE)")
+        with contextlib.suppress(DatabaseError):
+            cursor.execute("CHECKPOINT")

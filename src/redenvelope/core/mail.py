@@ -113,13 +113,16 @@ def _claim(batch: int) -> list[tuple]:
     # rows another is claiming are skipped, and the outer test is checked again after any wait.
     lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
     with transaction.atomic(), connection.cursor() as cursor:
+        # The batch is chosen once, in a CTE (PostgreSQL may otherwise run a LIMIT subquery
+        # of an UPDATE's IN again per row and claim more than the batch).
         cursor.execute(
-            "UPDATE core_outboundemail SET claimed_at = %s, attempts = attempts + 1 "  # noqa: S608
-            "WHERE id IN (SELECT id FROM core_outboundemail WHERE sent_at IS NULL "
+            "WITH batch AS (SELECT id FROM core_outboundemail WHERE sent_at IS NULL "  # noqa: S608
             f"AND (claimed_at IS NULL OR claimed_at < %s) ORDER BY id LIMIT %s{lock}) "
+            "UPDATE core_outboundemail SET claimed_at = %s, attempts = attempts + 1 "
+            "WHERE id IN (SELECT id FROM batch) "
             "AND sent_at IS NULL AND (claimed_at IS NULL OR claimed_at < %s) "
             'RETURNING id, key, "to", subject, body',
-            [now, stale, batch, stale],
+            [stale, batch, now, stale],
         )
         return sorted(cursor.fetchall())
 

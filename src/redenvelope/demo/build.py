@@ -25,7 +25,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from redenvelope.accounts.actions import create_staff_user, ensure_roles
 from redenvelope.accounts.roles import Role
 from redenvelope.catalog.models import Genre
-from redenvelope.core.bulk import copy_rows, db_timestamp, next_id, reset_sequence
+from redenvelope.core.bulk import (
+    after_bulk_load,
+    copy_rows,
+    db_timestamp,
+    next_id,
+    reset_sequence,
+)
 from redenvelope.core.errors import DomainError
 from redenvelope.inventory.barcodes import make_barcode
 from redenvelope.inventory.bulk import append_copy_events
@@ -355,11 +361,9 @@ def build_demo(
         ]:
             cur.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608
             report.counts[label] = cur.fetchone()[0]
-        if connection.vendor == "postgresql":
-            # Millions of rows just arrived: give the planner their statistics now rather than
-            # whenever autovacuum gets to it (a plan made on empty-table estimates can take
-            # minutes instead of seconds).
-            cur.execute("ANALYZE")
+    # Millions of rows just arrived: statistics, hint bits and a checkpoint now, not during the
+    # first day's run (a plan made on empty-table estimates can take minutes instead of seconds).
+    after_bulk_load()
     report.counts["DCs"] = len(dc_ids)
     report.counts["regions"] = len(region_ids)
     assert report.counts["discs out"] == n_out
