@@ -114,7 +114,7 @@ CATCH_UP_DAYS = 400
 def recognize_through(day: dt.date | None = None) -> dict:
     """Every day's recognition up to `day`, in order: the days the job missed (the scheduler
     down, a run that failed) first, each on its own date and with its own key, then `day`.
-    The first recognition of a business starts at its first statement's day."""
+    The first recognition of a business is its first day."""
     day = day or clock.today()
     last = (
         JournalEntry.objects.filter(kind="recognition", effective_date__lte=day)
@@ -122,18 +122,9 @@ def recognize_through(day: dt.date | None = None) -> dict:
         .values_list("effective_date", flat=True)
         .first()
     )
-    if last is None:
-        from .models import Statement
-
-        first = (
-            Statement.objects.filter(entry__isnull=False)
-            .order_by("period_start")
-            .values_list("period_start", flat=True)
-            .first()
-        )
-        start = first or day
-    else:
-        start = last + dt.timedelta(days=1)
+    # A business's first recognition starts that day (statements imported with their history
+    # bring their own); from then on no day is skipped.
+    start = day if last is None else last + dt.timedelta(days=1)
     start = max(min(start, day), day - dt.timedelta(days=CATCH_UP_DAYS))
     caught_up = []
     d = start
