@@ -421,6 +421,9 @@ def bench_day(
     national: bool = typer.Option(
         False, help="One national run instead of the scheduler's run per DC."
     ),
+    deliver: int = typer.Option(
+        20_000, help="Emails to deliver after the runs, to time SMTP (0: all of them)."
+    ),
 ) -> None:
     """A whole dispatch day on the configured database (PostgreSQL for the target figure), the
     scheduler's way (each DC at its cut-off), emails included."""
@@ -428,7 +431,7 @@ def bench_day(
 
     mod = _bench_module("day")
     try:
-        r = mod.run(members, seed, console, national=national)
+        r = mod.run(members, seed, console, national=national, deliver_limit=deliver)
     except DomainError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None
