@@ -15,6 +15,7 @@ from redenvelope.billing.run import run_billing
 from redenvelope.core import clock
 from redenvelope.membership import actions as membership
 from redenvelope.membership.models import Member, MemberEvent
+from tests.members import join_member
 
 GOOD = "4242424242424242"
 INSUFFICIENT = "4000000000009995"
@@ -81,16 +82,7 @@ def test_staff_and_trial_cancellations_leave_the_same_records(shop):
     m = ended(alice, dt.date(2026, 4, 12), "asked by phone")
     assert MemberEvent.objects.get(member=m, kind="cancelled").actor == shop.staff["support_lead"]
     with at(dt.date(2026, 3, 1)):
-        dan = membership.join(
-            username="dan",
-            email="dan@example.com",
-            password="x-long-password-1",
-            plan=shop.plan1,
-            street="1 A St",
-            city="NYC",
-            state="NY",
-            zip_code="10002",
-        )
+        dan = join_member("dan", shop.plan1)
         actions.request_cancellation(dan)
     ended(dan, dt.date(2026, 3, 1), "cancelled during trial")
     with at(dt.date(2026, 3, 2)), pytest.raises(Exception, match="already cancelled"):

@@ -15,6 +15,7 @@ from redenvelope.ledger.money import to_cents
 from redenvelope.membership import actions as membership
 from redenvelope.membership.models import Member
 from tests.billing.test_lifecycle import at, card, clean, fresh
+from tests.members import join_member
 
 
 def members_since(shop, day=dt.date(2026, 1, 1)):
@@ -30,17 +31,7 @@ def members_since(shop, day=dt.date(2026, 1, 1)):
 def test_a_member_who_joins_after_the_days_run_is_billed_by_the_next(shop):
     with at(dt.date(2026, 4, 12)):
         run_billing(dt.date(2026, 4, 12))  # the day's run has been
-        m = membership.join(
-            username="late",
-            email="late@example.com",
-            password="x-long-password-1",
-            plan=shop.plan1,
-            street="1 A St",
-            city="NYC",
-            state="NY",
-            zip_code="10002",
-            trial=False,
-        )
+        m = join_member("late", shop.plan1, trial=False)
         card(m)
     assert fresh(m).billing_day == 12
     with at(dt.date(2026, 4, 13)):

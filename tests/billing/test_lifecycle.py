@@ -19,6 +19,7 @@ from redenvelope.ledger.models import JournalLine
 from redenvelope.ledger.queries import trial_balance
 from redenvelope.membership import actions as membership
 from redenvelope.membership.models import Member
+from tests.members import join_member
 
 GOOD = "4242424242424242"
 INSUFFICIENT = "4000000000009995"
@@ -51,16 +52,7 @@ pytestmark = pytest.mark.usefixtures("emails_at_once")
 
 def test_trial_converts_and_pays(shop):
     with at(dt.date(2026, 3, 1)):
-        m = membership.join(
-            username="carol",
-            email="carol@example.com",
-            password="x-long-password-1",
-            plan=shop.plan1,
-            street="1 A St",
-            city="NYC",
-            state="NY",
-            zip_code="10002",
-        )
+        m = join_member("carol", shop.plan1)
         card(m)
     assert m.trial_ends_on == dt.date(2026, 3, 31)
     with at(dt.date(2026, 3, 30)):
@@ -82,16 +74,7 @@ def test_trial_converts_and_pays(shop):
 
 def test_cancelled_trial_is_never_charged(shop):
     with at(dt.date(2026, 3, 1)):
-        m = membership.join(
-            username="dan",
-            email="dan@example.com",
-            password="x-long-password-1",
-            plan=shop.plan1,
-            street="1 A St",
-            city="NYC",
-            state="NY",
-            zip_code="10002",
-        )
+        m = join_member("dan", shop.plan1)
         actions.request_cancellation(m)
     with at(dt.date(2026, 3, 31)):
         run_billing(dt.date(2026, 3, 31))

@@ -21,6 +21,7 @@ from redenvelope.membership import actions as membership
 from redenvelope.membership.models import Member
 from redenvelope.queues.actions import add_to_queue
 from redenvelope.queues.models import QueueEntry
+from tests.members import join_member
 
 DAY = dt.date(2026, 3, 3)
 
@@ -34,17 +35,7 @@ class Rollback(Exception):
 
 
 def _join(name, plan, zip_code, billing_day):
-    m = membership.join(
-        username=name,
-        email=f"{name}@example.com",
-        password="x-long-password-1",
-        plan=plan,
-        street="1 A St",
-        city="X",
-        state="NY",
-        zip_code=zip_code,
-        trial=False,
-    )
+    m = join_member(name, plan, city="X", zip_code=zip_code, trial=False)
     Member.objects.filter(pk=m.pk).update(billing_day=billing_day)
     return Member.objects.get(pk=m.pk)
 
