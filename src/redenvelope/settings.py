@@ -6,6 +6,7 @@ DEBUG          "1" for development (default on unless REDENVELOPE_ENV=production
 ALLOWED_HOSTS  comma separated
 EMAIL_URL      smtp://host:port (default: console backend in DEBUG, localhost:25 otherwise)
 REDIS_URL      when set, Huey uses Redis instead of SQLite
+MAIL_DELIVERY  after_commit (default) | worker: who sends the queued emails (docs/operations.md)
 """
 
 from __future__ import annotations
@@ -191,6 +192,10 @@ LOGGING = {
 
 # Business settings an operator may change (documented in docs/operations.md).
 REDENVELOPE = {
+    # Emails: delivered by the process that committed them ("after_commit") or left to the
+    # worker's deliver_mail job ("worker": for production, off the runs' path).
+    "MAIL_DELIVERY": os.environ.get("MAIL_DELIVERY", "after_commit"),
+    "MAIL_BATCH": int(os.environ.get("MAIL_BATCH", 500)),
     # A cancelled member's queue is kept this long, then purged.
     "QUEUE_RETENTION_DAYS": int(os.environ.get("QUEUE_RETENTION_DAYS", 730)),
     "QUEUE_MAX_LENGTH": int(os.environ.get("QUEUE_MAX_LENGTH", 500)),
