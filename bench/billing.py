@@ -230,6 +230,17 @@ def _count(table: str) -> int:
 
 
 def run(members: int, days: int, seed: int, console) -> dict:
+    """The days' runs, the members' emails going through the outbox to a real (local) SMTP
+    server as in production."""
+    from redenvelope.core.smtpsink import SmtpSink
+
+    with SmtpSink(keep=False) as sink:
+        for k, v in sink.settings().items():
+            setattr(settings, k, v)
+        return _run(members, days, seed, console, sink)
+
+
+def _run(members: int, days: int, seed: int, console, sink) -> dict:
     from django.utils import timezone
 
     from redenvelope.billing.actions import daily_billing
@@ -243,13 +254,6 @@ def run(members: int, days: int, seed: int, console) -> dict:
             "DATABASE_URL=postgres://... for the target.[/yellow]"
         )
     settings.REDENVELOPE["SALES_TAX"] = TAXED
-    # The members' emails go through the outbox to a real (local) SMTP server, after each
-    # commit, as in production.
-    from redenvelope.core.smtpsink import SmtpSink
-
-    sink = SmtpSink(keep=False).__enter__()
-    for k, v in sink.settings().items():
-        setattr(settings, k, v)
     # As in production with the scheduler: the run queues its emails and the worker's
     # `deliver_mail` job sends them (timed here on their own, after the days).
     settings.REDENVELOPE = {**settings.REDENVELOPE, "MAIL_DELIVERY": "worker"}
@@ -322,7 +326,6 @@ def run(members: int, days: int, seed: int, console) -> dict:
         f"{out['deliver_s']:.1f}s"
     )
     out["emails_received"] = sink.inbox.count
-    sink.__exit__(None, None, None)
     console.print(f"emails received by the local SMTP server: {out['emails_received']:,}")
     return out
 

@@ -58,9 +58,8 @@ def queue_billing_emails(
     kind. Each email's key is its kind, member, statement and reference (the day when none):
     queueing one again adds nothing."""
     extra = extra or {}
-    members = {
-        m.pk: m for m in Member.objects.filter(pk__in={i[1] for i in items}).select_related("user")
-    }
+    # in_bulk reads in batches the database accepts (an outage's whole region is many members).
+    members = Member.objects.select_related("user").in_bulk(sorted({i[1] for i in items}))
     statements = Statement.objects.in_bulk([i[2] for i in items if i[2]])
     today = clock.today().isoformat()
     cols: dict[str, list] = {c: [] for c in ("key", "kind", "member_id", "to", "subject", "body")}

@@ -34,7 +34,6 @@ from .bulk import db_timestamp, execute, is_postgres, temp_table
 log = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
-COLUMNS = ("key", "kind", "member_id", "to", "subject", "body")
 
 
 def _setting(name: str, default):
@@ -47,22 +46,20 @@ def queue_emails(rows: dict) -> int:
     n = len(rows["key"])
     if n == 0:
         return 0
-    data = {c: list(rows[c]) if c != "member_id" else rows[c] for c in COLUMNS}
-    if isinstance(data["member_id"], list | tuple):
-        data["member_id"] = np.array(
-            [-1 if m is None else int(m) for m in data["member_id"]], np.int64
-        )
     temp_table(
         "mail_new",
         "key varchar(200), kind varchar(40), member_id bigint, recipient varchar(254), "
         "subject varchar(200), body text",
         {
-            "key": data["key"],
-            "kind": data["kind"],
-            "member_id": np.asarray(data["member_id"], np.int64),
-            "recipient": data["to"],
-            "subject": data["subject"],
-            "body": data["body"],
+            "key": list(rows["key"]),
+            "kind": list(rows["kind"]),
+            # -1 stands for no member (an email to a gift's buyer), NULL once inserted
+            "member_id": np.array(
+                [-1 if m is None else int(m) for m in rows["member_id"]], np.int64
+            ),
+            "recipient": list(rows["to"]),
+            "subject": list(rows["subject"]),
+            "body": list(rows["body"]),
         },
     )
     added = execute(

@@ -36,7 +36,7 @@ from redenvelope.inventory.models import DistributionCenter
 
 from .models import DispatchRun
 from .notifications import queue_run_emails
-from .rules import billing_month_starts_sql, dc_capacity_on, home_regions
+from .rules import billing_month_starts_sql, dc_capacity_on, home_regions, midnight
 
 PRIORITY_POLICIES = {
     "equal": "Every member counts the same (default).",
@@ -259,21 +259,13 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
         raise DomainError(f"Unknown priority policy {policy!r}.")
     # The monthly limit counts each member's billing month (rules.py).
     month_start, earliest = billing_month_starts_sql(day)
+    last_30_days = db_timestamp(midnight(day - dt.timedelta(days=30)))
     dates = {
         "day": day.isoformat(),
         "month_start": month_start,
-        "recent_since": db_timestamp(
-            timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
-        ),
-        "new_since": db_timestamp(
-            timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
-        ),
-        "since": min(
-            earliest,
-            db_timestamp(
-                timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=30), dt.time()))
-            ),
-        ),
+        "recent_since": last_30_days,
+        "new_since": last_30_days,
+        "since": min(earliest, last_30_days),
         "not_blocked": "m.blocked = false" if is_postgres() else "m.blocked = 0",
         # A DC's own run reads only its members: the regions it is the nearest open DC to
         # (rules.home_regions), so the scheduler's runs of a day partition the members.
@@ -428,14 +420,15 @@ def run_dispatch(
     solve_s = time.perf_counter() - t
     t = time.perf_counter()
     renderer = None
+    # The DCs the run ships from, for the labels and the emails.
+    dcs = {
+        d.pk: (d.code, d.name, d.city, d.state)
+        for d in DistributionCenter.objects.filter(pk__in=np.unique(result.dc_id).tolist())
+    }
 
     def draw(run, copies):
         nonlocal renderer
         if documents and people is not None:
-            dcs = {
-                d.pk: (d.code, d.name, d.city, d.state)
-                for d in DistributionCenter.objects.filter(pk__in=np.unique(result.dc_id).tolist())
-            }
             codes, counts = np.unique(result.dc_id, return_counts=True)
             renderer = Renderer(
                 run,
@@ -483,11 +476,7 @@ def run_dispatch(
             if n and notify:
                 # Queued with the run (a crash after the commit loses none); delivered after it.
                 t_mail = time.perf_counter()
-                cities = dict(
-                    DistributionCenter.objects.filter(
-                        pk__in=np.unique(result.dc_id).tolist()
-                    ).values_list("pk", "city")
-                )
+                cities = {pk: d[2] for pk, d in dcs.items()}
                 figures["emails_queued"] = queue_run_emails(run, result, people, cities)
                 figures["seconds"]["emails"] = round(time.perf_counter() - t_mail, 3)
             DispatchRun.objects.filter(pk=run.pk).update(finished_at=clock.now(), figures=figures)

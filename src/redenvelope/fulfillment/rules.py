@@ -19,7 +19,8 @@ from redenvelope.membership.cycle import period_containing
 from .models import Incident, Shipment
 
 
-def _midnight(day: dt.date) -> dt.datetime:
+def midnight(day: dt.date) -> dt.datetime:
+    """The local moment `day` begins."""
     return timezone.make_aware(dt.datetime.combine(day, dt.time()))
 
 
@@ -63,8 +64,8 @@ def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int
         Shipment.objects.filter(
             dc_id__in=ids,
             run__isnull=True,
-            shipped_at__gte=_midnight(day),
-            shipped_at__lt=_midnight(day + dt.timedelta(days=1)),
+            shipped_at__gte=midnight(day),
+            shipped_at__lt=midnight(day + dt.timedelta(days=1)),
         ),
     ):
         for dc_id, n in rows.values("dc_id").annotate(n=Count("id")).values_list("dc_id", "n"):
@@ -79,7 +80,7 @@ def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int
 
 def billing_month_start(billing_day: int, day: dt.date) -> dt.datetime:
     """The moment the member's billing month containing `day` began."""
-    return _midnight(period_containing(billing_day, day)[0])
+    return midnight(period_containing(billing_day, day)[0])
 
 
 def billing_month_starts_sql(day: dt.date, column: str = "m.billing_day") -> tuple[str, str]:
