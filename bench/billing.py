@@ -69,6 +69,12 @@ def _write_business(n: int, seed: int, day: dt.date, console) -> None:
     )
     plan_idx = rng.integers(0, len(plans), n)
     anchor = rng.integers(1, 32, n)
+    # Each member's current period, already billed and paid (so recognition has a statement
+    # for every member); members renewing today are on their last day of the previous one.
+    yesterday = day - dt.timedelta(days=1)
+    bounds = {a: period_containing(int(a), yesterday) for a in range(1, 32)}
+    start = np.array([bounds[a][0].isoformat() for a in anchor.tolist()])
+    end = np.array([bounds[a][1].isoformat() for a in anchor.tolist()])
     state = np.array(STATES)[rng.integers(0, len(STATES), n)]
     copy_arrays(
         "membership_member",
@@ -92,6 +98,8 @@ def _write_business(n: int, seed: int, day: dt.date, console) -> None:
             "cancels_on": None,
             "gift_months_left": 0,
             "gift_month_value": 0,
+            # As the run leaves them: billed through their current periods (written below).
+            "billed_until": end,
         },
     )
     gw = SimulatedGateway()
@@ -114,13 +122,7 @@ def _write_business(n: int, seed: int, day: dt.date, console) -> None:
             "removed_at": None,
         },
     )
-    # Each member's current period, already billed and paid (so recognition has a statement
-    # for every member); members renewing today are on their last day of the previous one.
     price = np.array([to_cents(p.monthly_price) for p in plans], np.int64)[plan_idx]
-    yesterday = day - dt.timedelta(days=1)
-    bounds = {a: period_containing(int(a), yesterday) for a in range(1, 32)}
-    start = np.array([bounds[a][0].isoformat() for a in anchor.tolist()])
-    end = np.array([bounds[a][1].isoformat() for a in anchor.tolist()])
     cents = price  # integer cents, as stored
     entries = post_bulk(
         "statement",

@@ -79,6 +79,42 @@ SHIPMENT_REFS = """
            SELECT 1 FROM fulfillment_dispatchrun r WHERE r.id = s.run_id))
 """
 
+# Journal lines and entries, statements, payments and payment intents carry no database foreign
+# keys (decision 0010): each (record, column, referenced table) proved here.
+MONEY_REFERENCES = (
+    ("journal line", "ledger_journalline", "entry_id", "ledger_journalentry"),
+    ("journal line", "ledger_journalline", "account_id", "ledger_account"),
+    ("journal entry", "ledger_journalentry", "actor_id", "auth_user"),
+    ("statement", "billing_statement", "member_id", "membership_member"),
+    ("statement", "billing_statement", "plan_id", "membership_plan"),
+    ("statement", "billing_statement", "entry_id", "ledger_journalentry"),
+    ("payment", "billing_payment", "member_id", "membership_member"),
+    ("payment", "billing_payment", "statement_id", "billing_statement"),
+    ("payment", "billing_payment", "method_id", "billing_paymentmethod"),
+    ("payment", "billing_payment", "entry_id", "ledger_journalentry"),
+    ("intent", "billing_paymentintent", "member_id", "membership_member"),
+    ("intent", "billing_paymentintent", "statement_id", "billing_statement"),
+    ("intent", "billing_paymentintent", "method_id", "billing_paymentmethod"),
+    ("intent", "billing_paymentintent", "payment_id", "billing_payment"),
+    ("intent", "billing_paymentintent", "actor_id", "auth_user"),
+)
+MONEY_REFS = "\nUNION ALL\n".join(
+    f"SELECT '{what}' AS record, x.id, '{column}' AS field, x.{column} AS value "  # noqa: S608
+    f"FROM {table} x WHERE x.{column} IS NOT NULL AND NOT EXISTS "
+    f"(SELECT 1 FROM {target} t WHERE t.id = x.{column})"
+    for what, table, column, target in MONEY_REFERENCES
+)
+
+# The daily run skips members billed past today (Member.billed_until): each paying member's
+# billed_until must be the end of a period statement of theirs that still counts.
+BILLED_UNTIL = """
+    SELECT m.id, m.billed_until FROM membership_member m
+    WHERE m.billed_until IS NOT NULL AND m.status IN ('active', 'past_due')
+      AND NOT EXISTS (SELECT 1 FROM billing_statement s WHERE s.member_id = m.id
+                      AND s.kind = 'period' AND s.status <> 'written_off'
+                      AND s.period_end = m.billed_until)
+"""
+
 SHIPPED_HAS_SHIPMENT = """
     SELECT c.barcode, c.status, COUNT(s.id) AS open_shipments
     FROM inventory_copy c
@@ -217,6 +253,19 @@ def run_checks() -> list[CheckResult]:
             (),
         ),
         ("ledger_balanced", "every journal entry's debits equal its credits", ENTRY_BALANCED, ()),
+        (
+            "billed_until",
+            "every paying member's billed_until ends a period they were billed for",
+            BILLED_UNTIL,
+            (),
+        ),
+        (
+            "money_refs",
+            "every journal line's entry and account, and every statement's, payment's and "
+            "payment intent's member, plan, statement, card, payment, entry and actor exist",
+            MONEY_REFS,
+            (),
+        ),
         (
             "statement_totals",
             "every statement adds up: subtotal - discount + adjustment + fees + tax - credit"

@@ -14,7 +14,7 @@ from redenvelope.ledger.models import JournalLine
 from redenvelope.ledger.money import to_cents
 from redenvelope.membership import actions as membership
 from redenvelope.membership.models import Member
-from tests.billing.test_lifecycle import at, card, clean, fresh
+from tests.billing.test_lifecycle import GOOD, INSUFFICIENT, at, card, clean, fresh
 from tests.members import join_member
 
 
@@ -68,6 +68,34 @@ def test_a_rejoined_member_is_billed_from_the_day_they_rejoin(shop):
         run_billing(dt.date(2026, 4, 21))
     st = Statement.objects.get(member=shop.bob)
     assert (st.period_start, st.period_end) == (dt.date(2026, 4, 20), dt.date(2026, 5, 20))
+    clean()
+
+
+def test_the_run_skips_members_billed_past_today_and_a_write_off_unbills_the_period(shop):
+    """The daily run reads only members whose billed period has ended (Member.billed_until):
+    a statement written off stops counting, so a member who comes back is billed at once."""
+    members_since(shop)
+    bob = shop.bob
+    card(bob, INSUFFICIENT)
+    card(shop.alice)
+    with at(dt.date(2026, 4, 10)):
+        run_billing(dt.date(2026, 4, 10))
+    assert fresh(shop.alice).billed_until == dt.date(2026, 5, 10)
+    assert fresh(bob).billed_until == dt.date(2026, 5, 10)
+    for d in (11, 13, 17):  # the retries fail; the last writes the statement off
+        with at(dt.date(2026, 4, d)):
+            run_billing(dt.date(2026, 4, d))
+    assert Statement.objects.get(member=bob).status == "written_off"
+    assert fresh(bob).status == "cancelled" and fresh(bob).billed_until is None
+    card(bob, GOOD)
+    with at(dt.date(2026, 4, 18)):
+        membership.rejoin(fresh(bob))
+        run_billing(dt.date(2026, 4, 18))
+    again = Statement.objects.filter(member=bob, status="paid").get()
+    assert (again.period_start, again.period_end) == (dt.date(2026, 4, 18), dt.date(2026, 5, 18))
+    assert fresh(bob).billed_until == dt.date(2026, 5, 18)
+    # Alice, billed through May 10, is not looked at again until then.
+    assert Statement.objects.filter(member=shop.alice).count() == 1
     clean()
 
 

@@ -190,25 +190,41 @@ class SimulatedGateway:
             return False, code, code.replace("_", " ").capitalize(), False
         return True, "", "Approved", code == "chargeback"
 
-    def _charge_row(self, key: str, token: str, cents: int) -> Result:
-        """Act on one request (inside the store's transaction): a known key returns its first
-        answer; the same key for another amount or card is refused."""
-        row = self.db.execute(
-            "SELECT reference, token, cents, ok, decline_code, message FROM charge WHERE key = ?",
-            (key,),
-        ).fetchone()
-        if row is not None:
-            if (row[1], row[2]) != (token, cents):
+    def _known(self, keys: list[str]) -> dict[str, tuple]:
+        """The requests already acted on, by key: (reference, token, cents, ok, code, message)."""
+        marks = ",".join("?" * len(keys))
+        return {
+            r[0]: r[1:]
+            for r in self.db.execute(
+                "SELECT key, reference, token, cents, ok, decline_code, message FROM charge "  # noqa: S608
+                f"WHERE key IN ({marks})",
+                keys,
+            )
+        }
+
+    def _act(self, key: str, token: str, cents: int, known: tuple | None):
+        """The answer to one request, and the row to keep for it (None: a known key, which
+        returns its first answer; the same key for another amount or card is refused)."""
+        if known is not None:
+            reference, was_token, was_cents, ok, code, message = known
+            if (was_token, was_cents) != (token, cents):
                 raise GatewayError(f"Idempotency key {key!r} was used with other parameters.")
-            return Result(bool(row[3]), row[0], row[4], row[5])
+            return Result(bool(ok), reference if ok else "", code, message), None
         ok, code, message, disputed = self._decide(token, cents)
         reference = f"ch_{secrets.token_hex(10)}" if ok else f"fail_{secrets.token_hex(10)}"
-        self.db.execute(
-            "INSERT INTO charge (key, reference, token, cents, ok, decline_code, message, "
-            "disputed, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, reference, token, cents, int(ok), code, message, int(disputed), time.time()),
-        )
-        return Result(ok, reference if ok else "", code, message)
+        row = (key, reference, token, cents, int(ok), code, message, int(disputed), time.time())
+        return Result(ok, reference if ok else "", code, message), row
+
+    def _charge_row(self, key: str, token: str, cents: int) -> Result:
+        """Act on one request (inside the store's transaction)."""
+        result, row = self._act(key, token, cents, self._known([key]).get(key))
+        if row is not None:
+            self.db.execute(
+                "INSERT INTO charge (key, reference, token, cents, ok, decline_code, message, "
+                "disputed, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        return result
 
     def charge(self, token: str, amount, *, key: str | None = None) -> Result:
         """Authorise and capture at once (a subscription charge). `key`: the idempotency key
@@ -222,25 +238,43 @@ class SimulatedGateway:
         return self._answer(result)
 
     def charge_many(self, requests: list[tuple[str, str, int]]) -> list[Result | None]:
-        """Many charges (key, token, cents) in one round trip, as a batch endpoint or a pool of
-        connections would make them. Each gets its own answer, or None where it was lost (ask
-        by key). A malformed request is answered as a failure, not raised."""
-        out: list[Result | None] = []
-        for key, token, cents in requests:
+        """Many charges (key, token, cents) in one round trip, as a batch endpoint makes them:
+        the provider acts on the batch at once (one transaction of its books: all of the
+        requests that arrived are kept, or, if it fails, none). Each gets its own answer, or
+        None where the request or its answer was lost (ask by key). A malformed request is
+        answered as a failure, not raised."""
+        arrived: list[int] = []
+        out: list[Result | None] = [None] * len(requests)
+        for j in range(len(requests)):
             try:
                 self._arrive()
+                arrived.append(j)
             except GatewayTimeout:
-                out.append(None)
-                continue
+                pass
+        with self._transaction():
+            for c in range(0, len(arrived), 500):
+                part = arrived[c : c + 500]
+                done = self._known([requests[j][0] for j in part])
+                rows = []
+                for j in part:
+                    key, token, cents = requests[j]
+                    try:  # a refused request is refused before anything of it is written
+                        out[j], row = self._act(key, token, int(cents), done.get(key))
+                    except GatewayError as exc:
+                        out[j], row = Result(False, "", "invalid_request", str(exc)[:200]), None
+                    if row is not None:
+                        done[key] = row[1:7]  # the same key twice in one batch: one charge
+                        rows.append(row)
+                self.db.executemany(
+                    "INSERT INTO charge (key, reference, token, cents, ok, decline_code, "
+                    "message, disputed, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+        for j in arrived:
             try:
-                with self._transaction():  # each request is acted on (and kept) on its own
-                    result = self._charge_row(key, token, int(cents))
-            except GatewayError as exc:
-                result = Result(False, "", "invalid_request", str(exc)[:200])
-            try:
-                out.append(self._answer(result))
+                out[j] = self._answer(out[j])
             except GatewayTimeout:
-                out.append(None)
+                out[j] = None
         return out
 
     def lookup(self, key: str) -> Result | None:

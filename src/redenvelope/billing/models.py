@@ -100,13 +100,24 @@ class Statement(models.Model):
         PAST_DUE = "past_due", "Past due"
         WRITTEN_OFF = "written_off", "Written off"
 
+    # Statements, payments and intents carry no database-level foreign keys (decision 0010):
+    # `check` proves every reference (`money_refs`).
     member = models.ForeignKey(
-        "membership.Member", on_delete=models.PROTECT, related_name="statements"
+        "membership.Member",
+        on_delete=models.PROTECT,
+        related_name="statements",
+        db_constraint=False,
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERIOD)
     period_start = models.DateField()
     period_end = models.DateField()
-    plan = models.ForeignKey("membership.Plan", on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(
+        "membership.Plan",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     plan_price = MoneyField(default=0)
     held_days = models.PositiveSmallIntegerField(default=0)
     # subtotal - discount is the revenue this statement earns over its period.
@@ -132,13 +143,22 @@ class Statement(models.Model):
     issued_at = models.DateTimeField()
     # Empty for a statement of nothing at all (a fully held month): no money moved, no entry.
     entry = models.OneToOneField(
-        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="statement"
+        JournalEntry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="statement",
+        db_constraint=False,
     )
 
     class Meta:
         ordering = ["-period_start", "-id"]
         indexes = [
-            models.Index(fields=["status", "next_retry_on"]),
+            # The dunning schedule's statements only: a statement written due and then paid
+            # never enters this index.
+            models.Index(
+                fields=["next_retry_on"], condition=Q(status="past_due"), name="statement_retries"
+            ),
             models.Index(fields=["period_start", "period_end"]),
         ]
         constraints = [
@@ -258,11 +278,19 @@ class Payment(models.Model):
         FAILED = "failed", "Failed"
 
     member = models.ForeignKey(
-        "membership.Member", on_delete=models.PROTECT, related_name="payments"
+        "membership.Member", on_delete=models.PROTECT, related_name="payments", db_constraint=False
     )
-    statement = models.ForeignKey(Statement, on_delete=models.PROTECT, related_name="payments")
+    statement = models.ForeignKey(
+        Statement, on_delete=models.PROTECT, related_name="payments", db_constraint=False
+    )
     method = models.ForeignKey(
-        PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+        PaymentMethod,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        db_constraint=False,
+        db_index=False,
     )
     amount = MoneyField()
     status = models.CharField(max_length=9, choices=Status.choices)
@@ -274,14 +302,20 @@ class Payment(models.Model):
     refunded = MoneyField(default=0)
     charged_back_at = models.DateTimeField(null=True, blank=True)
     entry = models.OneToOneField(
-        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
+        JournalEntry,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payment",
+        db_constraint=False,
     )
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
 
     class Meta:
         ordering = ["-attempted_at", "-id"]
         indexes = [models.Index(fields=["status", "attempted_at"])]
         constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="payment_idempotency_key"),
             models.CheckConstraint(name="payment_positive", condition=Q(amount__gt=0)),
             models.CheckConstraint(
                 name="refund_within_payment",
@@ -386,21 +420,43 @@ class PaymentIntent(models.Model):
 
     OPEN = (Status.PENDING, Status.UNKNOWN)
 
-    key = models.CharField(max_length=120, unique=True)
+    key = models.CharField(max_length=120)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     status = models.CharField(max_length=9, choices=Status.choices, default=Status.PENDING)
     member = models.ForeignKey(
-        "membership.Member", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "membership.Member",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     statement = models.ForeignKey(
-        Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="intents"
+        Statement,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="intents",
+        db_constraint=False,
     )
     method = models.ForeignKey(
-        PaymentMethod, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        PaymentMethod,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     # For a refund: the payment given back.
     payment = models.ForeignKey(
-        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="refund_intents"
+        Payment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refund_intents",
+        db_constraint=False,
+        db_index=False,
     )
     token = models.CharField(max_length=80, blank=True)
     amount = MoneyField()
@@ -412,7 +468,13 @@ class PaymentIntent(models.Model):
     # What the caller asked for, to finish it later (gift and upgrade details, refund reason).
     request = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     reference = models.CharField(max_length=40, blank=True)
     decline_code = models.CharField(max_length=40, blank=True)
@@ -422,8 +484,21 @@ class PaymentIntent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "kind"])]
+        indexes = [
+            # Open intents only (what reconciliation looks for): an intent leaves it when
+            # answered.
+            models.Index(
+                fields=["kind"], condition=Q(status__in=["pending", "unknown"]), name="open_intents"
+            ),
+            models.Index(
+                fields=["payment"], condition=Q(payment__isnull=False), name="intent_by_payment"
+            ),
+            models.Index(
+                fields=["actor"], condition=Q(actor__isnull=False), name="intent_by_actor"
+            ),
+        ]
         constraints = [
+            models.UniqueConstraint(fields=["key"], name="intent_key"),
             models.CheckConstraint(name="intent_positive", condition=Q(amount__gt=0)),
             # One open payment per statement: a "pay now" during the run's call waits for it.
             models.UniqueConstraint(

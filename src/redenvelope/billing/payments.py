@@ -84,12 +84,13 @@ def queue_charges(
     before = np.zeros(n, np.int64) if attempts_before is None else np.asarray(attempts_before)
     first_failed = [None] * n if first_failed is None else list(first_failed)
     temp_table("pay_members", "member_id bigint", {"member_id": np.unique(member_ids)})
-    methods = read_columns(
-        "SELECT pm.member_id, pm.id, pm.token FROM billing_paymentmethod pm "
-        "JOIN pay_members b ON b.member_id = pm.member_id "
-        "WHERE pm.is_default AND pm.removed_at IS NULL",
-        [("member_id", "int64"), ("id", "int64"), ("token", "object")],
-    )
+    with index_joins():  # a day's members' cards of millions, by index
+        methods = read_columns(
+            "SELECT pm.member_id, pm.id, pm.token FROM pay_members b "
+            "JOIN billing_paymentmethod pm ON pm.member_id = b.member_id "
+            "WHERE pm.is_default AND pm.removed_at IS NULL",
+            [("member_id", "int64"), ("id", "int64"), ("token", "object")],
+        )
     method_of = {
         m: (i, t)
         for m, i, t in zip(
@@ -284,27 +285,9 @@ def settle_charges(answers: list[Answer], notices: Notices) -> dict:
         claimed = _claim(by_id)
         if not claimed:
             return summary
-        rows = read_columns(
-            "SELECT i.id, i.key, i.statement_id, i.member_id, i.method_id, i.amount, i.day, "  # noqa: S608
-            "i.attempt, i.first_failed_on, CASE WHEN i.manual THEN 1 ELSE 0 END, s.status, "
-            "s.next_retry_on "
-            "FROM billing_paymentintent i JOIN billing_statement s ON s.id = i.statement_id "
-            f"WHERE i.id IN ({_ids_sql(claimed)}) ORDER BY i.day, i.id",
-            [
-                ("id", "int64"),
-                ("key", "object"),
-                ("statement_id", "int64"),
-                ("member_id", "int64"),
-                ("method_id", "float64"),
-                ("cents", "int64"),
-                ("day", "object"),
-                ("attempt", "int64"),
-                ("first", "object"),
-                ("manual", "int64"),
-                ("stmt_status", "object"),
-                ("next_retry", "object"),
-            ],
-        )
+        temp_table("pay_claimed", "id bigint PRIMARY KEY", {"id": np.asarray(claimed, np.int64)})
+        with index_joins():  # a day's intents and statements of millions, by primary key
+            rows = _claimed_rows()
         groups: dict[tuple[dt.date, bool], Attempts] = {}
         for k in range(len(rows["id"])):
             day = _day(rows["day"][k])
@@ -316,6 +299,30 @@ def settle_charges(answers: list[Answer], notices: Notices) -> dict:
                 summary[name] += v
         notices.queue()  # the members' emails, committed with what they tell
     return summary
+
+
+def _claimed_rows() -> dict:
+    return read_columns(
+        "SELECT i.id, i.key, i.statement_id, i.member_id, i.method_id, i.amount, i.day, "
+        "i.attempt, i.first_failed_on, CASE WHEN i.manual THEN 1 ELSE 0 END, s.status, "
+        "s.next_retry_on FROM pay_claimed c "
+        "JOIN billing_paymentintent i ON i.id = c.id "
+        "JOIN billing_statement s ON s.id = i.statement_id ORDER BY i.day, i.id",
+        [
+            ("id", "int64"),
+            ("key", "object"),
+            ("statement_id", "int64"),
+            ("member_id", "int64"),
+            ("method_id", "float64"),
+            ("cents", "int64"),
+            ("day", "object"),
+            ("attempt", "int64"),
+            ("first", "object"),
+            ("manual", "int64"),
+            ("stmt_status", "object"),
+            ("next_retry", "object"),
+        ],
+    )
 
 
 def _attempt(att: Attempts, rows: dict, k: int, answer: Answer, manual: bool, notices) -> None:

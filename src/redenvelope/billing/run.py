@@ -33,6 +33,7 @@ from redenvelope.core.bulk import (
     copy_arrays,
     db_timestamp,
     execute,
+    index_joins,
     is_postgres,
     next_id,
     read_columns,
@@ -126,6 +127,23 @@ def start_of_day(day: dt.date) -> dict:
     return {"cancelled": len(ended), "trials_converted": len(converting)}
 
 
+def _previous_statements() -> dict:
+    return read_columns(
+        "SELECT s.member_id, s.period_start, s.held_days, s.plan_price, "  # noqa: S608
+        "s.subtotal - s.discount, s.tax "
+        "FROM billing_statement s JOIN bill_due b ON b.member_id = s.member_id "
+        "WHERE s.kind = 'period' AND s.period_end = b.start",
+        [
+            ("member_id", "int64"),
+            ("start", "object"),
+            ("held", "int64"),
+            ("price", "int64"),
+            ("net", "int64"),
+            ("tax", "int64"),
+        ],
+    )
+
+
 def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
     """Issue the statements due on `day` (for `member_ids` only, when given), written due:
     every paying member whose current period has no statement yet — those whose billing day
@@ -144,7 +162,11 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
     base = (
         "FROM membership_member m JOIN membership_plan p ON p.id = m.plan_id "  # noqa: S608
         "JOIN bill_anchor b ON b.anchor = m.billing_day "
-        f"WHERE m.status IN ('active', 'past_due') {only} AND NOT EXISTS (SELECT 1 FROM "
+        f"WHERE m.status IN ('active', 'past_due') {only} "
+        # Only members whose last billed period has ended (or who have none) can be due: the
+        # rest have a statement covering today (Member.billed_until).
+        f"AND (m.billed_until IS NULL OR m.billed_until <= '{day.isoformat()}') "
+        "AND NOT EXISTS (SELECT 1 FROM "
         "billing_statement s WHERE s.member_id = m.id AND s.kind = 'period' "
         "AND s.status <> 'written_off' "
         "AND s.period_start < b.stop AND s.period_end > b.start) "
@@ -205,21 +227,10 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
     )
     ends = {a: period_containing(a, day)[1] for a in set(due["anchor"].tolist())}
     end_of = [ends[a] for a in due["anchor"].tolist()]
-    # Last period's statement, to correct it for hold days that changed after it was issued.
-    prev = read_columns(
-        "SELECT s.member_id, s.period_start, s.held_days, s.plan_price, "  # noqa: S608
-        "s.subtotal - s.discount, s.tax "
-        "FROM billing_statement s JOIN bill_due b ON b.member_id = s.member_id "
-        "WHERE s.kind = 'period' AND s.period_end = b.start",
-        [
-            ("member_id", "int64"),
-            ("start", "object"),
-            ("held", "int64"),
-            ("price", "int64"),
-            ("net", "int64"),
-            ("tax", "int64"),
-        ],
-    )
+    # Last period's statement, to correct it for hold days that changed after it was issued
+    # (the day's members looked up by index in millions of statements).
+    with index_joins():
+        prev = _previous_statements()
     prev_of = {
         m: (_day(s), h, p, net, tax)
         for m, s, h, p, net, tax in zip(
@@ -438,9 +449,16 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
     reset_sequence("billing_statement")
     temp_table(
         "bill_stmt",
-        "member_id bigint, statement_id bigint",
-        {"member_id": members, "statement_id": ids},
+        "member_id bigint, statement_id bigint, period_end date",
+        {"member_id": members, "statement_id": ids, "period_end": cols["end"]},
     )
+    # Billed through the new periods' ends; a gift month is used.
+    with index_joins():  # a day's members of millions, by primary key
+        execute(
+            "UPDATE membership_member SET billed_until = s.period_end, gift_months_left = "
+            "CASE WHEN gift_months_left > 0 THEN gift_months_left - 1 ELSE 0 END "
+            "FROM bill_stmt s WHERE s.member_id = membership_member.id"
+        )
     # Credits used by these statements: account credit's new remaining, percent-off's amount
     # (and the statement it went to), in one pass.
     used = credit_updates + pct_updates
@@ -467,11 +485,6 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
             "UPDATE billing_fee SET status = 'billed', statement_id = s.statement_id "
             "FROM bill_stmt s WHERE s.member_id = billing_fee.member_id "
             "AND billing_fee.status = 'open'"
-        )
-    if (due["gift_left"] > 0).any():
-        execute(
-            "UPDATE membership_member SET gift_months_left = gift_months_left - 1 "
-            "WHERE gift_months_left > 0 AND id IN (SELECT member_id FROM bill_stmt)"
         )
     if carry:
         from .models import Credit
@@ -543,6 +556,11 @@ def member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
                 f"written_off_on = '{day.isoformat()}' WHERE id IN ({_ids_sql(owed['id'])})"
             )
             _reverse_unearned(day, owed["id"])
+        # The written-off period no longer counts as billed (if they rejoin, it is billed).
+        execute(
+            "UPDATE membership_member SET billed_until = NULL "  # noqa: S608
+            f"WHERE id IN ({_ids_sql(cancelled)})"
+        )
         end_memberships(cancelled, reason="payment failed after every retry")
     going = [m for m in failed if m not in set(cancelled)]
     if going:

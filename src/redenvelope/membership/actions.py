@@ -282,6 +282,7 @@ def rejoin(member: Member, *, plan: Plan | None = None, actor=None) -> Member:
         cancelled_at=None,
         plan=plan,
         billing_day=timezone.localdate(clock.now()).day,
+        billed_until=None,
     )
     _log(member, "rejoined", actor, plan=plan.code)
     member.refresh_from_db()
