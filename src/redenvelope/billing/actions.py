@@ -1119,7 +1119,7 @@ def compensate_outage(
     it and from where are recorded."""
     import numpy as np
 
-    from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, reset_sequence
+    from redenvelope.core.bulk import copy_arrays, db_timestamp
 
     if not roles_of(issuer) & {"support_lead", "finance", "operations", "admin"}:
         raise Forbidden("Support leads, finance, operations and admins compensate outages.")
@@ -1144,11 +1144,9 @@ def compensate_outage(
         via=via[:60],
     )
     if len(ids):
-        c0 = next_id("billing_credit")
         copy_arrays(
             "billing_credit",
             {
-                "id": np.arange(c0, c0 + len(ids), dtype=np.int64),
                 "member_id": ids,
                 "kind": "percent",
                 "amount": None,
@@ -1165,7 +1163,6 @@ def compensate_outage(
                 "idempotency_key": None,
             },
         )
-        reset_sequence("billing_credit")
         ref = f"incident{incident.pk}"
         notices = Notices([("outage_credit", int(m), None, ref) for m in ids.tolist()])
         notices.queue(
@@ -1183,7 +1180,7 @@ def charge_fees_bulk(kind: str, items: list[tuple[int, int]], *, reason: str) ->
     each with its own balanced entry, like `charge_fee`."""
     import numpy as np
 
-    from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, reset_sequence
+    from redenvelope.core.bulk import copy_arrays, db_timestamp
 
     amount = fee_amount(kind)
     if amount <= 0 or not items:
@@ -1208,11 +1205,9 @@ def charge_fees_bulk(kind: str, items: list[tuple[int, int]], *, reason: str) ->
             ln for j in range(len(items)) for ln in ((j, "1100", cents, 0), (j, "4100", 0, cents))
         ],
     )
-    f0 = next_id("billing_fee")
     copy_arrays(
         "billing_fee",
         {
-            "id": np.arange(f0, f0 + len(items), dtype=np.int64),
             "member_id": members,
             "kind": kind,
             "copy_id": np.array([c for _, c in items], np.int64),
@@ -1229,7 +1224,6 @@ def charge_fees_bulk(kind: str, items: list[tuple[int, int]], *, reason: str) ->
             "idempotency_key": [f"fee:{kind}:{c}:{m}" for m, c in items],
         },
     )
-    reset_sequence("billing_fee")
     return len(items)
 
 

@@ -32,9 +32,8 @@ from redenvelope.core.bulk import (
     execute,
     index_joins,
     is_postgres,
-    next_id,
+    new_ids,
     read_columns,
-    reset_sequence,
     temp_table,
 )
 from redenvelope.ledger.actions import post_bulk
@@ -103,8 +102,7 @@ def queue_charges(
             f"manual:{s}:{secrets.token_hex(8)}" if manual else f"charge:{s}:{a}"
             for s, a in zip(statement_ids.tolist(), attempt.tolist(), strict=True)
         ]
-    i0 = next_id("billing_paymentintent")
-    ids = np.arange(i0, i0 + n, dtype=np.int64)
+    ids = new_ids("billing_paymentintent", n)
     copy_arrays(
         "billing_paymentintent",
         {
@@ -131,7 +129,6 @@ def queue_charges(
             "settled_at": None,
         },
     )
-    reset_sequence("billing_paymentintent")
     return ids
 
 
@@ -395,11 +392,9 @@ def record(att: Attempts, *, manual: bool = False) -> dict:
     entry_of = np.full(n, -1, np.int64)
     if ok:
         entry_of[np.array(ok, np.int64)] = entry_ids
-    p0 = next_id("billing_payment")
     copy_arrays(
         "billing_payment",
         {
-            "id": np.arange(p0, p0 + n, dtype=np.int64),
             "member_id": np.array(rows["member_id"], np.int64),
             "statement_id": np.array(rows["statement_id"], np.int64),
             "method_id": rows["method_id"],
@@ -416,7 +411,6 @@ def record(att: Attempts, *, manual: bool = False) -> dict:
             "idempotency_key": rows["key"],
         },
     )
-    reset_sequence("billing_payment")
     paid = [
         c if s == "succeeded" else 0 for c, s in zip(rows["cents"], rows["status"], strict=True)
     ]

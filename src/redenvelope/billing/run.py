@@ -35,9 +35,8 @@ from redenvelope.core.bulk import (
     execute,
     index_joins,
     is_postgres,
-    next_id,
+    new_ids,
     read_columns,
-    reset_sequence,
     temp_table,
 )
 from redenvelope.ledger.actions import post_bulk
@@ -405,8 +404,7 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
     entry_ids = [None] * n
     for i, e in zip(posted.tolist(), posted_ids.tolist(), strict=True):
         entry_ids[i] = e
-    s0 = next_id("billing_statement")
-    ids = np.arange(s0, s0 + n, dtype=np.int64)
+    ids = new_ids("billing_statement", n)
     total = np.array(cols["total"], np.int64)
     status = np.where(total == 0, "paid", "due").astype(object)
     paid = np.zeros(n, np.int64)
@@ -446,7 +444,6 @@ def bill(day: dt.date, member_ids=None, *, queue: bool = False) -> dict:
             "entry_id": entry_ids,
         },
     )
-    reset_sequence("billing_statement")
     temp_table(
         "bill_stmt",
         "member_id bigint, statement_id bigint, period_end date",

@@ -9,8 +9,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from django.db import connection
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BATCH = 50_000
 
@@ -21,7 +25,7 @@ def is_postgres() -> bool:
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[tuple]) -> int:
     """Insert all rows into table; returns the number written."""
-    cols = ", ".join(columns)
+    cols = ", ".join(connection.ops.quote_name(c) for c in columns)
     written = 0
     with connection.cursor() as cursor:
         if is_postgres():
@@ -54,8 +58,29 @@ def reset_sequence(table: str, column: str = "id") -> None:
         )
 
 
+def new_ids(table: str, n: int, column: str = "id") -> np.ndarray:
+    """n ids for rows about to be written, ascending, taken from the table's sequence so no
+    concurrent writer (another run, a member's request through the ORM) can take one of them
+    (they need not be consecutive). SQLite runs one writer at a time (IMMEDIATE
+    transactions): the ids after the table's last."""
+    import numpy as np
+
+    if n <= 0:
+        return np.zeros(0, np.int64)
+    if not is_postgres():
+        first = next_id(table, column)
+        return np.arange(first, first + n, dtype=np.int64)
+    return read_columns(
+        f"SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) "  # noqa: S608
+        f"FROM generate_series(1, {int(n)})",
+        [("id", "int64")],
+    )["id"]
+
+
 def next_id(table: str, column: str = "id") -> int:
-    """The first id free in table (bulk writers assign ids themselves, then reset the sequence)."""
+    """The first id free in table, for builders that write a whole table in bulk with no one
+    else writing (the demo and benchmark builders), then reset the sequence. Every other bulk
+    writer lets the database number its rows, or takes `new_ids`."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}")  # noqa: S608
         return int(cursor.fetchone()[0])
@@ -224,7 +249,7 @@ def copy_arrays(table: str, columns: dict) -> int:
                 data[name] = pa.array([v] * n)
         buf = io.BytesIO()
         pacsv.write_csv(pa.table(data), buf, write_options=pacsv.WriteOptions(include_header=False))
-        cols = ", ".join(columns)
+        cols = ", ".join(connection.ops.quote_name(c) for c in columns)
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy,

@@ -29,7 +29,7 @@ from django.core.mail.message import EmailMessage
 from django.db import connection, transaction
 
 from . import clock
-from .bulk import db_timestamp, execute, is_postgres, temp_table
+from .bulk import copy_arrays, db_timestamp, execute, is_postgres, temp_table
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,33 @@ def _setting(name: str, default):
     return settings.REDENVELOPE.get(name, default)
 
 
-def queue_emails(rows: dict) -> int:
+def queue_emails(rows: dict, *, new_keys: bool = False) -> int:
     """Queue emails given as columns (see the module's text); keys already queued are skipped.
-    Returns how many were added. Delivery is arranged for after the commit."""
+    Returns how many were added. Delivery is arranged for after the commit. `new_keys`: the
+    keys name a record made in this transaction (a dispatch run's), so none can be queued yet:
+    the rows are copied straight in (a key seen twice still fails on the unique key)."""
     n = len(rows["key"])
     if n == 0:
         return 0
+    if new_keys:
+        copy_arrays(
+            "core_outboundemail",
+            {
+                "key": list(rows["key"]),
+                "kind": list(rows["kind"]),
+                "member_id": list(rows["member_id"]),
+                "to": list(rows["to"]),
+                "subject": list(rows["subject"]),
+                "body": list(rows["body"]),
+                "created_at": db_timestamp(clock.now()),
+                "claimed_at": None,
+                "sent_at": None,
+                "attempts": 0,
+                "last_error": "",
+            },
+        )
+        transaction.on_commit(deliver_soon)
+        return n
     temp_table(
         "mail_new",
         "key varchar(200), kind varchar(40), member_id bigint, recipient varchar(254), "

@@ -9,7 +9,7 @@ class OutboundEmail(models.Model):
     batches through one SMTP connection (`core.mail.deliver`). `key` makes queueing idempotent:
     a rerun that queues the same email again adds nothing."""
 
-    key = models.CharField(max_length=200, unique=True)
+    key = models.CharField(max_length=200)
     kind = models.CharField(max_length=40)
     member_id = models.BigIntegerField(null=True, blank=True)
     to = models.CharField(max_length=254)
@@ -30,6 +30,9 @@ class OutboundEmail(models.Model):
             ),
             models.Index(fields=["member_id", "created_at"], name="core_mail_member"),
         ]
+        # (a constraint, not unique=True: keys are looked up by equality only, and PostgreSQL
+        # would keep a second, LIKE index on them for every email)
+        constraints = [models.UniqueConstraint(fields=["key"], name="core_mail_key")]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.to}"

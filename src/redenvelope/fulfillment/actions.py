@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from redenvelope.core import clock
-from redenvelope.core.bulk import copy_rows, db_timestamp, next_id, reset_sequence
+from redenvelope.core.bulk import copy_rows, db_timestamp
 from redenvelope.core.errors import Conflict, DomainError, NotFound
 from redenvelope.inventory import actions as inventory
 from redenvelope.inventory.barcodes import parse_barcode
@@ -352,7 +352,6 @@ def check_in_bulk(items: list[tuple[int, int, bool]], *, source: str = "sim") ->
         return 0
     now = clock.now()
     at = db_timestamp(now)
-    sc = next_id("fulfillment_returnscan")
     events, scans = [], []
     by_state: dict[tuple[int, bool], list[int]] = {}
     for sid, cid, barcode in rows:
@@ -374,10 +373,7 @@ def check_in_bulk(items: list[tuple[int, int, bool]], *, source: str = "sim") ->
                 )
             )
         outcome = "damaged" if damaged else "returned"
-        scans.append(
-            (sc, dc, barcode, cid, sid, outcome, f"{barcode} {outcome}", source, "", None, at)
-        )
-        sc += 1
+        scans.append((dc, barcode, cid, sid, outcome, f"{barcode} {outcome}", source, "", None, at))
     for (dc, damaged), cids in by_state.items():
         for start in range(0, len(cids), 5000):
             chunk = cids[start : start + 5000]
@@ -392,7 +388,6 @@ def check_in_bulk(items: list[tuple[int, int, bool]], *, source: str = "sim") ->
     copy_rows(
         "fulfillment_returnscan",
         [
-            "id",
             "dc_id",
             "raw",
             "copy_id",
@@ -406,7 +401,6 @@ def check_in_bulk(items: list[tuple[int, int, bool]], *, source: str = "sim") ->
         ],
         scans,
     )
-    reset_sequence("fulfillment_returnscan")
     return len(rows)
 
 

@@ -23,10 +23,8 @@ from redenvelope.core.bulk import (
     execute,
     index_joins,
     is_postgres,
-    next_id,
     read_columns,
     read_packed,
-    reset_sequence,
     temp_table,
 )
 from redenvelope.core.errors import Conflict, DomainError
@@ -634,11 +632,9 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None
     done("copy events")
     if fail_after == "events":
         raise RuntimeError("injected failure after copy events")
-    sh0 = next_id("fulfillment_shipment")
-    copy_arrays(
+    copy_arrays(  # numbered by the database, in this order
         "fulfillment_shipment",
         {
-            "id": np.arange(sh0, sh0 + n, dtype=np.int64),
             "member_id": result.member_id.astype(np.int64),
             "copy_id": copy_ids,
             "title_id": result.title_id.astype(np.int64),
@@ -651,7 +647,6 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None
             "bonus": False,
         },
     )
-    reset_sequence("fulfillment_shipment")
     done("shipments")
     # Shipped titles leave their queues.
     remove_entries(gathered, gathered.entries_for(result.member_id, result.title_id))

@@ -53,4 +53,4 @@ def queue_run_emails(run, result, people: dict, dc_city: dict[int, str]) -> int:
             + lines
             + CLOSING
         )
-    return queue_emails(cols)
+    return queue_emails(cols, new_keys=True)  # keys name this run

@@ -136,8 +136,7 @@ def post_bulk(
         db_timestamp,
         execute,
         is_postgres,
-        next_id,
-        reset_sequence,
+        new_ids,
     )
 
     from .queries import account_ids
@@ -159,8 +158,7 @@ def post_bulk(
     if np.abs(net).max() > 0:
         bad = int(np.flatnonzero(net)[0])
         raise DomainError(f"Unbalanced entry for member {member_ids[bad]}; nothing posted.")
-    e0 = next_id("ledger_journalentry")
-    ids = np.arange(e0, e0 + n, dtype=np.int64)
+    ids = new_ids("ledger_journalentry", n)
     copy_arrays(
         "ledger_journalentry",
         {
@@ -174,13 +172,10 @@ def post_bulk(
             "idempotency_key": keys,
         },
     )
-    reset_sequence("ledger_journalentry")
     acct = account_ids()
-    l0 = next_id("ledger_journalline")
     copy_arrays(
         "ledger_journalline",
         {
-            "id": np.arange(l0, l0 + len(lines), dtype=np.int64),
             "entry_id": ids[idx],
             "account_id": np.array([acct[ln[1]] for ln in lines], np.int64),
             "member_id": member_ids[idx],
@@ -189,7 +184,6 @@ def post_bulk(
             "currency": "USD",
         },
     )
-    reset_sequence("ledger_journalline")
     if len(lines) >= ANALYZE_AFTER and is_postgres():
         # Plans made on the statistics of before a large load can take minutes (nested loops
         # over what the planner thinks is a small table): refresh them at once.

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from redenvelope.accounts.roles import Role
 from redenvelope.core import clock
-from redenvelope.core.bulk import copy_arrays, db_timestamp, next_id, reset_sequence, temp_table
+from redenvelope.core.bulk import copy_arrays, db_timestamp, temp_table
 from redenvelope.core.errors import Conflict, DomainError
 from redenvelope.inventory.models import Region
 from redenvelope.ledger.money import to_money
@@ -216,11 +216,9 @@ def add_events(rows: list[tuple[int, str, dict]], actor=None) -> None:
     """Append member history rows (member id, kind, data) in bulk, for the set-wise paths."""
     if not rows:
         return
-    e0 = next_id("membership_memberevent")
     copy_arrays(
         "membership_memberevent",
         {
-            "id": np.arange(e0, e0 + len(rows), dtype=np.int64),
             "member_id": np.array([r[0] for r in rows], np.int64),
             "kind": [r[1] for r in rows],
             "at": db_timestamp(clock.now()),
@@ -228,7 +226,6 @@ def add_events(rows: list[tuple[int, str, dict]], actor=None) -> None:
             "data": [json.dumps(r[2]) for r in rows],
         },
     )
-    reset_sequence("membership_memberevent")
 
 
 def end_memberships(member_ids, *, reason: str, actor=None) -> list[int]:
