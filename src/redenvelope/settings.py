@@ -7,6 +7,7 @@ ALLOWED_HOSTS  comma separated
 EMAIL_URL      smtp://host:port (default: console backend in DEBUG, localhost:25 otherwise)
 REDIS_URL      when set, Huey uses Redis instead of SQLite
 MAIL_DELIVERY  after_commit (default) | worker: who sends the queued emails (docs/operations.md)
+DISPATCH_WORKERS  DC runs due together that run side by side (default 0: one per core)
 """
 
 from __future__ import annotations
@@ -196,6 +197,8 @@ REDENVELOPE = {
     # worker's deliver_mail job ("worker": for production, off the runs' path).
     "MAIL_DELIVERY": os.environ.get("MAIL_DELIVERY", "after_commit"),
     "MAIL_BATCH": int(os.environ.get("MAIL_BATCH", 500)),
+    # DCs whose dispatch is due together run side by side, this many at once (0: one per core).
+    "DISPATCH_WORKERS": int(os.environ.get("DISPATCH_WORKERS", 0)),
     # A cancelled member's queue is kept this long, then purged.
     "QUEUE_RETENTION_DAYS": int(os.environ.get("QUEUE_RETENTION_DAYS", 730)),
     "QUEUE_MAX_LENGTH": int(os.environ.get("QUEUE_MAX_LENGTH", 500)),

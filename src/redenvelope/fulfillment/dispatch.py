@@ -8,6 +8,9 @@ second call for the same date and scope returns the first run and changes nothin
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -748,20 +751,65 @@ def _service_figures(inst: Instance, result) -> dict:
     }
 
 
-def run_due_dispatches(now) -> list[DispatchRun]:
+def run_due_dispatches(now, *, workers: int | None = None) -> list[DispatchRun]:
     """The scheduler's path (`dispatch_at_cutoffs`): the day's run of each open DC whose cut-off
     has passed by `now` and that has not run (nor a national run), earliest cut-off first, each
-    with its pick lists, labels and emails."""
+    with its pick lists, labels and emails. DCs due at once run side by side in processes of
+    their own (`workers`, setting DISPATCH_WORKERS, default one per core), on PostgreSQL and
+    outside a transaction: their members (home regions), stock and queues are disjoint, so
+    the runs are too."""
     today = timezone.localdate(now)
     local = timezone.localtime(now).time()
     done = set(DispatchRun.objects.filter(run_date=today).values_list("scope", flat=True))
     if "ALL" in done:
         return []
+    due = [
+        dc
+        for dc in DistributionCenter.objects.filter(status=DistributionCenter.Status.OPEN).order_by(
+            "cutoff", "code"
+        )
+        if dc.code not in done and local >= dc.cutoff
+    ]
+    if workers is None:
+        workers = int(settings.REDENVELOPE.get("DISPATCH_WORKERS") or os.cpu_count() or 1)
+    if len(due) > 1 and workers > 1 and _may_fork():
+        return _run_side_by_side(today, due, workers)
+    return [run_dispatch(today, dc, documents=True) for dc in due]
+
+
+def _may_fork() -> bool:
+    """Runs in processes only where forking is safe: PostgreSQL (each process its own
+    connection), outside a transaction, and no other thread alive (a Huey consumer with thread
+    workers runs them one after another)."""
+    from django.db import connection
+
+    return is_postgres() and not connection.in_atomic_block and threading.active_count() == 1
+
+
+def _run_side_by_side(day: dt.date, dcs, workers: int) -> list[DispatchRun]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from django.db import connections
+
+    connections.close_all()  # each process opens its own; none inherits this one's socket
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(min(workers, len(dcs)), mp_context=ctx) as pool:
+        futures = [pool.submit(_run_one, day, dc.pk) for dc in dcs]
+        answers = [f.result() for f in futures]  # the first failure is raised, after the rest
     runs = []
-    for dc in DistributionCenter.objects.filter(status=DistributionCenter.Status.OPEN).order_by(
-        "cutoff", "code"
-    ):
-        if dc.code in done or local < dc.cutoff:
-            continue
-        runs.append(run_dispatch(today, dc, documents=True))
+    for pk, documents, wait_s in answers:
+        run = DispatchRun.objects.get(pk=pk)
+        run.documents, run.documents_wait_s = documents, wait_s
+        runs.append(run)
     return runs
+
+
+def _run_one(day: dt.date, dc_pk: int) -> tuple[int, list, float]:
+    """One DC's run, in a process of its own."""
+    from django.db import connections
+
+    try:
+        run = run_dispatch(day, DistributionCenter.objects.get(pk=dc_pk), documents=True)
+        return run.pk, run.documents, getattr(run, "documents_wait_s", 0.0)
+    finally:
+        connections.close_all()
