@@ -578,8 +578,14 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None
         [(int(k >> 32), int(k & 0xFFFFFFFF), int(c)) for k, c in zip(uniq, counts, strict=True)],
     )
     chosen = read_columns(
-        "SELECT id, dc_id, title_id, barcode, format FROM (SELECT c.id, c.dc_id, c.title_id, "
-        "c.barcode, c.format, nd.n, "
+        # The first n of each shelf, walked on the shelves' index (copies_on_shelf).
+        "SELECT c.id, c.dc_id, c.title_id, c.barcode, c.format FROM re_need nd "
+        "CROSS JOIN LATERAL (SELECT id, dc_id, title_id, barcode, format FROM inventory_copy "
+        "WHERE dc_id = nd.dc_id AND title_id = nd.title_id AND status = 'on_shelf' "
+        "ORDER BY id LIMIT nd.n) c ORDER BY c.dc_id, c.title_id, c.id"
+        if is_postgres()
+        else "SELECT id, dc_id, title_id, barcode, format FROM (SELECT c.id, c.dc_id, "
+        "c.title_id, c.barcode, c.format, nd.n, "
         "ROW_NUMBER() OVER (PARTITION BY c.dc_id, c.title_id ORDER BY c.id) AS rn "
         "FROM inventory_copy c JOIN re_need nd ON nd.dc_id = c.dc_id "
         "AND nd.title_id = c.title_id WHERE c.status = 'on_shelf') x WHERE rn <= n "
