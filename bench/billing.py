@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -256,6 +257,19 @@ def _run(members: int, days: int, seed: int, console, sink) -> dict:
             "DATABASE_URL=postgres://... for the target.[/yellow]"
         )
     settings.REDENVELOPE["SALES_TAX"] = TAXED
+    # The provider's books belong to this database's business: a bench on another database
+    # must not find its charges already made (a repeated key returns the first answer).
+    from redenvelope.billing.gateway import reset_gateway
+
+    name = connection.settings_dict.get("NAME") or "default"
+    store = Path(settings.REDENVELOPE["PAYMENT_PROVIDER_STORE"]).with_name(
+        f"provider-bench-{connection.vendor}-{Path(str(name)).stem}.sqlite3"
+    )
+    if not Member.objects.exists():  # a new business: new books
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{store}{suffix}").unlink(missing_ok=True)
+    settings.REDENVELOPE = {**settings.REDENVELOPE, "PAYMENT_PROVIDER_STORE": str(store)}
+    reset_gateway()
     # As in production with the scheduler: the run queues its emails and the worker's
     # `deliver_mail` job sends them (timed here on their own, after the days).
     settings.REDENVELOPE = {**settings.REDENVELOPE, "MAIL_DELIVERY": "worker"}
