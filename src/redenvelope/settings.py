@@ -8,6 +8,7 @@ EMAIL_URL      smtp://host:port (default: console backend in DEBUG, localhost:25
 REDIS_URL      when set, Huey uses Redis instead of SQLite
 MAIL_DELIVERY  after_commit (default) | worker: who sends the queued emails (docs/operations.md)
 DISPATCH_WORKERS  DC runs due together that run side by side (default 0: one per core)
+HUEY_WORKERS, HUEY_WORKER_TYPE  the job worker's processes (default 2, "process")
 """
 
 from __future__ import annotations
@@ -183,6 +184,13 @@ else:
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": env_bool("HUEY_IMMEDIATE", False),
     }
+# The worker runs each job in a process of its own (two at once): a job alone in its process may
+# fork, so the DCs due together dispatch side by side and their labels are drawn by forked
+# workers (a thread worker does both in turn, in-process).
+HUEY["consumer"] = {
+    "workers": int(os.environ.get("HUEY_WORKERS", 2)),
+    "worker_type": os.environ.get("HUEY_WORKER_TYPE", "process"),
+}
 
 LOGGING = {
     "version": 1,
