@@ -114,14 +114,9 @@ def run(
             "total_s": total,
         }
     )
-    import os
+    from redenvelope.fulfillment.dispatch import side_by_side
 
-    from redenvelope.fulfillment.dispatch import _may_fork
-
-    workers = int(settings.REDENVELOPE.get("DISPATCH_WORKERS") or os.cpu_count() or 1)
-    out["side_by_side"] = (
-        min(workers, len(runs)) if not national and len(runs) > 1 and _may_fork() else 1
-    )
+    out["side_by_side"] = 1 if national else side_by_side(len(runs))
     # What is not in the runs' own phases (commits, the scheduler's own reads); with runs
     # side by side the phases add up to more than the day.
     out["commit_s"] = max(

@@ -553,11 +553,6 @@ def member_statuses(day: dt.date, failed, succeeded, cancelled) -> None:
                 f"written_off_on = '{day.isoformat()}' WHERE id IN ({_ids_sql(owed['id'])})"
             )
             _reverse_unearned(day, owed["id"])
-        # The written-off period no longer counts as billed (if they rejoin, it is billed).
-        execute(
-            "UPDATE membership_member SET billed_until = NULL "  # noqa: S608
-            f"WHERE id IN ({_ids_sql(cancelled)})"
-        )
         end_memberships(cancelled, reason="payment failed after every retry")
     going = [m for m in failed if m not in set(cancelled)]
     if going:

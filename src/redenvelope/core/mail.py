@@ -48,39 +48,37 @@ def queue_emails(rows: dict, *, new_keys: bool = False) -> int:
     n = len(rows["key"])
     if n == 0:
         return 0
+    text = {c: list(rows[c]) for c in ("key", "kind", "to", "subject", "body")}
+    now = db_timestamp(clock.now())
     if new_keys:
-        copy_arrays(
+        added = copy_arrays(
             "core_outboundemail",
             {
-                "key": list(rows["key"]),
-                "kind": list(rows["kind"]),
+                **text,
                 "member_id": list(rows["member_id"]),
-                "to": list(rows["to"]),
-                "subject": list(rows["subject"]),
-                "body": list(rows["body"]),
-                "created_at": db_timestamp(clock.now()),
+                "created_at": now,
                 "claimed_at": None,
                 "sent_at": None,
                 "attempts": 0,
                 "last_error": "",
             },
         )
-        transaction.on_commit(deliver_soon)
-        return n
+        transaction.on_commit(deliver_soon)  # (at once when not in a transaction: written by now)
+        return added
     temp_table(
         "mail_new",
         "key varchar(200), kind varchar(40), member_id bigint, recipient varchar(254), "
         "subject varchar(200), body text",
         {
-            "key": list(rows["key"]),
-            "kind": list(rows["kind"]),
+            "key": text["key"],
+            "kind": text["kind"],
             # -1 stands for no member (an email to a gift's buyer), NULL once inserted
             "member_id": np.array(
                 [-1 if m is None else int(m) for m in rows["member_id"]], np.int64
             ),
-            "recipient": list(rows["to"]),
-            "subject": list(rows["subject"]),
-            "body": list(rows["body"]),
+            "recipient": text["to"],
+            "subject": text["subject"],
+            "body": text["body"],
         },
     )
     added = execute(
@@ -89,7 +87,7 @@ def queue_emails(rows: dict, *, new_keys: bool = False) -> int:
         "SELECT key, kind, CASE WHEN member_id < 0 THEN NULL ELSE member_id END, recipient, "
         "subject, body, %s, 0, '' FROM mail_new WHERE true "
         "ON CONFLICT (key) DO NOTHING",
-        [db_timestamp(clock.now())],
+        [now],
     )
     transaction.on_commit(deliver_soon)
     return added

@@ -776,20 +776,23 @@ def run_due_dispatches(now, *, workers: int | None = None) -> list[DispatchRun]:
         )
         if dc.code not in done and local >= dc.cutoff
     ]
-    if workers is None:
-        workers = int(settings.REDENVELOPE.get("DISPATCH_WORKERS") or os.cpu_count() or 1)
-    if len(due) > 1 and workers > 1 and _may_fork():
-        return _run_side_by_side(today, due, workers)
+    at_once = side_by_side(len(due), workers)
+    if at_once > 1:
+        return _run_side_by_side(today, due, at_once)
     return [run_dispatch(today, dc, documents=True) for dc in due]
 
 
-def _may_fork() -> bool:
-    """Runs in processes only where forking is safe: PostgreSQL (each process its own
-    connection), outside a transaction, and no other thread alive (a Huey consumer with thread
-    workers runs them one after another)."""
+def side_by_side(due: int, workers: int | None = None) -> int:
+    """How many of `due` DC runs go at once: up to `workers` (setting DISPATCH_WORKERS, 0 or
+    unset: one per core), and only where forking is safe: PostgreSQL (each process its own
+    connection), outside a transaction, no other thread alive (a Huey thread worker runs them
+    one after another)."""
     from django.db import connection
 
-    return is_postgres() and not connection.in_atomic_block and threading.active_count() == 1
+    if workers is None:
+        workers = int(settings.REDENVELOPE.get("DISPATCH_WORKERS") or os.cpu_count() or 1)
+    safe = is_postgres() and not connection.in_atomic_block and threading.active_count() == 1
+    return max(1, min(workers, due)) if safe else 1
 
 
 def _run_side_by_side(day: dt.date, dcs, workers: int) -> list[DispatchRun]:
@@ -799,7 +802,7 @@ def _run_side_by_side(day: dt.date, dcs, workers: int) -> list[DispatchRun]:
 
     connections.close_all()  # each process opens its own; none inherits this one's socket
     ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(min(workers, len(dcs)), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         futures = [pool.submit(_run_one, day, dc.pk) for dc in dcs]
         answers = [f.result() for f in futures]  # the first failure is raised, after the rest
     runs = []

@@ -230,11 +230,12 @@ def add_events(rows: list[tuple[int, str, dict]], actor=None) -> None:
 
 def end_memberships(member_ids, *, reason: str, actor=None) -> list[int]:
     """The one way a membership ends, for one member or a million: status cancelled as of now,
-    no scheduled cancellation or pending plan left, one `cancelled` event with the reason. Used
-    by `cancel` (staff, a trial, set_status), the billing run's end of a paid period and its last
-    failed retry. Members already cancelled are left as they are; returns those it ended. The
-    queue is kept (queues purges it after the retention period). Runs inside the caller's
-    transaction."""
+    no scheduled cancellation or pending plan left, billed through nothing (a member who comes
+    back is billed by the next run: Member.billed_until), one `cancelled` event with the
+    reason. Used by `cancel` (staff, a trial, set_status), the billing run's end of a paid
+    period and its last failed retry. Members already cancelled are left as they are;
+    returns those it ended. The queue is kept (queues purges it after the retention period).
+    Runs inside the caller's transaction."""
     ids = sorted({int(m) for m in member_ids})
     if not ids:
         return []
@@ -242,7 +243,7 @@ def end_memberships(member_ids, *, reason: str, actor=None) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE membership_member SET status = 'cancelled', cancelled_at = %s, "
-            "cancels_on = NULL, pending_plan_id = NULL "
+            "cancels_on = NULL, pending_plan_id = NULL, billed_until = NULL "
             "WHERE id IN (SELECT member_id FROM end_members) AND status <> 'cancelled' "
             "RETURNING id",
             [clock.now()],
@@ -279,7 +280,6 @@ def rejoin(member: Member, *, plan: Plan | None = None, actor=None) -> Member:
         cancelled_at=None,
         plan=plan,
         billing_day=timezone.localdate(clock.now()).day,
-        billed_until=None,
     )
     _log(member, "rejoined", actor, plan=plan.code)
     member.refresh_from_db()

@@ -114,8 +114,8 @@ class Member(models.Model):
     gift_month_value = MoneyField(default=0)
     # The end of the latest period billed (not written off): while it is after a day, that day
     # is billed. The daily run looks only at members whose billed_until has come (or who have
-    # none) instead of every member's statements; set by the run, cleared when a statement is
-    # written off or the member rejoins (`check` proves it: `billed_until`).
+    # none) instead of every member's statements; set by the run, cleared when the membership
+    # ends (`end_memberships`, a write-off's included; `check` proves it: `billed_until`).
     billed_until = models.DateField(null=True, blank=True, editable=False)
 
     class Meta:
