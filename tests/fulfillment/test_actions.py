@@ -16,7 +16,7 @@ def test_ship_and_return_leave_full_records(world):
     shipment = ship_copy(world.alice, copy)
     copy.refresh_from_db()
     assert copy.status == "shipped"
-    assert list(copy.events.values_list("kind", flat=True)) == ["received", "picked", "shipped"]
+    assert list(copy.events.values_list("kind", flat=True)) == ["received", "shipped"]
     assert not QueueEntry.objects.filter(member=world.alice).exists()
     with pytest.raises(Conflict):
         ship_copy(world.bob, copy)

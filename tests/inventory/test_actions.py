@@ -51,8 +51,8 @@ def test_bluray_copy_of_dvd_only_title_is_refused(world):
 
 def test_lifecycle_transitions_and_refusals(world):
     copy = world.new_copy(world.films[0])
-    with pytest.raises(Conflict, match="cannot be shipped"):
-        actions.record_event(copy, EventKind.SHIPPED)
+    with pytest.raises(Conflict, match="cannot be returned"):
+        actions.record_event(copy, EventKind.RETURNED)  # it was never out
     actions.mark_lost(copy, note="vanished from shelf")
     actions.mark_found(copy, world.sjc)
     copy.refresh_from_db()

@@ -964,20 +964,7 @@ def _discs_out(
             when = shipped_at[c]
             ref = f"member:{int(member_ids[shipped_copy[c]])}"
             event_rows.append(
-                (
-                    cid,
-                    "picked",
-                    "on_shelf",
-                    "picked",
-                    dc,
-                    db_timestamp(when - dt.timedelta(hours=2)),
-                    None,
-                    ref,
-                    "",
-                )
-            )
-            event_rows.append(
-                (cid, "shipped", "picked", "shipped", dc, db_timestamp(when), None, ref, "")
+                (cid, "shipped", "on_shelf", "shipped", dc, db_timestamp(when), None, ref, "")
             )
     copy_rows(
         "inventory_copy",

@@ -1,5 +1,5 @@
 """Per-row shipping and returns: the door people click through. Bulk dispatch must leave the same
-records (copy events picked + shipped, one open shipment, the title leaves the queue)."""
+records (one shipped copy event, one open shipment, the title leaves the queue)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def ship_copy(member: Member, copy: Copy, *, actor=None) -> Shipment:
     if copy.title_id not in eligible:
         raise DomainError(f"{copy.title} is not eligible to ship to this member now.")
     ref = f"member:{member.pk}"
-    inventory.record_event(copy, EventKind.PICKED, actor=actor, ref=ref)
+    # One event, shelf to mail, as the daily run records it (inventory.models.TRANSITIONS).
     inventory.record_event(copy, EventKind.SHIPPED, actor=actor, ref=ref)
     bonus = len(out) + 1 > member.plan.discs_at_once and member.bonus_rentals > 0
     shipment = Shipment.objects.create(

@@ -555,8 +555,8 @@ def _addresses(member_id: np.ndarray) -> dict:
 
 
 def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None) -> int:
-    """Every shipment of the run, set-wise: copies chosen and marked shipped, picked and shipped
-    events, shipments, and the titles out of their queues. `parts` receives
+    """Every shipment of the run, set-wise: copies chosen and marked shipped, a shipped event
+    each, shipments, and the titles out of their queues. `parts` receives
     the seconds each step took."""
     n = len(result.member_id)
     if n == 0:
@@ -578,7 +578,7 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None
         [(int(k >> 32), int(k & 0xFFFFFFFF), int(c)) for k, c in zip(uniq, counts, strict=True)],
     )
     chosen = read_columns(
-        # The first n of each shelf, walked on the shelves' index (copies_on_shelf).
+        # The first n of each shelf, walked on the shelves' index (copies_by_shelf).
         "SELECT c.id, c.dc_id, c.title_id, c.barcode, c.format FROM re_need nd "
         "CROSS JOIN LATERAL (SELECT id, dc_id, title_id, barcode, format FROM inventory_copy "
         "WHERE dc_id = nd.dc_id AND title_id = nd.title_id AND status = 'on_shelf' "
@@ -623,17 +623,20 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None
         raise Conflict("Copies changed while dispatching; nothing was recorded.")
     done("copies shipped")
     now = clock.now()
-    picked_at = db_timestamp(now - dt.timedelta(minutes=30))
     shipped_at = db_timestamp(now)
     ref = f"run:{run.pk}"
     actor_id = actor.pk if actor else None
+    # One event per disc, shelf to mail (its pick is the run's pick list), appended in copy
+    # order: the (copy, id) index then takes them page after page instead of one random page
+    # each.
+    by_copy = np.argsort(copy_ids)
     append_copy_event_arrays(
-        copy_id=np.repeat(copy_ids, 2),
-        kind=np.tile(np.array(["picked", "shipped"]), n),
-        from_status=np.tile(np.array(["on_shelf", "picked"]), n),
-        to_status=np.tile(np.array(["picked", "shipped"]), n),
-        dc_id=np.repeat(result.dc_id.astype(np.int64), 2),
-        at=np.tile(np.array([picked_at, shipped_at]), n),
+        copy_id=copy_ids[by_copy],
+        kind="shipped",
+        from_status="on_shelf",
+        to_status="shipped",
+        dc_id=result.dc_id.astype(np.int64)[by_copy],
+        at=shipped_at,
         actor_id=actor_id,
         ref=ref,
         note="",

@@ -86,8 +86,14 @@ class Shipment(models.Model):
         db_index=False,
         db_constraint=False,
     )
+    # copy: the open shipment by the unique key below, closed ones by `ship_closed_by_copy`
+    # (entered when a shipment closes, not on each of a run's new rows).
     copy = models.ForeignKey(
-        Copy, on_delete=models.PROTECT, related_name="shipments", db_constraint=False
+        Copy,
+        on_delete=models.PROTECT,
+        related_name="shipments",
+        db_constraint=False,
+        db_index=False,
     )
     title = models.ForeignKey(
         Title, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
@@ -131,6 +137,7 @@ class Shipment(models.Model):
             ),
             models.Index(fields=["member", "status"]),
             models.Index(fields=["shipped_at"]),
+            models.Index(fields=["copy"], condition=~Q(status="open"), name="ship_closed_by_copy"),
         ]
         constraints = [
             # A disc is in exactly one place: at most one open shipment per copy.

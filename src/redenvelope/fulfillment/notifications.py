@@ -21,10 +21,18 @@ def queue_run_emails(run, result, people: dict, dc_city: dict[int, str]) -> int:
     if n == 0:
         return 0
     member = result.member_id.astype(np.int64)
+    # Titles by name, as a rank per title id: the sort is of the catalog's few thousand names,
+    # not of the run's hundreds of thousands of lines.
     titles = people["titles"]
-    names = np.array([titles[t] for t in result.title_id.tolist()], dtype=str)
-    order = np.lexsort((names, member))  # by member, then title
-    member, names, dcs = member[order], names[order], result.dc_id[order].tolist()
+    ids = np.fromiter(titles, np.int64, len(titles))
+    by_name = sorted(range(len(ids)), key=lambda i: titles[int(ids[i])])
+    rank_of = np.empty(len(ids), np.int64)
+    rank_of[by_name] = np.arange(len(ids))
+    id_order = np.argsort(ids)
+    title = result.title_id.astype(np.int64)
+    rank = rank_of[id_order[np.searchsorted(ids[id_order], title)]]
+    order = np.lexsort((rank, member))  # by member, then title name
+    member, title, dcs = member[order], title[order].tolist(), result.dc_id[order].tolist()
     starts = np.flatnonzero(np.r_[True, member[1:] != member[:-1]])
     ends = np.r_[starts[1:], n].tolist()
     at = np.searchsorted(people["id"], member[starts])
@@ -32,25 +40,28 @@ def queue_run_emails(run, result, people: dict, dc_city: dict[int, str]) -> int:
     first = people["first_name"][at].tolist()
     usernames = people["username"][at].tolist()
     when = f"{run.run_date:%B %-d}"
-    cols: dict[str, list] = {c: [] for c in ("key", "kind", "member_id", "to", "subject", "body")}
-    names = names.tolist()
+    # One line per (title, DC) in the run: rendered once each.
+    line = {}
+    for t, d in zip(title, dcs, strict=True):
+        if (t, d) not in line:
+            line[t, d] = f"  • {titles[t]} — from our {dc_city.get(d, '')} center"
+    lines = [line[t, d] for t, d in zip(title, dcs, strict=True)]
+    cols: dict[str, list] = {c: [] for c in ("key", "member_id", "to", "subject", "body")}
+    prefix = f"shipped:{run.pk}:"
+    opening = f",\n\nOn its way to you today ({when}):\n"
+    members = member[starts].tolist()
     for j, (s, e) in enumerate(zip(starts.tolist(), ends, strict=True)):
         if not emails[j]:
             continue
-        m = int(member[s])
-        lines = "\n".join(
-            f"  • {names[k]} — from our {dc_city.get(dcs[k], '')} center" for k in range(s, e)
-        )
-        cols["key"].append(f"shipped:{run.pk}:{m}")
-        cols["kind"].append("shipped")
+        m = members[j]
+        cols["key"].append(prefix + str(m))
         cols["member_id"].append(m)
         cols["to"].append(emails[j])
         cols["subject"].append(
             "Your disc is on its way" if e - s == 1 else f"{e - s} discs are on their way"
         )
         cols["body"].append(
-            f"Hello {first[j] or usernames[j]},\n\nOn its way to you today ({when}):\n"
-            + lines
-            + CLOSING
+            "Hello " + (first[j] or usernames[j]) + opening + "\n".join(lines[s:e]) + CLOSING
         )
+    cols["kind"] = ["shipped"] * len(cols["key"])
     return queue_emails(cols, new_keys=True)  # keys name this run

@@ -114,7 +114,9 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     EventKind.RECEIVED: (frozenset(), CopyStatus.ON_SHELF),
     EventKind.PICKED: (frozenset({CopyStatus.ON_SHELF}), CopyStatus.PICKED),
     EventKind.UNPICKED: (frozenset({CopyStatus.PICKED}), CopyStatus.ON_SHELF),
-    EventKind.SHIPPED: (frozenset({CopyStatus.PICKED}), CopyStatus.SHIPPED),
+    # Straight from the shelf when it ships the day it is picked (the pick list is the
+    # record of the pick: one event per disc shipped), or after a recorded pick.
+    EventKind.SHIPPED: (frozenset({CopyStatus.ON_SHELF, CopyStatus.PICKED}), CopyStatus.SHIPPED),
     EventKind.RETURNED: (frozenset({CopyStatus.SHIPPED, CopyStatus.LOST}), CopyStatus.ON_SHELF),
     EventKind.DAMAGED: (
         frozenset({CopyStatus.ON_SHELF, CopyStatus.SHIPPED, CopyStatus.PICKED, CopyStatus.LOST}),
@@ -140,9 +142,10 @@ class Copy(models.Model):
     # Unique by a constraint, not unique=True: that would add a second (LIKE pattern) index,
     # which every one of a dispatch day's copy updates would pay for and no query uses.
     barcode = models.CharField(max_length=12, validators=[RegexValidator(BARCODE_RE.pattern)])
-    # title is served by the (title, status) index below, dc only on the shelf (a DC is deleted
-    # rarely, and then its copies are scanned): a dispatch day updates hundreds of thousands of
-    # copies, and each index costs on each row.
+    # title and dc are served by the indexes below. No index holds the status: a dispatch day
+    # moves hundreds of thousands of copies off the shelf, and with the status in no index
+    # (and room left in each page) PostgreSQL writes each new row version beside the old one
+    # with no new entry in any index (a heap-only update).
     title = models.ForeignKey(
         Title, on_delete=models.PROTECT, related_name="copies", db_index=False
     )
@@ -160,11 +163,9 @@ class Copy(models.Model):
         verbose_name_plural = "copies"
         indexes = [
             # The shelves: what a DC has of a title, lowest id first (the copies dispatch
-            # takes, read n at a time). A copy leaving the shelf never enters it.
-            models.Index(
-                fields=["dc", "title", "id"], condition=Q(status="on_shelf"), name="copies_on_shelf"
-            ),
-            models.Index(fields=["title", "status"]),
+            # takes, read n at a time, passing over those not on the shelf).
+            models.Index(fields=["dc", "title", "id"], name="copies_by_shelf"),
+            models.Index(fields=["title"], name="copies_by_title"),
         ]
         constraints = [
             models.CheckConstraint(
