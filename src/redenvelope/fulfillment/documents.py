@@ -3,8 +3,9 @@
 Pick lists are in shelf order (titles alphabetically, then barcode), as discs are shelved.
 Labels carry the member's address, the DC's return address and the copy's barcode as Code 128,
 which the return scan reads. The rows are read in one query; the DCs' PDFs are drawn in parallel
-processes, with the Code 128 bars written as raw PDF rectangles (reportlab's barcode widget is
-about three times slower, which matters on a national day of hundreds of thousands of labels).
+processes, written by `core.pdf` (plain pages of text and rectangles; reportlab's page objects
+were half the time of a national day's labels), with the Code 128 bars as raw PDF rectangles
+(reportlab's barcode widget is about three times slower; its symbol table is used).
 """
 
 from __future__ import annotations
@@ -16,18 +17,13 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from reportlab import rl_config
 from reportlab.graphics.barcode.code128 import _patterns
 from reportlab.lib.pagesizes import letter
 from reportlab.lib.units import inch
-from reportlab.pdfgen import canvas
+
+from redenvelope.core.pdf import PdfWriter, literal
 
 from .models import DispatchRun
-
-# Page streams compressed but not ASCII85-armoured: binary streams are standard PDF, and the
-# armour costs a fifth of the time on a national day's labels (rl_accel, a dependency, does the
-# escaping and encoding reportlab would otherwise do in Python).
-rl_config.useA85 = 0
 
 # Code 128: per symbol value, its bars as (offset, width) in modules, and its total width.
 _SYMBOLS = {}
@@ -289,20 +285,16 @@ def write_run_documents(run: DispatchRun, *, workers: int | None = None) -> list
 
 
 class _Ops:
-    """PDF content written as raw operators, one append per page (public drawString builds a
-    text object per call, which is what makes a national day's labels slow)."""
+    """A page's content as raw operators, joined once per page (core.pdf)."""
 
-    def __init__(self, c: canvas.Canvas):
-        self.c = c
+    def __init__(self, pdf: PdfWriter):
+        self.pdf = pdf
         self.parts: list[str] = []
-        self.fonts = {
-            name: c._doc.getInternalFontName(name) for name in ("Helvetica", "Helvetica-Bold")
-        }
 
     def text(self, x: float, y: float, s: str, size: float, bold: bool = False) -> None:
-        font = self.fonts["Helvetica-Bold" if bold else "Helvetica"]
-        raw = self.c._escape(s.encode("cp1252", "replace"))
-        self.parts.append(f"BT {font} {size} Tf {x:.2f} {y:.2f} Td ({raw}) Tj ET")
+        self.parts.append(
+            f"BT {'/F2' if bold else '/F1'} {size} Tf {x:.2f} {y:.2f} Td ({literal(s)}) Tj ET"
+        )
 
     def barcode(self, value: str, x: float, y: float, module: float, height: float) -> None:
         """Each symbol's bars are a pre-formatted path in its own coordinates; between symbols
@@ -315,79 +307,74 @@ class _Ops:
         )
 
     def flush(self) -> None:
-        if self.parts:
-            self.c._code.append(" ".join(self.parts))
-            self.parts = []
+        self.pdf.page(" ".join(self.parts))
+        self.parts = []
 
 
 def _pick_list(
     path: str, run_id: int, day: str, rows: list[tuple], part: tuple[int, int] = (0, 1)
 ) -> None:
-    c = canvas.Canvas(path, pagesize=letter)
-    ops = _Ops(c)
-    height = letter[1]
-    per_page = 45
-    pages = max(1, -(-len(rows) // per_page))
-    for page in range(pages):
-        if page:
+    with PdfWriter(path, *letter) as pdf:
+        ops = _Ops(pdf)
+        height = letter[1]
+        per_page = 45
+        pages = max(1, -(-len(rows) // per_page))
+        for page in range(pages):
+            ops.text(
+                0.6 * inch,
+                height - 0.7 * inch,
+                f"Pick list - {rows[0][0]} {rows[0][1]} - {day}",
+                14,
+                bold=True,
+            )
+            ops.text(
+                0.6 * inch,
+                height - 0.9 * inch,
+                f"Run {run_id}, {len(rows)} discs, shelf order. Page {page + 1} of {pages}."
+                + (f" Part {part[0] + 1} of {part[1]}." if part[1] > 1 else ""),
+                9,
+            )
+            y = height - 1.2 * inch
+            for x, label in (
+                (0.6, "#"),
+                (1.0, "Barcode"),
+                (2.3, "Title"),
+                (6.0, "Format"),
+                (6.8, "Ship to"),
+            ):
+                ops.text(x * inch, y, label, 9, bold=True)
+            y -= 0.22 * inch
+            for i in range(page * per_page, min(len(rows), (page + 1) * per_page)):
+                r = rows[i]
+                ops.text(0.6 * inch, y, str(part[0] * PART + i + 1), 9)
+                ops.text(1.0 * inch, y, r[4], 9)
+                ops.text(2.3 * inch, y, r[5][:62], 9)
+                ops.text(6.0 * inch, y, "Blu-ray" if r[6] == "bluray" else "DVD", 9)
+                ops.text(6.8 * inch, y, r[13], 9)
+                y -= 0.2 * inch
             ops.flush()
-            c.showPage()
-        ops.text(
-            0.6 * inch,
-            height - 0.7 * inch,
-            f"Pick list - {rows[0][0]} {rows[0][1]} - {day}",
-            14,
-            bold=True,
-        )
-        ops.text(
-            0.6 * inch,
-            height - 0.9 * inch,
-            f"Run {run_id}, {len(rows)} discs, shelf order. Page {page + 1} of {pages}."
-            + (f" Part {part[0] + 1} of {part[1]}." if part[1] > 1 else ""),
-            9,
-        )
-        y = height - 1.2 * inch
-        for x, label in (
-            (0.6, "#"),
-            (1.0, "Barcode"),
-            (2.3, "Title"),
-            (6.0, "Format"),
-            (6.8, "Ship to"),
-        ):
-            ops.text(x * inch, y, label, 9, bold=True)
-        y -= 0.22 * inch
-        for i in range(page * per_page, min(len(rows), (page + 1) * per_page)):
-            r = rows[i]
-            ops.text(0.6 * inch, y, str(part[0] * PART + i + 1), 9)
-            ops.text(1.0 * inch, y, r[4], 9)
-            ops.text(2.3 * inch, y, r[5][:62], 9)
-            ops.text(6.0 * inch, y, "Blu-ray" if r[6] == "bluray" else "DVD", 9)
-            ops.text(6.8 * inch, y, r[13], 9)
-            y -= 0.2 * inch
-    ops.flush()
-    c.save()
 
 
 def _labels(path: str, rows: list[tuple]) -> None:
     """Two columns of five 4 x 2 inch labels per letter page."""
-    c = canvas.Canvas(path, pagesize=letter)
-    ops = _Ops(c)
-    w, h = 4 * inch, 2 * inch
-    module = 0.011 * inch
-    for i, r in enumerate(rows):
-        slot = i % 10
-        if i and slot == 0:
-            ops.flush()
-            c.showPage()
-        col, row = slot % 2, slot // 2
-        x = 0.25 * inch + col * w
-        y = letter[1] - 0.5 * inch - (row + 1) * h
-        name = f"{r[7]} {r[8]}".strip() or r[9]
-        ops.text(x + 0.15 * inch, y + h - 0.25 * inch, f"Red Envelope, {r[1]}, {r[2]}, {r[3]}", 7)
-        ops.text(x + 0.15 * inch, y + h - 0.55 * inch, name[:40], 11, bold=True)
-        ops.text(x + 0.15 * inch, y + h - 0.75 * inch, r[10][:45], 10)
-        ops.text(x + 0.15 * inch, y + h - 0.92 * inch, f"{r[11]}, {r[12]} {r[13]}", 10)
-        ops.barcode(r[4], x + 0.2 * inch, y + 0.3 * inch, module, 0.45 * inch)
-        ops.text(x + 0.15 * inch, y + 0.15 * inch, r[4], 8)
-    ops.flush()
-    c.save()
+    with PdfWriter(path, *letter) as pdf:
+        ops = _Ops(pdf)
+        w, h = 4 * inch, 2 * inch
+        module = 0.011 * inch
+        for i, r in enumerate(rows):
+            slot = i % 10
+            if i and slot == 0:
+                ops.flush()
+            col, row = slot % 2, slot // 2
+            x = 0.25 * inch + col * w
+            y = letter[1] - 0.5 * inch - (row + 1) * h
+            name = f"{r[7]} {r[8]}".strip() or r[9]
+            ops.text(
+                x + 0.15 * inch, y + h - 0.25 * inch, f"Red Envelope, {r[1]}, {r[2]}, {r[3]}", 7
+            )
+            ops.text(x + 0.15 * inch, y + h - 0.55 * inch, name[:40], 11, bold=True)
+            ops.text(x + 0.15 * inch, y + h - 0.75 * inch, r[10][:45], 10)
+            ops.text(x + 0.15 * inch, y + h - 0.92 * inch, f"{r[11]}, {r[12]} {r[13]}", 10)
+            ops.barcode(r[4], x + 0.2 * inch, y + 0.3 * inch, module, 0.45 * inch)
+            ops.text(x + 0.15 * inch, y + 0.15 * inch, r[4], 8)
+        ops.flush()
