@@ -100,21 +100,26 @@ _MEMBERS = """
                       AND h.ends_on > '{day}')
 """
 _MEMBER_SHIPMENTS = """
-    SELECT s.member_id,
-           SUM(CASE WHEN s.status = 'open' THEN 1 ELSE 0 END) AS open_n,
-           SUM(CASE WHEN s.shipped_at >= {month_start} THEN 1 ELSE 0 END) AS month_n,
-           SUM(CASE WHEN s.shipped_at >= '{recent_since}' THEN 1 ELSE 0 END) AS recent_n
+    SELECT s.member_id, s.title_id,
+           CASE WHEN s.status = 'open' THEN 1 ELSE 0 END AS open_n,
+           CASE WHEN s.shipped_at >= {month_start} THEN 1 ELSE 0 END AS month_n,
+           CASE WHEN s.shipped_at >= '{recent_since}' THEN 1 ELSE 0 END AS recent_n
     FROM fulfillment_shipment s JOIN membership_member m ON m.id = s.member_id
     WHERE (s.status = 'open' OR s.shipped_at >= '{since}'){dc_members}
-    GROUP BY s.member_id
 """
+_SHIPMENT_COLUMNS = [
+    ("member_id", "int64"),
+    ("title_id", "int64"),
+    ("open_n", "int8"),
+    ("month_n", "int8"),
+    ("recent_n", "int8"),
+]
 
 
 def _read_member_shipments(sql: str) -> dict:
-    return read_packed(
-        sql,
-        [("member_id", "int64"), ("open_n", "int64"), ("month_n", "int64"), ("recent_n", "int64")],
-    )
+    """The shipments that count against the members' plans, one row each: what is out (also
+    what the queue read must not ship again) and what shipped this month and in 30 days."""
+    return read_packed(sql, _SHIPMENT_COLUMNS)
 
 
 # The first {top} entries of each member's queue, with `later` = 1 where an earlier disc of
@@ -143,12 +148,6 @@ _TOP_SQLITE = """
                ROW_NUMBER() OVER (PARTITION BY q.member_id ORDER BY q.position) AS rn
         FROM re_dm d JOIN queues_queueentry q ON q.member_id = d.member_id) t
     WHERE rn <= {top}
-"""
-# Discs out with those members (a title out is not shipped again; nor is a later disc of a
-# series while an earlier one is out).
-_OUT = """
-    SELECT sh.member_id, sh.title_id FROM re_dm d
-    JOIN fulfillment_shipment sh ON sh.member_id = d.member_id AND sh.status = 'open'
 """
 
 
@@ -186,22 +185,19 @@ def _read_part(member_ids: np.ndarray, top: int) -> dict:
     )
 
 
-def _read_queues(top: int, member_ids: np.ndarray) -> dict:
+def _read_queues(top: int, member_ids: np.ndarray, out: dict) -> dict:
     """The top of each waiting member's queue (members in re_dm, also given as `member_ids`),
     sorted by member and position, with `ok` where the entry may ship now (the series rule of
-    queues.series, and not a title already out)."""
+    queues.series, and not a title already out: `out` holds member_id and title_id of the
+    discs out with them)."""
     from django.db import connection
 
     _earlier_table()
-    out_columns = [("member_id", "int64"), ("title_id", "int64")]
     if is_postgres() and len(member_ids) > PARALLEL_ABOVE and not connection.in_atomic_block:
         # Two halves on their own connections (they see only committed rows: never inside a
-        # transaction), the discs out on this one meanwhile.
+        # transaction).
         halves = [_Background(_read_part, ids, top) for ids in np.array_split(member_ids, 2)]
-        try:
-            out = read_packed(_OUT, out_columns)
-        finally:
-            got = [h.result() for h in halves]
+        got = [h.result() for h in halves]
         q = {c: np.concatenate([g[c] for g in got]) for c, _ in _QUEUE_COLUMNS}
     else:
         q = read_packed(
@@ -210,7 +206,6 @@ def _read_queues(top: int, member_ids: np.ndarray) -> dict:
             ),
             _QUEUE_COLUMNS,
         )
-        out = read_packed(_OUT, out_columns)
     # Rows come member by member, each in queue order; sort only if they did not.
     m, p = q["member_id"], q["position"]
     if len(m) > 1 and not np.all((m[1:] > m[:-1]) | ((m[1:] == m[:-1]) & (p[1:] > p[:-1]))):
@@ -291,8 +286,18 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
     order = np.argsort(m["id"], kind="stable")
     m = {k: v[order] for k, v in m.items()}
 
+    # Per member, how many of its shipments count in each column (rows sorted by member).
+    by = np.argsort(sh["member_id"], kind="stable")
+    sh = {k: v[by] for k, v in sh.items()}
+    firsts = (
+        np.flatnonzero(np.r_[True, sh["member_id"][1:] != sh["member_id"][:-1]]) if len(by) else by
+    )
+
     def counted(col: str) -> np.ndarray:
-        return _lookup(sh["member_id"], sh[col], m["id"], 0)
+        sums = (
+            np.add.reduceat(sh[col].astype(np.int64), firsts) if len(by) else np.zeros(0, np.int64)
+        )
+        return _lookup(sh["member_id"][firsts], sums, m["id"], 0)
 
     m = {
         "member_id": m["id"],
@@ -321,7 +326,12 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
 
     parts = {"members": round(time.perf_counter() - started, 3)}
     t = time.perf_counter()
-    q = _read_queues(QUEUE_TOP, members["member_id"])
+    is_out = sh["open_n"] == 1
+    q = _read_queues(
+        QUEUE_TOP,
+        members["member_id"],
+        {"member_id": sh["member_id"][is_out], "title_id": sh["title_id"][is_out]},
+    )
     # The engine's position is the place in the queue as the member sees it (1 = top): the
     # rows read are the top of each queue in order, so it is the row's place among them.
     member = q["member_id"]
