@@ -28,8 +28,9 @@ class OutboundEmail(models.Model):
             models.Index(
                 fields=["id"], condition=models.Q(sent_at__isnull=True), name="core_mail_pending"
             ),
-            models.Index(fields=["member_id", "created_at"], name="core_mail_member"),
         ]
+        # No index by member: no query reads a member's emails yet, and a national dispatch
+        # day writes a few hundred thousand rows, each paying for every index.
         # (a constraint, not unique=True: keys are looked up by equality only, and PostgreSQL
         # would keep a second, LIKE index on them for every email)
         constraints = [models.UniqueConstraint(fields=["key"], name="core_mail_key")]

@@ -180,9 +180,10 @@ def _read_part(member_ids: np.ndarray, top: int) -> dict:
     """One share of the members' queues (run by a _Background, on its own connection)."""
     temp_table("re_dm_part", "member_id bigint", {"member_id": member_ids})
     _earlier_table()
-    return read_packed(
-        _QUEUE.format(source=_TOP_PG.format(top=top, members="re_dm_part")), _QUEUE_COLUMNS
-    )
+    with index_joins():  # the series check probes (member, title), never merges a queue
+        return read_packed(
+            _QUEUE.format(source=_TOP_PG.format(top=top, members="re_dm_part")), _QUEUE_COLUMNS
+        )
 
 
 def _read_queues(top: int, member_ids: np.ndarray, out: dict) -> dict:
@@ -200,12 +201,15 @@ def _read_queues(top: int, member_ids: np.ndarray, out: dict) -> dict:
         got = [h.result() for h in halves]
         q = {c: np.concatenate([g[c] for g in got]) for c, _ in _QUEUE_COLUMNS}
     else:
-        q = read_packed(
-            _QUEUE.format(
-                source=(_TOP_PG if is_postgres() else _TOP_SQLITE).format(top=top, members="re_dm")
-            ),
-            _QUEUE_COLUMNS,
-        )
+        with index_joins():
+            q = read_packed(
+                _QUEUE.format(
+                    source=(_TOP_PG if is_postgres() else _TOP_SQLITE).format(
+                        top=top, members="re_dm"
+                    )
+                ),
+                _QUEUE_COLUMNS,
+            )
     # Rows come member by member, each in queue order; sort only if they did not.
     m, p = q["member_id"], q["position"]
     if len(m) > 1 and not np.all((m[1:] > m[:-1]) | ((m[1:] == m[:-1]) & (p[1:] > p[:-1]))):
