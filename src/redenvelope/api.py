@@ -29,7 +29,9 @@ class TokenAuth(HttpBearer):
 api = NinjaAPI(
     title="Red Envelope API",
     version="1",
-    description="Catalog reads and each member's own queue. Errors are JSON: {detail, code}.",
+    description=(
+        "Catalog reads, each member's own queue and ratings. Errors are JSON: {detail, code}."
+    ),
     auth=[TokenAuth(), SessionAuth()],
     urls_namespace="api",
 )
@@ -62,8 +64,10 @@ from redenvelope.billing.api import router as billing_router  # noqa: E402
 from redenvelope.catalog.api import router as catalog_router  # noqa: E402
 from redenvelope.queues.api import router as queue_router  # noqa: E402
 from redenvelope.queues.api import saved_router  # noqa: E402
+from redenvelope.ratings.api import router as ratings_router  # noqa: E402
 
 api.add_router("/catalog", catalog_router)
 api.add_router("/queue", queue_router)
 api.add_router("/saved", saved_router)
 api.add_router("/billing", billing_router)
+api.add_router("/ratings", ratings_router)

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "redenvelope.inventory",
     "redenvelope.membership",
     "redenvelope.queues",
+    "redenvelope.ratings",
     "redenvelope.fulfillment",
     "redenvelope.billing",
     "redenvelope.web",

@@ -40,7 +40,7 @@ def test_released_and_unreleased(world):
 
 
 def test_search_by_name_and_genre(world):
-    assert {t.name for t in search_titles("film 3")} == {"Film 3"}
+    assert [t.name for t in search_titles("film 3")][0] == "Film 3"
     comedies = {t.name for t in search_titles(genre="comedy")}
     assert comedies == {"Film 0", "Film 2", "Film 4", "Film 6"}
     assert "The Long Show: Season 1, Disc 1" in {t.name for t in search_titles("long show")}

@@ -9,6 +9,7 @@ from django.utils.text import slugify
 
 from redenvelope.core.errors import DomainError
 
+from . import search
 from .models import Genre, Series, Title
 
 
@@ -67,6 +68,7 @@ def add_title(
     )
     if genres:
         title.genres.set([get_or_create_genre(g) for g in genres])
+    search.index_titles([title.pk])
     return title
 
 

@@ -124,3 +124,22 @@ class Title(models.Model):
     @property
     def series_order(self) -> tuple[int, int] | None:
         return (self.season, self.disc_number) if self.series_id else None
+
+
+class TitleSearch(models.Model):
+    """A title as search reads it, folded (lower case, no accents): written only by
+    `catalog.search` (in step with the catalog actions, or rebuilt in bulk). On PostgreSQL the
+    table also holds a weighted `doc` tsvector with GIN and trigram indexes; on SQLite two FTS5
+    tables mirror it (migration 0002)."""
+
+    title = models.OneToOneField(
+        Title, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    name = models.TextField()
+    series = models.TextField(blank=True)
+    rest = models.TextField(blank=True, help_text="Year and genres.")
+    popularity = models.FloatField(default=0.0)
+    release_date = models.DateField()
+
+    def __str__(self) -> str:
+        return self.name

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from redenvelope.accounts.actions import create_staff_user, ensure_roles
 from redenvelope.accounts.roles import Role
+from redenvelope.catalog import search
 from redenvelope.catalog.models import Genre
 from redenvelope.core.bulk import (
     after_bulk_load,
@@ -269,6 +270,7 @@ def build_demo(
         title_ids, popularity, release, is_series, series_key, bluray = _catalog(
             ids, films, rng, today
         )
+        search.rebuild()  # the search index, in bulk
         done("catalog")
 
         region_share = region_pop / region_pop.sum()
