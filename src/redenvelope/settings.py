@@ -135,6 +135,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["redenvelope.accounts.forms.EmailOrUsernameBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "landing"
@@ -173,6 +174,8 @@ elif DEBUG:
     EMAIL_FILE_PATH = DATA_DIR / "mail"
 else:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# Links in emails (verification, password reset, unsubscribe) start here.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Red Envelope <service@redenvelope.test>")
 
 _redis_url = os.environ.get("REDIS_URL")
@@ -235,4 +238,15 @@ REDENVELOPE = {
     ),
     # Fault injection for drills and tests: "timeout=0.05,lost_answer=0.05,latency_ms=1".
     "PAYMENT_PROVIDER_FAULTS": os.environ.get("PAYMENT_PROVIDER_FAULTS", ""),
+    # Notices a member turned off are not sent; core.mail asks this at delivery.
+    "MAIL_MUTED": "redenvelope.membership.emails.muted_pairs",
+    "MAIL_UNSUBSCRIBE_URL": "redenvelope.membership.emails.unsubscribe_url",
+    # The longest vacation hold a member may place, in days.
+    "HOLD_MAX_DAYS": int(os.environ.get("HOLD_MAX_DAYS", 90)),
+    # Sign-in throttle: wrong passwords per account, failures per address, over minutes.
+    "LOGIN_THROTTLE": {
+        "account": int(os.environ.get("LOGIN_THROTTLE_ACCOUNT", 5)),
+        "address": int(os.environ.get("LOGIN_THROTTLE_ADDRESS", 20)),
+        "minutes": int(os.environ.get("LOGIN_THROTTLE_MINUTES", 15)),
+    },
 }

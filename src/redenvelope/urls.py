@@ -5,7 +5,7 @@ from django.urls import path
 from redenvelope.api import api
 from redenvelope.billing import views as billing_views
 from redenvelope.fulfillment import views as fulfillment_views
-from redenvelope.web import views
+from redenvelope.web import account, views
 
 admin.site.site_header = "Red Envelope back office"
 admin.site.site_title = "Red Envelope"
@@ -13,12 +13,44 @@ admin.site.site_title = "Red Envelope"
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("home/", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", account.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("join/", account.join, name="join"),
+    path("join/continue/", views.join_or_sign_in, name="join_or_sign_in"),
+    path("account/", account.account, name="account"),
+    path("account/do/", account.account_action, name="account_action"),
+    path("account/verify/<str:token>/", account.verify_email, name="verify_email"),
+    path("account/verify-again/", account.resend_verification, name="resend_verification"),
+    path("email/unsubscribe/<str:token>/", account.unsubscribe, name="unsubscribe"),
+    path("password/reset/", account.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="web/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="web/password_reset_confirm.html"
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="web/password_reset_complete.html"
+        ),
+        name="password_reset_complete",
+    ),
     path("catalog/", views.catalog, name="catalog"),
     path("catalog/<int:title_id>/", views.title_detail, name="title_detail"),
     path("queue/", views.queue, name="queue"),
     path("queue/change/", views.queue_change, name="queue_change"),
+    path("queue/added/", views.complete_add, name="complete_add"),
+    path("history/", views.history, name="history"),
+    path("ratings/", views.my_ratings, name="my_ratings"),
+    path("ratings/rate-what-you-saw/", views.rate_seen, name="rate_seen"),
+    path("ratings/rate/", views.rate, name="rate"),
     path("queue/report/", views.report_problem, name="report_problem"),
     path("account/billing/", billing_views.member_billing, name="billing"),
     path("account/billing/do/", billing_views.member_action, name="billing_action"),

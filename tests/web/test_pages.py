@@ -4,7 +4,8 @@ from django.urls import reverse
 from redenvelope.queues import actions as queues
 from redenvelope.queues.models import QueueEntry
 
-MEMBER_PAGES = ["catalog", "queue"]
+MEMBER_PAGES = ["queue", "history", "my_ratings", "rate_seen", "account"]
+PUBLIC_PAGES = ["landing", "catalog", "join", "login", "password_reset"]
 
 
 def test_landing_shows_plans(client, world):
@@ -36,7 +37,9 @@ def test_staff_land_on_their_own_page_not_member_pages(client, world, role, page
     assert client.get(landing).status_code == 200
     assert client.get(reverse("admin:index")).status_code == 200
     for page in MEMBER_PAGES:
-        assert client.get(reverse(page)).status_code == 403
+        resp = client.get(reverse(page))
+        assert resp.status_code == 403
+        assert "You are signed in as staff" in resp.content.decode()
 
 
 def test_staff_see_only_their_tables(client, world):
@@ -193,3 +196,8 @@ def test_admin_has_no_side_doors_around_the_actions(client, world):
     hold = Hold.objects.get()
     assert hold.member_id == world.alice.pk
     assert world.alice.events.filter(kind="hold_placed", actor=world.staff["support_lead"]).exists()
+
+
+@pytest.mark.parametrize("page", PUBLIC_PAGES)
+def test_public_pages_open_to_visitors(client, world, page):
+    assert client.get(reverse(page)).status_code == 200

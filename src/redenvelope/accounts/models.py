@@ -25,3 +25,15 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class LoginFailure(models.Model):
+    """One wrong password (or unknown account) at sign-in: what the throttle counts, per
+    account name and per client address, over a sliding window (accounts.throttle)."""
+
+    username = models.CharField(max_length=254, db_index=True)
+    address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.address} at {self.at:%Y-%m-%d %H:%M}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from collections import defaultdict
 from decimal import Decimal
@@ -1305,3 +1306,123 @@ def daily_billing(day: dt.date | None = None) -> dict:
     result["phases"] = result.pop("seconds", {})  # the run's own split
     result["seconds"] = {"run": t1 - t0, "disputes": t2 - t1, "recognition": t3 - t2}
     return result
+
+
+# --- joining from the website -------------------------------------------------------------
+
+
+def sign_up(
+    *,
+    plan: Plan,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    street: str,
+    city: str,
+    state: str,
+    zip_code: str,
+    card_number: str,
+    exp_month,
+    exp_year,
+    gift_code: str = "",
+) -> Member:
+    """A visitor joins: the account and membership (on the plan's free trial), the card as the
+    default payment method, a gift redeemed when a code is given, and the welcome and
+    email-verification emails, all in one transaction. Everything that can be refused is
+    checked first, so a refusal (a taken email, a weak password, an unserved ZIP, a card the
+    provider declines, an unknown gift) changes nothing. The card is verified with the
+    provider (a zero-amount authorisation, no money moved) before the transaction."""
+    from django.contrib.auth import get_user_model, password_validation
+    from django.core.exceptions import ValidationError
+
+    from redenvelope.membership import actions as membership
+    from redenvelope.membership import emails
+
+    email = (email or "").strip()
+    first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
+    if not first_name:
+        raise DomainError("Tell us your first name.", code="name_required")
+    if not (street or "").strip() or not (city or "").strip():
+        raise DomainError("A shipping address needs a street and a city.", code="address")
+    if not re.fullmatch(r"[A-Za-z]{2}", (state or "").strip()):
+        raise DomainError("The state is its two-letter code (NY, CA, ...).", code="address")
+    if get_user_model().objects.filter(email__iexact=email).exists():
+        raise Conflict(
+            "An account with that email already exists: sign in, or reset the password.",
+            code="email_taken",
+        )
+    membership.region_for_zip(zip_code)  # refuses a malformed or unserved ZIP
+    candidate = get_user_model()(
+        username=email.lower(), email=email, first_name=first_name, last_name=last_name
+    )
+    try:
+        password_validation.validate_password(password or "", candidate)
+    except ValidationError as exc:
+        raise DomainError(" ".join(exc.messages), code="weak_password") from None
+    gift_code = (gift_code or "").strip().upper()
+    if gift_code:
+        gift = Gift.objects.filter(code=gift_code).first()
+        if gift is None:
+            raise NotFound("No gift has that code.", code="unknown_gift")
+        if gift.redeemed_by_id:
+            raise Conflict("That gift has already been redeemed.", code="gift_redeemed")
+    try:
+        month, year = int(str(exp_month).strip()), int(str(exp_year).strip())
+    except ValueError:
+        raise DomainError("The card's expiry is a month and a four-digit year.") from None
+    if year < 100:
+        year += 2000
+    today = clock.today()
+    if (year, month) < (today.year, today.month):
+        raise DomainError("That card has expired.", code="card_expired")
+    gateway = get_gateway()
+    try:
+        token = gateway.tokenize_card(card_number or "", month, year)
+        answer = gateway.verify(token)
+    except GatewayTimeout:
+        raise DomainError(
+            "The payment provider did not answer. Nothing was charged; please try again.",
+            code="provider_timeout",
+        ) from None
+    except (GatewayError, ValueError) as exc:
+        raise DomainError(str(exc), code="bad_card") from None
+    if not answer.ok:
+        raise DomainError(
+            f"Your card was declined ({answer.message.lower()}). Try another card.",
+            code="card_declined",
+        )
+    with transaction.atomic():
+        try:
+            member = membership.join(
+                username=email.lower(),
+                email=email,
+                password=password,
+                plan=plan,
+                street=street.strip(),
+                city=city.strip(),
+                state=state.strip(),
+                zip_code=zip_code.strip(),
+                first_name=first_name,
+                last_name=last_name,
+                trial=True,
+            )
+        except IntegrityError:  # the same email joined a moment ago (a double click)
+            raise Conflict(
+                "An account with that email already exists: sign in, or reset the password.",
+                code="email_taken",
+            ) from None
+        add_payment_method(
+            member,
+            kind=PaymentMethod.Kind.CARD,
+            number=card_number,
+            exp_month=month,
+            exp_year=year,
+            actor=member.user,
+        )
+        if gift_code:
+            redeem_gift(member, gift_code, actor=member.user)
+        member.refresh_from_db()
+        emails.send_welcome(member)
+        emails.send_verification(member)
+    return member

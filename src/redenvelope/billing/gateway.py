@@ -153,6 +153,20 @@ class SimulatedGateway:
             raise GatewayError("Expiry year is four digits.")
         return "card_" + _digest(number) + "_" + number[-4:]
 
+    def verify(self, token: str) -> Result:
+        """A zero-amount authorisation, as a processor runs when a card is saved: the card's
+        issuer says whether it would pay. Moves no money, so it needs no key and leaves
+        nothing to reconcile."""
+        self._arrive()
+        code = _behaviour(token)
+        if code == "R01":
+            code = ""  # a bank debit is only returned later, when it is charged
+        if code and code != "chargeback":
+            return self._answer(
+                Result(False, decline_code=code, message=code.replace("_", " ").capitalize())
+            )
+        return self._answer(Result(True, message="Approved"))
+
     def tokenize_bank(self, routing: str, account: str) -> str:
         if not (
             routing.isdigit()

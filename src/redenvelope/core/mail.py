@@ -25,7 +25,6 @@ import logging
 import numpy as np
 from django.conf import settings
 from django.core.mail import get_connection
-from django.core.mail.message import EmailMessage
 from django.db import connection, transaction
 
 from . import clock
@@ -137,7 +136,7 @@ def _claim(batch: int) -> list[tuple]:
             "UPDATE core_outboundemail SET claimed_at = %s, attempts = attempts + 1 "
             "WHERE id IN (SELECT id FROM batch) "
             "AND sent_at IS NULL AND (claimed_at IS NULL OR claimed_at < %s) "
-            'RETURNING id, key, "to", subject, body',
+            'RETURNING id, key, "to", subject, body, kind, member_id',
             [stale, batch, now, stale],
         )
         return sorted(cursor.fetchall())
@@ -156,16 +155,13 @@ def deliver(*, batch: int | None = None, limit: int | None = None, progress=None
             rows = _claim(batch if limit is None else min(batch, limit - sent))
             if not rows:
                 break
-            messages = [
-                EmailMessage(
-                    subject,
-                    body,
-                    settings.DEFAULT_FROM_EMAIL,
-                    [to],
-                    headers={"Message-ID": message_id(key)},
-                )
-                for _, key, to, subject, body in rows
-            ]
+            muted = _muted([(r[6], r[5]) for r in rows])
+            if muted:
+                _mark_sent([r[0] for r in rows if (r[6], r[5]) in muted], note="muted")
+                rows = [r for r in rows if (r[6], r[5]) not in muted]
+                if not rows:
+                    continue
+            messages = [_message(*r[1:]) for r in rows]
             ids = [r[0] for r in rows]
             try:
                 if smtp is None:
@@ -191,14 +187,68 @@ def _ids_table(ids: list[int]) -> None:
     temp_table("mail_ids", "id bigint", {"id": np.asarray(ids, np.int64)})
 
 
-def _mark_sent(ids: list[int]) -> None:
+def _mark_sent(ids: list[int], note: str = "") -> None:
+    """Record a batch as done: sent, or (with a note) not to be sent ("muted": the member
+    turned that kind of notice off)."""
     with transaction.atomic():
         _ids_table(ids)
         execute(
-            "UPDATE core_outboundemail SET sent_at = %s, last_error = '' "
+            "UPDATE core_outboundemail SET sent_at = %s, last_error = %s "
             "WHERE id IN (SELECT id FROM mail_ids)",
-            [clock.now()],
+            [clock.now(), note],
         )
+
+
+def _hook(name: str):
+    """A function named in settings (REDENVELOPE[name]): the domains above answer for the
+    outbox what it cannot know (who muted what, where unsubscribing goes)."""
+    from django.utils.module_loading import import_string
+
+    path = _setting(name, "")
+    return import_string(path) if path else None
+
+
+def _muted(pairs: list[tuple]) -> set:
+    hook = _hook("MAIL_MUTED")
+    return hook(pairs) if hook else set()
+
+
+def as_html(body: str) -> str:
+    """The HTML part of an email: its plain text as paragraphs (links made clickable)."""
+    import re
+
+    from django.utils.html import escape
+
+    paras = []
+    for block in body.split("\n\n"):
+        text = escape(block)
+        text = re.sub(r"(https?://[^\s<]+)", r'<a href="\1">\1</a>', text)
+        paras.append("<p>" + text.replace("\n", "<br>\n") + "</p>")
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"></head>'
+        '<body style="font-family: sans-serif; line-height: 1.5; color: #1a1a1a">'
+        + "\n".join(paras)
+        + "</body></html>"
+    )
+
+
+def _message(key: str, to: str, subject: str, body: str, kind: str, member_id):
+    """One email as sent: plain text and HTML; a notice a member may turn off carries a
+    one-click unsubscribe (RFC 8058)."""
+    from django.core.mail import EmailMultiAlternatives
+
+    headers = {"Message-ID": message_id(key)}
+    hook = _hook("MAIL_UNSUBSCRIBE_URL")
+    url = hook(member_id, kind) if hook and member_id is not None else None
+    if url:
+        headers["List-Unsubscribe"] = f"<{url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        body = body + f"\n\nTo stop these emails: {url}"
+    message = EmailMultiAlternatives(
+        subject, body, settings.DEFAULT_FROM_EMAIL, [to], headers=headers
+    )
+    message.attach_alternative(as_html(body), "text/html")
+    return message
 
 
 def _release(ids: list[int], error: str) -> None:

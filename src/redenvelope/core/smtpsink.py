@@ -4,21 +4,25 @@ mail server, so delivery is measured through SMTP, not a stand-in backend."""
 from __future__ import annotations
 
 import socket
-from email import message_from_bytes
+from email import message_from_bytes, policy
 
 
 class Inbox:
     def __init__(self, keep: bool = True):
         self.keep = keep
         self.messages: list[tuple[list[str], str, str, str]] = []  # to, subject, body, id
+        self.received = []  # each whole message (email.message.EmailMessage): headers, parts
         self.count = 0
 
     async def handle_DATA(self, server, session, envelope):
         self.count += 1
         if self.keep:
-            msg = message_from_bytes(envelope.content)
+            msg = message_from_bytes(envelope.content, policy=policy.default)
+            text = msg.get_body(("plain",))
+            body = text.get_content() if text is not None else msg.get_payload()
+            self.received.append(msg)
             self.messages.append(
-                (envelope.rcpt_tos, msg["Subject"], msg.get_payload(), msg["Message-ID"])
+                (envelope.rcpt_tos, str(msg["Subject"]), body.rstrip("\n"), msg["Message-ID"])
             )
         return "250 OK"
 
@@ -57,3 +61,7 @@ class SmtpSink:
     @property
     def messages(self):
         return self.inbox.messages
+
+    @property
+    def received(self):
+        return self.inbox.received

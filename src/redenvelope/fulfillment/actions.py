@@ -200,6 +200,7 @@ def scan_return(
         status=Shipment.Status.RETURNED, closed_at=now, returned_to=dc
     )
     shipment.refresh_from_db()
+    _tell_received(shipment, copy)
     if envelope_member and envelope_member != shipment.member_id:
         return record(
             ReturnScan.Outcome.WRONG_MEMBER,
@@ -218,6 +219,23 @@ def scan_return(
     return record(
         ReturnScan.Outcome.RETURNED, f"{code} ({copy.title}) returned: shelve it.", copy, shipment
     )
+
+
+def _tell_received(shipment: Shipment, copy: Copy) -> None:
+    """The member hears that the disc is back (a notice they may turn off)."""
+    from redenvelope.membership import emails
+    from redenvelope.membership.models import Member
+
+    member = Member.objects.select_related("user").filter(pk=shipment.member_id).first()
+    if member is not None:
+        emails.send(
+            member,
+            "received",
+            f"received:{shipment.pk}",
+            f"We got {copy.title.name} back",
+            f"{copy.title.name} is back with us, thank you. The next disc in your queue "
+            "ships at the next cut-off.",
+        )
 
 
 class CsvError(DomainError):

@@ -17,7 +17,6 @@ AVAILABILITY = ("Available now", "Short wait", "Long wait", "Very long wait")
 def availability(title_ids) -> dict[int, str]:
     """Per title, a member-facing estimate from queue demand against copies: members who have
     it near the top of their queue (the first three) against copies on shelves and out."""
-    from django.db import connection
     from django.db.models import Count
 
     from redenvelope.inventory.models import Copy, CopyStatus
@@ -45,8 +44,15 @@ def availability(title_ids) -> dict[int, str]:
         .annotate(n=Count("id"))
         .values_list("title_id", "n")
     )
-    # Members with the title in the top 3 of their queue (by rank: positions have gaps), each
-    # entry's count of entries above it stopping at 3 on the (member, position) index.
+    demand = _demand(ids)
+    return {t: _estimate(copies.get(t, 0), shelf.get(t, 0), demand.get(t, 0)) for t in ids}
+
+
+def _demand(ids: list[int]) -> dict[int, int]:
+    """Members with each title in the top 3 of their queue (by rank: positions have gaps),
+    each entry's count of entries above it stopping at 3 on the (member, position) index."""
+    from django.db import connection
+
     marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cur:
         cur.execute(
@@ -56,21 +62,7 @@ def availability(title_ids) -> dict[int, str]:
             "AND a.position < q.position LIMIT 3) above) < 3 GROUP BY q.title_id",
             ids,
         )
-        demand = dict(cur.fetchall())
-    out = {}
-    for t in ids:
-        c, s, d = copies.get(t, 0), shelf.get(t, 0), demand.get(t, 0)
-        if c == 0:
-            out[t] = AVAILABILITY[3]
-        elif s > d:
-            out[t] = AVAILABILITY[0]
-        elif d <= 2 * c:
-            out[t] = AVAILABILITY[1]
-        elif d <= 6 * c:
-            out[t] = AVAILABILITY[2]
-        else:
-            out[t] = AVAILABILITY[3]
-    return out
+        return dict(cur.fetchall())
 
 
 def overdue_lost_since(since) -> dict:
@@ -85,4 +77,46 @@ def overdue_lost_since(since) -> dict:
         f"WHERE s.status = 'lost' AND s.closed_at >= '{db_timestamp(since)}' "
         f"AND e.note LIKE '{OVERDUE_NOTE}%' ORDER BY s.id",
         [("member_id", "int64"), ("copy_id", "int64"), ("note", "object")],
+    )
+
+
+def _estimate(copies: int, shelf: int, demand: int) -> str:
+    if copies == 0:
+        return AVAILABILITY[3]
+    if shelf > demand:
+        return AVAILABILITY[0]
+    if demand <= 2 * copies:
+        return AVAILABILITY[1]
+    if demand <= 6 * copies:
+        return AVAILABILITY[2]
+    return AVAILABILITY[3]
+
+
+def availability_by_format(title_id: int) -> dict[str, str]:
+    """A title's estimate per format it has discs in (DVD, Blu-ray): the same demand (members
+    do not choose a format) against each format's copies."""
+    from django.db.models import Count, Q
+
+    from redenvelope.inventory.models import Copy, CopyStatus, Format
+
+    live = [CopyStatus.ON_SHELF, CopyStatus.PICKED, CopyStatus.SHIPPED, CopyStatus.IN_TRANSFER]
+    rows = (
+        Copy.objects.filter(title_id=title_id, status__in=live)
+        .values("format")
+        .annotate(n=Count("id"), shelf=Count("id", filter=Q(status=CopyStatus.ON_SHELF)))
+    )
+    demand = _demand([title_id]).get(title_id, 0)
+    labels = dict(Format.choices)
+    out = {
+        labels.get(r["format"], r["format"]): _estimate(r["n"], r["shelf"], demand) for r in rows
+    }
+    return out or {"Any format": AVAILABILITY[3]}
+
+
+def rental_history(member_id: int):
+    """Every disc a member had (shipped, back, lost), newest first, with title and DC."""
+    return (
+        Shipment.objects.filter(member_id=member_id)
+        .select_related("title", "dc", "returned_to")
+        .order_by("-shipped_at", "-id")
     )

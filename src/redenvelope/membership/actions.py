@@ -23,6 +23,7 @@ from redenvelope.core.errors import Conflict, DomainError
 from redenvelope.inventory.models import Region
 from redenvelope.ledger.money import to_money
 
+from . import emails
 from .models import Hold, Member, MemberEvent, MemberStatus, Plan
 
 ZIP_RE = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")
@@ -176,6 +177,14 @@ def change_plan(member: Member, plan: Plan, *, actor=None, **details) -> Member:
     Member.objects.filter(pk=member.pk).update(plan=plan, pending_plan=None)
     _log(member, "plan_changed", actor, old=old, new=plan.code, **details)
     member.refresh_from_db()
+    emails.send(
+        member,
+        "plan_changed",
+        f"plan:{member.pk}:{MemberEvent.objects.filter(member=member).latest('id').pk}",
+        f"You are now on {plan.name}",
+        f"Your plan is now {plan.name}: {plan.discs_at_once} disc"
+        f"{'s' if plan.discs_at_once != 1 else ''} at a time, ${plan.monthly_price} a month.",
+    )
     return member
 
 
@@ -188,8 +197,9 @@ def place_hold(member: Member, starts_on: dt.date, ends_on: dt.date, *, actor=No
         raise DomainError("A hold ends after it starts.")
     if starts_on < clock.today():
         raise DomainError("A hold cannot start in the past.")
-    if (ends_on - starts_on).days > 90:
-        raise DomainError("A hold lasts at most 90 days.")
+    longest = int(settings.REDENVELOPE.get("HOLD_MAX_DAYS", 90))
+    if (ends_on - starts_on).days > longest:
+        raise DomainError(f"A hold lasts at most {longest} days.")
     overlapping = member.holds.filter(
         cancelled_at=None, starts_on__lt=ends_on, ends_on__gt=starts_on
     ).exists()
@@ -197,6 +207,15 @@ def place_hold(member: Member, starts_on: dt.date, ends_on: dt.date, *, actor=No
         raise Conflict("That hold overlaps one already planned.")
     hold = Hold.objects.create(member=member, starts_on=starts_on, ends_on=ends_on)
     _log(member, "hold_placed", actor, starts_on=str(starts_on), ends_on=str(ends_on))
+    emails.send(
+        member,
+        "hold",
+        f"hold-placed:{hold.pk}",
+        "Your vacation hold is set",
+        f"Nothing ships from {starts_on:%B %-d} until {ends_on:%B %-d, %Y}; discs start "
+        "again that day, from the top of your queue. You can cancel the hold from your "
+        f"account page before it starts.\n\n{emails.site_url('/account/')}",
+    )
     return hold
 
 
@@ -205,6 +224,105 @@ def cancel_hold(hold: Hold, *, actor=None) -> None:
     updated = Hold.objects.filter(pk=hold.pk, cancelled_at=None).update(cancelled_at=clock.now())
     if updated:
         _log(hold.member, "hold_cancelled", actor, hold=hold.pk)
+
+
+def send_hold_notices(day: dt.date | None = None) -> int:
+    """The day's "your hold starts today" and "your hold ends today" emails (a daily job;
+    keyed by hold, so a rerun sends none twice). Returns how many were queued."""
+    day = day or clock.today()
+    n = 0
+    with transaction.atomic():
+        for hold in Hold.objects.filter(cancelled_at=None, starts_on=day).select_related(
+            "member__user"
+        ):
+            emails.send(
+                hold.member,
+                "hold",
+                f"hold-start:{hold.pk}",
+                "Your vacation hold starts today",
+                f"Nothing ships until {hold.ends_on:%B %-d, %Y}. Enjoy your time away.",
+            )
+            n += 1
+        for hold in Hold.objects.filter(cancelled_at=None, ends_on=day).select_related(
+            "member__user"
+        ):
+            emails.send(
+                hold.member,
+                "hold",
+                f"hold-end:{hold.pk}",
+                "Your vacation hold is over",
+                "Welcome back: your next discs ship from the top of your queue at the next "
+                "cut-off.",
+            )
+            n += 1
+    return n
+
+
+@transaction.atomic
+def verify_email(token: str) -> Member:
+    """A member opened the link in their verification email (it names the member and the
+    address it was sent to; a link for an old address does not verify the new one)."""
+    found = emails.read_verification_token(token)
+    if found is None:
+        raise DomainError(
+            "That link is not valid or has expired. Send a new one from your account page.",
+            code="bad_token",
+        )
+    member = Member.objects.select_related("user").filter(pk=found[0]).first()
+    if member is None or member.user.email.lower() != found[1]:
+        raise DomainError(
+            "That link is for an email address this account no longer uses.", code="bad_token"
+        )
+    if member.email_verified_at is None:
+        Member.objects.filter(pk=member.pk).update(email_verified_at=clock.now())
+        _log(member, "email_verified", member.user, email=found[1])
+        member.refresh_from_db()
+    return member
+
+
+@transaction.atomic
+def change_email(member: Member, email: str, *, actor=None) -> Member:
+    """A new address to sign in with and be written to; it must be verified again."""
+    User = get_user_model()
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise DomainError(f"{email!r} is not an email address.", code="bad_email") from None
+    member = _locked(member)
+    if User.objects.filter(email__iexact=email).exclude(pk=member.user_id).exists():
+        raise Conflict("Another account uses that email.", code="email_taken")
+    user = member.user
+    old = user.email
+    if old.lower() == email.lower():
+        raise DomainError("That is already your email address.")
+    # Members who joined on the website sign in with their email as their username.
+    if user.username.lower() == old.lower():
+        if User.objects.filter(username__iexact=email).exclude(pk=user.pk).exists():
+            raise Conflict("Another account uses that email.", code="email_taken")
+        user.username = email.lower()
+    user.email = email
+    user.save(update_fields=["email", "username"])
+    Member.objects.filter(pk=member.pk).update(email_verified_at=None)
+    _log(member, "email_changed", actor, old=old, new=email)
+    member.refresh_from_db()
+    emails.send_verification(member, attempt=str(MemberEvent.objects.filter(member=member).count()))
+    return member
+
+
+@transaction.atomic
+def set_muted_emails(member: Member, muted, *, actor=None) -> Member:
+    """Which notices the member turned off (essential emails cannot be)."""
+    kinds = sorted(set(muted or ()))
+    unknown = [k for k in kinds if k not in emails.NOTICE_KINDS]
+    if unknown:
+        raise DomainError(f"Unknown kind of email: {', '.join(unknown)}.")
+    member = _locked(member)
+    if sorted(member.muted_emails or []) != kinds:
+        Member.objects.filter(pk=member.pk).update(muted_emails=kinds)
+        _log(member, "email_preferences", actor, muted=kinds)
+        member.refresh_from_db()
+    return member
 
 
 def on_hold(member: Member, day: dt.date | None = None) -> bool:
@@ -261,6 +379,16 @@ def cancel(member: Member, *, actor=None, reason: str = "") -> Member:
         raise DomainError("The membership is already cancelled.")
     end_memberships([member.pk], reason=reason, actor=actor)
     member.refresh_from_db()
+    retention = int(settings.REDENVELOPE.get("QUEUE_RETENTION_DAYS", 730)) // 30
+    emails.send(
+        member,
+        "cancelled",
+        f"cancelled:{member.pk}:{member.cancelled_at:%Y%m%d%H%M%S}",
+        "Your membership is cancelled",
+        "Your membership is cancelled and nothing more will be billed. Please mail back any "
+        f"discs you still have. We keep your queue for {retention} months: rejoin any time "
+        f"and it is all still there.\n\n{emails.site_url('/account/')}",
+    )
     return member
 
 

@@ -14,6 +14,17 @@ from redenvelope.accounts.roles import Role, has_role
 from .models import Member
 
 
+def member_of(request: HttpRequest) -> Member | None:
+    """The signed-in member, or None for a visitor or staff (public pages use it)."""
+    if not request.user.is_authenticated or not has_role(request.user, Role.MEMBER):
+        return None
+    member = getattr(request, "member", None)
+    if member is None:
+        member = Member.objects.select_related("plan").filter(user=request.user).first()
+        request.member = member
+    return member
+
+
 def member_required(view):
     """Only a signed-in member with a membership; staff get 403 (they work in the admin)."""
 
@@ -22,7 +33,10 @@ def member_required(view):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not has_role(request.user, Role.MEMBER):
-            raise PermissionDenied("These pages are for members.")
+            raise PermissionDenied(
+                "You are signed in as staff. Member pages are for members: sign out and sign "
+                "in as a member to see them, or go back to your own pages."
+            )
         member = Member.objects.select_related("plan").filter(user=request.user).first()
         if member is None:
             raise PermissionDenied("This account has no membership.")

@@ -117,6 +117,12 @@ class Member(models.Model):
     # none) instead of every member's statements; set by the run, cleared when the membership
     # ends (`end_memberships`, a write-off's included; `check` proves it: `billed_until`).
     billed_until = models.DateField(null=True, blank=True, editable=False)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    muted_emails = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Kinds of non-essential email the member turned off (membership.EMAIL_KINDS).",
+    )
 
     class Meta:
         indexes = [

@@ -150,6 +150,23 @@ def move_to_top(member: Member | int, title: Title | int) -> QueueEntry:
 
 
 @transaction.atomic
+def move_by(member: Member | int, title: Title | int, step: int) -> QueueEntry:
+    """Move a queued title up (-1) or down (+1) one place; at the top or bottom it stays."""
+    member = _lock_member(member)
+    _check_member_may_edit(member)
+    entry = _entry(member.pk, _title(title))
+    order = _order(member.pk)
+    index = order.index(entry.pk)
+    target = min(max(index + int(step), 0), len(order) - 1)
+    if target != index:
+        order.remove(entry.pk)
+        order.insert(target, entry.pk)
+        _write_order(member.pk, order)
+        entry.refresh_from_db()
+    return entry
+
+
+@transaction.atomic
 def save_title(member: Member | int, title: Title | int) -> SavedEntry:
     """Keep an unreleased title on the Saved list until its release day."""
     member = _lock_member(member)

@@ -6,3 +6,49 @@ document.addEventListener("change", function (event) {
     el.form.submit();
   }
 });
+
+// A submit button marked data-once is disabled after the first click (a double click sends
+// one form; the server refuses a second join anyway).
+document.addEventListener("submit", function (event) {
+  var button = event.target.querySelector && event.target.querySelector("button[data-once]");
+  if (button) {
+    setTimeout(function () { button.disabled = true; }, 0);
+  }
+});
+
+// Drag and drop in the queue, for pointer users: dropping a row on another moves it to that
+// row's position through the row's own "move" form (the keyboard uses the same forms).
+(function () {
+  var dragged = null;
+  document.addEventListener("dragstart", function (event) {
+    var row = event.target.closest && event.target.closest("tr.draggable");
+    if (!row) return;
+    dragged = row;
+    row.classList.add("dragging");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", row.dataset.title);
+  });
+  document.addEventListener("dragend", function () {
+    if (dragged) dragged.classList.remove("dragging");
+    document.querySelectorAll("tr.drop-target").forEach(function (r) { r.classList.remove("drop-target"); });
+    dragged = null;
+  });
+  document.addEventListener("dragover", function (event) {
+    var row = event.target.closest && event.target.closest("tr.draggable");
+    if (!dragged || !row || row === dragged) return;
+    event.preventDefault();
+    document.querySelectorAll("tr.drop-target").forEach(function (r) { r.classList.remove("drop-target"); });
+    row.classList.add("drop-target");
+  });
+  document.addEventListener("drop", function (event) {
+    var row = event.target.closest && event.target.closest("tr.draggable");
+    if (!dragged || !row || row === dragged) return;
+    event.preventDefault();
+    var target = row.querySelector("input.pos");
+    var input = dragged.querySelector("input.pos");
+    if (!target || !input) return;
+    input.value = target.defaultValue;
+    var form = input.form;
+    if (window.htmx) { window.htmx.trigger(form, "submit"); } else { form.submit(); }
+  });
+})();
