@@ -104,6 +104,7 @@ def test_trial_upgrade_outage_decline_recovery(world, smtp, client, settings):
     assert subjects == [
         "We could not take your payment",
         "Payment received: your membership is back to normal",
+        "You are now on 3 at a time",
         "We are sorry: a credit on your next statement",
     ]
     body = next(b for to, s, b, _ in smtp.messages if s.startswith("We are sorry"))

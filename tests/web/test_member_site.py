@@ -253,7 +253,7 @@ def test_account_hold_cancel_rejoin_address_email_preferences(member_client, wor
 
     member_client.post(act, {"action": "emails", "notice": ["hold"]})
     world.alice.refresh_from_db()
-    assert sorted(world.alice.muted_emails) == ["received", "shipped"]
+    assert sorted(world.alice.muted) == ["received", "shipped"]
 
     from redenvelope.queues import actions as queues
 
@@ -303,10 +303,10 @@ def test_emails_have_html_and_one_click_unsubscribe(client, world, smtp):
     path = url.split("8000", 1)[-1] if "8000" in url else url
     assert client.get(path).status_code == 200  # a page with one button; nothing changes
     world.alice.refresh_from_db()
-    assert world.alice.muted_emails == []
+    assert world.alice.muted == []
     assert client.post(path).status_code == 200  # the mail client's one click
     world.alice.refresh_from_db()
-    assert world.alice.muted_emails == ["hold"]
+    assert world.alice.muted == ["hold"]
     # A muted notice is not sent; essential ones still are.
     before = len(smtp.received)
     membership.place_hold(

@@ -15,6 +15,7 @@ Catalog actions keep the index in step (`index_titles`), and the demo builder bu
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -23,7 +24,7 @@ from django.db import connection, transaction
 
 from redenvelope.core.bulk import is_postgres
 
-CANDIDATES = 300
+CANDIDATES = 200
 PG_CANDIDATE = 0.3  # trigram word similarity for a PostgreSQL candidate (scored here after)
 FUZZY = 0.45  # how alike (trigram word similarity) a misspelt query and a name must be
 _WORD = re.compile(r"[a-z0-9]+")
@@ -37,12 +38,17 @@ def fold(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+@functools.lru_cache(maxsize=65536)
+def _word_grams(word: str) -> frozenset[str]:
+    padded = f"  {word} "
+    return frozenset(padded[i : i + 3] for i in range(len(padded) - 2))
+
+
 def trigrams(text: str) -> set[str]:
     """pg_trgm's trigrams of a folded text: each word padded with two spaces before, one after."""
     out: set[str] = set()
     for word in text.split():
-        padded = f"  {word} "
-        out.update(padded[i : i + 3] for i in range(len(padded) - 2))
+        out |= _word_grams(word)
     return out
 
 
@@ -59,16 +65,17 @@ def word_similarity(q: str, text: str) -> float:
     qt = trigrams(q)
     if not qt:
         return 0.0
-    words = text.split()
+    grams = [_word_grams(w) for w in text.split()]
     n = max(1, len(q.split()))
     best = 0.0
-    for i in range(len(words)):
+    for i in range(len(grams)):
         for width in (n - 1, n, n + 1):
-            if width < 1 or i + width > len(words):
+            if width < 1 or i + width > len(grams):
                 continue
-            wt = trigrams(" ".join(words[i : i + width]))
+            wt = grams[i].union(*grams[i + 1 : i + width])
             score = len(qt & wt) / len(qt | wt)
-            best = max(best, score)
+            if score > best:
+                best = score
     return best
 
 
@@ -96,13 +103,19 @@ def _typo_of(word: str, candidates: list[str], last: bool) -> bool:
     typed (the last) may also be a misspelt prefix."""
     if len(word) < 4 or word.isdigit():
         return False
+    return any(_misspelt(word, c, last) for c in candidates)
+
+
+@functools.lru_cache(maxsize=262144)
+def _misspelt(word: str, candidate: str, last: bool) -> bool:
     allowed = 1 if len(word) <= 7 else 2
-    for c in candidates:
-        if edit_distance(word, c, allowed + 1) <= allowed:
-            return True
-        if last and len(c) > len(word) and edit_distance(word, c[: len(word)], 2) <= 1:
-            return True
-    return False
+    if abs(len(word) - len(candidate)) <= allowed and (
+        edit_distance(word, candidate, allowed + 1) <= allowed
+    ):
+        return True
+    return (
+        last and len(candidate) > len(word) and edit_distance(word, candidate[: len(word)], 2) <= 1
+    )
 
 
 def _score(q: str, words: list[str], name: str, series: str, rest: str, pop: float):

@@ -318,8 +318,8 @@ def set_muted_emails(member: Member, muted, *, actor=None) -> Member:
     if unknown:
         raise DomainError(f"Unknown kind of email: {', '.join(unknown)}.")
     member = _locked(member)
-    if sorted(member.muted_emails or []) != kinds:
-        Member.objects.filter(pk=member.pk).update(muted_emails=kinds)
+    if sorted(member.muted) != kinds:
+        Member.objects.filter(pk=member.pk).update(muted_emails=",".join(kinds))
         _log(member, "email_preferences", actor, muted=kinds)
         member.refresh_from_db()
     return member

@@ -57,10 +57,10 @@ def muted_pairs(pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
         return set()
     muted = dict(
         Member.objects.filter(pk__in={m for m, _ in wanted})
-        .exclude(muted_emails=[])
+        .exclude(muted_emails="")
         .values_list("pk", "muted_emails")
     )
-    return {(m, k) for m, k in wanted if k in (muted.get(m) or [])}
+    return {(m, k) for m, k in wanted if k in (muted.get(m) or "").split(",")}
 
 
 def send(member, kind: str, key: str, subject: str, body: str) -> None:

@@ -118,10 +118,13 @@ class Member(models.Model):
     # ends (`end_memberships`, a write-off's included; `check` proves it: `billed_until`).
     billed_until = models.DateField(null=True, blank=True, editable=False)
     email_verified_at = models.DateTimeField(null=True, blank=True)
-    muted_emails = models.JSONField(
-        default=list,
+    muted_emails = models.CharField(
+        max_length=200,
         blank=True,
-        help_text="Kinds of non-essential email the member turned off (membership.EMAIL_KINDS).",
+        default="",
+        db_default="",
+        help_text="Kinds of notice email the member turned off, comma-separated "
+        "(membership.emails.NOTICE_KINDS).",
     )
 
     class Meta:
@@ -135,6 +138,11 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return self.user.get_full_name() or self.user.username
+
+    @property
+    def muted(self) -> list[str]:
+        """The kinds of notice email the member turned off."""
+        return [k for k in (self.muted_emails or "").split(",") if k]
 
     @property
     def disc_limit(self) -> int:

@@ -135,7 +135,7 @@ def _account_context(member: Member, request: HttpRequest) -> dict:
         "today": today,
         "hold_max_days": settings.REDENVELOPE.get("HOLD_MAX_DAYS", 90),
         "notice_kinds": emails.NOTICE_KINDS,
-        "muted": set(member.muted_emails or []),
+        "muted": set(member.muted),
         "password_form": PasswordChangeForm(request.user),
         "retention_months": settings.REDENVELOPE.get("QUEUE_RETENTION_DAYS", 730) // 30,
         "cancelled": member.status == MemberStatus.CANCELLED,
@@ -243,7 +243,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         )
     kind = found[1]
     if request.method == "POST":
-        membership.set_muted_emails(member, set(member.muted_emails or []) | {kind})
+        membership.set_muted_emails(member, set(member.muted) | {kind})
         return render(request, "web/unsubscribed.html", {"label": emails.NOTICE_KINDS[kind]})
     return render(
         request,
