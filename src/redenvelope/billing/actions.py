@@ -534,6 +534,22 @@ def keep_membership(member: Member, *, actor=None) -> Member:
 # --- payment methods and payments -----------------------------------------------------------
 
 
+def card_token(number: str, exp_month, exp_year) -> str:
+    """The provider's token for a card, after the checks every card gets: an expiry month and
+    year not past, and the provider's own check of the number."""
+    try:
+        month, year = int(str(exp_month).strip()), int(str(exp_year).strip())
+    except (TypeError, ValueError):
+        raise DomainError("A card needs its expiry month and year.") from None
+    today = clock.today()
+    if (year, month) < (today.year, today.month):
+        raise DomainError("That card has expired.", code="card_expired")
+    try:
+        return get_gateway().tokenize_card(number or "", month, year)
+    except (GatewayError, ValueError) as exc:
+        raise DomainError(str(exc)) from None
+
+
 @transaction.atomic
 def add_payment_method(
     member: Member,
@@ -548,21 +564,15 @@ def add_payment_method(
 ) -> PaymentMethod:
     """Tokenise a card or checking account with the provider and make it the default."""
     member = _locked_member(member)
-    gateway = get_gateway()
-    try:
-        if kind == PaymentMethod.Kind.CARD:
-            if exp_month is None or exp_year is None:
-                raise DomainError("A card needs its expiry month and year.")
-            today = clock.today()
-            if (int(exp_year), int(exp_month)) < (today.year, today.month):
-                raise DomainError("That card has expired.")
-            token = gateway.tokenize_card(number, int(exp_month), int(exp_year))
-        elif kind == PaymentMethod.Kind.BANK:
-            token = gateway.tokenize_bank(routing.strip(), account.strip())
-        else:
-            raise DomainError("A payment method is a card or a checking account.")
-    except (GatewayError, ValueError) as exc:
-        raise DomainError(str(exc)) from None
+    if kind == PaymentMethod.Kind.CARD:
+        token = card_token(number, exp_month, exp_year)
+    elif kind == PaymentMethod.Kind.BANK:
+        try:
+            token = get_gateway().tokenize_bank(routing.strip(), account.strip())
+        except (GatewayError, ValueError) as exc:
+            raise DomainError(str(exc)) from None
+    else:
+        raise DomainError("A payment method is a card or a checking account.")
     PaymentMethod.objects.filter(member=member, is_default=True).update(is_default=False)
     method = PaymentMethod.objects.create(
         member=member,
@@ -1373,19 +1383,15 @@ def sign_up(
         raise DomainError("The card's expiry is a month and a four-digit year.") from None
     if year < 100:
         year += 2000
-    today = clock.today()
-    if (year, month) < (today.year, today.month):
-        raise DomainError("That card has expired.", code="card_expired")
-    gateway = get_gateway()
+    token = card_token(card_number, month, year)
     try:
-        token = gateway.tokenize_card(card_number or "", month, year)
-        answer = gateway.verify(token)
+        answer = get_gateway().verify(token)
     except GatewayTimeout:
         raise DomainError(
             "The payment provider did not answer. Nothing was charged; please try again.",
             code="provider_timeout",
         ) from None
-    except (GatewayError, ValueError) as exc:
+    except GatewayError as exc:
         raise DomainError(str(exc), code="bad_card") from None
     if not answer.ok:
         raise DomainError(

@@ -24,6 +24,7 @@ from redenvelope.queues.models import QueueEntry
 from redenvelope.queues.queries import eligible_entries
 
 from .models import Incident, ReturnScan, Shipment
+from .notifications import queue_received_emails
 from .queries import OVERDUE_NOTE, open_shipments
 from .rules import billing_month_start, dc_capacity_on
 
@@ -200,7 +201,7 @@ def scan_return(
         status=Shipment.Status.RETURNED, closed_at=now, returned_to=dc
     )
     shipment.refresh_from_db()
-    _tell_received(shipment, copy)
+    queue_received_emails([shipment.pk])
     if envelope_member and envelope_member != shipment.member_id:
         return record(
             ReturnScan.Outcome.WRONG_MEMBER,
@@ -219,23 +220,6 @@ def scan_return(
     return record(
         ReturnScan.Outcome.RETURNED, f"{code} ({copy.title}) returned: shelve it.", copy, shipment
     )
-
-
-def _tell_received(shipment: Shipment, copy: Copy) -> None:
-    """The member hears that the disc is back (a notice they may turn off)."""
-    from redenvelope.membership import emails
-    from redenvelope.membership.models import Member
-
-    member = Member.objects.select_related("user").filter(pk=shipment.member_id).first()
-    if member is not None:
-        emails.send(
-            member,
-            "received",
-            f"received:{shipment.pk}",
-            f"We got {copy.title.name} back",
-            f"{copy.title.name} is back with us, thank you. The next disc in your queue "
-            "ships at the next cut-off.",
-        )
 
 
 class CsvError(DomainError):
@@ -419,6 +403,7 @@ def check_in_bulk(items: list[tuple[int, int, bool]], *, source: str = "sim") ->
         ],
         scans,
     )
+    queue_received_emails([sid for sid, _, _ in rows])
     return len(rows)
 
 

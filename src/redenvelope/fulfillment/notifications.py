@@ -65,3 +65,40 @@ def queue_run_emails(run, result, people: dict, dc_city: dict[int, str]) -> int:
         )
     cols["kind"] = ["shipped"] * len(cols["key"])
     return queue_emails(cols, new_keys=True)  # keys name this run
+
+
+def queue_received_emails(shipment_ids) -> int:
+    """ "We got it back" to each member whose shipment a return closed (the scan desk's one at a
+    time and the bulk check-in's many: the same email, keyed by shipment, so a rerun adds none).
+    Queued in the caller's transaction; returns how many were added."""
+    from django.db import connection
+
+    from redenvelope.core.bulk import temp_table
+    from redenvelope.membership.emails import SIGN_OFF
+
+    ids = np.unique(np.asarray(list(shipment_ids), np.int64))
+    if len(ids) == 0:
+        return 0
+    temp_table("received_ids", "id bigint", {"id": ids})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.id, s.member_id, u.email, u.first_name, u.username, t.name "
+            "FROM received_ids r JOIN fulfillment_shipment s ON s.id = r.id "
+            "JOIN membership_member m ON m.id = s.member_id "
+            "JOIN auth_user u ON u.id = m.user_id "
+            "JOIN catalog_title t ON t.id = s.title_id "
+            "WHERE u.email <> '' ORDER BY s.id"
+        )
+        rows = cursor.fetchall()
+    cols: dict[str, list] = {c: [] for c in ("key", "kind", "member_id", "to", "subject", "body")}
+    for sid, member_id, email, first, username, title in rows:
+        cols["key"].append(f"received:{sid}")
+        cols["kind"].append("received")
+        cols["member_id"].append(member_id)
+        cols["to"].append(email)
+        cols["subject"].append(f"We got {title} back")
+        cols["body"].append(
+            f"Hello {first or username},\n\n{title} is back with us, thank you. The next disc "
+            "in your queue ships at the next cut-off." + SIGN_OFF
+        )
+    return queue_emails(cols)

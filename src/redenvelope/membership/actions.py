@@ -306,8 +306,27 @@ def change_email(member: Member, email: str, *, actor=None) -> Member:
     Member.objects.filter(pk=member.pk).update(email_verified_at=None)
     _log(member, "email_changed", actor, old=old, new=email)
     member.refresh_from_db()
-    emails.send_verification(member, attempt=str(MemberEvent.objects.filter(member=member).count()))
+    _send_verification(member, actor)
     return member
+
+
+def _send_verification(member: Member, actor=None) -> None:
+    """A confirmation link to the member's address, keyed by the event that records it (each
+    request sends one email; a retry of the same request none)."""
+    event = MemberEvent.objects.create(
+        member=member, kind="verification_sent", actor=actor, data={"email": member.user.email}
+    )
+    emails.send_verification(member, attempt=str(event.pk))
+
+
+@transaction.atomic
+def resend_verification(member: Member, *, actor=None) -> bool:
+    """Send the confirmation link again; False when the address is already confirmed."""
+    member = _locked(member)
+    if member.email_verified_at is not None:
+        return False
+    _send_verification(member, actor)
+    return True
 
 
 @transaction.atomic

@@ -105,6 +105,23 @@ def send_verification(member, *, attempt: str = "1") -> None:
     )
 
 
+def send_password_reset(user, link: str, token: str) -> None:
+    """The reset link Django's reset form made, to any account (a member's or staff's)."""
+    member = getattr(user, "member", None)
+    queue_email(
+        key=f"reset:{user.pk}:{token}",
+        kind="password_reset",
+        to=user.email,
+        subject="Reset your Red Envelope password",
+        body=(
+            f"Hello {user.first_name or user.username},\n\nSomeone (we hope you) asked to reset "
+            f"your password. Choose a new one here:\n\n{link}\n\nIf it was not you, ignore "
+            "this email: your password stays as it is." + SIGN_OFF
+        ),
+        member_id=getattr(member, "pk", None),
+    )
+
+
 def send_welcome(member) -> None:
     plan = member.plan
     trial = (

@@ -23,7 +23,6 @@ from django.views.decorators.http import require_POST
 from redenvelope.accounts.forms import SignInForm
 from redenvelope.billing import actions as billing
 from redenvelope.core.errors import DomainError
-from redenvelope.core.mail import queue_email
 from redenvelope.membership import actions as membership
 from redenvelope.membership import emails
 from redenvelope.membership.decorators import member_of, member_required
@@ -112,13 +111,10 @@ def verify_email(request: HttpRequest, token: str) -> HttpResponse:
 @member_required
 def resend_verification(request: HttpRequest) -> HttpResponse:
     member = request.member
-    if member.email_verified_at:
-        messages.success(request, "Your email address is already confirmed.")
-    else:
-        from django.utils import timezone
-
-        emails.send_verification(member, attempt=timezone.now().strftime("%Y%m%d%H%M"))
+    if membership.resend_verification(member, actor=request.user):
         messages.success(request, f"We sent a new link to {member.user.email}.")
+    else:
+        messages.success(request, "Your email address is already confirmed.")
     return redirect("account")
 
 
@@ -262,18 +258,7 @@ class OutboxPasswordResetForm(PasswordResetForm):
             uid = urlsafe_base64_encode(force_bytes(user.pk))
             token = default_token_generator.make_token(user)
             link = emails.site_url(reverse("password_reset_confirm", args=[uid, token]))
-            queue_email(
-                key=f"reset:{user.pk}:{token}",
-                kind="password_reset",
-                to=user.email,
-                subject="Reset your Red Envelope password",
-                body=(
-                    f"Hello {user.first_name or user.username},\n\nSomeone (we hope you) asked "
-                    f"to reset your password. Choose a new one here:\n\n{link}\n\nIf it was "
-                    "not you, ignore this email: your password stays as it is." + emails.SIGN_OFF
-                ),
-                member_id=getattr(getattr(user, "member", None), "pk", None),
-            )
+            emails.send_password_reset(user, link, token)
 
 
 class PasswordResetView(auth_views.PasswordResetView):
