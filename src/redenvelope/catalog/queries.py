@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Case, QuerySet, Value, When
+from django.db.models import QuerySet
 
 from . import search
 from .models import Genre, Title
@@ -14,14 +14,40 @@ def search_titles(q: str = "", genre: str = "", *, include_unreleased: bool = Tr
     qs = Title.objects.select_related("series").prefetch_related("genres")
     q = (q or "").strip()
     if q:
-        ids = search.search(q, genre, include_unreleased=include_unreleased)
-        order = Case(*[When(pk=pk, then=Value(i)) for i, pk in enumerate(ids)], default=Value(0))
-        return qs.filter(pk__in=ids).order_by(order) if ids else qs.none()
+        return RankedTitles(search.search(q, genre, include_unreleased=include_unreleased), qs)
     if genre:
         qs = qs.filter(genres__slug=genre)
     if not include_unreleased:
         qs = qs.released()
     return qs.order_by("-popularity", "name", "id")
+
+
+class RankedTitles:
+    """Search results in rank order, read a page at a time: what pages (Paginator) and the API
+    (its pagination) need from a queryset, len and slices, without ordering the whole result
+    in SQL."""
+
+    def __init__(self, ids: list[int], qs: QuerySet):
+        self.ids, self.qs = list(ids), qs
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def count(self) -> int:
+        return len(self.ids)
+
+    def all(self) -> RankedTitles:
+        return self
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def __getitem__(self, index):
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        ids = self.ids[index]
+        by_id = {t.pk: t for t in self.qs.filter(pk__in=ids)} if ids else {}
+        return [by_id[i] for i in ids if i in by_id]
 
 
 def genres_with_counts() -> QuerySet:

@@ -25,7 +25,8 @@ from django.db import connection, transaction
 from redenvelope.core.bulk import is_postgres
 
 CANDIDATES = 200
-PG_CANDIDATE = 0.3  # trigram word similarity for a PostgreSQL candidate (scored here after)
+FEW = 50  # fewer word matches than this: look for misspellings too
+PG_CANDIDATE = 0.45  # trigram word similarity for a PostgreSQL misspelling candidate (scored after)
 FUZZY = 0.45  # how alike (trigram word similarity) a misspelt query and a name must be
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -199,18 +200,40 @@ def _filters(genre: str, include_unreleased: bool) -> tuple[str, list]:
 
 
 def _pg_candidates(folded: str, words: list[str], genre: str, include_unreleased: bool):
+    """Three index-driven reads, each with its own limit (none ranks every match): titles with
+    every word (the last as a prefix), the most popular first; names that start with the query
+    (an exact or nearly whole name, however unpopular); and, only when those found few, names
+    alike by trigrams (misspellings)."""
     tsquery = " & ".join(f"{w}:*" for w in words)
     extra, params = _filters(genre, include_unreleased)
-    sql = (
-        _ROW + "FROM catalog_titlesearch s "
-        "WHERE (s.doc @@ to_tsquery('simple', %s) OR %s <%% s.name)" + extra + " "
-        "ORDER BY ts_rank(s.doc, to_tsquery('simple', %s)) + word_similarity(%s, s.name) DESC, "
-        "s.popularity DESC LIMIT %s"
+    words_sql = (
+        _ROW + "FROM catalog_titlesearch s WHERE s.doc @@ to_tsquery('simple', %s)" + extra + " "
+        "ORDER BY s.popularity DESC LIMIT %s"
     )
+    prefix_sql = (
+        _ROW + "FROM catalog_titlesearch s WHERE s.name LIKE %s" + extra + " "
+        "ORDER BY s.popularity DESC LIMIT %s"
+    )
+    grams_sql = (
+        _ROW + "FROM catalog_titlesearch s WHERE %s <%% s.name" + extra + " "
+        "ORDER BY word_similarity(%s, s.name) DESC, s.popularity DESC LIMIT %s"
+    )
+    found: dict[int, tuple] = {}
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL pg_trgm.word_similarity_threshold = {PG_CANDIDATE}")
-        cursor.execute(sql, [tsquery, folded, *params, tsquery, folded, CANDIDATES])
-        return cursor.fetchall()
+        cursor.execute(words_sql, [tsquery, *params, CANDIDATES])
+        for row in cursor.fetchall():
+            found[row[0]] = row
+        if len(folded) >= 3:
+            like = folded.replace("\\", "").replace("%", "").replace("_", "") + "%"
+            cursor.execute(prefix_sql, [like, *params, FEW])
+            for row in cursor.fetchall():
+                found.setdefault(row[0], row)
+        if len(found) < FEW:
+            cursor.execute(f"SET LOCAL pg_trgm.word_similarity_threshold = {PG_CANDIDATE}")
+            cursor.execute(grams_sql, [folded, *params, folded, CANDIDATES])
+            for row in cursor.fetchall():
+                found.setdefault(row[0], row)
+    return list(found.values())
 
 
 def _sqlite_candidates(folded: str, words: list[str], genre: str, include_unreleased: bool):
@@ -218,7 +241,10 @@ def _sqlite_candidates(folded: str, words: list[str], genre: str, include_unrele
     # Words (the last one as a prefix) on the word index; then the name's inner trigrams, any
     # of them, on the trigram index, for misspellings.
     match = " ".join(f'"{w}"' + ("*" if i == len(words) - 1 else "") for i, w in enumerate(words))
-    grams = sorted(g for g in trigrams(folded) if " " not in g)
+    # Misspellings are looked for by the inner trigrams of the query's longest words (short
+    # words like "the" or "of" match half the catalog and tell nothing).
+    longest = sorted(words, key=len, reverse=True)[:2]
+    grams = sorted(g for g in trigrams(" ".join(longest)) if " " not in g)
     words_sql = (
         _ROW + "FROM catalog_titlesearch_fts f JOIN catalog_titlesearch s "
         "ON s.title_id = f.rowid WHERE catalog_titlesearch_fts MATCH %s" + extra + " "
@@ -234,7 +260,7 @@ def _sqlite_candidates(folded: str, words: list[str], genre: str, include_unrele
         cursor.execute(words_sql, [match, *params, CANDIDATES])
         for row in cursor.fetchall():
             found[row[0]] = row
-        if grams and len(found) < CANDIDATES:
+        if grams and len(found) < FEW:
             cursor.execute(grams_sql, [" OR ".join(f'"{g}"' for g in grams), *params, CANDIDATES])
             for row in cursor.fetchall():
                 found.setdefault(row[0], row)
