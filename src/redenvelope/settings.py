@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "redenvelope.fulfillment",
     "redenvelope.billing",
     "redenvelope.web",
+    # After the site, so web/templates/ninja/swagger.html (with lang) wins; in INSTALLED_APPS
+    # so /api/docs serves its bundled Swagger UI from here (not from a CDN the CSP refuses).
+    "ninja",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,103 @@
+"""Every public and member page, in Debian's chromium: no axe-core violations of WCAG 2.1 A and
+AA, and usable on a 375-pixel phone (nothing wider than the screen), with a screenshot of each
+at that width in the test artifacts (var/test-artifacts/phone/, or $TEST_ARTIFACTS/phone/)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from redenvelope.fulfillment.actions import scan_return, ship_copy
+from redenvelope.queues import actions as queues
+from redenvelope.ratings.actions import rate_title
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+AXE = (Path(__file__).parent.parent / "fixtures" / "axe.min.js").read_text()
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "var/test-artifacts")) / "phone"
+
+PUBLIC = [
+    ("landing", "/"),
+    ("catalog", "/catalog/"),
+    ("search", "/catalog/?q=fim"),
+    ("coming-soon", "/catalog/?list=coming"),
+    ("title", "/catalog/{film}/"),
+    ("series-disc", "/catalog/{disc}/"),
+    ("join", "/join/"),
+    ("sign-in", "/login/"),
+    ("password-reset", "/password/reset/"),
+    ("api-docs", "/api/docs"),
+]
+MEMBER = [
+    ("queue", "/queue/"),
+    ("history", "/history/"),
+    ("ratings", "/ratings/"),
+    ("rate-what-you-saw", "/ratings/rate-what-you-saw/"),
+    ("account", "/account/"),
+    ("billing", "/account/billing/"),
+    ("gifts", "/gifts/"),
+    ("title-member", "/catalog/{film}/"),
+]
+
+
+def _violations(page) -> list[str]:
+    page.evaluate(AXE)
+    result = page.evaluate(
+        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:4])
+        for v in result["violations"]
+    ]
+
+
+def _check(browser, base, pages, world, login=False):
+    found, too_wide = {}, {}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1280, 900), (375, 812)):
+        context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        if login:
+            page.goto(f"{base}/login/")
+            page.get_by_label("Email or username").fill("alice@example.com")
+            page.get_by_label("Password").fill("correct-horse-battery")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url("**/queue/")
+        for name, path in pages:
+            url = base + path.format(film=world.films[0].pk, disc=world.discs[1].pk)
+            page.goto(url)
+            page.wait_for_load_state("networkidle")
+            if width == 1280:
+                bad = _violations(page)
+                if bad:
+                    found[name] = bad
+            else:
+                wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                if wide > 0:
+                    too_wide[name] = wide
+                page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        context.close()
+    assert not found, "axe-core violations:\n" + "\n".join(
+        f"{k}: {v}" for k, vs in found.items() for v in vs
+    )
+    assert not too_wide, f"wider than a 375-pixel phone (pixels): {too_wide}"
+
+
+def test_public_pages_accessible_and_fit_a_phone(live_server, world, browser):
+    _check(browser, live_server.url, PUBLIC, world)
+
+
+def test_member_pages_accessible_and_fit_a_phone(live_server, world, browser):
+    alice = world.alice
+    for film in world.films[:4]:
+        queues.add_to_queue(alice, film)
+    queues.add_to_queue(alice, world.discs[0])
+    copy = world.new_copy(world.films[0])
+    ship_copy(alice, copy)
+    scan_return(copy.barcode, world.ewr)
+    ship_copy(alice, world.new_copy(world.films[1]))
+    rate_title(alice, world.films[0], 4)
+    _check(browser, live_server.url, MEMBER, world, login=True)
