@@ -469,6 +469,19 @@ def bench_search(
     mod.report(r, console)
 
 
+@bench_app.command("pages")
+def bench_pages(
+    members: int = typer.Option(100_000, help="Members of the demo built on an empty database."),
+    users: int = typer.Option(50, help="Members signed in at once."),
+    seconds: int = typer.Option(120, help="How long the load runs."),
+    workers: int = typer.Option(0, help="gunicorn workers (0: two per core)."),
+) -> None:
+    """The member website under locust: p50/p95/p99 per page with real sessions and logins."""
+    mod = _bench_module("pages")
+    r = mod.run(members, users, seconds, workers or 2 * (os.cpu_count() or 1), console)
+    mod.report(r, console)
+
+
 mail_app = typer.Typer(help="The email outbox.")
 app.add_typer(mail_app, name="mail")
 

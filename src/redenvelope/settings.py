@@ -98,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "redenvelope.accounts.context_processors.roles",
                 "redenvelope.web.context_processors.banners",
+                "redenvelope.web.context_processors.row_urls",
             ]
         },
     }

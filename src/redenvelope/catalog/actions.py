@@ -69,7 +69,17 @@ def add_title(
     if genres:
         title.genres.set([get_or_create_genre(g) for g in genres])
     search.index_titles([title.pk])
+    transaction.on_commit(forget_genre_counts)
     return title
+
+
+def forget_genre_counts() -> None:
+    """The catalog changed: the cached genre counts (queries.genres_with_counts) are stale."""
+    from django.core.cache import cache
+
+    from .queries import GENRES_KEY
+
+    cache.delete(GENRES_KEY)
 
 
 @transaction.atomic

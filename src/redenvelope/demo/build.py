@@ -366,6 +366,10 @@ def build_demo(
     # Millions of rows just arrived: statistics, hint bits and a checkpoint now, not during the
     # first day's run (a plan made on empty-table estimates can take minutes instead of seconds).
     after_bulk_load()
+    # What the pages' availability estimates read (the hourly job keeps it fresh after this).
+    from redenvelope.fulfillment.actions import count_title_demand
+
+    count_title_demand()
     report.counts["DCs"] = len(dc_ids)
     report.counts["regions"] = len(region_ids)
     assert report.counts["discs out"] == n_out

@@ -438,3 +438,34 @@ def open_incident(
         created_by=actor,
         via=via[:60],
     )
+
+
+# The first three entries of every queue, counted per title in one pass (a window over the
+# queues, read in (member, position) order by its index); titles nobody has near the top count 0.
+_DEMAND_SQL = """
+INSERT INTO fulfillment_titledemand (title_id, copies, on_shelf, near_top, counted_at)
+SELECT t.id, COALESCE(c.n, 0), COALESCE(c.shelf, 0), COALESCE(d.n, 0), %s
+FROM catalog_title t LEFT JOIN (
+    SELECT title_id, COUNT(*) AS n FROM (
+        SELECT title_id, ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY position) AS rn
+        FROM queues_queueentry
+    ) ranked WHERE rn <= 3 GROUP BY title_id
+) d ON d.title_id = t.id LEFT JOIN (
+    SELECT title_id, COUNT(*) AS n, SUM(CASE WHEN status = 'on_shelf' THEN 1 ELSE 0 END) AS shelf
+    FROM inventory_copy WHERE status IN ('on_shelf', 'picked', 'shipped', 'in_transfer')
+    GROUP BY title_id
+) c ON c.title_id = t.id
+"""
+
+
+@transaction.atomic
+def count_title_demand() -> int:
+    """Count, for every title, its copies in circulation and on shelves and the members who
+    have it near the top of their queue: what the availability estimates read (an hourly job;
+    the demo builder and the simulator after their days). Returns how many were counted."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM fulfillment_titledemand")
+        cursor.execute(_DEMAND_SQL, [clock.now()])
+        return cursor.rowcount

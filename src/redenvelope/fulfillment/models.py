@@ -193,3 +193,21 @@ class ReturnScan(models.Model):
     @property
     def is_problem(self) -> bool:
         return self.outcome in self.PROBLEMS
+
+
+class TitleDemand(models.Model):
+    """Each title's copies in circulation, copies on a shelf, and members who have it near the
+    top of their queue (the first three), as last counted for the whole catalog in one pass
+    (`actions.count_title_demand`, hourly): what the availability estimates on the catalog,
+    title and queue pages read, instead of counting millions of queue entries per page."""
+
+    title = models.OneToOneField(
+        Title, primary_key=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    copies = models.PositiveIntegerField()
+    on_shelf = models.PositiveIntegerField()
+    near_top = models.PositiveIntegerField()
+    counted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.title_id}: {self.near_top}"

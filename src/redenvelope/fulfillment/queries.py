@@ -1,5 +1,7 @@
 """Fulfillment reads shared by pages, the API and actions."""
 
+import datetime as dt
+
 from .models import Shipment
 
 # How the overdue sweep (`actions.mark_overdue_lost`) notes the discs it declares lost.
@@ -17,38 +19,58 @@ AVAILABILITY = ("Available now", "Short wait", "Long wait", "Very long wait")
 def availability(title_ids) -> dict[int, str]:
     """Per title, a member-facing estimate from queue demand against copies: members who have
     it near the top of their queue (the first three) against copies on shelves and out."""
-    from django.db.models import Count
+    from django.db.models import Count, Q
 
     from redenvelope.inventory.models import Copy, CopyStatus
 
     ids = list(title_ids)
     if not ids:
         return {}
-    copies = dict(
-        Copy.objects.filter(
-            title_id__in=ids,
-            status__in=[
-                CopyStatus.ON_SHELF,
-                CopyStatus.PICKED,
-                CopyStatus.SHIPPED,
-                CopyStatus.IN_TRANSFER,
-            ],
-        )
-        .values("title_id")
-        .annotate(n=Count("id"))
-        .values_list("title_id", "n")
-    )
-    shelf = dict(
-        Copy.objects.filter(title_id__in=ids, status=CopyStatus.ON_SHELF)
-        .values("title_id")
-        .annotate(n=Count("id"))
-        .values_list("title_id", "n")
-    )
-    demand = _demand(ids)
-    return {t: _estimate(copies.get(t, 0), shelf.get(t, 0), demand.get(t, 0)) for t in ids}
+    stored = _counted(ids)
+    missing = [t for t in ids if t not in stored]
+    if missing:
+        live = [CopyStatus.ON_SHELF, CopyStatus.PICKED, CopyStatus.SHIPPED, CopyStatus.IN_TRANSFER]
+        counts = {
+            r["title_id"]: (r["n"], r["shelf"])
+            for r in Copy.objects.filter(title_id__in=missing, status__in=live)
+            .values("title_id")
+            .annotate(n=Count("id"), shelf=Count("id", filter=Q(status=CopyStatus.ON_SHELF)))
+        }
+        demand = _count_demand(missing)
+        for t in missing:
+            n, on_shelf = counts.get(t, (0, 0))
+            stored[t] = (n, on_shelf, demand.get(t, 0))
+    return {t: _estimate(*stored[t]) for t in ids}
+
+
+# A count of the whole catalog older than this is not used (the hourly job keeps it fresher);
+# titles without a fresh count are counted at once.
+DEMAND_MAX_AGE = dt.timedelta(hours=3)
+
+
+def _counted(ids: list[int]) -> dict[int, tuple[int, int, int]]:
+    """The hourly counts (copies in circulation, on shelves, members with the title near the
+    top of their queue) where they are fresh (TitleDemand)."""
+    from redenvelope.core import clock
+
+    from .models import TitleDemand
+
+    return {
+        r[0]: r[1:]
+        for r in TitleDemand.objects.filter(
+            title_id__in=ids, counted_at__gte=clock.now() - DEMAND_MAX_AGE
+        ).values_list("title_id", "copies", "on_shelf", "near_top")
+    }
 
 
 def _demand(ids: list[int]) -> dict[int, int]:
+    """Members with each title near the top of their queue: counted hourly, or now."""
+    stored = _counted(ids)
+    missing = [t for t in ids if t not in stored]
+    return {**{t: c[2] for t, c in stored.items()}, **(_count_demand(missing) if missing else {})}
+
+
+def _count_demand(ids: list[int]) -> dict[int, int]:
     """Members with each title in the top 3 of their queue (by rank: positions have gaps),
     each entry's count of entries above it stopping at 3 on the (member, position) index."""
     from django.db import connection

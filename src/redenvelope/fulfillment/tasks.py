@@ -5,7 +5,7 @@ from huey.contrib.djhuey import db_periodic_task
 
 from redenvelope.core import clock
 
-from .actions import mark_overdue_lost
+from .actions import count_title_demand, mark_overdue_lost
 from .dispatch import run_due_dispatches
 
 
@@ -18,3 +18,9 @@ def dispatch_at_cutoffs():
 @db_periodic_task(crontab(hour="2", minute="0"))
 def mark_overdue_daily():
     return mark_overdue_lost()
+
+
+@db_periodic_task(crontab(minute="7"))
+def count_title_demand_hourly():
+    """The catalog's demand near the top of queues, for the pages' availability estimates."""
+    return count_title_demand()

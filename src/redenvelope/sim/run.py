@@ -19,7 +19,12 @@ from django.utils import timezone
 
 from redenvelope.billing.actions import add_payment_method, daily_billing
 from redenvelope.core import clock
-from redenvelope.fulfillment.actions import check_in_bulk, mark_overdue_lost, report_problem
+from redenvelope.fulfillment.actions import (
+    check_in_bulk,
+    count_title_demand,
+    mark_overdue_lost,
+    report_problem,
+)
 from redenvelope.fulfillment.dispatch import run_dispatch
 from redenvelope.fulfillment.models import DispatchRun, Shipment
 from redenvelope.inventory.models import Transit
@@ -95,6 +100,8 @@ def simulate(
         reports.append(report)
         if on_day:
             on_day(report)
+    if reports:
+        count_title_demand()  # what the hourly job counts, as of the last simulated day
     return reports
 
 

@@ -22,3 +22,14 @@ def banners(request):
         return Member.objects.filter(user=user, status="past_due").exists()
 
     return {"member_past_due": SimpleLazyObject(past_due)}
+
+
+# The forms repeated on every row of a list (add to queue, reorder, rate) post to these: one
+# reverse per page, not one per row.
+_ROW_URLS = ("queue_change", "rate")
+
+
+def row_urls(request):
+    from django.urls import reverse
+
+    return {"row_urls": SimpleLazyObject(lambda: {n: reverse(n) for n in _ROW_URLS})}
