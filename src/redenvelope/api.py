@@ -30,7 +30,8 @@ api = NinjaAPI(
     title="Red Envelope API",
     version="1",
     description=(
-        "Catalog reads, each member's own queue and ratings. Errors are JSON: {detail, code}."
+        "Catalog reads; joining; each member's own account, queue, ratings and billing. "
+        "Errors are JSON: {detail, code}."
     ),
     auth=[TokenAuth(), SessionAuth()],
     urls_namespace="api",
@@ -60,8 +61,10 @@ def http_error(request, exc: HttpError):
     )
 
 
+from redenvelope.billing.api import join_router  # noqa: E402
 from redenvelope.billing.api import router as billing_router  # noqa: E402
 from redenvelope.catalog.api import router as catalog_router  # noqa: E402
+from redenvelope.membership.api import router as account_router  # noqa: E402
 from redenvelope.queues.api import router as queue_router  # noqa: E402
 from redenvelope.queues.api import saved_router  # noqa: E402
 from redenvelope.ratings.api import router as ratings_router  # noqa: E402
@@ -71,3 +74,5 @@ api.add_router("/queue", queue_router)
 api.add_router("/saved", saved_router)
 api.add_router("/billing", billing_router)
 api.add_router("/ratings", ratings_router)
+api.add_router("/join", join_router)
+api.add_router("/account", account_router)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Literal
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from redenvelope.accounts.roles import Role, has_role
 from redenvelope.core.errors import Forbidden, NotFound
@@ -285,3 +285,65 @@ def report(request, name: str, start: dt.date | None = None, end: dt.date | None
         "rows": [["" if v is None else str(v) for v in row] for row in r.rows],
         "note": r.note,
     }
+
+
+join_router = Router(tags=["join"])
+
+
+class JoinIn(Schema):
+    plan: str
+    first_name: str
+    last_name: str = ""
+    email: str
+    password: str
+    street: str
+    city: str
+    state: str
+    zip_code: str
+    card_number: str
+    exp_month: int
+    exp_year: int
+    gift_code: str = ""
+
+
+class JoinOut(Schema):
+    member_id: int
+    email: str
+    plan: str
+    status: str
+    trial_ends_on: dt.date | None
+
+
+class JoinErrorOut(Schema):
+    detail: str
+    code: str
+
+
+@join_router.post(
+    "",
+    auth=None,
+    response={201: JoinOut, 400: JoinErrorOut, 404: JoinErrorOut, 409: JoinErrorOut},
+)
+def join(request, body: JoinIn):
+    """Join on the plan's free trial with a card (verified by the provider, nothing charged) and
+    an optional gift code. Refused with the reason, and nothing made: a taken email (409), a
+    weak password, an unserved or malformed ZIP, a declined card (400), an unknown gift (404).
+    Then sign in with the email and password (session) or ask staff for an API token."""
+    from redenvelope.core.errors import NotFound as Missing
+
+    plan = Plan.objects.filter(code=body.plan, active=True).first()
+    if plan is None:
+        raise Missing(f"No plan {body.plan!r} is on offer.", code="no_plan")
+    fields = body.dict()
+    fields.pop("plan")
+    member = actions.sign_up(plan=plan, **fields)
+    return Status(
+        201,
+        {
+            "member_id": member.pk,
+            "email": member.user.email,
+            "plan": plan.code,
+            "status": member.status,
+            "trial_ends_on": member.trial_ends_on,
+        },
+    )
