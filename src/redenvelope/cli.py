@@ -136,12 +136,23 @@ def demo_logins(addr: str = "127.0.0.1:8000", password: str = "") -> None:
     password = password or DEMO_PASSWORD
     table = Table(title=f"Red Envelope demo: http://{addr}/")
     for col in ("role", "username", "password", "lands on"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
+    from django.urls import reverse
+
+    from redenvelope.web.views import STAFF_LANDING
+
+    def lands_on(role: str) -> str:
+        if role == "member":
+            return f"http://{addr}/queue/"
+        page = next((p for roles, p in STAFF_LANDING if role in roles), "admin:index")
+        return f"http://{addr}{reverse(page)}"
+
     rows = [(r.value, u) for u, r, _, _ in STAFF] + [("member", DEMO_MEMBER)]
     for role, username in rows:
         ok = authenticate(username=username, password=password) is not None
-        where = f"http://{addr}/queue/" if role == "member" else f"http://{addr}/admin/"
-        table.add_row(role, username, password if ok else "[red](login not found)[/red]", where)
+        shown = password if ok else "[red](login not found)[/red]"
+        table.add_row(role, username, shown, lands_on(role))
+    table.add_row("visitor", "—", "—", f"http://{addr}/join/ (test card 4242 4242 4242 4242)")
     console.print(table)
     console.print(f"API docs: http://{addr}/api/docs")
 
