@@ -334,3 +334,27 @@ def test_password_reset_by_email(client, world, smtp):
     )
     assert resp.status_code == 302
     assert client.login(username="alice", password="brand-new-secret-42")
+
+
+def test_join_redeems_a_gift_code(client, world):
+    from redenvelope.billing.actions import purchase_gift
+
+    gift = purchase_gift(
+        plan=world.plan3,
+        months=3,
+        purchaser_name="Gran",
+        purchaser_email="gran@example.com",
+        card_number="4242424242424242",
+        exp_month=12,
+        exp_year=2040,
+    )
+    resp = join(client, gift_code=gift.code.lower())
+    assert resp.status_code == 302
+    member = Member.objects.get(user__email="vera@example.com")
+    gift.refresh_from_db()
+    assert gift.redeemed_by == member and member.gift_months_left == 3
+    # The same code again, by another visitor: refused, nothing made.
+    client.logout()
+    again = join(client, email="other@example.com", gift_code=gift.code)
+    assert again.status_code == 409 and "already been redeemed" in again.content.decode()
+    assert not Member.objects.filter(user__email="other@example.com").exists()
