@@ -51,6 +51,8 @@ def names(q, genre=""):
         ("big leb", "The Big Lebowski"),
         ("fargo 1996", "Fargo"),  # the year
         ("brazl", "Brazil"),
+        ("fagro", "Fargo"),  # two letters swapped: no trigram in common with the name
+        ("amadeous", "Amadeus"),
     ],
 )
 def test_finds_what_people_mean(films, q, first):

@@ -177,6 +177,18 @@ def search(q: str, genre: str = "", *, limit: int = 240, include_unreleased: boo
     return [tid for _, _, tid in scored[:limit]]
 
 
+def _near_spellings(words: list[str]) -> list[str]:
+    """The longest words with two letters swapped or one left out ("flim" -> "film"): short
+    words so misspelt share no trigram with the right one, so the trigram read misses them."""
+    out: set[str] = set()
+    for w in sorted(words, key=len, reverse=True)[:2]:
+        if len(w) < 4 or w.isdigit():
+            continue
+        out.update(w[:i] + w[i + 1] + w[i] + w[i + 2 :] for i in range(len(w) - 1))
+        out.update(w[:i] + w[i + 1 :] for i in range(len(w)))
+    return sorted(v for v in out - set(words) if len(v) >= 3)
+
+
 _ROW = "SELECT s.title_id, s.name, s.series, s.rest, s.popularity "
 _IN_GENRE = (
     " AND s.title_id IN (SELECT tg.title_id FROM catalog_title_genres tg "
@@ -233,6 +245,11 @@ def _pg_candidates(folded: str, words: list[str], genre: str, include_unreleased
             cursor.execute(grams_sql, [folded, *params, folded, CANDIDATES])
             for row in cursor.fetchall():
                 found.setdefault(row[0], row)
+        near = _near_spellings(words)
+        if near and len(found) < FEW:
+            cursor.execute(words_sql, [" | ".join(near), *params, CANDIDATES])
+            for row in cursor.fetchall():
+                found.setdefault(row[0], row)
     return list(found.values())
 
 
@@ -262,6 +279,11 @@ def _sqlite_candidates(folded: str, words: list[str], genre: str, include_unrele
             found[row[0]] = row
         if grams and len(found) < FEW:
             cursor.execute(grams_sql, [" OR ".join(f'"{g}"' for g in grams), *params, CANDIDATES])
+            for row in cursor.fetchall():
+                found.setdefault(row[0], row)
+        near = _near_spellings(words)
+        if near and len(found) < FEW:
+            cursor.execute(words_sql, [" OR ".join(f'"{v}"' for v in near), *params, CANDIDATES])
             for row in cursor.fetchall():
                 found.setdefault(row[0], row)
     return list(found.values())
