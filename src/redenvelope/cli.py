@@ -257,6 +257,10 @@ def dispatch_solve(
         f"{result.objective:,.1f}, in {time.perf_counter() - started:.2f}s; "
         f"wrote {output} and {reasons_path}"
     )
+    console.print(
+        f"certified: the optimum is at most {result.stats['bound']:,.1f}, so this allocation is "
+        f"within {100 * result.stats['gap']:.3f}% of it (gap 1 - objective / bound)"
+    )
 
 
 @dispatch_app.command("run")
@@ -407,9 +411,15 @@ def bench_dispatch(
     exact: bool = typer.Option(None, help="Also solve exactly (default: up to 200,000 members)."),
     greedy: bool = True,
     scaling: str = typer.Option("", help="Comma-separated sizes, e.g. 10000,100000,1000000"),
+    sweep: bool = typer.Option(False, help="Every shape of the instance family, against exact."),
+    shape: str = typer.Option("", help="One shape of the family (see --sweep), or 'base'."),
 ) -> None:
-    """Engine against the exact optimum and a per-member greedy, or growth over sizes."""
+    """Engine against the exact optimum and a per-member greedy, or growth over sizes, or the
+    whole family of instance shapes (--sweep), each with its certified gap."""
     mod = _bench_module("dispatch")
+    if sweep:
+        mod.sweep(members, seed, console, [shape] if shape else None)
+        return
     if scaling:
         sizes = [int(x) for x in scaling.split(",") if x.strip()]
         mod.scaling(sizes, seed, console)
@@ -421,6 +431,7 @@ def bench_dispatch(
             exact=members <= 200_000 if exact is None else exact,
             greedy=greedy,
             validate=members <= 200_000,
+            shape=shape or None,
         )
     mod.report(r, console)
 

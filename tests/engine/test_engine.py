@@ -162,6 +162,7 @@ def test_cli_solves_from_files(tmp_path):
     inst = Instance.from_parquet(tmp_path / "in")
     assert validate(inst, *(table.column(c).to_numpy() for c in table.column_names)).ok
     assert (tmp_path / "out.reasons.parquet").exists()
+    assert "certified: the optimum is at most" in result.output and "within 0.000%" in result.output
     bad = CliRunner().invoke(
         app, ["dispatch", "solve", "--input", str(tmp_path / "nope"), "--output", str(out)]
     )

@@ -116,9 +116,13 @@ def test_dispatch_overview_shows_policy_to_staff(client, world, settings):
     settings.REDENVELOPE = {**settings.REDENVELOPE, "DISPATCH_PRIORITY": "light_users"}
     queues.add_to_queue(world.alice, world.films[0])
     world.new_copy(world.films[0])
-    run_dispatch(timezone.localdate(), notify=False)
+    run = run_dispatch(timezone.localdate(), notify=False)
+    # every run records its certificate: a bound no allocation of the day beats, and the gap
+    assert run.figures["bound"] >= run.figures["objective"] > 0
+    assert run.figures["gap"] == pytest.approx(0.0, abs=1e-6)  # a small day is solved exactly
     client.force_login(world.staff["operations"])
     html = client.get(reverse("dispatch_overview")).content.decode()
     assert "light_users" in html and "throttling" in html and "Record an incident" in html
+    assert "Certified optimality gap" in html and "0.000%" in html
     client.force_login(world.staff["support_agent"])
     assert client.get(reverse("dispatch_overview")).status_code == 403

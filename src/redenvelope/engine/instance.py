@@ -42,6 +42,9 @@ class Params:
     # cut, and cycle cancelling after the auction); larger days rely on auction + exchange.
     exact_below_entries: int = 20_000
     epsilon: float = 0.001
+    # Rounds of growing the candidates where the prices show an entry or shelf left out could
+    # improve the day (see grow.py); 0 keeps the first cut.
+    grow_rounds: int = 3
 
 
 @dataclass

@@ -639,6 +639,10 @@ def sample_problem(prob, fraction: float, seed: int = 0):
         queued=prob.queued[keep],
         stocked=prob.stocked[keep],
         top_title=prob.top_title[keep],
+        q_start=None,
+        q_title=None,
+        q_pos=None,
+        priority=None if prob.priority is None else prob.priority[keep],
     )
 
 
@@ -686,6 +690,7 @@ def auction(
     st = _State(prob)
     max_steps = max_steps or max(1000, 50 * int(prob.slots.astype(np.int64).sum()))
     st.run(prob, st.everyone, mu, eps, max_steps)
+    prices = (pool_prices(st, prob), mu.copy())
     st.relieve(prob, mu.copy(), eps)
     shared = _problem_arrays(prob)
     allocation = (st.ent_pool, st.held, st.p_live, st.d_live)
@@ -694,8 +699,17 @@ def auction(
     timing["auction"] = t2 - t1
     scans_done = np.zeros(1, np.int64)
     gained = _improve_cycles(st.entry_member, *shared, *allocation, exchange_scans, scans_done)
+    exact_prices = None
     if len(prob.entry_a) <= exact_polish_entries:
-        gained += _cancel_cycles(*shared, *allocation, 10_000)
+        n_m, n_e, n_j = len(prob.slots), len(prob.entry_a), len(prob.pool_dc)
+        labels = np.zeros(1 + n_m + n_e + n_j + len(prob.dc_cap) + 1 + 1)
+        gained += _cancel_cycles(*shared, *allocation, 10_000, labels)
+        if labels[-1] == 1.0:
+            j0 = 1 + n_m + n_e
+            d0 = j0 + n_j
+            d_lab = labels[d0 : d0 + len(prob.dc_cap)]
+            t_lab = labels[d0 + len(prob.dc_cap)]
+            exact_prices = (labels[j0:d0] - d_lab[prob.pool_dc], d_lab - t_lab)
     timing["exchange"] = time.perf_counter() - t2
     return st.ent_pool, {
         "bids": st.steps,
@@ -705,6 +719,8 @@ def auction(
         "exchange_scans": int(scans_done[0]),
         "dc_price_max": float(mu.max(initial=0)),
         "timing": timing,
+        "prices": prices,
+        **({"exact_prices": exact_prices} if exact_prices is not None else {}),
     }
 
 
@@ -1138,6 +1154,7 @@ def _cancel_cycles(
     p_live,
     d_live,
     max_cycles,
+    potentials,
 ):
     """Exact polishing for small days: cancel positive-gain cycles in the residual graph of the
     allocation's flow network (S -> member -> entry -> shelf -> DC -> T, plus S -> T for slots
@@ -1237,6 +1254,9 @@ def _cancel_cycles(
             if last < 0:
                 break
         if last < 0:
+            # no positive cycle: the longest-path labels are optimal potentials (prices)
+            potentials[:V] = dist
+            potentials[-1] = 1.0  # marks them valid
             break
         node = last
         for _it in range(V):
@@ -1272,3 +1292,29 @@ def _cancel_cycles(
                     d_live[ai[a]] += dirn
         total += gain
     return total
+
+
+@nb.njit(cache=True)
+def _pool_prices(p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver, pool_dc):
+    out = np.zeros(len(pool_cap))
+    for j in range(len(pool_cap)):
+        out[j] = _pool_price(
+            j, p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver, pool_dc
+        )
+    return out
+
+
+def pool_prices(st, prob) -> np.ndarray:
+    """Each shelf's price after an auction run: its lowest standing bid while full, else 0."""
+    return _pool_prices(
+        st.p_key,
+        st.p_ent,
+        st.p_ver,
+        st.p_start,
+        st.p_len,
+        st.p_live,
+        prob.pool_cap,
+        st.ent_pool,
+        st.ent_ver,
+        prob.pool_dc,
+    )

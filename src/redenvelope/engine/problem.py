@@ -41,6 +41,14 @@ class Problem:
     # Per candidate entry, the shelves it may ship from (nearest first): CSR into arc_pool.
     arc_start: np.ndarray  # (E+1,) int64
     arc_pool: np.ndarray  # (A,) int32
+    # The whole queue (before the candidate cut), for the certificate and for growing candidates:
+    # CSR by member over position order; title index (-1: on no shelf) and position.
+    q_start: np.ndarray | None = None  # (M+1,) int64
+    q_title: np.ndarray | None = None  # (Q,) int32
+    q_pos: np.ndarray | None = None  # (Q,) int32
+    priority: np.ndarray | None = None  # (M,) float64
+    base_value: float = 100.0
+    position_decay: float = 0.9
 
     @property
     def n_members(self) -> int:
@@ -48,9 +56,19 @@ class Problem:
 
 
 def build_problem(
-    inst: Instance, params: Params, *, margin: int | None = None, shelves: int | None = None
+    inst: Instance,
+    params: Params,
+    *,
+    margin: int | None = None,
+    shelves: int | None = None,
+    limits: np.ndarray | None = None,
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Problem:
-    """margin/shelves: candidate entries beyond open slots, shelves per entry (-1: all)."""
+    """margin/shelves: candidate entries beyond open slots, shelves per entry (-1: all).
+
+    Growing the candidates (see `grow.py`): `limits` gives each member's number of candidate
+    entries (overrides margin), and `extra` = (shelf prices, DC prices, member thresholds) adds,
+    beyond the nearest shelves, every shelf whose net value beats the member's threshold."""
     margin = params.candidate_margin if margin is None else margin
     shelves = params.shelves_per_entry if shelves is None else shelves
     m, q, s, d, t = (inst[k] for k in ("members", "queue", "stock", "dcs", "transit"))
@@ -127,7 +145,7 @@ def build_problem(
         params.base_value,
         params.position_decay,
         params.day_penalty,
-        -1 if margin is None or margin < 0 else margin,
+        _limits(slots, margin, limits),
     )
     kept_member = q_member[keep_mask]
     entry_start = np.zeros(n + 1, dtype=np.int64)
@@ -150,6 +168,7 @@ def build_problem(
         days,
         params.day_penalty,
         shelves,
+        *_extra(extra, len(pool_dc), len(dc_id), n),
     )
     return Problem(
         arc_start=arc_start,
@@ -172,6 +191,32 @@ def build_problem(
         queued=counts.astype(np.int32),
         stocked=stocked,
         top_title=top_title,
+        q_start=q_start,
+        q_title=t_idx,
+        q_pos=q_pos.astype(np.int32, copy=False),
+        priority=prio,
+        base_value=float(params.base_value),
+        position_decay=float(params.position_decay),
+    )
+
+
+def _limits(slots: np.ndarray, margin: int, limits: np.ndarray | None) -> np.ndarray:
+    if limits is not None:
+        return np.asarray(limits, dtype=np.int64)
+    if margin is None or margin < 0:
+        return np.full(len(slots), 1 << 30, dtype=np.int64)
+    return slots.astype(np.int64) + margin
+
+
+def _extra(extra, n_pools: int, n_dcs: int, n_members: int):
+    if extra is None:
+        return np.zeros(n_pools), np.zeros(n_dcs), np.full(n_members, np.inf), False
+    pi, mu, u = extra
+    return (
+        np.asarray(pi, dtype=np.float64),
+        np.asarray(mu, dtype=np.float64),
+        np.asarray(u, dtype=np.float64),
+        True,
     )
 
 
@@ -189,17 +234,17 @@ def _select(
     base,
     decay,
     penalty,
-    margin,
+    limits,
 ):
-    """Keep, per member, the first slots+margin entries (all when margin < 0) that can ship with a
-    positive value from some DC holding the title; a title queued twice counts once."""
+    """Keep, per member, the first limits[m] entries that can ship with a positive value from
+    some DC holding the title; a title queued twice counts once."""
     keep = np.zeros(len(t_idx), dtype=np.bool_)
     n = len(slots)
     seen = np.full(max(1, len(title_pool_start)), -1, dtype=np.int64)
     for i in range(n):
         if slots[i] <= 0:
             continue
-        limit = slots[i] + margin if margin >= 0 else 1 << 30
+        limit = limits[i]
         got = 0
         r = region[i]
         for e in range(q_start[i], q_start[i + 1]):
@@ -234,10 +279,16 @@ def _arcs(
     days,
     penalty,
     per_entry,
+    x_pi,
+    x_mu,
+    x_u,
+    use_extra,
 ):
     """For each entry, the shelves holding its title that reach the member with a positive value,
-    nearest first (more copies first among equals), at most per_entry of them (-1: all)."""
+    nearest first (more copies first among equals), at most per_entry of them (-1: all); with
+    use_extra, also every further shelf whose net value (value − x_pi − x_mu) beats x_u[member]."""
     n = len(entry_title)
+    cnt = np.zeros(n, dtype=np.int64)
     arc_start = np.zeros(n + 1, dtype=np.int64)
     cand = np.empty(max(1, len(pool_dc)), dtype=np.int64)
     key = np.empty(max(1, len(pool_dc)), dtype=np.int64)
@@ -251,7 +302,29 @@ def _arcs(
             if dd > 0 and entry_a[e] - penalty * (dd - 1) > 0:
                 c += 1
         if per_entry >= 0 and c > per_entry:
-            c = per_entry
+            take = per_entry
+            if use_extra and x_u[entry_member[e]] == -np.inf:
+                take = c  # a member whose shelves were grown keeps every shelf
+            elif use_extra and x_u[entry_member[e]] < 1e300:
+                take = _take_extra(
+                    e,
+                    r,
+                    t,
+                    entry_a,
+                    title_pool_start,
+                    pool_dc,
+                    pool_cap,
+                    days,
+                    penalty,
+                    per_entry,
+                    x_pi,
+                    x_mu,
+                    x_u[entry_member[e]],
+                    cand,
+                    key,
+                )
+            c = take
+        cnt[e] = c
         arc_start[e + 1] = arc_start[e] + c
     arc_pool = np.empty(arc_start[n], dtype=np.int32)
     for e in range(n):
@@ -272,6 +345,63 @@ def _arcs(
                 cand[i] = j
                 c += 1
         take = arc_start[e + 1] - arc_start[e]
-        for i in range(take):
-            arc_pool[arc_start[e] + i] = cand[i]
+        if take > per_entry >= 0:
+            # the nearest per_entry, then the further shelves worth it, in order of distance
+            got = 0
+            for i in range(c):
+                j = cand[i]
+                dd = days[pool_dc[j], r]
+                net = entry_a[e] - penalty * (dd - 1) - x_pi[j] - x_mu[pool_dc[j]]
+                if i < per_entry or net > x_u[entry_member[e]]:
+                    arc_pool[arc_start[e] + got] = j
+                    got += 1
+        else:
+            for i in range(take):
+                arc_pool[arc_start[e] + i] = cand[i]
     return arc_start, arc_pool
+
+
+@nb.njit(cache=True)
+def _take_extra(
+    e,
+    r,
+    t,
+    entry_a,
+    title_pool_start,
+    pool_dc,
+    pool_cap,
+    days,
+    penalty,
+    per_entry,
+    x_pi,
+    x_mu,
+    u,
+    cand,
+    key,
+):
+    """How many shelves entry e keeps: its nearest per_entry, and every other one worth more
+    than u at these prices."""
+    c = 0
+    extra = 0
+    for j in range(title_pool_start[t], title_pool_start[t + 1]):
+        dd = days[pool_dc[j], r]
+        if dd > 0 and entry_a[e] - penalty * (dd - 1) > 0:
+            c += 1
+    # rank by (days, -copies) as the main pass does: count the shelves outside the nearest
+    # per_entry whose net beats u
+    for j in range(title_pool_start[t], title_pool_start[t + 1]):
+        dd = days[pool_dc[j], r]
+        if dd == 0 or entry_a[e] - penalty * (dd - 1) <= 0:
+            continue
+        k = np.int64(dd) * 1_000_000_000 - pool_cap[j]
+        rank = 0
+        for j2 in range(title_pool_start[t], title_pool_start[t + 1]):
+            d2 = days[pool_dc[j2], r]
+            if d2 == 0 or entry_a[e] - penalty * (d2 - 1) <= 0:
+                continue
+            k2 = np.int64(d2) * 1_000_000_000 - pool_cap[j2]
+            if k2 < k or (k2 == k and j2 < j):
+                rank += 1
+        if rank >= per_entry and entry_a[e] - penalty * (dd - 1) - x_pi[j] - x_mu[pool_dc[j]] > u:
+            extra += 1
+    return per_entry + extra

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import kernels
+from . import certificate, grow, kernels
 from .instance import Instance, Params
 from .problem import Problem, build_problem
 
@@ -68,13 +68,96 @@ def solve(inst: Instance, params: Params | None = None, *, explain: bool = True)
         prob, params.epsilon, exact_polish_entries=params.exact_below_entries if small else 0
     )
     t2 = time.perf_counter()
+    build_s, solve_s, grow_s = t1 - t0, t2 - t1, 0.0
+    grown = 0
+    limits = None
+    everything = np.zeros(prob.n_members, dtype=bool)
+    for _ in range(0 if small else params.grow_rounds):
+        t = time.perf_counter()
+        pi, mu = info["prices"]
+        need, missing, count = _violations(prob, ent_pool, pi, mu, params.epsilon)
+        grow_s += time.perf_counter() - t
+        if count == 0:
+            break
+        grown += 1
+        base = prob.slots.astype(np.int64) + params.candidate_margin if limits is None else limits
+        limits = np.maximum(base, need)
+        everything |= missing
+        t = time.perf_counter()
+        x_u = np.where(everything, -np.inf, np.inf)
+        prob = build_problem(inst, params, limits=limits, extra=(pi, mu, x_u))
+        t1 = time.perf_counter()
+        ent_pool, info = kernels.auction(prob, params.epsilon, exact_polish_entries=0)
+        t2 = time.perf_counter()
+        build_s += t1 - t
+        solve_s += t2 - t1
     result = result_from(prob, ent_pool)
+    t = time.perf_counter()
+    pi, mu = info.pop("prices")
+    upper, read = certificate.bound(prob, pi, mu)
+    if "exact_prices" in info:  # small days: optimal prices from the exact polish
+        upper_x, _ = certificate.bound(prob, *info.pop("exact_prices"))
+        upper = min(upper, upper_x)
+    upper = max(upper, result.objective)
+    cert_s = time.perf_counter() - t
     if explain:
         result.reason_member_id, result.reason = explain_shortfalls(prob, ent_pool)
     t3 = time.perf_counter()
-    result.timings = {"build": t1 - t0, "solve": t2 - t1, "explain": t3 - t2}
-    result.stats = {"entries": float(len(prob.entry_title)), **info}
+    result.timings = {
+        "build": build_s,
+        "solve": solve_s,
+        "grow": grow_s,
+        "certify": cert_s,
+        "explain": t3 - t - cert_s,
+    }
+    result.stats = {
+        "entries": float(len(prob.entry_title)),
+        "arcs": float(len(prob.arc_pool)),
+        "grow_rounds": grown,
+        "bound": upper,
+        "gap": certificate.gap(result.objective, upper),
+        "bound_entries_read": read,
+        **info,
+    }
     return result
+
+
+def _violations(prob: Problem, ent_pool: np.ndarray, pi: np.ndarray, mu: np.ndarray, tol: float):
+    u = grow.thresholds(
+        prob.entry_start,
+        prob.entry_a,
+        prob.slots,
+        prob.region,
+        prob.pool_dc,
+        prob.days,
+        prob.penalty,
+        ent_pool,
+        pi,
+        mu,
+    )
+    return grow.violations(
+        prob.q_start,
+        prob.q_title,
+        prob.q_pos,
+        prob.slots,
+        prob.priority,
+        prob.region,
+        prob.title_pool_start,
+        prob.pool_dc,
+        prob.pool_cap,
+        prob.dc_cap,
+        prob.days,
+        prob.base_value,
+        prob.position_decay,
+        prob.penalty,
+        np.maximum(pi, 0.0),
+        np.maximum(mu, 0.0),
+        u,
+        prob.entry_start,
+        prob.arc_start,
+        prob.arc_pool,
+        tol,
+    )
 
 
 def result_from(prob: Problem, ent_pool: np.ndarray) -> Result:

@@ -474,6 +474,9 @@ def run_dispatch(
                 "open_slots": int(gathered.instance["members"]["open_slots"].sum()),
                 "shipments": n,
                 "objective": round(result.objective, 2),
+                # the certificate: no allocation of this day is worth more than the bound
+                "bound": round(result.stats.get("bound", result.objective), 2),
+                "gap": round(result.stats.get("gap", 0.0), 6),
                 "reasons": {
                     k: int(v)
                     for k, v in zip(

@@ -51,3 +51,12 @@ def stars_form(context, title, where: str = "title") -> str:
         "</fieldset></form>"
     )
     return mark_safe(html)  # noqa: S308 (every value above is escaped or ours)
+
+
+@register.filter
+def gap_percent(value) -> str:
+    """A certified gap (a share) as a percentage with three decimals: 0.00123 -> "0.123%"."""
+    try:
+        return f"{100 * float(value):.3f}%"
+    except (TypeError, ValueError):
+        return "–"

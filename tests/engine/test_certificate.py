@@ -1,0 +1,87 @@
+"""The certificate: an upper bound on the optimum from the engine's prices, on every solve."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from redenvelope.engine import Params, solve
+from redenvelope.engine.certificate import bound
+from redenvelope.engine.exact import solve_exact
+from redenvelope.engine.generate import SWEEP, generate, generate_shape
+from redenvelope.engine.problem import build_problem
+from redenvelope.engine.validate import validate
+
+SHAPES = list(SWEEP)
+
+
+def instance(kind, members, seed):
+    if kind == "base":
+        return generate(members, seed=seed, titles=max(8, members // 3), dcs=4, regions=8)
+    return generate_shape(members, seed=seed, **SWEEP[kind])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(["base", *SHAPES]),
+    members=st.integers(5, 300),
+    seed=st.integers(0, 10_000),
+)
+def test_bound_is_never_below_the_optimum_and_equals_it_where_the_engine_is_exact(
+    kind, members, seed
+):
+    inst = instance(kind, members, seed)
+    res = solve(inst)
+    best = solve_exact(inst).objective  # costs rounded to 1/10,000 of a value unit
+    tol = 1e-4 * max(1, len(res.member_id))
+    assert res.stats["bound"] >= best - tol
+    assert res.stats["bound"] >= res.objective - 1e-6
+    assert 0.0 <= res.stats["gap"] <= 1.0
+    if len(inst["queue"]["member_id"]) <= Params().exact_below_entries:
+        # small days are solved exactly, and their prices are optimal: bound = optimum
+        assert res.objective == pytest.approx(best, abs=tol)
+        assert res.stats["bound"] == pytest.approx(best, abs=tol)
+        assert res.stats["gap"] < 1e-6
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), scale=st.floats(0.0, 60.0), dc_scale=st.floats(0.0, 40.0))
+def test_any_non_negative_prices_give_a_valid_bound(seed, scale, dc_scale):
+    """Weak duality: whatever the prices, the bound is not below the optimum."""
+    inst = generate(120, seed=seed, titles=30, dcs=4, regions=6)
+    prob = build_problem(inst, Params())
+    rng = np.random.default_rng(seed)
+    pi = rng.random(len(prob.pool_cap)) * scale * (rng.random(len(prob.pool_cap)) < 0.5)
+    mu = rng.random(len(prob.dc_cap)) * dc_scale
+    upper, _ = bound(prob, pi, mu)
+    assert upper >= solve_exact(inst).objective - 1e-2
+
+
+@pytest.mark.parametrize("kind", ["base", *SHAPES])
+def test_large_days_of_every_shape_are_certified_and_near_optimal(kind):
+    """Days past the exact threshold (auction, grown candidates): feasible, above 99% of the
+    optimum on every shape, and the certificate holds."""
+    inst = instance(kind, 2_500, seed=3)
+    params = Params(exact_below_entries=len(inst["queue"]["member_id"]) // 2)
+    res = solve(inst, params)
+    check = validate(inst, res.member_id, res.title_id, res.dc_id)
+    assert check.ok, check.violations
+    best = solve_exact(inst).objective
+    assert res.objective <= best + 1e-6
+    assert res.objective >= 0.99 * best
+    assert res.stats["bound"] >= best - 1e-4 * len(res.member_id)
+    assert res.stats["gap"] == pytest.approx(1 - res.objective / res.stats["bound"])
+
+
+def test_growing_the_candidates_recovers_what_the_cut_left_out():
+    """With many DCs in reach, a title's four nearest shelves are often empty of spare copies: the
+    prices show the farther ones are worth it, and growing the candidates takes them."""
+    inst = generate_shape(3_000, seed=2, **SWEEP["many DCs, wide reach"])
+    cut = solve(inst, Params(grow_rounds=0))
+    grown = solve(inst, Params())
+    best = solve_exact(inst).objective
+    assert grown.stats["grow_rounds"] >= 1
+    assert grown.objective > cut.objective
+    assert grown.objective >= 0.995 * best
+    # the certificate of the cut run sees the shelves it left out: its gap is wide
+    assert cut.stats["gap"] > grown.stats["gap"]
