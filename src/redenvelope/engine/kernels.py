@@ -125,13 +125,14 @@ def _segments(caps: np.ndarray) -> np.ndarray:
 
 @nb.njit(cache=True)
 def _pool_price(
-    j, p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver, pool_dc
+    j, p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver, pool_dc, p_floor
 ):
-    """The lowest standing bid while the pool is full; 0 while it has a copy to spare."""
+    """The lowest standing bid while the pool is full; its floor (0 unless an earlier, coarser
+    phase of the auction priced it) while it has a copy to spare."""
     if p_live[j] < pool_cap[j]:
-        return 0.0
+        return p_floor[j]
     _clean_top(p_key, p_ent, p_ver, p_start, p_len, j, False, ent_pool, ent_ver, pool_dc)
-    return p_key[p_start[j]]
+    return max(p_key[p_start[j]], p_floor[j])
 
 
 @nb.njit(cache=True)
@@ -163,6 +164,7 @@ def _auction_run(
     p_len,
     p_live,
     d_live,
+    p_floor,
 ):
     """Forward auction over shelf pools, DC capacity priced by mu (per DC). Members listed in
     `members` (and anyone they outbid) bid until every member is assigned or priced out."""
@@ -221,6 +223,7 @@ def _auction_run(
                         ent_pool,
                         ent_ver,
                         pool_dc,
+                        p_floor,
                     )
                     if pi > e_pi:
                         e_pi = pi
@@ -252,6 +255,7 @@ def _auction_run(
                 ent_pool,
                 ent_ver,
                 pool_dc,
+                p_floor,
             )
             bid = price + best_pi - tops[k - 1] + eps
             e = best_e
@@ -322,6 +326,7 @@ def _relieve_dcs(
     pool_cap,
     d_live,
     released,
+    p_floor,
 ):
     """For every DC over capacity, raise its price just enough that the members who lose least by
     leaving it (value here minus their best alternative elsewhere) are released, as many as the
@@ -389,6 +394,7 @@ def _relieve_dcs(
                         ent_pool,
                         ent_ver,
                         pool_dc,
+                        p_floor,
                     )
                     if v > alt:
                         alt = v
@@ -504,6 +510,15 @@ def _fill(
         )
 
 
+# Epsilon scaling of the auction: the first phase's epsilon (values are ~100 a disc) and the
+# factor it falls by from phase to phase, down to Params.epsilon.
+EPS_START = 10.0
+EPS_FACTOR = 10.0
+# A phase's prices overshoot by up to a few of its epsilons: the next phase's floors are set
+# this many epsilons lower, so that few shelves end a phase empty only because of their floor.
+EPS_BACKOFF = 3.0
+
+
 class _State:
     """Arrays the auction phases share for one problem."""
 
@@ -524,9 +539,52 @@ class _State:
         self.held = np.zeros(prob.n_members, np.int32)
         self.released = np.empty(max(1, n_e), np.int64)
         self.everyone = np.flatnonzero((prob.slots > 0) & (np.diff(prob.entry_start) > 0))
+        self.p_floor = np.zeros(len(prob.pool_cap))
         self.steps = 0
+        self.max_steps = max(1000, 50 * int(prob.slots.astype(np.int64).sum()))
+        self.truncated = False
+        self.spare_floors = 0
+
+    def reset(self):
+        """Nobody holds anything; the shelves keep their floors."""
+        self.ent_pool[:] = -1
+        self.ent_ver += 1
+        self.p_len[:] = 0
+        self.p_live[:] = 0
+        self.d_live[:] = 0
+        self.held[:] = 0
+
+    def run_scaled(self, prob, mu, eps, start_eps: float = EPS_START, factor: float = EPS_FACTOR):
+        """The auction by epsilon scaling: phases with a falling epsilon, each starting from
+        nobody holding anything but with every shelf's price from the phase before as its
+        floor (its lowest standing bid if it was full), less EPS_BACKOFF of its epsilons.
+
+        A coarse epsilon settles ties in few bids: at the fine one, bidders who value a shelf
+        alike raise its price by epsilon at a time, and a shelf of c copies needs c bids for
+        each such step (a price war; 'ties everywhere' ran out of steps at 96% of the optimum).
+        The last phase runs at `eps`, so the loss bound is the same. Shelves left with a copy
+        to spare and a floor above 0 are priced 0 again (`unfloor`)."""
+        e = max(start_eps, eps)
+        while e > eps * 1.0001:
+            self.run(prob, self.everyone, mu, e, self.max_steps)
+            self.p_floor = np.maximum(pool_prices(self, prob) - EPS_BACKOFF * e, 0.0)
+            self.reset()
+            e = max(eps, e / factor)
+        self.run(prob, self.everyone, mu, eps, self.max_steps)
+        self.unfloor(prob, mu, eps)
+
+    def unfloor(self, prob, mu, eps):
+        """Shelves left with a copy to spare are priced at 0 again (not at an old floor), and
+        the members with a free slot bid once more."""
+        spare = (self.p_live < prob.pool_cap) & (self.p_floor > 0)
+        self.spare_floors = int(spare.sum())
+        if self.spare_floors:
+            self.p_floor[spare] = 0.0
+            free = self.everyone[self.held[self.everyone] < prob.slots[self.everyone]]
+            self.run(prob, free, mu, eps, self.max_steps)
 
     def run(self, prob, members, mu, eps, max_steps):
+        before = self.steps
         self.steps += _auction_run(
             members,
             self.entry_member,
@@ -555,7 +613,9 @@ class _State:
             self.p_len,
             self.p_live,
             self.d_live,
+            self.p_floor,
         )
+        self.truncated |= self.steps - before >= max_steps
 
     def relieve(self, prob, mu, eps):
         return _relieve_dcs(
@@ -584,6 +644,7 @@ class _State:
             prob.pool_cap,
             self.d_live,
             self.released,
+            self.p_floor,
         )
 
 
@@ -593,12 +654,14 @@ def dc_prices(prob, eps: float, max_outer: int = 30) -> tuple[np.ndarray, int]:
     released bid again, until no DC is over capacity."""
     st = _State(prob)
     mu = np.zeros(len(prob.dc_cap))
-    max_steps = max(1000, 50 * int(prob.slots.astype(np.int64).sum()))
     members = st.everyone
     rounds = 0
     while rounds < max_outer:
         rounds += 1
-        st.run(prob, members, mu, eps, max_steps)
+        if rounds == 1:
+            st.run_scaled(prob, mu, eps)
+        else:
+            st.run(prob, members, mu, eps, st.max_steps)
         n_rel = st.relieve(prob, mu, eps)
         if n_rel == 0:
             break
@@ -676,20 +739,21 @@ def auction(
     """Allocate in three phases.
 
     1. DC prices (`dc_prices`), learned on a sample of members when the day is large.
-    2. One clean auction over shelves at those prices; the few overloads it leaves are trimmed
-       and leftover capacity is filled.
+    2. One clean auction over shelves at those prices (epsilon scaling); the few overloads it
+       leaves are trimmed and leftover capacity is filled.
     3. Exchange: cycles of member moves between DCs with positive total gain.
     """
     timing = {}
     t0 = time.perf_counter()
     fraction = min(1.0, sample_members / max(1, prob.n_members))
+    st = _State(prob)
+    if max_steps:
+        st.max_steps = max_steps
     source = prob if fraction >= 1.0 else sample_problem(prob, fraction)
     mu, rounds = dc_prices(source, eps)
     t1 = time.perf_counter()
     timing["prices"] = t1 - t0
-    st = _State(prob)
-    max_steps = max_steps or max(1000, 50 * int(prob.slots.astype(np.int64).sum()))
-    st.run(prob, st.everyone, mu, eps, max_steps)
+    st.run_scaled(prob, mu, eps)
     prices = (pool_prices(st, prob), mu.copy())
     st.relieve(prob, mu.copy(), eps)
     shared = _problem_arrays(prob)
@@ -713,6 +777,8 @@ def auction(
     timing["exchange"] = time.perf_counter() - t2
     return st.ent_pool, {
         "bids": st.steps,
+        "truncated": st.truncated,
+        "spare_floors": st.spare_floors,
         "price_rounds": rounds,
         "sample": fraction,
         "exchange_gain": gained,
@@ -1295,11 +1361,24 @@ def _cancel_cycles(
 
 
 @nb.njit(cache=True)
-def _pool_prices(p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver, pool_dc):
+def _pool_prices(
+    p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver, pool_dc, p_floor
+):
     out = np.zeros(len(pool_cap))
     for j in range(len(pool_cap)):
         out[j] = _pool_price(
-            j, p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver, pool_dc
+            j,
+            p_key,
+            p_ent,
+            p_ver,
+            p_start,
+            p_len,
+            p_live,
+            pool_cap,
+            ent_pool,
+            ent_ver,
+            pool_dc,
+            p_floor,
         )
     return out
 
@@ -1317,4 +1396,5 @@ def pool_prices(st, prob) -> np.ndarray:
         st.ent_pool,
         st.ent_ver,
         prob.pool_dc,
+        st.p_floor,
     )
