@@ -62,12 +62,15 @@ def violations(
     tol,
 ):
     """Per member: how many candidate entries it needs (0: no change) and whether a candidate
-    entry misses a shelf worth more than the threshold. Returns (need, missing_shelf, count)."""
+    entry misses a shelf worth more than the threshold, and by how much in all: each left-out
+    entry's or shelf's net value above what the member has for it (the threshold, or the entry's
+    best candidate shelf). Returns (need, missing_shelf, count, mass)."""
     n = len(slots)
     need = np.zeros(n, np.int64)
     missing = np.zeros(n, np.bool_)
     seen = np.full(max(1, len(title_pool_start)), -1, np.int64)
     count = 0
+    mass = 0.0
     for m in range(n):
         if slots[m] <= 0:
             continue
@@ -101,6 +104,7 @@ def violations(
                 if k >= n_cand:
                     need[m] = k + 1
                     count += 1
+                    mass += best - u[m]
                 else:
                     e = entry_start[m] + k
                     have = 0.0
@@ -113,5 +117,6 @@ def violations(
                     if best > have + tol:
                         missing[m] = True
                         count += 1
+                        mass += best - max(have, u[m])
             k += 1
-    return need, missing, count
+    return need, missing, count, mass

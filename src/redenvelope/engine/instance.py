@@ -45,6 +45,10 @@ class Params:
     # Rounds of growing the candidates where the prices show an entry or shelf left out could
     # improve the day (see grow.py); 0 keeps the first cut.
     grow_rounds: int = 3
+    # ... and only while what the left-out entries and shelves are worth above what members
+    # have (at the prices, summed) is more than this share of the objective: below it a round
+    # costs a whole solve for less than the solver's own loss.
+    grow_min_share: float = 0.0005
 
 
 @dataclass

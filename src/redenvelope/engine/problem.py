@@ -268,6 +268,44 @@ def _select(
 
 
 @nb.njit(cache=True)
+def _shelves(e, r, t, entry_a, title_pool_start, pool_dc, pool_cap, days, penalty, cand, key):
+    """The shelves holding entry e's title that reach region r with a positive value, nearest
+    first (more copies first among equals), into cand[:c]; returns c."""
+    c = 0
+    for j in range(title_pool_start[t], title_pool_start[t + 1]):
+        dd = days[pool_dc[j], r]
+        if dd > 0 and entry_a[e] - penalty * (dd - 1) > 0:
+            k = np.int64(dd) * 1_000_000_000 - pool_cap[j]
+            i = c
+            while i > 0 and key[i - 1] > k:
+                key[i] = key[i - 1]
+                cand[i] = cand[i - 1]
+                i -= 1
+            key[i] = k
+            cand[i] = j
+            c += 1
+    return c
+
+
+@nb.njit(cache=True)
+def _kept(e, r, c, cand, entry_a, pool_dc, days, penalty, per_entry, x_pi, x_mu, u, keep):
+    """Of the c sorted shelves of entry e: the nearest per_entry (all with per_entry < 0), and
+    beyond them every shelf whose net value at the prices beats u. Writes them to keep[:n]."""
+    n = 0
+    for i in range(c):
+        j = cand[i]
+        if per_entry < 0 or i < per_entry:
+            keep[n] = j
+            n += 1
+            continue
+        dd = days[pool_dc[j], r]
+        if entry_a[e] - penalty * (dd - 1) - x_pi[j] - x_mu[pool_dc[j]] > u:
+            keep[n] = j
+            n += 1
+    return n
+
+
+@nb.njit(cache=True)
 def _arcs(
     entry_member,
     entry_title,
@@ -288,120 +326,27 @@ def _arcs(
     nearest first (more copies first among equals), at most per_entry of them (-1: all); with
     use_extra, also every further shelf whose net value (value − x_pi − x_mu) beats x_u[member]."""
     n = len(entry_title)
-    cnt = np.zeros(n, dtype=np.int64)
     arc_start = np.zeros(n + 1, dtype=np.int64)
-    cand = np.empty(max(1, len(pool_dc)), dtype=np.int64)
-    key = np.empty(max(1, len(pool_dc)), dtype=np.int64)
-    # pass 1: counts
-    for e in range(n):
-        t = entry_title[e]
-        r = region[entry_member[e]]
-        c = 0
-        for j in range(title_pool_start[t], title_pool_start[t + 1]):
-            dd = days[pool_dc[j], r]
-            if dd > 0 and entry_a[e] - penalty * (dd - 1) > 0:
-                c += 1
-        if per_entry >= 0 and c > per_entry:
-            take = per_entry
-            if use_extra and x_u[entry_member[e]] == -np.inf:
-                take = c  # a member whose shelves were grown keeps every shelf
-            elif use_extra and x_u[entry_member[e]] < 1e300:
-                take = _take_extra(
-                    e,
-                    r,
-                    t,
-                    entry_a,
-                    title_pool_start,
-                    pool_dc,
-                    pool_cap,
-                    days,
-                    penalty,
-                    per_entry,
-                    x_pi,
-                    x_mu,
-                    x_u[entry_member[e]],
-                    cand,
-                    key,
-                )
-            c = take
-        cnt[e] = c
-        arc_start[e + 1] = arc_start[e] + c
-    arc_pool = np.empty(arc_start[n], dtype=np.int32)
-    for e in range(n):
-        t = entry_title[e]
-        r = region[entry_member[e]]
-        c = 0
-        for j in range(title_pool_start[t], title_pool_start[t + 1]):
-            dd = days[pool_dc[j], r]
-            if dd > 0 and entry_a[e] - penalty * (dd - 1) > 0:
-                # insertion by (days asc, copies desc)
-                k = np.int64(dd) * 1_000_000_000 - pool_cap[j]
-                i = c
-                while i > 0 and key[i - 1] > k:
-                    key[i] = key[i - 1]
-                    cand[i] = cand[i - 1]
-                    i -= 1
-                key[i] = k
-                cand[i] = j
-                c += 1
-        take = arc_start[e + 1] - arc_start[e]
-        if take > per_entry >= 0:
-            # the nearest per_entry, then the further shelves worth it, in order of distance
-            got = 0
-            for i in range(c):
-                j = cand[i]
-                dd = days[pool_dc[j], r]
-                net = entry_a[e] - penalty * (dd - 1) - x_pi[j] - x_mu[pool_dc[j]]
-                if i < per_entry or net > x_u[entry_member[e]]:
-                    arc_pool[arc_start[e] + got] = j
-                    got += 1
-        else:
-            for i in range(take):
-                arc_pool[arc_start[e] + i] = cand[i]
+    size = max(1, len(pool_dc))
+    cand = np.empty(size, dtype=np.int64)
+    key = np.empty(size, dtype=np.int64)
+    keep = np.empty(size, dtype=np.int64)
+    for _pass in range(2):
+        if _pass == 1:
+            arc_pool = np.empty(arc_start[n], dtype=np.int32)
+        for e in range(n):
+            t = entry_title[e]
+            r = region[entry_member[e]]
+            c = _shelves(
+                e, r, t, entry_a, title_pool_start, pool_dc, pool_cap, days, penalty, cand, key
+            )
+            u = x_u[entry_member[e]] if use_extra else np.inf
+            k = _kept(
+                e, r, c, cand, entry_a, pool_dc, days, penalty, per_entry, x_pi, x_mu, u, keep
+            )
+            if _pass == 0:
+                arc_start[e + 1] = arc_start[e] + k
+            else:
+                for i in range(k):
+                    arc_pool[arc_start[e] + i] = keep[i]
     return arc_start, arc_pool
-
-
-@nb.njit(cache=True)
-def _take_extra(
-    e,
-    r,
-    t,
-    entry_a,
-    title_pool_start,
-    pool_dc,
-    pool_cap,
-    days,
-    penalty,
-    per_entry,
-    x_pi,
-    x_mu,
-    u,
-    cand,
-    key,
-):
-    """How many shelves entry e keeps: its nearest per_entry, and every other one worth more
-    than u at these prices."""
-    c = 0
-    extra = 0
-    for j in range(title_pool_start[t], title_pool_start[t + 1]):
-        dd = days[pool_dc[j], r]
-        if dd > 0 and entry_a[e] - penalty * (dd - 1) > 0:
-            c += 1
-    # rank by (days, -copies) as the main pass does: count the shelves outside the nearest
-    # per_entry whose net beats u
-    for j in range(title_pool_start[t], title_pool_start[t + 1]):
-        dd = days[pool_dc[j], r]
-        if dd == 0 or entry_a[e] - penalty * (dd - 1) <= 0:
-            continue
-        k = np.int64(dd) * 1_000_000_000 - pool_cap[j]
-        rank = 0
-        for j2 in range(title_pool_start[t], title_pool_start[t + 1]):
-            d2 = days[pool_dc[j2], r]
-            if d2 == 0 or entry_a[e] - penalty * (d2 - 1) <= 0:
-                continue
-            k2 = np.int64(d2) * 1_000_000_000 - pool_cap[j2]
-            if k2 < k or (k2 == k and j2 < j):
-                rank += 1
-        if rank >= per_entry and entry_a[e] - penalty * (dd - 1) - x_pi[j] - x_mu[pool_dc[j]] > u:
-            extra += 1
-    return per_entry + extra

@@ -58,6 +58,10 @@ def shipments_from(prob: Problem, ent_pool: np.ndarray):
     return member, entries, pool, value
 
 
+# Value units below a member's threshold down to which a grown member's shelves are added.
+GROW_SLACK = 0.0
+
+
 def solve(inst: Instance, params: Params | None = None, *, explain: bool = True) -> Result:
     params = params or Params()
     t0 = time.perf_counter()
@@ -75,16 +79,19 @@ def solve(inst: Instance, params: Params | None = None, *, explain: bool = True)
     for _ in range(0 if small else params.grow_rounds):
         t = time.perf_counter()
         pi, mu = info["prices"]
-        need, missing, count = _violations(prob, ent_pool, pi, mu, params.epsilon)
+        u, (need, missing, count, mass) = _violations(prob, ent_pool, pi, mu, params.epsilon)
         grow_s += time.perf_counter() - t
-        if count == 0:
+        objective = float(shipments_from(prob, ent_pool)[3].sum())
+        if count == 0 or mass <= params.grow_min_share * objective:
             break
         grown += 1
         base = prob.slots.astype(np.int64) + params.candidate_margin if limits is None else limits
         limits = np.maximum(base, need)
         everything |= missing
         t = time.perf_counter()
-        x_u = np.where(everything, -np.inf, np.inf)
+        # members missing a shelf get every shelf that comes near their threshold at these
+        # prices (not every shelf of every entry: with wide reach that was 40 M arcs)
+        x_u = np.where(everything, u - GROW_SLACK, np.inf)
         prob = build_problem(inst, params, limits=limits, extra=(pi, mu, x_u))
         t1 = time.perf_counter()
         ent_pool, info = kernels.auction(prob, params.epsilon, exact_polish_entries=0)
@@ -135,7 +142,7 @@ def _violations(prob: Problem, ent_pool: np.ndarray, pi: np.ndarray, mu: np.ndar
         pi,
         mu,
     )
-    return grow.violations(
+    return u, grow.violations(
         prob.q_start,
         prob.q_title,
         prob.q_pos,
