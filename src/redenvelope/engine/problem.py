@@ -9,7 +9,7 @@ any of these and are needed only when all of these are taken), each with its nea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numba as nb
 import numpy as np
@@ -132,54 +132,17 @@ def build_problem(
 
     slots = m["open_slots"].astype(np.int32)
     prio = m["priority"].astype(np.float64)
-    keep_mask = _select(
-        q_start,
-        t_idx,
-        q_pos,
-        slots,
-        prio,
-        region,
-        title_pool_start,
-        pool_dc,
-        days,
-        params.base_value,
-        params.position_decay,
-        params.day_penalty,
-        _limits(slots, margin, limits),
-    )
-    kept_member = q_member[keep_mask]
-    entry_start = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(kept_member, minlength=n), out=entry_start[1:])
-    entry_pos = q_pos[keep_mask].astype(np.int32)
-    entry_a = (
-        prio[kept_member]
-        * params.base_value
-        * params.position_decay ** (entry_pos.astype(np.float64) - 1)
-    )
-    entry_title = t_idx[keep_mask]
-    arc_start, arc_pool = _arcs(
-        kept_member,
-        entry_title,
-        entry_a,
-        region,
-        title_pool_start,
-        pool_dc,
-        pool_cap,
-        days,
-        params.day_penalty,
-        shelves,
-        *_extra(extra, len(pool_dc), len(dc_id), n),
-    )
-    return Problem(
-        arc_start=arc_start,
-        arc_pool=arc_pool,
+    empty = np.zeros(0, dtype=np.int64)
+    whole = Problem(
+        arc_start=empty,
+        arc_pool=empty.astype(np.int32),
         member_id=m["member_id"],
         slots=slots,
         region=region,
-        entry_start=entry_start,
-        entry_title=entry_title,
-        entry_pos=entry_pos,
-        entry_a=entry_a,
+        entry_start=empty,
+        entry_title=empty.astype(np.int32),
+        entry_pos=empty.astype(np.int32),
+        entry_a=empty.astype(np.float64),
         title_id=title_id,
         title_pool_start=title_pool_start,
         pool_dc=pool_dc,
@@ -197,6 +160,67 @@ def build_problem(
         priority=prio,
         base_value=float(params.base_value),
         position_decay=float(params.position_decay),
+    )
+    return with_candidates(whole, _limits(slots, margin, limits), shelves, extra)
+
+
+def with_candidates(
+    prob: Problem,
+    limits: np.ndarray,
+    shelves: int,
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> Problem:
+    """The same day with other candidates: each member's first limits[m] eligible entries, each
+    with its nearest `shelves` shelves (and, with `extra`, the further ones worth it). Reads only
+    the problem's whole queue, so growing the candidates does not parse the instance again."""
+    n = prob.n_members
+    keep_mask = _select(
+        prob.q_start,
+        prob.q_title,
+        prob.q_pos,
+        prob.slots,
+        prob.priority,
+        prob.region,
+        prob.title_pool_start,
+        prob.pool_dc,
+        prob.days,
+        prob.base_value,
+        prob.position_decay,
+        prob.penalty,
+        np.asarray(limits, dtype=np.int64),
+    )
+    kept = np.flatnonzero(keep_mask)
+    kept_member = (np.searchsorted(prob.q_start, kept, side="right") - 1).astype(np.int64)
+    entry_start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(kept_member, minlength=n), out=entry_start[1:])
+    entry_pos = prob.q_pos[kept].astype(np.int32)
+    entry_a = (
+        prob.priority[kept_member]
+        * prob.base_value
+        * prob.position_decay ** (entry_pos.astype(np.float64) - 1)
+    )
+    entry_title = prob.q_title[kept]
+    arc_start, arc_pool = _arcs(
+        kept_member,
+        entry_title,
+        entry_a,
+        prob.region,
+        prob.title_pool_start,
+        prob.pool_dc,
+        prob.pool_cap,
+        prob.days,
+        prob.penalty,
+        shelves,
+        *_extra(extra, len(prob.pool_dc), len(prob.dc_cap), n),
+    )
+    return replace(
+        prob,
+        arc_start=arc_start,
+        arc_pool=arc_pool,
+        entry_start=entry_start,
+        entry_title=entry_title,
+        entry_pos=entry_pos,
+        entry_a=entry_a,
     )
 
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from . import certificate, grow, kernels
 from .instance import Instance, Params
-from .problem import Problem, build_problem
+from .problem import Problem, build_problem, with_candidates
 
 REASONS = (
     "nothing_eligible",  # no queue entry may ship now
@@ -58,8 +58,9 @@ def shipments_from(prob: Problem, ent_pool: np.ndarray):
     return member, entries, pool, value
 
 
-# Value units below a member's threshold down to which a grown member's shelves are added.
-GROW_SLACK = 0.0
+# Value units below a member's threshold down to which a grown member's shelves are added
+# (one day's penalty: with 0, prices that moved after growing left "tight capacity" at 99.58%).
+GROW_SLACK = 20.0
 
 
 def solve(inst: Instance, params: Params | None = None, *, explain: bool = True) -> Result:
@@ -92,7 +93,7 @@ def solve(inst: Instance, params: Params | None = None, *, explain: bool = True)
         # members missing a shelf get every shelf that comes near their threshold at these
         # prices (not every shelf of every entry: with wide reach that was 40 M arcs)
         x_u = np.where(everything, u - GROW_SLACK, np.inf)
-        prob = build_problem(inst, params, limits=limits, extra=(pi, mu, x_u))
+        prob = with_candidates(prob, limits, params.shelves_per_entry, extra=(pi, mu, x_u))
         t1 = time.perf_counter()
         ent_pool, info = kernels.auction(prob, params.epsilon, exact_polish_entries=0)
         t2 = time.perf_counter()
