@@ -120,6 +120,8 @@ def test_dispatch_overview_shows_policy_to_staff(client, world, settings):
     # every run records its certificate: a bound no allocation of the day beats, and the gap
     assert run.figures["bound"] >= run.figures["objective"] > 0
     assert run.figures["gap"] == pytest.approx(0.0, abs=1e-6)  # a small day is solved exactly
+    # and how the engine got there: no price war, the auction finished
+    assert run.figures["engine"] == {"grow_rounds": 0, "price_war": False, "truncated": False}
     client.force_login(world.staff["operations"])
     html = client.get(reverse("dispatch_overview")).content.decode()
     assert "light_users" in html and "throttling" in html and "Record an incident" in html

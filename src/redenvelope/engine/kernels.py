@@ -534,6 +534,7 @@ EPS_FACTOR = 10.0
 EPS_BACKOFF = 3.0
 # Bids a slot the auction may take at the final epsilon before it counts as a price war.
 PRICE_WAR_BIDS = 10
+UNFLOOR_EPS = 10.0
 
 
 class _State:
@@ -604,13 +605,14 @@ class _State:
 
     def unfloor(self, prob, mu, eps):
         """Shelves left with a copy to spare are priced at 0 again (not at an old floor), and
-        the members with a free slot bid once more."""
+        the members with a free slot bid once more, at UNFLOOR_EPS times `eps`: they are the
+        tied bidders of a price war, and at `eps` they would start the war again from 0."""
         spare = (self.p_live < prob.pool_cap) & (self.p_floor > 0)
         self.spare_floors = int(spare.sum())
         if self.spare_floors:
             self.p_floor[spare] = 0.0
             free = self.everyone[self.held[self.everyone] < prob.slots[self.everyone]]
-            self.run(prob, free, mu, eps, self.max_steps)
+            self.run(prob, free, mu, UNFLOOR_EPS * eps, self.max_steps)
 
     def run(self, prob, members, mu, eps, max_steps):
         before = self.steps

@@ -477,6 +477,13 @@ def run_dispatch(
                 # the certificate: no allocation of this day is worth more than the bound
                 "bound": round(result.stats.get("bound", result.objective), 2),
                 "gap": round(result.stats.get("gap", 0.0), 6),
+                # how the engine got there: rounds of grown candidates, whether ties set off a
+                # price war (settled by epsilon scaling), whether the auction ran out of steps
+                "engine": {
+                    k: result.stats[k]
+                    for k in ("grow_rounds", "price_war", "truncated")
+                    if k in result.stats
+                },
                 "reasons": {
                     k: int(v)
                     for k, v in zip(
