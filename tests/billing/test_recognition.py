@@ -16,6 +16,9 @@ from redenvelope.membership.models import Member
 def statement(world):
     ensure_chart()
     Member.objects.filter(pk=world.alice.pk).update(billing_day=31)
+    # The world's other members are billed on the day of the month they joined (today's): on
+    # a 4th, 11th or 28th-31st they were billed on one of these tests' dates and earned too.
+    Member.objects.exclude(pk=world.alice.pk).update(billing_day=15)
     return issue_statement(Member.objects.get(pk=world.alice.pk), dt.date(2026, 2, 28))
 
 
