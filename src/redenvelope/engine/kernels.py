@@ -534,6 +534,7 @@ EPS_FACTOR = 10.0
 EPS_BACKOFF = 3.0
 # Bids a slot the auction may take at the final epsilon before it counts as a price war.
 PRICE_WAR_BIDS = 10
+# Members coming back for shelves whose floor was lifted bid at this many final epsilons.
 UNFLOOR_EPS = 10.0
 
 
