@@ -3,8 +3,10 @@
 Shelf pools (a title at a DC) are sold by a Gauss-Seidel auction (Bertsekas): a member with a free
 slot bids for the entry whose net value (value - DC price - pool price) is best, raising the pool's
 price by how much better it is than the member's next alternative plus epsilon; a full pool evicts
-its lowest bidder, who bids again. A pool's price is its lowest standing bid while full (0 while a
-copy is left), kept in a min-heap per pool. DC capacity is priced separately (`dc_prices`): an
+its lowest bidder, who bids again. A pool's price is its lowest standing bid while full (its floor,
+normally 0, while a copy is left), kept in a min-heap per pool; floors come from the coarser
+phases of epsilon scaling, used when ties start a price war (`_State.run_scaled`), and from a DC
+releasing a pool's holders (`_relieve_dcs`). DC capacity is priced separately (`dc_prices`): an
 overloaded DC raises its price until the members who lose least by leaving it have left. An
 exchange phase then applies cycles of member moves with positive total gain (`_improve_cycles`
 between DCs; on small days `_cancel_cycles` over the whole residual network, which is exact).
