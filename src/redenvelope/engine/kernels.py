@@ -765,7 +765,7 @@ def auction(
     prob,
     eps: float,
     *,
-    sample_members: int = 15_000,
+    sample_members: int = 30_000,
     exchange_scans: int = 3,
     exact_polish_entries: int = 20_000,
     max_steps: int | None = None,
