@@ -71,6 +71,7 @@ def run_one(
         "bound": res.stats["bound"],
         "certified_gap": res.stats["gap"],
         "grow_rounds": res.stats["grow_rounds"],
+        "second_opinion": res.stats.get("second_opinion", 0),
         "reasons": {
             k: int(v)
             for k, v in zip(*np.unique(res.reason.astype(str), return_counts=True), strict=True)
@@ -192,6 +193,7 @@ def sweep(members: int, seed: int, console, shapes: list[str] | None = None) -> 
         "exact s",
         "time ratio",
         "grown",
+        "2nd",
     ):
         table.add_column(col, justify="left" if col == "shape" else "right")
     for r in rows:
@@ -207,6 +209,7 @@ def sweep(members: int, seed: int, console, shapes: list[str] | None = None) -> 
             f"{r['exact_s']:.2f}",
             f"{r['engine_s'] / r['exact_s']:.3f}",
             str(r["grow_rounds"]),
+            {0: "", 1: "kept", -1: "tried"}[r["second_opinion"]],
         )
     console.print(table)
     q = np.array([r["engine_objective"] / r["exact_objective"] for r in rows])

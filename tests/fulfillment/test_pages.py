@@ -121,7 +121,12 @@ def test_dispatch_overview_shows_policy_to_staff(client, world, settings):
     assert run.figures["bound"] >= run.figures["objective"] > 0
     assert run.figures["gap"] == pytest.approx(0.0, abs=1e-6)  # a small day is solved exactly
     # and how the engine got there: no price war, the auction finished
-    assert run.figures["engine"] == {"grow_rounds": 0, "price_war": False, "truncated": False}
+    assert run.figures["engine"] == {
+        "grow_rounds": 0,
+        "price_war": False,
+        "truncated": False,
+        "second_opinion": 0,
+    }
     client.force_login(world.staff["operations"])
     html = client.get(reverse("dispatch_overview")).content.decode()
     assert "light_users" in html and "throttling" in html and "Record an incident" in html

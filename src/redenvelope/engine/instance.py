@@ -52,6 +52,9 @@ class Params:
     # have (at the prices, summed) is more than this share of the objective: below it a round
     # costs a whole solve for less than the solver's own loss.
     grow_min_share: float = 0.0005
+    # When the certified gap is above this, allocate the day a second way (DC capacity priced
+    # inside the auction, decision 0015) and keep the better of the two.
+    second_opinion_gap: float = 0.003
 
 
 @dataclass

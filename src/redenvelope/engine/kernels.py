@@ -10,6 +10,8 @@ releasing a pool's holders (`_relieve_dcs`). DC capacity is priced separately (`
 overloaded DC raises its price until the members who lose least by leaving it have left. An
 exchange phase then applies cycles of member moves with positive total gain (`_improve_cycles`
 between DCs; on small days `_cancel_cycles` over the whole residual network, which is exact).
+`auction_dc` is the second way `solve` tries when the certificate shows a day may be far from
+its best: DC capacity priced inside the auction, each DC shedding its least attached holder.
 """
 
 from __future__ import annotations
@@ -766,7 +768,7 @@ def auction(
     eps: float,
     *,
     sample_members: int = 30_000,
-    exchange_scans: int = 3,
+    exchange_scans: int = 6,
     exact_polish_entries: int = 20_000,
     max_steps: int | None = None,
 ):
@@ -1433,3 +1435,335 @@ def pool_prices(st, prob) -> np.ndarray:
         prob.pool_dc,
         st.p_floor,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# DC capacity priced inside the auction (decision 0015). The Lagrangian DC prices of `auction`
+# are degenerate where DCs bind unevenly ("tight capacity"): at good prices the auction leaves
+# DCs half empty and trim + fill + exchange recover only part. Here each DC keeps a min-heap of
+# its holders keyed by a lower bound of their margin g = (best the member can get at the DC
+# before its price, a copy at its floor) - (best elsewhere); a bid for a spare copy at a full DC
+# pays no shelf increment (the DC is what is scarce), and the DC sheds the holder with the least
+# margin, its price rising to max(price, g + eps).
+
+
+@nb.njit(cache=True)
+def _margin_parts(
+    m,
+    d_excl,
+    e_self,
+    entry_start,
+    entry_a,
+    region,
+    arc_start,
+    arc_pool,
+    pool_dc,
+    pool_cap,
+    dc_cap,
+    days,
+    penalty,
+    mu,
+    ent_pool,
+    ent_ver,
+    p_key,
+    p_ent,
+    p_ver,
+    p_start,
+    p_len,
+    p_live,
+    p_floor,
+):
+    """(best net profit of member m outside DC d_excl, 0 = ship nothing; best value before the
+    DC's price at d_excl other than the shelf e_self holds) over the options m does not hold."""
+    r = region[m]
+    alt = 0.0
+    at_d = -1e18
+    for e2 in range(entry_start[m], entry_start[m + 1]):
+        if ent_pool[e2] >= 0 and e2 != e_self:
+            continue
+        for q in range(arc_start[e2], arc_start[e2 + 1]):
+            j2 = arc_pool[q]
+            d2 = pool_dc[j2]
+            dd = days[d2, r]
+            if dd == 0 or dc_cap[d2] == 0 or pool_cap[j2] == 0:
+                continue
+            if d2 == d_excl and e2 == e_self and j2 == ent_pool[e_self]:
+                continue
+            v = entry_a[e2] - penalty * (dd - 1)
+            if d2 != d_excl:
+                v -= mu[d2]
+            if v <= (at_d if d2 == d_excl else alt):
+                continue
+            v -= _pool_price(
+                j2,
+                p_key,
+                p_ent,
+                p_ver,
+                p_start,
+                p_len,
+                p_live,
+                pool_cap,
+                ent_pool,
+                ent_ver,
+                pool_dc,
+                p_floor,
+            )
+            if d2 == d_excl:
+                at_d = max(at_d, v)
+            else:
+                alt = max(alt, v)
+    return alt, at_d
+
+
+@nb.njit(cache=True)
+def _auction_dc_run(
+    members,
+    entry_member,
+    entry_start,
+    entry_title,
+    entry_a,
+    slots,
+    region,
+    arc_start,
+    arc_pool,
+    pool_dc,
+    pool_cap,
+    dc_cap,
+    days,
+    penalty,
+    mu,
+    eps,
+    tol,
+    max_steps,
+    ent_pool,
+    ent_ver,
+    held,
+    p_start,
+    p_key,
+    p_ent,
+    p_ver,
+    p_len,
+    p_live,
+    d_live,
+    p_floor,
+    d_start,
+    d_key,
+    d_ent,
+    d_ver,
+    d_len,
+):
+    """`_auction_run` with DC capacity as a hard limit, priced by the DCs themselves (mu rises
+    in place). A stale heap key is re-checked when it reaches the top and accepted within tol."""
+    n_members = len(slots)
+    ring = np.empty(n_members + 1, dtype=np.int64)
+    in_ring = np.zeros(n_members, dtype=np.bool_)
+    cap_ring = n_members + 1
+    head = 0
+    tail = 0
+    count = 0
+    for i in range(len(members)):
+        m = members[i]
+        if held[m] < slots[m] and not in_ring[m]:
+            ring[tail] = m
+            tail += 1
+            count += 1
+            in_ring[m] = True
+    steps = 0
+    while count > 0 and steps < max_steps:
+        m = ring[head]
+        head = (head + 1) % cap_ring
+        count -= 1
+        in_ring[m] = False
+        r = region[m]
+        while held[m] < slots[m]:
+            steps += 1
+            k = slots[m] - held[m] + 1
+            tops = np.zeros(k)
+            best_e = -1
+            best_j = -1
+            best_pi = 0.0
+            for e in range(entry_start[m], entry_start[m + 1]):
+                if ent_pool[e] >= 0:
+                    continue
+                a = entry_a[e]
+                e_pi = 0.0
+                e_j = -1
+                for q_j in range(arc_start[e], arc_start[e + 1]):
+                    j = arc_pool[q_j]
+                    dc = pool_dc[j]
+                    dd = days[dc, r]
+                    if dd == 0 or dc_cap[dc] == 0 or pool_cap[j] == 0:
+                        continue
+                    v = a - penalty * (dd - 1) - mu[dc]
+                    if v <= e_pi:
+                        continue
+                    pi = v - _pool_price(
+                        j,
+                        p_key,
+                        p_ent,
+                        p_ver,
+                        p_start,
+                        p_len,
+                        p_live,
+                        pool_cap,
+                        ent_pool,
+                        ent_ver,
+                        pool_dc,
+                        p_floor,
+                    )
+                    if pi > e_pi:
+                        e_pi = pi
+                        e_j = j
+                if e_j < 0:
+                    continue
+                if e_pi > tops[k - 1]:
+                    i = k - 1
+                    while i > 0 and tops[i - 1] < e_pi:
+                        tops[i] = tops[i - 1]
+                        i -= 1
+                    tops[i] = e_pi
+                if e_pi > best_pi:
+                    best_pi = e_pi
+                    best_e = e
+                    best_j = e_j
+            if best_e < 0:
+                break
+            j = best_j
+            d = pool_dc[j]
+            price = _pool_price(
+                j, p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver,
+                pool_dc, p_floor,
+            )  # fmt: skip
+            if p_live[j] < pool_cap[j] and d_live[d] >= dc_cap[d]:
+                bid = price  # the DC is what is scarce: the increment goes to its price
+            else:
+                bid = price + best_pi - tops[k - 1] + eps
+            e = best_e
+            ent_ver[e] += 1
+            ent_pool[e] = j
+            held[m] += 1
+            _push(p_key, p_ent, p_ver, p_start, p_len, j, bid, e, ent_ver[e], False, ent_pool,
+                  ent_ver, pool_dc)  # fmt: skip
+            _push(d_key, d_ent, d_ver, d_start, d_len, d, -1e18, e, ent_ver[e], True, ent_pool,
+                  ent_ver, pool_dc)  # fmt: skip
+            p_live[j] += 1
+            d_live[d] += 1
+            loser = -1
+            if p_live[j] > pool_cap[j]:
+                _clean_top(
+                    p_key, p_ent, p_ver, p_start, p_len, j, False, ent_pool, ent_ver, pool_dc
+                )
+                loser = p_ent[p_start[j]]
+                _pop(p_key, p_ent, p_ver, p_start[j], p_len, j)
+            elif d_live[d] > dc_cap[d]:
+                # the DC sheds the holder who loses least by leaving; its price rises to that loss
+                while True:
+                    _clean_top(
+                        d_key, d_ent, d_ver, d_start, d_len, d, True, ent_pool, ent_ver, pool_dc
+                    )
+                    h = d_ent[d_start[d]]
+                    key = d_key[d_start[d]]
+                    hm = entry_member[h]
+                    alt, at_d = _margin_parts(
+                        hm, d, h, entry_start, entry_a, region, arc_start, arc_pool, pool_dc,
+                        pool_cap, dc_cap, days, penalty, mu, ent_pool, ent_ver, p_key, p_ent,
+                        p_ver, p_start, p_len, p_live, p_floor,
+                    )  # fmt: skip
+                    # valued at the floor: the copy it leaves is spare (at its current price the
+                    # member could come straight back for less, and prices would cycle)
+                    here = entry_a[h] - penalty * (days[d, region[hm]] - 1) - p_floor[ent_pool[h]]
+                    g = max(here, at_d) - alt
+                    if g > key + tol:
+                        _pop(d_key, d_ent, d_ver, d_start[d], d_len, d)
+                        _push(d_key, d_ent, d_ver, d_start, d_len, d, g, h, ent_ver[h], True,
+                              ent_pool, ent_ver, pool_dc)  # fmt: skip
+                        continue
+                    break
+                mu[d] = max(mu[d], g + eps)
+                _pop(d_key, d_ent, d_ver, d_start[d], d_len, d)
+                loser = h
+            if loser >= 0:
+                lj = ent_pool[loser]
+                ent_pool[loser] = -1
+                ent_ver[loser] += 1
+                p_live[lj] -= 1
+                d_live[pool_dc[lj]] -= 1
+                lm = entry_member[loser]
+                held[lm] -= 1
+                if lm != m and not in_ring[lm]:
+                    ring[tail] = lm
+                    tail = (tail + 1) % cap_ring
+                    count += 1
+                    in_ring[lm] = True
+    return steps
+
+
+# A stale DC-heap key within this many value units of its holder's margin is taken as it is:
+# re-checking every holder whose margin crept up (other DCs' prices rise all the time) cost
+# 24 M margin scans and 56 s on the bench generator's day; 1.0 costs nothing measurable.
+DC_KEY_TOLERANCE = 1.0
+
+
+def auction_dc(prob, eps: float, *, exchange_scans: int = 6, max_steps: int | None = None):
+    """Allocate with DC capacity priced inside the auction, then fill and exchange."""
+    t0 = time.perf_counter()
+    st = _State(prob)
+    if max_steps:
+        st.max_steps = max_steps
+    d_start = _segments(prob.dc_cap)
+    d_key = np.zeros(d_start[-1])
+    d_ent = np.zeros(d_start[-1], np.int32)
+    d_ver = np.zeros(d_start[-1], np.int32)
+    d_len = np.zeros(len(prob.dc_cap), np.int64)
+    mu = np.zeros(len(prob.dc_cap))
+
+    def run(e, budget):
+        steps = _auction_dc_run(
+            st.everyone, st.entry_member, prob.entry_start, prob.entry_title, prob.entry_a,
+            prob.slots, prob.region, prob.arc_start, prob.arc_pool, prob.pool_dc, prob.pool_cap,
+            prob.dc_cap, prob.days, prob.penalty, mu, e, DC_KEY_TOLERANCE, budget, st.ent_pool,
+            st.ent_ver, st.held, st.p_start, st.p_key, st.p_ent, st.p_ver, st.p_len, st.p_live,
+            st.d_live, st.p_floor, d_start, d_key, d_ent, d_ver, d_len,
+        )  # fmt: skip
+        st.steps += steps
+        return steps >= budget
+
+    # As `_State.run_scaled` does for shelves: at the final epsilon first, and only past
+    # PRICE_WAR_BIDS bids a slot by epsilon scaling. Members shed by one DC bid up another that
+    # sheds members back, each DC's price climbing epsilon at a time (two DCs of one and five
+    # units took 4,800 bids to reach 48); coarse phases end that war, each finer one starting
+    # from nobody holding anything with the prices from before, less EPS_BACKOFF steps. Not
+    # the default: the shelves' floors leave copies unclaimed ("tight capacity" 99.97% -> 99.06%).
+    budget = max(1000, PRICE_WAR_BIDS * int(prob.slots.astype(np.int64).sum()))
+    truncated = False
+    if run(eps, min(budget, st.max_steps)):
+        st.price_war = True
+        st.reset()
+        d_len[:] = 0
+        mu[:] = 0.0
+        e = max(EPS_START, eps)
+        while True:
+            truncated = run(e, st.max_steps)
+            if e <= eps * 1.0001:
+                break
+            st.p_floor = np.maximum(pool_prices(st, prob) - EPS_BACKOFF * e, 0.0)
+            mu[:] = np.maximum(mu - EPS_BACKOFF * e, 0.0)
+            st.reset()
+            d_len[:] = 0
+            e = max(eps, e / EPS_FACTOR)
+    prices = (pool_prices(st, prob), mu.copy())
+    t1 = time.perf_counter()
+    shared = _problem_arrays(prob)
+    allocation = (st.ent_pool, st.held, st.p_live, st.d_live)
+    _fill(*shared, *allocation)
+    scans_done = np.zeros(1, np.int64)
+    gained = _improve_cycles(st.entry_member, *shared, *allocation, exchange_scans, scans_done)
+    return st.ent_pool, {
+        "bids": st.steps,
+        "truncated": truncated,
+        "price_war": st.price_war,
+        "exchange_gain": gained,
+        "dc_price_max": float(mu.max(initial=0)),
+        "timing": {"auction": t1 - t0, "exchange": time.perf_counter() - t1},
+        "prices": prices,
+    }

@@ -478,10 +478,11 @@ def run_dispatch(
                 "bound": round(result.stats.get("bound", result.objective), 2),
                 "gap": round(result.stats.get("gap", 0.0), 6),
                 # how the engine got there: rounds of grown candidates, whether ties set off a
-                # price war (settled by epsilon scaling), whether the auction ran out of steps
+                # price war (settled by epsilon scaling), whether the auction ran out of steps,
+                # whether a second allocation (DC capacity priced in the auction) was kept
                 "engine": {
                     k: result.stats[k]
-                    for k in ("grow_rounds", "price_war", "truncated")
+                    for k in ("grow_rounds", "price_war", "truncated", "second_opinion")
                     if k in result.stats
                 },
                 "reasons": {
