@@ -139,6 +139,55 @@ def _pool_price(
     return max(p_key[p_start[j]], p_floor[j])
 
 
+@nb.njit(cache=True, inline="always")
+def _best_bid(
+    m, k, entry_start, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap, dc_cap, days,
+    penalty, mu, ent_pool, ent_ver, p_key, p_ent, p_ver, p_start, p_len, p_live, p_floor,
+):  # fmt: skip
+    """Member m's best option at these prices (entry, shelf, net value; -1 when nothing is worth
+    bidding for) and the net value of its k-th best entry, which sets the bid increment."""
+    r = region[m]
+    tops = np.zeros(k)
+    best_e = -1
+    best_j = -1
+    best_pi = 0.0
+    for e in range(entry_start[m], entry_start[m + 1]):
+        if ent_pool[e] >= 0:
+            continue
+        a = entry_a[e]
+        e_pi = 0.0
+        e_j = -1
+        for q_j in range(arc_start[e], arc_start[e + 1]):
+            j = arc_pool[q_j]
+            dc = pool_dc[j]
+            dd = days[dc, r]
+            if dd == 0 or dc_cap[dc] == 0 or pool_cap[j] == 0:
+                continue
+            v = a - penalty * (dd - 1) - mu[dc]
+            if v <= e_pi:
+                continue
+            pi = v - _pool_price(
+                j, p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver,
+                pool_dc, p_floor,
+            )  # fmt: skip
+            if pi > e_pi:
+                e_pi = pi
+                e_j = j
+        if e_j < 0:
+            continue
+        if e_pi > tops[k - 1]:
+            i = k - 1
+            while i > 0 and tops[i - 1] < e_pi:
+                tops[i] = tops[i - 1]
+                i -= 1
+            tops[i] = e_pi
+        if e_pi > best_pi:
+            best_pi = e_pi
+            best_e = e
+            best_j = e_j
+    return best_e, best_j, best_pi, tops[k - 1]
+
+
 @nb.njit(cache=True)
 def _auction_run(
     members,
@@ -192,58 +241,14 @@ def _auction_run(
         head = (head + 1) % cap_ring
         count -= 1
         in_ring[m] = False
-        r = region[m]
         while held[m] < slots[m]:
             steps += 1
             k = slots[m] - held[m] + 1
-            tops = np.zeros(k)
-            best_e = -1
-            best_j = -1
-            best_pi = 0.0
-            for e in range(entry_start[m], entry_start[m + 1]):
-                if ent_pool[e] >= 0:
-                    continue
-                a = entry_a[e]
-                e_pi = 0.0
-                e_j = -1
-                for q_j in range(arc_start[e], arc_start[e + 1]):
-                    j = arc_pool[q_j]
-                    dc = pool_dc[j]
-                    dd = days[dc, r]
-                    if dd == 0 or dc_cap[dc] == 0 or pool_cap[j] == 0:
-                        continue
-                    v = a - penalty * (dd - 1) - mu[dc]
-                    if v <= e_pi:
-                        continue
-                    pi = v - _pool_price(
-                        j,
-                        p_key,
-                        p_ent,
-                        p_ver,
-                        p_start,
-                        p_len,
-                        p_live,
-                        pool_cap,
-                        ent_pool,
-                        ent_ver,
-                        pool_dc,
-                        p_floor,
-                    )
-                    if pi > e_pi:
-                        e_pi = pi
-                        e_j = j
-                if e_j < 0:
-                    continue
-                if e_pi > tops[k - 1]:
-                    i = k - 1
-                    while i > 0 and tops[i - 1] < e_pi:
-                        tops[i] = tops[i - 1]
-                        i -= 1
-                    tops[i] = e_pi
-                if e_pi > best_pi:
-                    best_pi = e_pi
-                    best_e = e
-                    best_j = e_j
+            best_e, best_j, best_pi, kth = _best_bid(
+                m, k, entry_start, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap, dc_cap,
+                days, penalty, mu, ent_pool, ent_ver, p_key, p_ent, p_ver, p_start, p_len, p_live,
+                p_floor,
+            )  # fmt: skip
             if best_e < 0:
                 break  # nothing worth bidding for at these prices
             j = best_j
@@ -261,7 +266,7 @@ def _auction_run(
                 pool_dc,
                 p_floor,
             )
-            bid = price + best_pi - tops[k - 1] + eps
+            bid = price + best_pi - kth + eps
             e = best_e
             ent_ver[e] += 1
             ent_pool[e] = j
@@ -1574,58 +1579,14 @@ def _auction_dc_run(
         head = (head + 1) % cap_ring
         count -= 1
         in_ring[m] = False
-        r = region[m]
         while held[m] < slots[m]:
             steps += 1
             k = slots[m] - held[m] + 1
-            tops = np.zeros(k)
-            best_e = -1
-            best_j = -1
-            best_pi = 0.0
-            for e in range(entry_start[m], entry_start[m + 1]):
-                if ent_pool[e] >= 0:
-                    continue
-                a = entry_a[e]
-                e_pi = 0.0
-                e_j = -1
-                for q_j in range(arc_start[e], arc_start[e + 1]):
-                    j = arc_pool[q_j]
-                    dc = pool_dc[j]
-                    dd = days[dc, r]
-                    if dd == 0 or dc_cap[dc] == 0 or pool_cap[j] == 0:
-                        continue
-                    v = a - penalty * (dd - 1) - mu[dc]
-                    if v <= e_pi:
-                        continue
-                    pi = v - _pool_price(
-                        j,
-                        p_key,
-                        p_ent,
-                        p_ver,
-                        p_start,
-                        p_len,
-                        p_live,
-                        pool_cap,
-                        ent_pool,
-                        ent_ver,
-                        pool_dc,
-                        p_floor,
-                    )
-                    if pi > e_pi:
-                        e_pi = pi
-                        e_j = j
-                if e_j < 0:
-                    continue
-                if e_pi > tops[k - 1]:
-                    i = k - 1
-                    while i > 0 and tops[i - 1] < e_pi:
-                        tops[i] = tops[i - 1]
-                        i -= 1
-                    tops[i] = e_pi
-                if e_pi > best_pi:
-                    best_pi = e_pi
-                    best_e = e
-                    best_j = e_j
+            best_e, best_j, best_pi, kth = _best_bid(
+                m, k, entry_start, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap, dc_cap,
+                days, penalty, mu, ent_pool, ent_ver, p_key, p_ent, p_ver, p_start, p_len, p_live,
+                p_floor,
+            )  # fmt: skip
             if best_e < 0:
                 break
             j = best_j
@@ -1637,7 +1598,7 @@ def _auction_dc_run(
             if p_live[j] < pool_cap[j] and d_live[d] >= dc_cap[d]:
                 bid = price  # the DC is what is scarce: the increment goes to its price
             else:
-                bid = price + best_pi - tops[k - 1] + eps
+                bid = price + best_pi - kth + eps
             e = best_e
             ent_ver[e] += 1
             ent_pool[e] = j
