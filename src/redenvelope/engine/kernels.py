@@ -218,9 +218,19 @@ def _auction_run(
     p_live,
     d_live,
     p_floor,
+    dc_shed,
+    tol,
+    d_start,
+    d_key,
+    d_ent,
+    d_ver,
+    d_len,
 ):
     """Forward auction over shelf pools, DC capacity priced by mu (per DC). Members listed in
-    `members` (and anyone they outbid) bid until every member is assigned or priced out."""
+    `members` (and anyone they outbid) bid until every member is assigned or priced out.
+
+    With dc_shed (`auction_dc`), DC capacity is a hard limit priced by the DCs themselves: mu
+    rises in place as each full DC sheds its least attached holder (`_dc_shed`; the d_* heaps)."""
     n_members = len(slots)
     ring = np.empty(n_members + 1, dtype=np.int64)
     in_ring = np.zeros(n_members, dtype=np.bool_)
@@ -252,52 +262,46 @@ def _auction_run(
             if best_e < 0:
                 break  # nothing worth bidding for at these prices
             j = best_j
+            d = pool_dc[j]
             price = _pool_price(
-                j,
-                p_key,
-                p_ent,
-                p_ver,
-                p_start,
-                p_len,
-                p_live,
-                pool_cap,
-                ent_pool,
-                ent_ver,
-                pool_dc,
-                p_floor,
-            )
-            bid = price + best_pi - kth + eps
+                j, p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver,
+                pool_dc, p_floor,
+            )  # fmt: skip
+            if dc_shed and p_live[j] < pool_cap[j] and d_live[d] >= dc_cap[d]:
+                bid = price  # the DC is what is scarce: the increment goes to its price
+            else:
+                bid = price + best_pi - kth + eps
             e = best_e
             ent_ver[e] += 1
             ent_pool[e] = j
             held[m] += 1
-            _push(
-                p_key,
-                p_ent,
-                p_ver,
-                p_start,
-                p_len,
-                j,
-                bid,
-                e,
-                ent_ver[e],
-                False,
-                ent_pool,
-                ent_ver,
-                pool_dc,
-            )
+            _push(p_key, p_ent, p_ver, p_start, p_len, j, bid, e, ent_ver[e], False, ent_pool,
+                  ent_ver, pool_dc)  # fmt: skip
+            if dc_shed:
+                _push(d_key, d_ent, d_ver, d_start, d_len, d, -1e18, e, ent_ver[e], True,
+                      ent_pool, ent_ver, pool_dc)  # fmt: skip
             p_live[j] += 1
-            d_live[pool_dc[j]] += 1
+            d_live[d] += 1
+            loser = -1
             if p_live[j] > pool_cap[j]:
                 _clean_top(
                     p_key, p_ent, p_ver, p_start, p_len, j, False, ent_pool, ent_ver, pool_dc
                 )
                 loser = p_ent[p_start[j]]
                 _pop(p_key, p_ent, p_ver, p_start[j], p_len, j)
-                p_live[j] -= 1
-                d_live[pool_dc[j]] -= 1
+            elif dc_shed and d_live[d] > dc_cap[d]:
+                loser = _dc_shed(
+                    d, entry_member, entry_start, entry_a, region, arc_start, arc_pool, pool_dc,
+                    pool_cap, dc_cap, days, penalty, mu, eps, tol, ent_pool, ent_ver, p_key,
+                    p_ent, p_ver, p_start, p_len, p_live, p_floor, d_start, d_key, d_ent, d_ver,
+                    d_len,
+                )  # fmt: skip
+            if loser >= 0:
+                lj = ent_pool[loser]
                 ent_pool[loser] = -1
                 ent_ver[loser] += 1
+                p_live[lj] -= 1
+                d_live[pool_dc[lj]] -= 1
                 lm = entry_member[loser]
                 held[lm] -= 1
                 if lm != m and not in_ring[lm]:
@@ -568,6 +572,14 @@ class _State:
         self.released = np.empty(max(1, n_e), np.int64)
         self.everyone = np.flatnonzero((prob.slots > 0) & (np.diff(prob.entry_start) > 0))
         self.p_floor = np.zeros(len(prob.pool_cap))
+        # `_auction_run`'s DC heaps, unused when DC capacity is priced by mu alone
+        self.no_dc_heaps = (
+            np.zeros(2, np.int64),
+            np.zeros(1),
+            np.zeros(1, np.int32),
+            np.zeros(1, np.int32),
+            np.zeros(1, np.int64),
+        )
         self.steps = 0
         self.max_steps = max(1000, 50 * int(prob.slots.astype(np.int64).sum()))
         self.truncated = False
@@ -655,6 +667,9 @@ class _State:
             self.p_live,
             self.d_live,
             self.p_floor,
+            False,  # DC capacity priced by mu only
+            0.0,
+            *self.no_dc_heaps,
         )
         self.truncated |= self.steps - before >= max_steps
 
@@ -1521,142 +1536,36 @@ def _margin_parts(
 
 
 @nb.njit(cache=True)
-def _auction_dc_run(
-    members,
-    entry_member,
-    entry_start,
-    entry_title,
-    entry_a,
-    slots,
-    region,
-    arc_start,
-    arc_pool,
-    pool_dc,
-    pool_cap,
-    dc_cap,
-    days,
-    penalty,
-    mu,
-    eps,
-    tol,
-    max_steps,
-    ent_pool,
-    ent_ver,
-    held,
-    p_start,
-    p_key,
-    p_ent,
-    p_ver,
-    p_len,
-    p_live,
-    d_live,
-    p_floor,
-    d_start,
-    d_key,
-    d_ent,
-    d_ver,
-    d_len,
-):
-    """`_auction_run` with DC capacity as a hard limit, priced by the DCs themselves (mu rises
-    in place). A stale heap key is re-checked when it reaches the top and accepted within tol."""
-    n_members = len(slots)
-    ring = np.empty(n_members + 1, dtype=np.int64)
-    in_ring = np.zeros(n_members, dtype=np.bool_)
-    cap_ring = n_members + 1
-    head = 0
-    tail = 0
-    count = 0
-    for i in range(len(members)):
-        m = members[i]
-        if held[m] < slots[m] and not in_ring[m]:
-            ring[tail] = m
-            tail += 1
-            count += 1
-            in_ring[m] = True
-    steps = 0
-    while count > 0 and steps < max_steps:
-        m = ring[head]
-        head = (head + 1) % cap_ring
-        count -= 1
-        in_ring[m] = False
-        while held[m] < slots[m]:
-            steps += 1
-            k = slots[m] - held[m] + 1
-            best_e, best_j, best_pi, kth = _best_bid(
-                m, k, entry_start, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap, dc_cap,
-                days, penalty, mu, ent_pool, ent_ver, p_key, p_ent, p_ver, p_start, p_len, p_live,
-                p_floor,
-            )  # fmt: skip
-            if best_e < 0:
-                break
-            j = best_j
-            d = pool_dc[j]
-            price = _pool_price(
-                j, p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver,
-                pool_dc, p_floor,
-            )  # fmt: skip
-            if p_live[j] < pool_cap[j] and d_live[d] >= dc_cap[d]:
-                bid = price  # the DC is what is scarce: the increment goes to its price
-            else:
-                bid = price + best_pi - kth + eps
-            e = best_e
-            ent_ver[e] += 1
-            ent_pool[e] = j
-            held[m] += 1
-            _push(p_key, p_ent, p_ver, p_start, p_len, j, bid, e, ent_ver[e], False, ent_pool,
+def _dc_shed(
+    d, entry_member, entry_start, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap,
+    dc_cap, days, penalty, mu, eps, tol, ent_pool, ent_ver, p_key, p_ent, p_ver, p_start, p_len,
+    p_live, p_floor, d_start, d_key, d_ent, d_ver, d_len,
+):  # fmt: skip
+    """The holder DC d sheds (the one who loses least by leaving: a stale heap key, a lower
+    bound, is re-checked when it reaches the top and taken within tol); d's price rises to what
+    that holder loses. Returns the holder's entry, still holding (the caller releases it)."""
+    while True:
+        _clean_top(d_key, d_ent, d_ver, d_start, d_len, d, True, ent_pool, ent_ver, pool_dc)
+        h = d_ent[d_start[d]]
+        key = d_key[d_start[d]]
+        hm = entry_member[h]
+        alt, at_d = _margin_parts(
+            hm, d, h, entry_start, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap,
+            dc_cap, days, penalty, mu, ent_pool, ent_ver, p_key, p_ent, p_ver, p_start, p_len,
+            p_live, p_floor,
+        )  # fmt: skip
+        # valued at the floor: the copy it leaves is spare (at its current price the member
+        # could come straight back for less, and prices would cycle)
+        here = entry_a[h] - penalty * (days[d, region[hm]] - 1) - p_floor[ent_pool[h]]
+        g = max(here, at_d) - alt
+        if g > key + tol:
+            _pop(d_key, d_ent, d_ver, d_start[d], d_len, d)
+            _push(d_key, d_ent, d_ver, d_start, d_len, d, g, h, ent_ver[h], True, ent_pool,
                   ent_ver, pool_dc)  # fmt: skip
-            _push(d_key, d_ent, d_ver, d_start, d_len, d, -1e18, e, ent_ver[e], True, ent_pool,
-                  ent_ver, pool_dc)  # fmt: skip
-            p_live[j] += 1
-            d_live[d] += 1
-            loser = -1
-            if p_live[j] > pool_cap[j]:
-                _clean_top(
-                    p_key, p_ent, p_ver, p_start, p_len, j, False, ent_pool, ent_ver, pool_dc
-                )
-                loser = p_ent[p_start[j]]
-                _pop(p_key, p_ent, p_ver, p_start[j], p_len, j)
-            elif d_live[d] > dc_cap[d]:
-                # the DC sheds the holder who loses least by leaving; its price rises to that loss
-                while True:
-                    _clean_top(
-                        d_key, d_ent, d_ver, d_start, d_len, d, True, ent_pool, ent_ver, pool_dc
-                    )
-                    h = d_ent[d_start[d]]
-                    key = d_key[d_start[d]]
-                    hm = entry_member[h]
-                    alt, at_d = _margin_parts(
-                        hm, d, h, entry_start, entry_a, region, arc_start, arc_pool, pool_dc,
-                        pool_cap, dc_cap, days, penalty, mu, ent_pool, ent_ver, p_key, p_ent,
-                        p_ver, p_start, p_len, p_live, p_floor,
-                    )  # fmt: skip
-                    # valued at the floor: the copy it leaves is spare (at its current price the
-                    # member could come straight back for less, and prices would cycle)
-                    here = entry_a[h] - penalty * (days[d, region[hm]] - 1) - p_floor[ent_pool[h]]
-                    g = max(here, at_d) - alt
-                    if g > key + tol:
-                        _pop(d_key, d_ent, d_ver, d_start[d], d_len, d)
-                        _push(d_key, d_ent, d_ver, d_start, d_len, d, g, h, ent_ver[h], True,
-                              ent_pool, ent_ver, pool_dc)  # fmt: skip
-                        continue
-                    break
-                mu[d] = max(mu[d], g + eps)
-                _pop(d_key, d_ent, d_ver, d_start[d], d_len, d)
-                loser = h
-            if loser >= 0:
-                lj = ent_pool[loser]
-                ent_pool[loser] = -1
-                ent_ver[loser] += 1
-                p_live[lj] -= 1
-                d_live[pool_dc[lj]] -= 1
-                lm = entry_member[loser]
-                held[lm] -= 1
-                if lm != m and not in_ring[lm]:
-                    ring[tail] = lm
-                    tail = (tail + 1) % cap_ring
-                    count += 1
-                    in_ring[lm] = True
-    return steps
+            continue
+        mu[d] = max(mu[d], g + eps)
+        _pop(d_key, d_ent, d_ver, d_start[d], d_len, d)
+        return h
 
 
 # A stale DC-heap key within this many value units of its holder's margin is taken as it is:
@@ -1681,12 +1590,12 @@ def auction_dc(prob, eps: float, *, exchange_scans: int = 6, max_steps: int | No
     mu = np.zeros(len(prob.dc_cap))
 
     def run(e, budget):
-        steps = _auction_dc_run(
+        steps = _auction_run(
             st.everyone, st.entry_member, prob.entry_start, prob.entry_title, prob.entry_a,
             prob.slots, prob.region, prob.arc_start, prob.arc_pool, prob.pool_dc, prob.pool_cap,
-            prob.dc_cap, prob.days, prob.penalty, mu, e, DC_KEY_TOLERANCE, budget, st.ent_pool,
-            st.ent_ver, st.held, st.p_start, st.p_key, st.p_ent, st.p_ver, st.p_len, st.p_live,
-            st.d_live, st.p_floor, d_start, d_key, d_ent, d_ver, d_len,
+            prob.dc_cap, prob.days, prob.penalty, mu, e, budget, st.ent_pool, st.ent_ver,
+            st.held, st.p_start, st.p_key, st.p_ent, st.p_ver, st.p_len, st.p_live, st.d_live,
+            st.p_floor, True, DC_KEY_TOLERANCE, d_start, d_key, d_ent, d_ver, d_len,
         )  # fmt: skip
         st.steps += steps
         return steps >= budget
