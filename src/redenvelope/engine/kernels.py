@@ -380,37 +380,13 @@ def _relieve_dcs(
             m = entry_member[e]
             r = region[m]
             here = entry_a[e] - penalty * (days[d, r] - 1) - mu[d]
-            alt = 0.0
-            for e2 in range(entry_start[m], entry_start[m + 1]):
-                if ent_pool[e2] >= 0:
-                    continue
-                for q_j2 in range(arc_start[e2], arc_start[e2 + 1]):
-                    j2 = arc_pool[q_j2]
-                    d2 = pool_dc[j2]
-                    if d2 == d or dc_cap[d2] == 0 or pool_cap[j2] == 0:
-                        continue
-                    dd = days[d2, r]
-                    if dd == 0:
-                        continue
-                    v = entry_a[e2] - penalty * (dd - 1) - mu[d2]
-                    if v <= alt:
-                        continue
-                    v -= _pool_price(
-                        j2,
-                        p_key,
-                        p_ent,
-                        p_ver,
-                        p_start,
-                        p_len,
-                        p_live,
-                        pool_cap,
-                        ent_pool,
-                        ent_ver,
-                        pool_dc,
-                        p_floor,
-                    )
-                    if v > alt:
-                        alt = v
+            # the best it could do elsewhere with an entry it does not hold (no entry of its own
+            # is left out: e_self -1)
+            alt = _margin_parts(
+                m, d, -1, entry_start, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap,
+                dc_cap, days, penalty, mu, ent_pool, ent_ver, p_key, p_ent, p_ver, p_start, p_len,
+                p_live, p_floor,
+            )[0]  # fmt: skip
             holders[n_h] = e
             margin[n_h] = here - alt
             n_h += 1
