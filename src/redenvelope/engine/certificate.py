@@ -21,8 +21,12 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+# Chunks of members the bound is summed over, on every core (numba prange); a fixed count keeps
+# the sum's rounding the same on any machine.
+CHUNKS = 64
 
-@nb.njit(cache=True)
+
+@nb.njit(cache=True, parallel=True)
 def _bound(
     q_start,
     q_title,
@@ -42,51 +46,57 @@ def _bound(
     mu,
 ):
     n = len(slots)
-    total = 0.0
-    seen = np.full(max(1, len(title_pool_start)), -1, np.int64)
-    tops = np.zeros(64)
-    read = 0
-    for m in range(n):
-        s = slots[m]
-        if s <= 0:
-            continue
-        if s > len(tops):
-            tops = np.zeros(s)
-        for k in range(s):
-            tops[k] = 0.0  # sorted descending; zeros stand for "nothing" (r ≥ 0)
-        r_m = region[m]
-        for q in range(q_start[m], q_start[m + 1]):
-            t = q_title[q]
-            if t < 0 or seen[t] == m:
+    part = np.zeros(CHUNKS)
+    reads = np.zeros(CHUNKS, np.int64)
+    for c in nb.prange(CHUNKS):
+        seen = np.full(max(1, len(title_pool_start)), -1, np.int64)
+        tops = np.zeros(64)
+        total = 0.0
+        read = 0
+        for m in range(n * c // CHUNKS, n * (c + 1) // CHUNKS):
+            s = slots[m]
+            if s <= 0:
                 continue
-            seen[t] = m
-            a = priority[m] * base * decay ** (q_pos[q] - 1)
-            if a <= tops[s - 1]:
-                break  # deeper entries are worth even less
-            read += 1
-            best = 0.0
-            for j in range(title_pool_start[t], title_pool_start[t + 1]):
-                d = pool_dc[j]
-                dd = days[d, r_m]
-                if dd == 0 or dc_cap[d] == 0 or pool_cap[j] == 0:
+            if s > len(tops):
+                tops = np.zeros(s)
+            for k in range(s):
+                tops[k] = 0.0  # sorted descending; zeros stand for "nothing" (r ≥ 0)
+            r_m = region[m]
+            for q in range(q_start[m], q_start[m + 1]):
+                t = q_title[q]
+                if t < 0 or seen[t] == m:
                     continue
-                v = a - penalty * (dd - 1) - pi[j] - mu[d]
-                if v > best:
-                    best = v
-            if best > tops[s - 1]:
-                i = s - 1
-                while i > 0 and tops[i - 1] < best:
-                    tops[i] = tops[i - 1]
-                    i -= 1
-                tops[i] = best
-        for k in range(s):
-            total += tops[k]
+                seen[t] = m
+                a = priority[m] * base * decay ** (q_pos[q] - 1)
+                if a <= tops[s - 1]:
+                    break  # deeper entries are worth even less
+                read += 1
+                best = 0.0
+                for j in range(title_pool_start[t], title_pool_start[t + 1]):
+                    d = pool_dc[j]
+                    dd = days[d, r_m]
+                    if dd == 0 or dc_cap[d] == 0 or pool_cap[j] == 0:
+                        continue
+                    v = a - penalty * (dd - 1) - pi[j] - mu[d]
+                    if v > best:
+                        best = v
+                if best > tops[s - 1]:
+                    i = s - 1
+                    while i > 0 and tops[i - 1] < best:
+                        tops[i] = tops[i - 1]
+                        i -= 1
+                    tops[i] = best
+            for k in range(s):
+                total += tops[k]
+        part[c] = total
+        reads[c] = read
+    total = part.sum()
     for j in range(len(pool_cap)):
         total += pool_cap[j] * pi[j]
     for d in range(len(dc_cap)):
         if dc_cap[d] > 0:
             total += dc_cap[d] * mu[d]
-    return total, read
+    return total, reads.sum()
 
 
 def bound(prob, pool_price: np.ndarray, dc_price: np.ndarray) -> tuple[float, int]:

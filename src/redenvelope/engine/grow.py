@@ -15,13 +15,16 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+# Chunks of members the kernels below split their work into, on every core (numba prange).
+CHUNKS = 64
 
-@nb.njit(cache=True)
+
+@nb.njit(cache=True, parallel=True)
 def thresholds(entry_start, entry_a, slots, region, pool_dc, days, penalty, ent_pool, pi, mu):
     """Each member's threshold: 0 with a free slot, else the lowest net value it holds."""
     n = len(slots)
     u = np.zeros(n)
-    for m in range(n):
+    for m in nb.prange(n):
         held = 0
         low = 1e300
         for e in range(entry_start[m], entry_start[m + 1]):
@@ -37,7 +40,7 @@ def thresholds(entry_start, entry_a, slots, region, pool_dc, days, penalty, ent_
     return u
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def violations(
     q_start,
     q_title,
@@ -68,55 +71,56 @@ def violations(
     n = len(slots)
     need = np.zeros(n, np.int64)
     missing = np.zeros(n, np.bool_)
-    seen = np.full(max(1, len(title_pool_start)), -1, np.int64)
-    count = 0
-    mass = 0.0
-    for m in range(n):
-        if slots[m] <= 0:
-            continue
-        r_m = region[m]
-        n_cand = entry_start[m + 1] - entry_start[m]
-        k = 0  # eligible entries met so far (the candidates are the first n_cand of them)
-        for q in range(q_start[m], q_start[m + 1]):
-            t = q_title[q]
-            if t < 0 or seen[t] == m:
+    counts = np.zeros(CHUNKS, np.int64)
+    masses = np.zeros(CHUNKS)
+    for c in nb.prange(CHUNKS):
+        seen = np.full(max(1, len(title_pool_start)), -1, np.int64)
+        for m in range(n * c // CHUNKS, n * (c + 1) // CHUNKS):
+            if slots[m] <= 0:
                 continue
-            a = priority[m] * base * decay ** (q_pos[q] - 1)
-            best = 0.0
-            eligible = False
-            for j in range(title_pool_start[t], title_pool_start[t + 1]):
-                d = pool_dc[j]
-                dd = days[d, r_m]
-                if dd == 0 or a - penalty * (dd - 1) <= 0:
+            r_m = region[m]
+            n_cand = entry_start[m + 1] - entry_start[m]
+            k = 0  # eligible entries met so far (the candidates are the first n_cand of them)
+            for q in range(q_start[m], q_start[m + 1]):
+                t = q_title[q]
+                if t < 0 or seen[t] == m:
                     continue
-                eligible = True
-                if dc_cap[d] == 0 or pool_cap[j] == 0:
+                a = priority[m] * base * decay ** (q_pos[q] - 1)
+                best = 0.0
+                eligible = False
+                for j in range(title_pool_start[t], title_pool_start[t + 1]):
+                    d = pool_dc[j]
+                    dd = days[d, r_m]
+                    if dd == 0 or a - penalty * (dd - 1) <= 0:
+                        continue
+                    eligible = True
+                    if dc_cap[d] == 0 or pool_cap[j] == 0:
+                        continue
+                    v = a - penalty * (dd - 1) - pi[j] - mu[d]
+                    if v > best:
+                        best = v
+                if not eligible:
                     continue
-                v = a - penalty * (dd - 1) - pi[j] - mu[d]
-                if v > best:
-                    best = v
-            if not eligible:
-                continue
-            seen[t] = m
-            if a <= u[m] + tol:
-                break
-            if best > u[m] + tol:
-                if k >= n_cand:
-                    need[m] = k + 1
-                    count += 1
-                    mass += best - u[m]
-                else:
-                    e = entry_start[m] + k
-                    have = 0.0
-                    for aa in range(arc_start[e], arc_start[e + 1]):
-                        j = arc_pool[aa]
-                        d = pool_dc[j]
-                        v = a - penalty * (days[d, r_m] - 1) - pi[j] - mu[d]
-                        if v > have:
-                            have = v
-                    if best > have + tol:
-                        missing[m] = True
-                        count += 1
-                        mass += best - max(have, u[m])
-            k += 1
-    return need, missing, count, mass
+                seen[t] = m
+                if a <= u[m] + tol:
+                    break
+                if best > u[m] + tol:
+                    if k >= n_cand:
+                        need[m] = k + 1
+                        counts[c] += 1
+                        masses[c] += best - u[m]
+                    else:
+                        e = entry_start[m] + k
+                        have = 0.0
+                        for aa in range(arc_start[e], arc_start[e + 1]):
+                            j = arc_pool[aa]
+                            d = pool_dc[j]
+                            v = a - penalty * (days[d, r_m] - 1) - pi[j] - mu[d]
+                            if v > have:
+                                have = v
+                        if best > have + tol:
+                            missing[m] = True
+                            counts[c] += 1
+                            masses[c] += best - max(have, u[m])
+                k += 1
+    return need, missing, counts.sum(), masses.sum()

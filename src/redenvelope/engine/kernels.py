@@ -155,6 +155,10 @@ def _best_bid(
         if ent_pool[e] >= 0:
             continue
         a = entry_a[e]
+        if a <= tops[k - 1] and penalty >= 0.0:
+            # an entry nets at most its value (prices and day penalties are >= 0), and values
+            # fall with queue position: neither this entry nor any after it can make the top k
+            break
         e_pi = 0.0
         e_j = -1
         for q_j in range(arc_start[e], arc_start[e + 1]):

@@ -103,23 +103,18 @@ def build_problem(
     # Queue entries by member (input order of members), position.
     member_sorted = np.argsort(m["member_id"], kind="stable")
     sorted_ids = m["member_id"][member_sorted]
-    pos_in_sorted = np.searchsorted(sorted_ids, q["member_id"])
-    pos_in_sorted = np.minimum(pos_in_sorted, max(len(sorted_ids) - 1, 0))
-    if len(q["member_id"]) and (sorted_ids[pos_in_sorted] != q["member_id"]).any():
+    q_member, t_idx, unknown, unordered = _index_queue(
+        q["member_id"], q["position"], q["title_id"], sorted_ids, member_sorted, title_id
+    )
+    if unknown:
         raise InstanceError("queue: member_id not in members")
-    q_member = member_sorted[pos_in_sorted].astype(np.int64)
-    key = q_member << 31 | q["position"].astype(np.int64)
-    if len(key) > 1 and not (np.diff(key) >= 0).all():
-        order = np.argsort(key, kind="stable")
+    if unordered:
+        order = np.argsort(q_member << 31 | q["position"].astype(np.int64), kind="stable")
+        q_title_ids, q_pos = q["title_id"][order], q["position"][order]
+        q_member, t_idx = q_member[order], t_idx[order]
     else:
-        order = None
-    q_title_ids = q["title_id"] if order is None else q["title_id"][order]
-    q_pos = q["position"] if order is None else q["position"][order]
-    q_member = q_member if order is None else q_member[order]
-    t_idx = np.searchsorted(title_id, q_title_ids)
-    t_idx = np.minimum(t_idx, max(len(title_id) - 1, 0))
-    on_shelf = (title_id[t_idx] == q_title_ids) if len(title_id) else np.zeros(len(t_idx), bool)
-    t_idx = np.where(on_shelf, t_idx, -1).astype(np.int32)
+        q_title_ids, q_pos = q["title_id"], q["position"]
+    on_shelf = t_idx >= 0
 
     n = len(m["member_id"])
     counts = np.bincount(q_member, minlength=n)
@@ -174,7 +169,7 @@ def with_candidates(
     with its nearest `shelves` shelves (and, with `extra`, the further ones worth it). Reads only
     the problem's whole queue, so growing the candidates does not parse the instance again."""
     n = prob.n_members
-    keep_mask = _select(
+    keep_mask, per_member = _select(
         prob.q_start,
         prob.q_title,
         prob.q_pos,
@@ -190,9 +185,9 @@ def with_candidates(
         np.asarray(limits, dtype=np.int64),
     )
     kept = np.flatnonzero(keep_mask)
-    kept_member = (np.searchsorted(prob.q_start, kept, side="right") - 1).astype(np.int64)
     entry_start = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(kept_member, minlength=n), out=entry_start[1:])
+    np.cumsum(per_member, out=entry_start[1:])
+    kept_member = np.repeat(np.arange(n, dtype=np.int64), per_member)
     entry_pos = prob.q_pos[kept].astype(np.int32)
     entry_a = (
         prob.priority[kept_member]
@@ -244,7 +239,53 @@ def _extra(extra, n_pools: int, n_dcs: int, n_members: int):
     )
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
+def _index_queue(q_ids, q_pos, q_titles, sorted_ids, member_sorted, title_id):
+    """Per queue row: the member's index (input order) and the title's index among the shelved
+    titles (-1: on no shelf), by binary search (a row of the same member as the row before reuses
+    its answer: queues come grouped by member). Returns (member, title, rows whose member is
+    unknown, rows out of (member, position) order)."""
+    n = len(q_ids)
+    q_member = np.empty(n, dtype=np.int64)
+    t_idx = np.empty(n, dtype=np.int32)
+    unknown = np.zeros(CHUNKS, dtype=np.int64)
+    unordered = np.zeros(CHUNKS, dtype=np.int64)
+    n_m = len(sorted_ids)
+    n_t = len(title_id)
+    for c in nb.prange(CHUNKS):
+        prev_id = np.int64(-1)
+        prev_m = np.int64(-1)
+        have = False
+        for i in range(n * c // CHUNKS, n * (c + 1) // CHUNKS):
+            x = q_ids[i]
+            if not (have and x == prev_id):
+                k = np.searchsorted(sorted_ids, x)
+                if k < n_m and sorted_ids[k] == x:
+                    prev_m = member_sorted[k]
+                else:
+                    prev_m = 0
+                    unknown[c] += 1
+                prev_id = x
+                have = True
+            q_member[i] = prev_m
+            y = q_titles[i]
+            k = np.searchsorted(title_id, y)
+            t_idx[i] = k if k < n_t and title_id[k] == y else -1
+        lo = max(1, n * c // CHUNKS)
+        for i in range(lo, n * (c + 1) // CHUNKS):
+            if q_member[i] < q_member[i - 1] or (
+                q_member[i] == q_member[i - 1] and q_pos[i] < q_pos[i - 1]
+            ):
+                unordered[c] += 1
+    return q_member, t_idx, unknown.sum(), unordered.sum()
+
+
+# Kernels that go member by member (or entry by entry) split the work into this many chunks,
+# run on every core (numba prange); a fixed count keeps results the same on any machine.
+CHUNKS = 64
+
+
+@nb.njit(cache=True, parallel=True)
 def _select(
     q_start,
     t_idx,
@@ -261,76 +302,116 @@ def _select(
     limits,
 ):
     """Keep, per member, the first limits[m] entries that can ship with a positive value from
-    some DC holding the title; a title queued twice counts once."""
+    some DC holding the title; a title queued twice counts once. Returns (keep, kept per member)."""
     keep = np.zeros(len(t_idx), dtype=np.bool_)
     n = len(slots)
-    seen = np.full(max(1, len(title_pool_start)), -1, dtype=np.int64)
-    for i in range(n):
-        if slots[i] <= 0:
-            continue
-        limit = limits[i]
-        got = 0
-        r = region[i]
-        for e in range(q_start[i], q_start[i + 1]):
-            if got >= limit:
-                break
-            t = t_idx[e]
-            if t < 0 or seen[t] == i:
+    got_m = np.zeros(n, dtype=np.int64)
+    for c in nb.prange(CHUNKS):
+        seen = np.full(max(1, len(title_pool_start)), -1, dtype=np.int64)
+        for i in range(n * c // CHUNKS, n * (c + 1) // CHUNKS):
+            if slots[i] <= 0:
                 continue
-            a = prio[i] * base * decay ** (q_pos[e] - 1)
-            ok = False
-            for j in range(title_pool_start[t], title_pool_start[t + 1]):
-                dd = days[pool_dc[j], r]
-                if dd > 0 and a - penalty * (dd - 1) > 0:
-                    ok = True
+            limit = limits[i]
+            got = 0
+            r = region[i]
+            for e in range(q_start[i], q_start[i + 1]):
+                if got >= limit:
                     break
-            if ok:
-                seen[t] = i
-                keep[e] = True
-                got += 1
-    return keep
+                t = t_idx[e]
+                if t < 0 or seen[t] == i:
+                    continue
+                a = prio[i] * base * decay ** (q_pos[e] - 1)
+                ok = False
+                for j in range(title_pool_start[t], title_pool_start[t + 1]):
+                    dd = days[pool_dc[j], r]
+                    if dd > 0 and a - penalty * (dd - 1) > 0:
+                        ok = True
+                        break
+                if ok:
+                    seen[t] = i
+                    keep[e] = True
+                    got += 1
+            got_m[i] = got
+    return keep, got_m
 
 
 @nb.njit(cache=True)
-def _shelves(e, r, t, entry_a, title_pool_start, pool_dc, pool_cap, days, penalty, cand, key):
+def _shelves(e, r, t, entry_a, title_pool_start, pool_dc, pool_cap, days, penalty, top, cand, key):
     """The shelves holding entry e's title that reach region r with a positive value, nearest
-    first (more copies first among equals), into cand[:c]; returns c."""
+    first (more copies first among equals), into cand[:c]; returns c. With top >= 0 only the
+    `top` first of them (the same ones a full sort would put first)."""
+    if top == 0:
+        return 0
     c = 0
     for j in range(title_pool_start[t], title_pool_start[t + 1]):
         dd = days[pool_dc[j], r]
         if dd > 0 and entry_a[e] - penalty * (dd - 1) > 0:
             k = np.int64(dd) * 1_000_000_000 - pool_cap[j]
-            i = c
+            if c == top:
+                if k >= key[c - 1]:
+                    continue  # not among the first `top` (ties keep the earlier shelf)
+                i = c - 1
+            else:
+                i = c
+                c += 1
             while i > 0 and key[i - 1] > k:
                 key[i] = key[i - 1]
                 cand[i] = cand[i - 1]
                 i -= 1
             key[i] = k
             cand[i] = j
-            c += 1
     return c
 
 
 @nb.njit(cache=True)
-def _kept(e, r, c, cand, entry_a, pool_dc, days, penalty, per_entry, x_pi, x_mu, u, keep):
-    """Of the c sorted shelves of entry e: the nearest per_entry (all with per_entry < 0), and
-    beyond them every shelf whose net value at the prices beats u. Writes them to keep[:n]."""
-    n = 0
-    for i in range(c):
-        j = cand[i]
-        if per_entry < 0 or i < per_entry:
-            keep[n] = j
-            n += 1
-            continue
+def _extras(
+    e,
+    r,
+    t,
+    c,
+    entry_a,
+    title_pool_start,
+    pool_dc,
+    pool_cap,
+    days,
+    penalty,
+    x_pi,
+    x_mu,
+    u,
+    cand,
+    key,
+):
+    """After the c nearest shelves in cand[:c]: every further shelf of entry e's title whose net
+    value at the prices beats u, nearest first, appended to cand; returns the new count."""
+    n = c
+    for j in range(title_pool_start[t], title_pool_start[t + 1]):
         dd = days[pool_dc[j], r]
-        if entry_a[e] - penalty * (dd - 1) - x_pi[j] - x_mu[pool_dc[j]] > u:
-            keep[n] = j
-            n += 1
+        if dd <= 0 or entry_a[e] - penalty * (dd - 1) <= 0:
+            continue
+        if entry_a[e] - penalty * (dd - 1) - x_pi[j] - x_mu[pool_dc[j]] <= u:
+            continue
+        near = False
+        for i in range(c):
+            if cand[i] == j:
+                near = True
+                break
+        if near:
+            continue
+        k = np.int64(dd) * 1_000_000_000 - pool_cap[j]
+        i = n
+        while i > c and key[i - 1] > k:
+            key[i] = key[i - 1]
+            cand[i] = cand[i - 1]
+            i -= 1
+        key[i] = k
+        cand[i] = j
+        n += 1
     return n
 
 
 @nb.njit(cache=True)
-def _arcs(
+def _entry_arcs(
+    e,
     entry_member,
     entry_title,
     entry_a,
@@ -345,32 +426,64 @@ def _arcs(
     x_mu,
     x_u,
     use_extra,
+    cand,
+    key,
 ):
+    t = entry_title[e]
+    r = region[entry_member[e]]
+    c = _shelves(
+        e, r, t, entry_a, title_pool_start, pool_dc, pool_cap, days, penalty, per_entry, cand, key
+    )
+    if use_extra and per_entry >= 0:
+        u = x_u[entry_member[e]]
+        if u < np.inf:
+            c = _extras(
+                e,
+                r,
+                t,
+                c,
+                entry_a,
+                title_pool_start,
+                pool_dc,
+                pool_cap,
+                days,
+                penalty,
+                x_pi,
+                x_mu,
+                u,
+                cand,
+                key,
+            )
+    return c
+
+
+@nb.njit(cache=True, parallel=True)
+def _arc_pass(arc_start, arc_pool, write, entry_member, *shelf_args):  # fmt: skip
+    """One pass over chunks of entries on every core: count each entry's shelves into
+    arc_start[e + 1], or (write) put them at arc_pool[arc_start[e]:]."""
+    n = len(arc_start) - 1
+    size = max(1, len(shelf_args[4]))  # pool_dc: at most every shelf of a title
+    for ch in nb.prange(CHUNKS):
+        cand = np.empty(size, dtype=np.int64)
+        key = np.empty(size, dtype=np.int64)
+        for e in range(n * ch // CHUNKS, n * (ch + 1) // CHUNKS):
+            c = _entry_arcs(e, entry_member, *shelf_args, cand, key)
+            if write:
+                for i in range(c):
+                    arc_pool[arc_start[e] + i] = cand[i]
+            else:
+                arc_start[e + 1] = c
+
+
+def _arcs(entry_member, *shelf_args):
     """For each entry, the shelves holding its title that reach the member with a positive value,
     nearest first (more copies first among equals), at most per_entry of them (-1: all); with
-    use_extra, also every further shelf whose net value (value − x_pi − x_mu) beats x_u[member]."""
-    n = len(entry_title)
-    arc_start = np.zeros(n + 1, dtype=np.int64)
-    size = max(1, len(pool_dc))
-    cand = np.empty(size, dtype=np.int64)
-    key = np.empty(size, dtype=np.int64)
-    keep = np.empty(size, dtype=np.int64)
-    for _pass in range(2):
-        if _pass == 1:
-            arc_pool = np.empty(arc_start[n], dtype=np.int32)
-        for e in range(n):
-            t = entry_title[e]
-            r = region[entry_member[e]]
-            c = _shelves(
-                e, r, t, entry_a, title_pool_start, pool_dc, pool_cap, days, penalty, cand, key
-            )
-            u = x_u[entry_member[e]] if use_extra else np.inf
-            k = _kept(
-                e, r, c, cand, entry_a, pool_dc, days, penalty, per_entry, x_pi, x_mu, u, keep
-            )
-            if _pass == 0:
-                arc_start[e + 1] = arc_start[e] + k
-            else:
-                for i in range(k):
-                    arc_pool[arc_start[e] + i] = keep[i]
+    use_extra, also every further shelf whose net value (value − x_pi − x_mu) beats x_u[member].
+    shelf_args: entry_title, entry_a, region, title_pool_start, pool_dc, pool_cap, days, penalty,
+    per_entry, x_pi, x_mu, x_u, use_extra. Two passes: count, then write."""
+    arc_start = np.zeros(len(shelf_args[0]) + 1, dtype=np.int64)
+    _arc_pass(arc_start, np.zeros(0, np.int32), False, entry_member, *shelf_args)
+    np.cumsum(arc_start, out=arc_start)
+    arc_pool = np.empty(arc_start[-1], dtype=np.int32)
+    _arc_pass(arc_start, arc_pool, True, entry_member, *shelf_args)
     return arc_start, arc_pool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -63,8 +64,18 @@ def shipments_from(prob: Problem, ent_pool: np.ndarray):
 GROW_SLACK = 20.0
 
 
+# The kernels run on every core (numba prange, its "workqueue" threads), and that pool takes one
+# caller at a time: solves in threads of one process (a Huey thread worker) queue here; DC runs
+# side by side are processes of their own, each with its own pool.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def solve(inst: Instance, params: Params | None = None, *, explain: bool = True) -> Result:
-    params = params or Params()
+    with _ONE_AT_A_TIME:
+        return _solve(inst, params or Params(), explain)
+
+
+def _solve(inst: Instance, params: Params, explain: bool) -> Result:
     t0 = time.perf_counter()
     small = len(inst["queue"]["member_id"]) <= params.exact_below_entries
     prob = build_problem(inst, params, margin=-1 if small else None, shelves=-1 if small else None)
