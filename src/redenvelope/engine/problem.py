@@ -365,22 +365,9 @@ def _shelves(e, r, t, entry_a, title_pool_start, pool_dc, pool_cap, days, penalt
 
 @nb.njit(cache=True)
 def _extras(
-    e,
-    r,
-    t,
-    c,
-    entry_a,
-    title_pool_start,
-    pool_dc,
-    pool_cap,
-    days,
-    penalty,
-    x_pi,
-    x_mu,
-    u,
-    cand,
+    e, r, t, c, entry_a, title_pool_start, pool_dc, pool_cap, days, penalty, x_pi, x_mu, u, cand,
     key,
-):
+):  # fmt: skip
     """After the c nearest shelves in cand[:c]: every further shelf of entry e's title whose net
     value at the prices beats u, nearest first, appended to cand; returns the new count."""
     n = c
@@ -438,22 +425,9 @@ def _entry_arcs(
         u = x_u[entry_member[e]]
         if u < np.inf:
             c = _extras(
-                e,
-                r,
-                t,
-                c,
-                entry_a,
-                title_pool_start,
-                pool_dc,
-                pool_cap,
-                days,
-                penalty,
-                x_pi,
-                x_mu,
-                u,
-                cand,
-                key,
-            )
+                e, r, t, c, entry_a, title_pool_start, pool_dc, pool_cap, days, penalty, x_pi,
+                x_mu, u, cand, key,
+            )  # fmt: skip
     return c
 
 
