@@ -21,9 +21,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-# Chunks of members the bound is summed over, on every core (numba prange); a fixed count keeps
-# the sum's rounding the same on any machine.
-CHUNKS = 64
+from .kernels import insert_descending
+from .problem import CHUNKS  # a fixed count keeps the sum's rounding the same anywhere
 
 
 @nb.njit(cache=True, parallel=True)
@@ -80,12 +79,7 @@ def _bound(
                     v = a - penalty * (dd - 1) - pi[j] - mu[d]
                     if v > best:
                         best = v
-                if best > tops[s - 1]:
-                    i = s - 1
-                    while i > 0 and tops[i - 1] < best:
-                        tops[i] = tops[i - 1]
-                        i -= 1
-                    tops[i] = best
+                insert_descending(tops, s, best)
             for k in range(s):
                 total += tops[k]
         part[c] = total

@@ -15,8 +15,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-# Chunks of members the kernels below split their work into, on every core (numba prange).
-CHUNKS = 64
+from .problem import CHUNKS
 
 
 @nb.njit(cache=True, parallel=True)

@@ -140,6 +140,17 @@ def _pool_price(
 
 
 @nb.njit(cache=True, inline="always")
+def insert_descending(tops, k, v):
+    """Put v among the k best values kept in tops[:k] (sorted descending), if it belongs."""
+    if v > tops[k - 1]:
+        i = k - 1
+        while i > 0 and tops[i - 1] < v:
+            tops[i] = tops[i - 1]
+            i -= 1
+        tops[i] = v
+
+
+@nb.njit(cache=True, inline="always")
 def _best_bid(
     m, k, entry_start, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap, dc_cap, days,
     penalty, mu, ent_pool, ent_ver, p_key, p_ent, p_ver, p_start, p_len, p_live, p_floor,
@@ -179,12 +190,7 @@ def _best_bid(
                 e_j = j
         if e_j < 0:
             continue
-        if e_pi > tops[k - 1]:
-            i = k - 1
-            while i > 0 and tops[i - 1] < e_pi:
-                tops[i] = tops[i - 1]
-                i -= 1
-            tops[i] = e_pi
+        insert_descending(tops, k, e_pi)
         if e_pi > best_pi:
             best_pi = e_pi
             best_e = e
