@@ -68,6 +68,7 @@ from redenvelope.membership.api import router as account_router  # noqa: E402
 from redenvelope.queues.api import router as queue_router  # noqa: E402
 from redenvelope.queues.api import saved_router  # noqa: E402
 from redenvelope.ratings.api import router as ratings_router  # noqa: E402
+from redenvelope.support.api import router as support_router  # noqa: E402
 
 api.add_router("/catalog", catalog_router)
 api.add_router("/queue", queue_router)
@@ -76,3 +77,4 @@ api.add_router("/billing", billing_router)
 api.add_router("/ratings", ratings_router)
 api.add_router("/join", join_router)
 api.add_router("/account", account_router)
+api.add_router("/support", support_router)

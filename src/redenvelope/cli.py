@@ -549,6 +549,64 @@ def mail_status() -> None:
         console.print(f"Last error: {failing.last_error}")
 
 
+support_app = typer.Typer(help="Customer service: mail in, calls.")
+app.add_typer(support_app, name="support")
+
+# sysexits.h: what an MTA's pipe understands (75: try again later; 65: refused for good).
+EX_DATAERR = 65
+EX_TEMPFAIL = 75
+
+
+@support_app.command("receive-mail")
+def support_receive_mail() -> None:
+    """Take one message on standard input (an MTA's pipe to the support address): it opens a
+    case or continues its thread. Exits 65 when refused (too large, no sender), 75 when the
+    database could not take it (the MTA tries again; the Message-ID keeps a retry single)."""
+    from redenvelope.support import mail
+
+    require_schema()
+    raw = sys.stdin.buffer.read(mail.max_bytes() + 1)
+    try:
+        got = mail.receive(raw)
+    except mail.MailRefused as exc:
+        Console(stderr=True).print(f"[red]Refused ({exc.code}): {exc.text}[/red]")
+        raise typer.Exit(EX_DATAERR) from None
+    except Exception as exc:  # noqa: BLE001 - a temporary failure for the MTA to retry
+        Console(stderr=True).print(f"[red]Not stored, try again: {exc}[/red]")
+        raise typer.Exit(EX_TEMPFAIL) from None
+    console.print(f"{got.outcome}" + (f": case {got.case_id}" if got.case_id else ""))
+
+
+@support_app.command("mail-gateway")
+def support_mail_gateway(
+    listen: str = typer.Option("127.0.0.1:2525", help="HOST:PORT to listen on for SMTP."),
+    workers: int = typer.Option(4, help="Messages stored side by side."),
+) -> None:
+    """An SMTP listener (aiosmtpd) for the support address: an MTA relays mail to it; each
+    message opens or continues a case. Runs until interrupted."""
+    import signal
+    import threading
+
+    from redenvelope.support import gateway
+
+    require_schema()
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        console.print("[red]--listen is HOST:PORT, e.g. 127.0.0.1:2525[/red]")
+        raise typer.Exit(2)
+    ctl = gateway.controller(host, int(port), workers=workers)
+    ctl.start()
+    console.print(f"Support mail gateway listening on {host}:{port} (SMTP). Ctrl-C stops it.")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ctl.stop()
+
+
 billing_app = typer.Typer(help="Billing runs.")
 app.add_typer(billing_app, name="billing")
 

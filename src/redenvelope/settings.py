@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "redenvelope.ratings",
     "redenvelope.fulfillment",
     "redenvelope.billing",
+    "redenvelope.support",
     "redenvelope.web",
     # After the site, so web/templates/ninja/swagger.html (with lang) wins; in INSTALLED_APPS
     # so /api/docs serves its bundled Swagger UI from here (not from a CDN the CSP refuses).
@@ -209,6 +210,13 @@ LOGGING = {
 
 # Business settings an operator may change (documented in docs/operations.md).
 REDENVELOPE = {
+    # Customer service (docs/operations.md, "Customer service").
+    "SUPPORT_EMAIL": os.environ.get("SUPPORT_EMAIL", "support@redenvelope.example"),
+    "SUPPORT_ALERTS_EMAIL": os.environ.get("SUPPORT_ALERTS_EMAIL", ""),
+    # The telephony webhook's shared secret (POST /api/support/calls); unset: calls refused.
+    "SUPPORT_CTI_SECRET": os.environ.get("SUPPORT_CTI_SECRET", ""),
+    "SUPPORT_MAIL_MAX_BYTES": int(os.environ.get("SUPPORT_MAIL_MAX_BYTES", 10 * 1024 * 1024)),
+    "SUPPORT_MAIL_FLOOD": int(os.environ.get("SUPPORT_MAIL_FLOOD", 30)),
     # Emails: delivered by the process that committed them ("after_commit") or left to the
     # worker's deliver_mail job ("worker": for production, off the runs' path).
     "MAIL_DELIVERY": os.environ.get("MAIL_DELIVERY", "after_commit"),

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from redenvelope.api import api
 from redenvelope.billing import views as billing_views
@@ -83,6 +83,7 @@ urlpatterns = [
         fulfillment_views.run_document,
         name="run_document",
     ),
+    path("", include("redenvelope.support.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]

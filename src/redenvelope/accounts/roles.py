@@ -51,6 +51,11 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "queues.view_savedentry",
         "fulfillment.view_shipment",
         "inventory.view_copy",
+        "support.view_case",
+        "support.view_action",
+        "support.view_approval",
+        "support.view_flag",
+        "support.view_call",
     ],
     Role.SUPPORT_LEAD: [],  # everything an agent has, plus the lines below
     Role.FINANCE: [

@@ -92,7 +92,29 @@ def queue_emails(rows: dict, *, new_keys: bool = False) -> int:
     return added
 
 
-def queue_email(*, key: str, kind: str, to: str, subject: str, body: str, member_id=None) -> int:
+def queue_email(
+    *, key: str, kind: str, to: str, subject: str, body: str, member_id=None, headers=None
+) -> int:
+    """One email; `headers` (threading headers of a reply) travel with it in the outbox."""
+    if headers:
+        import json
+
+        from .models import OutboundEmail
+
+        _, made = OutboundEmail.objects.get_or_create(
+            key=key,
+            defaults={
+                "kind": kind,
+                "member_id": member_id,
+                "to": to,
+                "subject": subject[:200],
+                "body": body,
+                "created_at": clock.now(),
+                "headers": json.dumps(headers),
+            },
+        )
+        transaction.on_commit(deliver_soon)
+        return int(made)
     return queue_emails(
         {
             "key": [key],
@@ -136,7 +158,7 @@ def _claim(batch: int) -> list[tuple]:
             "UPDATE core_outboundemail SET claimed_at = %s, attempts = attempts + 1 "
             "WHERE id IN (SELECT id FROM batch) "
             "AND sent_at IS NULL AND (claimed_at IS NULL OR claimed_at < %s) "
-            'RETURNING id, key, "to", subject, body, kind, member_id',
+            'RETURNING id, key, "to", subject, body, kind, member_id, headers',
             [stale, batch, now, stale],
         )
         return sorted(cursor.fetchall())
@@ -232,12 +254,14 @@ def as_html(body: str) -> str:
     )
 
 
-def _message(key: str, to: str, subject: str, body: str, kind: str, member_id):
+def _message(key: str, to: str, subject: str, body: str, kind: str, member_id, extra=""):
     """One email as sent: plain text and HTML; a notice a member may turn off carries a
     one-click unsubscribe (RFC 8058)."""
+    import json
+
     from django.core.mail import EmailMultiAlternatives
 
-    headers = {"Message-ID": message_id(key)}
+    headers = {"Message-ID": message_id(key), **(json.loads(extra) if extra else {})}
     hook = _hook("MAIL_UNSUBSCRIBE_URL")
     url = hook(member_id, kind) if hook and member_id is not None else None
     if url:

@@ -22,6 +22,8 @@ class OutboundEmail(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
+    # Extra headers as JSON text ("" for none): a support reply's In-Reply-To and References.
+    headers = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         indexes = [

@@ -82,6 +82,18 @@ def _log(member: Member, kind: str, actor=None, **data) -> None:
 
 
 @transaction.atomic
+def phone_digits(phone: str) -> str:
+    """A phone number as its digits (a US number with its leading 1), or a clear error."""
+    digits = "".join(c for c in str(phone or "") if c.isdigit())
+    if not digits:
+        return ""
+    if len(digits) == 10:
+        digits = "1" + digits
+    if not 8 <= len(digits) <= 15:
+        raise DomainError(f"{phone!r} is not a phone number.")
+    return digits
+
+
 def join(
     *,
     username: str,
@@ -95,9 +107,11 @@ def join(
     first_name: str = "",
     last_name: str = "",
     trial: bool = True,
+    phone: str = "",
     actor=None,
 ) -> Member:
     """Create a user and their membership, on a free trial by default."""
+    phone = phone_digits(phone)
     User = get_user_model()
     try:
         validate_email(email)
@@ -135,6 +149,7 @@ def join(
         state=state.upper(),
         zip_code=zip_code,
         region=region,
+        phone=phone,
     )
     _log(member, "joined", actor, plan=plan.code, trial=trial)
     return member

@@ -81,6 +81,8 @@ class Member(models.Model):
         max_length=10, validators=[RegexValidator(r"^[0-9]{5}(-[0-9]{4})?$")]
     )
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="members")
+    # Digits only (e.g. 12125550100), so a caller's number finds the member (support's lookup).
+    phone = models.CharField(max_length=20, blank=True, default="", db_default="", db_index=True)
     joined_at = models.DateTimeField(default=timezone.now)
     billing_day = models.PositiveSmallIntegerField(
         default=1, help_text="Day of the month billed (the joining day; 29-31 fall on month end)."

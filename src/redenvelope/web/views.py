@@ -275,12 +275,15 @@ def _member_queue_change(request: HttpRequest) -> HttpResponse:
 @require_POST
 @member_required
 def report_problem(request: HttpRequest) -> HttpResponse:
-    """A disc at home never arrived, or arrived broken: the slot opens for the next one."""
-    from redenvelope.fulfillment.actions import report_problem as report
+    """A disc at home never arrived, or arrived broken: self-service through customer service
+    (a case resolved on the spot, the title back at the top of the queue; a flagged member's
+    lost report waits for an agent)."""
+    from redenvelope.support.actions import report_disc
+    from redenvelope.support.models import Case
 
     shipment = request.POST.get("shipment", "")
     try:
-        report(
+        case = report_disc(
             request.member,
             int(shipment) if shipment.isdigit() else -1,
             request.POST.get("problem", ""),
@@ -289,7 +292,12 @@ def report_problem(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Thanks for telling us. The next disc in your queue will ship.")
+        if case.status == Case.Status.RESOLVED:
+            messages.success(
+                request, "Thanks for telling us. A replacement is at the top of your queue."
+            )
+        else:
+            messages.success(request, "Thanks for telling us. An agent will look into it soon.")
     return redirect("queue")
 
 

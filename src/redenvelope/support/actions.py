@@ -1,0 +1,830 @@
+"""Every change in customer service: one function each, atomic, recorded (who, why, the case).
+
+Compensation goes to the member through billing's own functions (credits, percentages off,
+bonus rentals, fee waivers) and fulfillment's (a disc marked lost): support decides whether the
+asker may give it (limits per role, per case and per member per quarter) and keeps the record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from redenvelope.accounts.roles import Role, roles_of
+from redenvelope.billing import actions as billing
+from redenvelope.billing.models import Credit, Fee
+from redenvelope.core import clock
+from redenvelope.core.errors import Conflict, DomainError, Forbidden, NotFound
+from redenvelope.core.mail import queue_email
+from redenvelope.fulfillment import actions as fulfillment
+from redenvelope.fulfillment.models import Shipment
+from redenvelope.ledger.money import to_money
+from redenvelope.membership.models import Member, MemberStatus
+from redenvelope.queues import actions as queues
+from redenvelope.queues.models import QueueEntry
+
+from .models import Action, Approval, Case, Channel, Flag, Interaction, Reason
+
+AGENT_ROLES = frozenset({Role.SUPPORT_AGENT.value, Role.SUPPORT_LEAD.value, Role.ADMIN.value})
+APPROVER_ROLES = frozenset({Role.SUPPORT_LEAD.value, Role.ADMIN.value})
+
+# Per role: the most one case may give, in months of the member's plan price, and the most a
+# member may be given in a calendar quarter (all cases), in money. Admins have no limit.
+DEFAULT_LIMITS = {
+    "support_agent": {"case_months": 1, "quarter": "40.00"},
+    "support_lead": {"case_months": 3, "quarter": "150.00"},
+}
+# Abuse rules (REDENVELOPE["SUPPORT_RULES"]): lost-disc claims in a window of days.
+DEFAULT_RULES = {"lost_claims": {"count": 3, "days": 90}}
+
+
+def _setting(name: str, default):
+    return settings.REDENVELOPE.get(name, default)
+
+
+def _require(user, roles, what: str) -> None:
+    if user is None or not roles_of(user) & roles:
+        raise Forbidden(f"Your role does not allow {what}.")
+
+
+def _touch(case: Case, channel: str | None = None) -> None:
+    case.updated_at = clock.now()
+    fields = ["updated_at"]
+    if channel and channel not in case.channels.split(","):
+        case.channels = ",".join(c for c in [*case.channels.split(","), channel] if c)
+        fields.append("channels")
+    case.save(update_fields=fields)
+
+
+def _note(case: Case, text: str, actor=None) -> Interaction:
+    return Interaction.objects.create(
+        case=case,
+        member_id=case.member_id,
+        kind=Interaction.Kind.SYSTEM,
+        at=clock.now(),
+        author=actor,
+        body=text,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Cases and interactions
+
+
+@transaction.atomic
+def open_case(
+    member: Member | None,
+    *,
+    channel: str,
+    subject: str,
+    body: str = "",
+    reason: str = Reason.OTHER,
+    actor=None,
+    contact: str = "",
+    kind: str | None = None,
+    message_id: str | None = None,
+    at: dt.datetime | None = None,
+) -> Case:
+    """A new case, with its first interaction (what the member said, or the agent's note of a
+    call). Staff opening a case for a member need an agent's role; a member opens their own."""
+    if channel not in Channel.values:
+        raise DomainError(f"Unknown channel {channel!r}.")
+    if reason not in Reason.values:
+        raise DomainError(f"Unknown reason {reason!r}.")
+    subject = " ".join((subject or "").split())[:200]
+    if not subject:
+        raise DomainError("A case needs a subject.")
+    if actor is not None and not _is_member_self(actor, member):
+        _require(actor, AGENT_ROLES, "opening cases")
+    now = at or clock.now()
+    case = Case.objects.create(
+        member=member,
+        contact=contact[:254],
+        subject=subject,
+        reason=reason,
+        channel=channel,
+        channels=channel,
+        opened_at=now,
+        updated_at=now,
+    )
+    if body or kind:
+        Interaction.objects.create(
+            case=case,
+            member_id=case.member_id,
+            kind=kind or _first_kind(channel),
+            at=now,
+            author=actor if actor is not None and not _is_member_self(actor, member) else None,
+            from_member=actor is None or _is_member_self(actor, member),
+            body=body,
+            message_id=message_id,
+        )
+    return case
+
+
+def _first_kind(channel: str) -> str:
+    return {
+        Channel.PHONE: Interaction.Kind.CALL,
+        Channel.EMAIL: Interaction.Kind.EMAIL_IN,
+        Channel.CHAT: Interaction.Kind.CHAT,
+        Channel.WEB: Interaction.Kind.FORM,
+    }[channel]
+
+
+def _is_member_self(user, member) -> bool:
+    return member is not None and user is not None and member.user_id == user.pk
+
+
+def _locked_case(case: Case | int) -> Case:
+    pk = case.pk if isinstance(case, Case) else int(case)
+    found = Case.objects.select_for_update().select_related("member").filter(pk=pk).first()
+    if found is None:
+        raise NotFound(f"No case {pk}.", code="unknown_case")
+    return found
+
+
+@transaction.atomic
+def add_interaction(
+    case: Case | int,
+    *,
+    kind: str,
+    body: str,
+    actor=None,
+    phone: str = "",
+    duration_s: int | None = None,
+) -> Interaction:
+    """Something said on a case: by the member (their own case), or by an agent (a note, a
+    chat answer, a logged call). A closed case takes nothing more: the member opens a new one."""
+    case = _locked_case(case)
+    if kind not in Interaction.Kind.values or kind == Interaction.Kind.SYSTEM:
+        raise DomainError(f"Unknown kind of interaction {kind!r}.")
+    body = (body or "").strip()
+    if not body and kind != Interaction.Kind.CALL:
+        raise DomainError("Say something: the message is empty.")
+    if len(body) > 20_000:
+        raise DomainError("A message is at most 20,000 characters.")
+    from_member = _is_member_self(actor, case.member)
+    if not from_member:
+        _require(actor, AGENT_ROLES, "answering cases")
+    elif kind not in (Interaction.Kind.CHAT, Interaction.Kind.FORM):
+        raise Forbidden("Members write on their cases by chat or the form.")
+    if case.status == Case.Status.CLOSED:
+        raise Conflict("This case is closed; open a new one.", code="case_closed")
+    if duration_s is not None and not 0 <= int(duration_s) <= 86_400:
+        raise DomainError("A call lasts between 0 seconds and a day.")
+    now = clock.now()
+    row = Interaction.objects.create(
+        case=case,
+        member_id=case.member_id,
+        kind=kind,
+        at=now,
+        author=None if from_member else actor,
+        from_member=from_member,
+        body=body,
+        phone=phone,
+        duration_s=duration_s,
+    )
+    channel = {
+        Interaction.Kind.CALL: Channel.PHONE,
+        Interaction.Kind.CHAT: Channel.CHAT,
+        Interaction.Kind.FORM: Channel.WEB,
+        Interaction.Kind.EMAIL_OUT: Channel.EMAIL,
+    }.get(kind)
+    _responded(case, row, from_member, now)
+    if from_member and case.status in (Case.Status.WAITING, Case.Status.RESOLVED):
+        case.status = Case.Status.OPEN
+        case.resolved_at = None
+        case.save(update_fields=["status", "resolved_at"])
+    _touch(case, channel)
+    return row
+
+
+def _responded(case: Case, row: Interaction, from_member: bool, now) -> None:
+    """The first thing staff say to the member (not an internal note) is the first response."""
+    if from_member or row.kind == Interaction.Kind.NOTE or case.first_response_at:
+        return
+    case.first_response_at = now
+    fields = ["first_response_at"]
+    if case.status == Case.Status.NEW:
+        case.status = Case.Status.OPEN
+        fields.append("status")
+    case.save(update_fields=fields)
+
+
+@transaction.atomic
+def set_status(case: Case | int, status: str, *, actor, reason: str = "") -> Case:
+    """Move a case: open, waiting on the member, resolved, closed (a closed case stays closed)."""
+    _require(actor, AGENT_ROLES, "changing cases")
+    case = _locked_case(case)
+    if status not in Case.Status.values or status == Case.Status.NEW:
+        raise DomainError(f"A case cannot be set to {status!r}.")
+    if case.status == Case.Status.CLOSED:
+        raise Conflict("This case is closed.", code="case_closed")
+    if case.status == status:
+        return case
+    now = clock.now()
+    case.status = status
+    if status == Case.Status.RESOLVED:
+        case.resolved_at = now
+    elif status == Case.Status.CLOSED:
+        case.closed_at = now
+        case.resolved_at = case.resolved_at or now
+    else:
+        case.resolved_at = None
+    case.save(update_fields=["status", "resolved_at", "closed_at"])
+    _note(case, f"Status: {case.get_status_display()}" + (f" ({reason})" if reason else ""), actor)
+    _touch(case)
+    return case
+
+
+@transaction.atomic
+def assign(case: Case | int, agent, *, actor) -> Case:
+    _require(actor, AGENT_ROLES, "assigning cases")
+    if agent is not None and not roles_of(agent) & AGENT_ROLES:
+        raise DomainError("Cases go to support agents and leads.")
+    case = _locked_case(case)
+    case.assigned_to = agent
+    case.save(update_fields=["assigned_to"])
+    _note(case, f"Assigned to {agent.get_username() if agent else 'nobody'}", actor)
+    _touch(case)
+    return case
+
+
+# ---------------------------------------------------------------------------------------------
+# Compensation within limits
+
+
+def _limits(user) -> tuple[Decimal | None, Decimal | None]:
+    """(months of plan price a case may give, money a member may get a quarter) for this person:
+    the highest of their roles; None for no limit (admins)."""
+    held = roles_of(user)
+    if Role.ADMIN.value in held:
+        return None, None
+    table = _setting("SUPPORT_LIMITS", DEFAULT_LIMITS)
+    rows = [table[r] for r in held if r in table]
+    if not rows:
+        return Decimal(0), Decimal(0)
+    months = max(Decimal(str(r["case_months"])) for r in rows)
+    quarter = max(to_money(r["quarter"]) for r in rows)
+    return months, quarter
+
+
+def quarter_start(day: dt.date) -> dt.date:
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def given_this_quarter(member_id: int, day: dt.date | None = None) -> Decimal:
+    day = day or clock.today()
+    start = dt.datetime.combine(quarter_start(day), dt.time.min, dt.UTC)
+    total = Action.objects.filter(member_id=member_id, at__gte=start).aggregate(v=Sum("value"))
+    return total["v"] or Decimal(0)
+
+
+def _value(member: Member, kind: str, amount, percent, rentals, target) -> Decimal:
+    """What an action is worth to the member, for the limits and the reports."""
+    price = member.plan.monthly_price
+    if kind == Action.Kind.CREDIT:
+        return amount
+    if kind == Action.Kind.PERCENT:
+        return to_money(price * percent / 100)
+    if kind == Action.Kind.BONUS_RENTALS:
+        # one more disc out, once: a disc slot's share of a month (four turns a month)
+        return to_money(price * rentals / (member.plan.discs_at_once * 4))
+    if kind == Action.Kind.WAIVE_FEE:
+        return _fee(member, target).amount
+    return Decimal(0)  # marking lost, replacing: nothing charged, nothing given in money
+
+
+def _fee(member: Member, target: str) -> Fee:
+    fee = None
+    if target.startswith("fee:") and target[4:].isdigit():
+        fee = Fee.objects.filter(pk=int(target[4:]), member=member).first()
+    if fee is None:
+        raise NotFound("No such fee on this member.", code="unknown_fee")
+    return fee
+
+
+def _shipment(member: Member, target: str) -> Shipment:
+    ship = None
+    if target.startswith("shipment:") and target[9:].isdigit():
+        ship = (
+            Shipment.objects.select_related("copy")
+            .filter(pk=int(target[9:]), member=member)
+            .first()
+        )
+    if ship is None:
+        raise NotFound("There is no such disc for this member.", code="unknown_shipment")
+    return ship
+
+
+def _check_request(member: Member, kind, amount, percent, rentals, target):
+    if kind not in Action.Kind.values:
+        raise DomainError(f"Unknown action {kind!r}.")
+    if kind == Action.Kind.CREDIT:
+        try:
+            amount = to_money(amount if amount not in (None, "") else "0")
+        except (ValueError, ArithmeticError, TypeError):
+            raise DomainError(f"{amount!r} is not an amount of money.") from None
+        if amount <= 0:
+            raise DomainError("A credit is a positive amount.")
+    elif kind == Action.Kind.PERCENT:
+        if percent in (None, "") or not str(percent).isdigit() or not 1 <= int(percent) <= 100:
+            raise DomainError("A percentage off is from 1 to 100.")
+        percent = int(percent)
+    elif kind == Action.Kind.BONUS_RENTALS:
+        if rentals in (None, "") or not str(rentals).isdigit() or not 1 <= int(rentals) <= 20:
+            raise DomainError("Give from 1 to 20 bonus rentals.")
+        rentals = int(rentals)
+    elif kind == Action.Kind.WAIVE_FEE:
+        fee = _fee(member, target)
+        if fee.status == Fee.Status.WAIVED:
+            raise Conflict("That fee is already waived.")
+    elif kind in (Action.Kind.MARK_LOST, Action.Kind.REPLACE):
+        ship = _shipment(member, target)
+        if kind == Action.Kind.MARK_LOST and ship.status != Shipment.Status.OPEN:
+            raise Conflict("That disc is not out: it was returned or reported already.")
+    if member.status == MemberStatus.CANCELLED:
+        raise DomainError("This membership is cancelled: nothing more can be given.")
+    return amount if kind == Action.Kind.CREDIT else None, percent, rentals
+
+
+@transaction.atomic
+def compensate(
+    case: Case | int,
+    kind: str,
+    *,
+    actor,
+    reason: str,
+    amount=None,
+    percent=None,
+    rentals=None,
+    target: str = "",
+    idempotency_key: str | None = None,
+) -> Action | Approval:
+    """Give the member something on a case. Within the asker's limits (one month's plan price a
+    case for an agent, more for a lead; a total per member per quarter) it is done at once, through
+    billing or fulfillment, and recorded; above them it waits for a lead's approval (an
+    `Approval` is returned). The same request twice (its idempotency key) lands once."""
+    _require(actor, AGENT_ROLES, "giving compensation")
+    reason = " ".join((reason or "").split())[:300]
+    if not reason:
+        raise DomainError("Say why: every action carries its reason.")
+    key = billing.scoped_key("support", actor.pk, idempotency_key)
+    if key:
+        done = Action.objects.filter(idempotency_key=key).first()
+        if done is None:
+            done = Approval.objects.filter(idempotency_key=key).first()
+        if done is not None:
+            if done.case_id != getattr(case, "pk", case) or done.kind != kind:
+                raise Conflict("That idempotency key was used for another action.")
+            return done
+    case = _locked_case(case)
+    if case.member is None:
+        raise DomainError("This case has no member: find the member first.")
+    if case.status == Case.Status.CLOSED:
+        raise Conflict("This case is closed.", code="case_closed")
+    member = Member.objects.select_for_update().select_related("plan").get(pk=case.member_id)
+    amount, percent, rentals = _check_request(member, kind, amount, percent, rentals, target)
+    value = _value(member, kind, amount, percent, rentals, target)
+    why = _over_limits(actor, case, member, value)
+    fields = {
+        "case": case,
+        "member": member,
+        "kind": kind,
+        "value": value,
+        "amount": amount,
+        "percent": percent,
+        "rentals": rentals,
+        "target": target,
+        "reason": reason,
+    }
+    if why:
+        try:
+            with transaction.atomic():
+                approval = Approval.objects.create(
+                    **fields,
+                    why_waiting=why,
+                    requested_by=actor,
+                    requested_at=clock.now(),
+                    idempotency_key=key,
+                )
+        except IntegrityError:
+            raise Conflict("That request was just made by another click.") from None
+        _note(case, f"Waiting for a lead: {approval.get_kind_display()} ({why})", actor)
+        _touch(case)
+        return approval
+    return _carry_out(fields, actor=actor, approved_by=None, key=key)
+
+
+def _over_limits(actor, case: Case, member: Member, value: Decimal) -> str:
+    """Why this would be over the asker's limits ('' when within them)."""
+    months, quarter = _limits(actor)
+    if months is None:
+        return ""
+    on_case = Action.objects.filter(case=case).aggregate(v=Sum("value"))["v"] or Decimal(0)
+    case_limit = to_money(member.plan.monthly_price * months)
+    if on_case + value > case_limit:
+        return f"${on_case + value} on this case is over your ${case_limit} a case"
+    this_quarter = given_this_quarter(member.pk)
+    if this_quarter + value > quarter:
+        return f"${this_quarter + value} to this member this quarter is over your ${quarter}"
+    return ""
+
+
+def _carry_out(fields: dict, *, actor, approved_by, key) -> Action:
+    case, member, kind = fields["case"], fields["member"], fields["kind"]
+    giver = approved_by or actor
+    why = f"Case {case.pk}: {fields['reason']}"
+    credit = None
+    if kind == Action.Kind.CREDIT:
+        credit = billing.issue_credit(member, fields["amount"], reason=why, issuer=giver)
+    elif kind == Action.Kind.PERCENT:
+        credit = billing.issue_credit(
+            member, reason=why, issuer=giver, kind=Credit.Kind.PERCENT, percent=fields["percent"]
+        )
+    elif kind == Action.Kind.BONUS_RENTALS:
+        credit = billing.issue_credit(
+            member,
+            reason=why,
+            issuer=giver,
+            kind=Credit.Kind.BONUS_RENTALS,
+            rentals=fields["rentals"],
+        )
+    elif kind == Action.Kind.WAIVE_FEE:
+        billing.waive_fee(_fee(member, fields["target"]), actor=giver, reason=why)
+    elif kind == Action.Kind.MARK_LOST:
+        fulfillment.report_problem(
+            member, _shipment(member, fields["target"]).pk, "not_received", actor=giver
+        )
+    elif kind == Action.Kind.REPLACE:
+        _queue_replacement(member, _shipment(member, fields["target"]))
+    try:
+        with transaction.atomic():
+            action = Action.objects.create(
+                **fields,
+                actor=actor,
+                approved_by=approved_by,
+                at=clock.now(),
+                credit=credit,
+                idempotency_key=key,
+            )
+    except IntegrityError:
+        raise Conflict("That action was just taken by another click.") from None
+    _note(case, f"{action.get_kind_display()}: {_describe(action)} — {fields['reason']}", actor)
+    if case.first_response_at is None:
+        Case.objects.filter(pk=case.pk).update(first_response_at=clock.now())
+    _touch(case)
+    return action
+
+
+def _describe(action) -> str:
+    if action.kind == Action.Kind.CREDIT:
+        return f"${action.amount}"
+    if action.kind == Action.Kind.PERCENT:
+        return f"{action.percent}% off the next statement"
+    if action.kind == Action.Kind.BONUS_RENTALS:
+        return f"{action.rentals} bonus rental{'s' if action.rentals != 1 else ''}"
+    return action.target
+
+
+def _queue_replacement(member: Member, shipment: Shipment) -> None:
+    """The title of a disc that never came (or came broken) back at the top of the queue."""
+    title_id = shipment.copy.title_id
+    if QueueEntry.objects.filter(member_id=member.pk, title_id=title_id).exists():
+        queues.move_to_top(member, title_id)
+    else:
+        queues.add_to_queue(member, title_id, "top")
+
+
+@transaction.atomic
+def decide(approval: Approval | int, *, approve: bool, actor, note: str = "") -> Approval:
+    """A lead approves (the action is carried out, with both names on it) or rejects a waiting
+    request. Nobody approves their own request; a decided request stays decided."""
+    _require(actor, APPROVER_ROLES, "approving compensation")
+    pk = approval.pk if isinstance(approval, Approval) else int(approval)
+    row = Approval.objects.select_for_update().filter(pk=pk).first()
+    if row is None:
+        raise NotFound(f"No approval request {pk}.")
+    if row.status != Approval.Status.WAITING:
+        raise Conflict(f"That request was already {row.status}.", code="decided")
+    if row.requested_by_id == actor.pk:
+        raise Forbidden("Another lead approves your own request.")
+    note = " ".join((note or "").split())[:300]
+    if not approve and not note:
+        raise DomainError("Say why the request is turned down.")
+    case = _locked_case(row.case_id)
+    if approve:
+        member = Member.objects.select_for_update().select_related("plan").get(pk=row.member_id)
+        _check_request(member, row.kind, row.amount, row.percent, row.rentals, row.target)
+        fields = {
+            "case": case,
+            "member": member,
+            "kind": row.kind,
+            "value": row.value,
+            "amount": row.amount,
+            "percent": row.percent,
+            "rentals": row.rentals,
+            "target": row.target,
+            "reason": row.reason,
+        }
+        row.action = _carry_out(
+            fields, actor=row.requested_by, approved_by=actor, key=f"approval:{row.pk}"
+        )
+    row.status = Approval.Status.APPROVED if approve else Approval.Status.REJECTED
+    row.decided_by = actor
+    row.decided_at = clock.now()
+    row.decision_note = note
+    row.save()
+    _note(case, f"Request {row.status} by {actor.get_username()}" + (f": {note}" if note else ""))
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Abuse flags
+
+
+def lost_claims(member_id: int, days: int) -> list[int]:
+    """Shipments the member reported never arrived within the last `days` days."""
+    since = clock.now() - dt.timedelta(days=days)
+    return list(
+        Shipment.objects.filter(
+            member_id=member_id, status=Shipment.Status.LOST, closed_at__gte=since
+        )
+        .filter(copy__events__kind="lost", copy__events__note="member: never arrived")
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+@transaction.atomic
+def check_flags(member: Member | int) -> list[Flag]:
+    """Run the abuse rules on one member; raise a flag (with its evidence) for each rule it
+    passes, once while that flag is open. Returns the flags newly raised."""
+    member_id = member.pk if isinstance(member, Member) else int(member)
+    rules = _setting("SUPPORT_RULES", DEFAULT_RULES)
+    raised = []
+    rule = rules.get("lost_claims")
+    if rule:
+        claims = lost_claims(member_id, int(rule["days"]))
+        if len(claims) >= int(rule["count"]):
+            raised += _raise(
+                member_id,
+                "lost_claims",
+                {"claims": len(claims), "days": int(rule["days"]), "shipments": claims},
+            )
+    return raised
+
+
+def _raise(member_id: int, rule: str, evidence: dict) -> list[Flag]:
+    if Flag.objects.filter(member_id=member_id, rule=rule, status=Flag.Status.OPEN).exists():
+        return []
+    try:
+        with transaction.atomic():
+            return [
+                Flag.objects.create(
+                    member_id=member_id, rule=rule, evidence=evidence, raised_at=clock.now()
+                )
+            ]
+    except IntegrityError:  # raised by another request just now
+        return []
+
+
+def is_flagged(member_id: int) -> bool:
+    return Flag.objects.filter(member_id=member_id, status=Flag.Status.OPEN).exists()
+
+
+@transaction.atomic
+def clear_flag(flag: Flag | int, *, actor, reason: str) -> Flag:
+    _require(actor, APPROVER_ROLES, "clearing flags")
+    reason = " ".join((reason or "").split())[:300]
+    if not reason:
+        raise DomainError("Say why the flag is cleared.")
+    pk = flag.pk if isinstance(flag, Flag) else int(flag)
+    row = Flag.objects.select_for_update().filter(pk=pk).first()
+    if row is None:
+        raise NotFound(f"No flag {pk}.")
+    if row.status != Flag.Status.OPEN:
+        raise Conflict("That flag was already cleared.")
+    row.status = Flag.Status.CLEARED
+    row.cleared_by = actor
+    row.cleared_at = clock.now()
+    row.clear_reason = reason
+    row.save()
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-service
+
+
+SELF_SERVICE = {
+    # problem: (reason, what the member said, what was done)
+    "not_received": (Reason.NOT_RECEIVED, "did not arrive", "Marked lost without charge"),
+    "damaged": (Reason.DAMAGED, "arrived damaged", "Recorded damaged, no charge"),
+}
+
+
+@transaction.atomic
+def report_disc(member: Member, shipment_id: int, problem: str, *, actor=None) -> Case:
+    """Self-service: the member says a disc never came ("not_received") or came broken
+    ("damaged"). Under policy the disc is marked lost (or damaged) without charge and its title
+    goes back to the top of the queue so the next run ships it again, on a case resolved on the
+    spot. A flagged member's lost report goes to an agent instead: nothing is marked until a
+    person looks."""
+    if problem not in SELF_SERVICE:
+        raise DomainError("Say what happened: never arrived, or arrived damaged.")
+    reason, said, done = SELF_SERVICE[problem]
+    member = Member.objects.select_for_update().select_related("plan").get(pk=member.pk)
+    ship = _shipment(member, f"shipment:{int(shipment_id)}")
+    if ship.status != Shipment.Status.OPEN:
+        raise Conflict("That disc was already reported or returned.")
+    title = ship.copy.title
+    flagged = problem == "not_received" and is_flagged(member.pk)
+    waiting = Case.objects.filter(
+        member=member,
+        status=Case.Status.NEW,
+        interactions__body=f"Sent to an agent: the member is flagged (shipment:{ship.pk}).",
+    ).first()
+    if flagged and waiting:  # reported again (a double click): the same case
+        return waiting
+    case = open_case(
+        member,
+        channel=Channel.WEB,
+        subject=f"{title} {said}",
+        body=f"Reported on the site: shipment {ship.pk} {said}.",
+        reason=reason,
+    )
+    if flagged:
+        _note(case, f"Sent to an agent: the member is flagged (shipment:{ship.pk}).")
+        return case
+    fulfillment.report_problem(member, ship.pk, problem, actor=actor)
+    _queue_replacement(member, ship)
+    _note(case, f"{done}; {title} is back at the top of the queue.")
+    now = clock.now()
+    Case.objects.filter(pk=case.pk).update(
+        status=Case.Status.RESOLVED, resolved_at=now, first_response_at=now
+    )
+    if problem == "not_received":
+        check_flags(member.pk)
+    case.refresh_from_db()
+    return case
+
+
+def report_not_received(member: Member, shipment_id: int, *, actor=None) -> Case:
+    return report_disc(member, shipment_id, "not_received", actor=actor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Email out
+
+
+def support_address() -> str:
+    return _setting("SUPPORT_EMAIL", "support@redenvelope.example")
+
+
+@transaction.atomic
+def reply_by_email(case: Case | int, body: str, *, actor) -> Interaction:
+    """An agent's answer by email, threaded to the member's last message (In-Reply-To and
+    References), sent through the outbox after the commit; replies come back to support."""
+    _require(actor, AGENT_ROLES, "answering cases")
+    case = _locked_case(case)
+    if case.status == Case.Status.CLOSED:
+        raise Conflict("This case is closed.", code="case_closed")
+    body = (body or "").strip()
+    if not body:
+        raise DomainError("Say something: the reply is empty.")
+    to = case.member.user.email if case.member else case.contact
+    if not to:
+        raise DomainError("Nobody to write to: this case has no email address.")
+    thread = list(
+        Interaction.objects.filter(case=case, message_id__isnull=False)
+        .order_by("at", "id")
+        .values_list("message_id", flat=True)
+    )
+    row = Interaction.objects.create(
+        case=case,
+        member_id=case.member_id,
+        kind=Interaction.Kind.EMAIL_OUT,
+        at=clock.now(),
+        author=actor,
+        body=body,
+    )
+    from redenvelope.core.mail import message_id
+
+    key = f"support-reply:{row.pk}"
+    row.message_id = message_id(key)
+    row.save(update_fields=["message_id"])
+    headers = {"Reply-To": support_address()}
+    if thread:
+        headers["In-Reply-To"] = thread[-1]
+        headers["References"] = " ".join(thread[-20:])
+    subject = case.subject if case.subject.lower().startswith("re:") else f"Re: {case.subject}"
+    queue_email(
+        key=key,
+        kind="support_reply",
+        to=to,
+        subject=f"{subject} [case {case.pk}]"[:200],
+        body=body,
+        member_id=case.member_id,
+        headers=headers,
+    )
+    _responded(case, row, False, row.at)
+    if case.status in (Case.Status.NEW, Case.Status.OPEN):
+        Case.objects.filter(pk=case.pk).update(status=Case.Status.WAITING)
+    _touch(case, Channel.EMAIL)
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Phone
+
+
+CALL_EVENTS = {"newCall", "answer", "hangup"}
+
+
+def _digits(number: str) -> str:
+    digits = "".join(c for c in str(number or "") if c.isdigit())[:20]
+    return "1" + digits if len(digits) == 10 else digits
+
+
+@transaction.atomic
+def call_event(event: str, call_id: str, *, number: str = "", direction: str = "in", user=None):
+    """The telephony system's event (Zammad's CTI shape: newCall, answer, hangup). A new call
+    finds the caller by number, so the console opens their record while it rings; answer and
+    hang-up times give the duration (for reports, never a target). Repeats change nothing."""
+    from .models import Call
+
+    if event not in CALL_EVENTS:
+        raise DomainError(f"Unknown call event {event!r}: newCall, answer or hangup.")
+    call_id = str(call_id or "").strip()
+    if not call_id or len(call_id) > 100:
+        raise DomainError("A call event needs its callId (at most 100 characters).")
+    now = clock.now()
+    call = Call.objects.select_for_update().filter(call_id=call_id).first()
+    if call is None:
+        if event != "newCall":
+            raise NotFound(f"No call {call_id!r}: its newCall never came.", code="unknown_call")
+        digits = _digits(number)
+        member = Member.objects.filter(phone=digits).order_by("pk").first() if digits else None
+        try:
+            with transaction.atomic():
+                return Call.objects.create(
+                    call_id=call_id,
+                    number=digits,
+                    direction="out" if direction == "out" else "in",
+                    member=member,
+                    started_at=now,
+                )
+        except IntegrityError:  # the same newCall delivered twice at once
+            return Call.objects.get(call_id=call_id)
+    if event == "answer" and call.answered_at is None and call.ended_at is None:
+        call.answered_at = now
+        if user is not None:
+            call.agent = user
+        call.save(update_fields=["answered_at", "agent"])
+    elif event == "hangup" and call.ended_at is None:
+        call.ended_at = now
+        call.save(update_fields=["ended_at"])
+        Interaction.objects.filter(call=call).update(duration_s=call.duration_s)
+    return call
+
+
+@transaction.atomic
+def log_call(
+    call,
+    *,
+    actor,
+    note: str,
+    case: Case | int | None = None,
+    member: Member | None = None,
+    reason: str = Reason.OTHER,
+    subject: str = "",
+) -> Case:
+    """The agent logs a call on a case (an existing one of the caller's, or a new one)."""
+    from .models import Call
+
+    _require(actor, AGENT_ROLES, "logging calls")
+    call = Call.objects.select_for_update().get(pk=call.pk if isinstance(call, Call) else call)
+    member = member or call.member
+    if case is None:
+        case = open_case(
+            member,
+            channel=Channel.PHONE,
+            subject=subject or f"Call from {call.number or 'an unknown number'}",
+            reason=reason,
+            actor=actor,
+        )
+    case = _locked_case(case)
+    if member is not None and case.member_id not in (None, member.pk):
+        raise DomainError("That case is another member's.")
+    row = add_interaction(case, kind=Interaction.Kind.CALL, body=note or "Call", actor=actor)
+    Interaction.objects.filter(pk=row.pk).update(
+        call=call, phone=call.number, duration_s=call.duration_s
+    )
+    call.case = case
+    call.agent = call.agent or actor
+    call.save(update_fields=["case", "agent"])
+    return case

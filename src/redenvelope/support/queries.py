@@ -1,0 +1,116 @@
+"""Reads the console, the API and reports share."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from redenvelope.core import clock
+from redenvelope.core.errors import DomainError
+from redenvelope.fulfillment.models import Shipment
+from redenvelope.inventory.barcodes import parse_barcode
+from redenvelope.inventory.models import Copy
+from redenvelope.membership.models import Member
+
+from .models import Approval, Case, Flag
+
+LOOKUP_LIMIT = 20
+
+
+@dataclass
+class Found:
+    members: list[Member]
+    how: str  # email | phone | barcode | name | none
+
+
+def find_members(text: str, limit: int = LOOKUP_LIMIT) -> Found:
+    """The agent's lookup: an email address (exact, any case), a phone number (its digits), a
+    disc's barcode (the member it was last sent to), or the start of a name (first, last, or
+    'first last'). Each is one indexed query."""
+    text = " ".join((text or "").split())
+    if not text:
+        return Found([], "none")
+    if len(text) > 200:
+        raise DomainError("Search for at most 200 characters.")
+    base = Member.objects.select_related("user", "plan")
+    if "@" in text:
+        users = get_user_model().objects.filter(email__iexact=text).values("pk")
+        return Found(list(base.filter(user__in=users)[:limit]), "email")
+    if text.upper().startswith("RE") and any(c.isdigit() for c in text):
+        code = parse_barcode(text)  # a malformed one is refused with what is wrong
+        copy = Copy.objects.filter(barcode=code).first()
+        if copy is None:
+            raise DomainError(f"No disc has the barcode {code}.", code="unknown_barcode")
+        ship = Shipment.objects.filter(copy_id=copy.pk).order_by("-shipped_at", "-pk").first()
+        return Found([ship.member] if ship else [], "barcode")
+    digits = "".join(c for c in text if c.isdigit())
+    if digits and len(digits) >= 7 and not any(c.isalpha() for c in text):
+        if len(digits) == 10:
+            digits = "1" + digits
+        return Found(list(base.filter(phone=digits)[:limit]), "phone")
+    words = text.split(" ")
+    if len(words) >= 2:
+        q = Q(user__first_name__istartswith=words[0]) & Q(
+            user__last_name__istartswith=" ".join(words[1:])
+        )
+    else:
+        q = Q(user__last_name__istartswith=text) | Q(user__first_name__istartswith=text)
+    return Found(list(base.filter(q).order_by("user__last_name", "pk")[:limit]), "name")
+
+
+def member_glance(member: Member) -> dict:
+    """Everything the agent sees at once: plan, status, discs out (each shipment's story),
+    queue, balance and statements, past cases, flags."""
+    from redenvelope.billing.models import Credit, Fee, Statement
+    from redenvelope.inventory.models import CopyEvent
+    from redenvelope.queues.models import QueueEntry
+
+    out = list(
+        Shipment.objects.filter(member=member)
+        .select_related("copy__title", "dc")
+        .order_by("-shipped_at", "-pk")[:15]
+    )
+    copies = [s.copy_id for s in out]
+    story: dict[int, list] = {}
+    for ev in CopyEvent.objects.filter(copy_id__in=copies).order_by("at", "pk"):
+        story.setdefault(ev.copy_id, []).append(ev)
+    for s in out:
+        s.story = [e for e in story.get(s.copy_id, []) if e.at >= s.shipped_at - dt.timedelta(1)]
+    return {
+        "member": member,
+        "shipments": out,
+        "queue": list(
+            QueueEntry.objects.filter(member_id=member.pk)
+            .select_related("title")
+            .order_by("position")[:10]
+        ),
+        "queue_length": QueueEntry.objects.filter(member_id=member.pk).count(),
+        "statements": list(Statement.objects.filter(member=member).order_by("-period_start")[:6]),
+        "credits": list(Credit.objects.filter(member=member).order_by("-issued_at")[:10]),
+        "fees": list(Fee.objects.filter(member=member).order_by("-created_at")[:10]),
+        "cases": list(Case.objects.filter(member=member).order_by("-opened_at")[:10]),
+        "flags": list(Flag.objects.filter(member=member).order_by("-raised_at")[:10]),
+    }
+
+
+def waiting_approvals():
+    return (
+        Approval.objects.filter(status=Approval.Status.WAITING)
+        .select_related("case", "member__user", "requested_by")
+        .order_by("requested_at")
+    )
+
+
+def open_cases(limit: int = 100):
+    return (
+        Case.objects.exclude(status__in=[Case.Status.RESOLVED, Case.Status.CLOSED])
+        .select_related("member__user", "assigned_to")
+        .order_by("opened_at")[:limit]
+    )
+
+
+def now():
+    return clock.now()

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("support/", views.console, name="support_console"),
+    path("support/calls/ringing/", views.ringing, name="support_ringing"),
+    path("support/members/<int:member_id>/", views.member, name="support_member"),
+    path("support/members/<int:member_id>/cases/", views.open_case, name="support_open_case"),
+    path("support/cases/<int:case_id>/", views.case, name="support_case"),
+    path("support/cases/<int:case_id>/do/", views.case_do, name="support_case_do"),
+    path("support/approvals/", views.approvals, name="support_approvals"),
+    path("support/approvals/<int:approval_id>/", views.decide, name="support_decide"),
+    path("support/flags/", views.flags, name="support_flags"),
+    path("support/flags/<int:flag_id>/clear/", views.clear_flag, name="support_clear_flag"),
+    path("help/cases/", views.my_cases, name="my_cases"),
+    path("help/cases/new/", views.my_new_case, name="my_new_case"),
+    path("help/cases/<int:case_id>/", views.my_case, name="my_case"),
+]

@@ -1,0 +1,290 @@
+"""The agent console (find the member, see everything at once, act on a case), the leads'
+approval queue and flags, and members' own cases. Thin: every change is an `actions` call."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from redenvelope.accounts.roles import Role, has_role, role_required
+from redenvelope.billing.models import Fee
+from redenvelope.core.errors import DomainError
+from redenvelope.membership.decorators import member_required
+from redenvelope.membership.models import Member
+
+from . import actions, queries
+from .models import Action, Approval, Call, Case, Channel, Flag, Interaction, Reason
+
+AGENTS = (Role.SUPPORT_AGENT, Role.SUPPORT_LEAD, Role.ADMIN)
+LEADS = (Role.SUPPORT_LEAD, Role.ADMIN)
+
+
+def _try(request, ok: str, fn, *args, **kwargs):
+    """Call an action; its refusal becomes the page's error, nothing changed."""
+    try:
+        result = fn(*args, **kwargs)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return None
+    if ok:
+        messages.success(request, ok)
+    return result
+
+
+@role_required(*AGENTS)
+def console(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "")
+    found, error = None, ""
+    if q:
+        try:
+            found = queries.find_members(q)
+        except DomainError as exc:
+            error = exc.message
+    return render(
+        request,
+        "support/console.html",
+        {
+            "q": q,
+            "found": found,
+            "error": error,
+            "cases": queries.open_cases(),
+            "waiting": queries.waiting_approvals().count(),
+            "is_lead": has_role(request.user, *LEADS),
+        },
+    )
+
+
+@role_required(*AGENTS)
+def ringing(request: HttpRequest) -> HttpResponse:
+    """The calls ringing or in progress (polled by the console): each opens the caller's record."""
+    calls = Call.objects.filter(ended_at=None).select_related("member__user")[:10]
+    return render(request, "support/_ringing.html", {"calls": calls})
+
+
+@role_required(*AGENTS)
+def member(request: HttpRequest, member_id: int) -> HttpResponse:
+    m = get_object_or_404(Member.objects.select_related("user", "plan"), pk=member_id)
+    ctx = queries.member_glance(m)
+    ctx.update(
+        {
+            "m": m,
+            "reasons": Reason.choices,
+            "channels": Channel.choices,
+            "call": Call.objects.filter(pk=request.GET.get("call") or 0, member=m).first(),
+            "given": actions.given_this_quarter(m.pk),
+        }
+    )
+    return render(request, "support/member.html", ctx)
+
+
+@require_POST
+@role_required(*AGENTS)
+def open_case(request: HttpRequest, member_id: int) -> HttpResponse:
+    m = get_object_or_404(Member, pk=member_id)
+    post = request.POST
+    call = Call.objects.filter(pk=post.get("call") or 0).first()
+    if call is not None:
+        case = _try(
+            request,
+            "Call logged on a new case.",
+            actions.log_call,
+            call,
+            actor=request.user,
+            note=post.get("body", ""),
+            member=m,
+            reason=post.get("reason", "other"),
+            subject=post.get("subject", ""),
+        )
+    else:
+        case = _try(
+            request,
+            "Case opened.",
+            actions.open_case,
+            m,
+            channel=post.get("channel", "phone"),
+            subject=post.get("subject", ""),
+            body=post.get("body", ""),
+            reason=post.get("reason", "other"),
+            actor=request.user,
+            kind=Interaction.Kind.NOTE if post.get("channel") == "web" else None,
+        )
+    if case is None:
+        return redirect("support_member", member_id=m.pk)
+    return redirect("support_case", case_id=case.pk)
+
+
+@role_required(*AGENTS)
+def case(request: HttpRequest, case_id: int) -> HttpResponse:
+    c = get_object_or_404(Case.objects.select_related("member__user", "member__plan"), pk=case_id)
+    ctx = {
+        "c": c,
+        "interactions": c.interactions.select_related("author").prefetch_related("attachments"),
+        "actions": c.actions.select_related("actor", "approved_by"),
+        "approvals": c.approvals.select_related("requested_by", "decided_by"),
+        "kinds": Action.Kind.choices,
+        "statuses": [s for s in Case.Status.choices if s[0] != "new"],
+        "key": uuid.uuid4().hex,
+        "is_lead": has_role(request.user, *LEADS),
+    }
+    if c.member is not None:
+        ctx["shipments"] = c.member.shipments.select_related("copy__title").order_by("-shipped_at")[
+            :10
+        ]
+        ctx["fees"] = Fee.objects.filter(member=c.member).exclude(status="waived")
+        ctx["given"] = actions.given_this_quarter(c.member_id)
+    return render(request, "support/case.html", ctx)
+
+
+@require_POST
+@role_required(*AGENTS)
+def case_do(request: HttpRequest, case_id: int) -> HttpResponse:
+    c = get_object_or_404(Case, pk=case_id)
+    post, what = request.POST, request.POST.get("do", "")
+    if what == "say":
+        kind = post.get("kind", "note")
+        if kind == Interaction.Kind.EMAIL_OUT:
+            _try(
+                request,
+                "Email sent.",
+                actions.reply_by_email,
+                c,
+                post.get("body", ""),
+                actor=request.user,
+            )
+        else:
+            _try(
+                request,
+                "Added.",
+                actions.add_interaction,
+                c,
+                kind=kind,
+                body=post.get("body", ""),
+                actor=request.user,
+            )
+    elif what == "status":
+        _try(
+            request,
+            "Status changed.",
+            actions.set_status,
+            c,
+            post.get("status", ""),
+            actor=request.user,
+            reason=post.get("reason", ""),
+        )
+    elif what == "take":
+        _try(request, "The case is yours.", actions.assign, c, request.user, actor=request.user)
+    elif what == "give":
+        got = _try(
+            request,
+            "",
+            actions.compensate,
+            c,
+            post.get("kind", ""),
+            actor=request.user,
+            reason=post.get("reason", ""),
+            amount=post.get("amount") or None,
+            percent=post.get("percent") or None,
+            rentals=post.get("rentals") or None,
+            target=post.get("target", ""),
+            idempotency_key=post.get("key") or None,
+        )
+        if isinstance(got, Approval):
+            messages.warning(request, f"Over your limits ({got.why_waiting}): sent to a lead.")
+        elif got is not None:
+            messages.success(request, f"Done: {got.get_kind_display()}.")
+    else:
+        messages.error(request, "Unknown request.")
+    return redirect("support_case", case_id=c.pk)
+
+
+@role_required(*LEADS)
+def approvals(request: HttpRequest) -> HttpResponse:
+    return render(request, "support/approvals.html", {"rows": queries.waiting_approvals()})
+
+
+@require_POST
+@role_required(*LEADS)
+def decide(request: HttpRequest, approval_id: int) -> HttpResponse:
+    approve = request.POST.get("decision") == "approve"
+    _try(
+        request,
+        "Approved and given." if approve else "Turned down.",
+        actions.decide,
+        approval_id,
+        approve=approve,
+        actor=request.user,
+        note=request.POST.get("note", ""),
+    )
+    return redirect("support_approvals")
+
+
+@role_required(*AGENTS)
+def flags(request: HttpRequest) -> HttpResponse:
+    rows = Flag.objects.filter(status=Flag.Status.OPEN).select_related("member__user")[:200]
+    return render(
+        request, "support/flags.html", {"rows": rows, "is_lead": has_role(request.user, *LEADS)}
+    )
+
+
+@require_POST
+@role_required(*LEADS)
+def clear_flag(request: HttpRequest, flag_id: int) -> HttpResponse:
+    _try(
+        request,
+        "Flag cleared.",
+        actions.clear_flag,
+        flag_id,
+        actor=request.user,
+        reason=request.POST.get("reason", ""),
+    )
+    return redirect("support_flags")
+
+
+# --- members -----------------------------------------------------------------------------------
+
+
+@member_required
+def my_cases(request: HttpRequest) -> HttpResponse:
+    rows = Case.objects.filter(member=request.member).order_by("-opened_at")[:50]
+    return render(request, "support/my_cases.html", {"rows": rows, "reasons": Reason.choices})
+
+
+@require_POST
+@member_required
+def my_new_case(request: HttpRequest) -> HttpResponse:
+    case = _try(
+        request,
+        "We have your message and will answer here and by email.",
+        actions.open_case,
+        request.member,
+        channel=Channel.WEB,
+        subject=request.POST.get("subject", ""),
+        body=request.POST.get("body", ""),
+        reason=request.POST.get("reason", "other"),
+        actor=request.user,
+    )
+    return redirect("my_case", case_id=case.pk) if case else redirect("my_cases")
+
+
+@member_required
+def my_case(request: HttpRequest, case_id: int) -> HttpResponse:
+    c = Case.objects.filter(pk=case_id, member=request.member).first()
+    if c is None:
+        raise Http404("No such case.")
+    if request.method == "POST":
+        _try(
+            request,
+            "Sent.",
+            actions.add_interaction,
+            c,
+            kind=Interaction.Kind.FORM,
+            body=request.POST.get("body", ""),
+            actor=request.user,
+        )
+        return redirect("my_case", case_id=c.pk)
+    rows = c.interactions.exclude(kind=Interaction.Kind.NOTE)
+    return render(request, "support/my_case.html", {"c": c, "interactions": rows})
