@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from redenvelope.accounts.actions import issue_api_token
 from redenvelope.billing.models import Credit
+from redenvelope.core.errors import Conflict
 from redenvelope.ledger.actions import ensure_chart
 from redenvelope.support import actions as support
 from redenvelope.support.models import Action, Approval, Call, Case, Flag
@@ -69,6 +70,9 @@ def _pages(w):
         ("support_case", {"case_id": w.case.pk}, AGENT_OK),
         ("support_approvals", {}, LEAD_OK),
         ("support_flags", {}, AGENT_OK),
+        ("support_chats", {}, AGENT_OK),
+        ("support_case_log", {"case_id": w.case.pk}, AGENT_OK),
+        ("chat_panel", {}, {"member", "other_member"}),
         ("my_cases", {}, {"member", "other_member"}),
         ("my_case", {"case_id": w.case.pk}, {"member"}),
     ]
@@ -267,3 +271,34 @@ def test_member_writes_and_reports_from_the_site(w):
     assert case.interactions.count() == 2
     assert member.post(reverse("my_new_case"), {"subject": "", "body": ""}).status_code == 302
     assert not Case.objects.filter(subject="").exists()
+
+
+def test_live_chat_between_member_and_agent(w, smtp, emails_at_once):
+    member, agent = _client(w, "member"), _client(w, "support_agent")
+    resp = member.post(reverse("chat_send"), {"body": "Is anyone there?"}, HTTP_HX_REQUEST="true")
+    assert resp.status_code == 200 and "Is anyone there?" in resp.content.decode()
+    chat = support.current_chat(w.alice)
+    assert chat.channel == "chat"
+    assert f"#{chat.pk}" in agent.get(reverse("support_chats")).content.decode()
+    agent.post(
+        reverse("support_case_do", kwargs={"case_id": chat.pk}),
+        {"do": "say", "kind": "chat", "body": "Yes, how can I help?"},
+    )
+    assert "No chats waiting" in agent.get(reverse("support_chats")).content.decode()
+    assert "how can I help" in member.get(reverse("chat_panel")).content.decode()
+    member.post(reverse("chat_send"), {"body": "Thanks!"}, HTTP_HX_REQUEST="true")
+    assert chat.interactions.count() == 3  # the same chat goes on
+    member.post(reverse("chat_transcript", kwargs={"case_id": chat.pk}))
+    (mail,) = smtp.messages
+    assert mail[0] == ["alice@example.com"] and "how can I help" in mail[2]
+    support.set_status(chat, "closed", actor=w.staff["support_agent"])
+    with pytest.raises(Conflict):
+        support.add_interaction(chat, kind="chat", body="hello?", actor=w.alice.user)
+    member.post(reverse("chat_send"), {"body": "New question"}, HTTP_HX_REQUEST="true")
+    assert support.current_chat(w.alice).pk != chat.pk  # a closed chat is not reopened
+    assert (
+        _client(w, "other_member")
+        .post(reverse("chat_transcript", kwargs={"case_id": chat.pk}))
+        .status_code
+        == 404
+    )

@@ -828,3 +828,55 @@ def log_call(
     call.agent = call.agent or actor
     call.save(update_fields=["case", "agent"])
     return case
+
+
+# ---------------------------------------------------------------------------------------------
+# Chat
+
+
+def current_chat(member: Member) -> Case | None:
+    """The member's chat still going (opened by chat, not resolved or closed), if any."""
+    return (
+        Case.objects.filter(member=member, channel=Channel.CHAT)
+        .exclude(status__in=[Case.Status.RESOLVED, Case.Status.CLOSED])
+        .order_by("-opened_at", "-pk")
+        .first()
+    )
+
+
+@transaction.atomic
+def chat(member: Member, body: str, *, actor) -> Interaction:
+    """A member's chat message: it continues their chat, or starts one (a new case)."""
+    body = (body or "").strip()
+    if not body:
+        raise DomainError("Say something: the message is empty.")
+    Member.objects.select_for_update().filter(pk=member.pk).first()  # one chat at a time
+    case = current_chat(member)
+    if case is None:
+        case = open_case(
+            member, channel=Channel.CHAT, subject=f"Chat: {body[:60]}", body=body, actor=actor
+        )
+        return case.interactions.get()
+    return add_interaction(case, kind=Interaction.Kind.CHAT, body=body, actor=actor)
+
+
+def email_transcript(case: Case, *, actor) -> None:
+    """Email the member the whole conversation (what they see: no internal notes)."""
+    if case.member is None or not (
+        _is_member_self(actor, case.member) or roles_of(actor) & AGENT_ROLES
+    ):
+        raise Forbidden("Only the member or support can send a transcript.")
+    lines = []
+    for row in case.interactions.exclude(kind=Interaction.Kind.NOTE).order_by("at", "pk"):
+        who = "You" if row.from_member else "Red Envelope"
+        lines.append(f"[{row.at:%Y-%m-%d %H:%M}] {who}: {row.body}")
+    stamp = clock.now().strftime("%Y%m%d%H%M%S")
+    queue_email(
+        key=f"support-transcript:{case.pk}:{stamp}",
+        kind="support_transcript",
+        to=case.member.user.email,
+        subject=f"Your conversation with Red Envelope (case {case.pk})",
+        body="\n\n".join(lines) or "(no messages)",
+        member_id=case.member_id,
+    )
+    _note(case, "Transcript emailed to the member.", actor)

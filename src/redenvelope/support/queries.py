@@ -114,3 +114,23 @@ def open_cases(limit: int = 100):
 
 def now():
     return clock.now()
+
+
+def chats_waiting(limit: int = 50) -> list[Case]:
+    """Open chats whose last message is the member's: the agents' chat queue, oldest first."""
+    from django.db.models import OuterRef, Subquery
+
+    from .models import Channel, Interaction
+
+    last = (
+        Interaction.objects.filter(case=OuterRef("pk")).exclude(kind="note").order_by("-at", "-pk")
+    )
+    rows = (
+        Case.objects.filter(channel=Channel.CHAT)
+        .exclude(status__in=[Case.Status.RESOLVED, Case.Status.CLOSED])
+        .annotate(last_from_member=Subquery(last.values("from_member")[:1]))
+        .filter(last_from_member=True)
+        .select_related("member__user")
+        .order_by("updated_at")[:limit]
+    )
+    return list(rows)

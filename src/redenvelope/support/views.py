@@ -288,3 +288,58 @@ def my_case(request: HttpRequest, case_id: int) -> HttpResponse:
         return redirect("my_case", case_id=c.pk)
     rows = c.interactions.exclude(kind=Interaction.Kind.NOTE)
     return render(request, "support/my_case.html", {"c": c, "interactions": rows})
+
+
+@member_required
+def chat_panel(request: HttpRequest) -> HttpResponse:
+    """The chat box's conversation (polled every few seconds while open)."""
+    case = actions.current_chat(request.member)
+    rows = case.interactions.exclude(kind=Interaction.Kind.NOTE) if case else []
+    return render(request, "support/_chat.html", {"chat": case, "rows": rows})
+
+
+@require_POST
+@member_required
+def chat_send(request: HttpRequest) -> HttpResponse:
+    error = ""
+    try:
+        actions.chat(request.member, request.POST.get("body", ""), actor=request.user)
+    except DomainError as exc:
+        error = exc.message
+    case = actions.current_chat(request.member)
+    rows = case.interactions.exclude(kind=Interaction.Kind.NOTE) if case else []
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(request.POST.get("next") or "my_cases")
+    return render(request, "support/_chat.html", {"chat": case, "rows": rows, "error": error})
+
+
+@require_POST
+@member_required
+def chat_transcript(request: HttpRequest, case_id: int) -> HttpResponse:
+    c = Case.objects.filter(pk=case_id, member=request.member).first()
+    if c is None:
+        raise Http404("No such case.")
+    _try(
+        request,
+        "The conversation is on its way to your inbox.",
+        actions.email_transcript,
+        c,
+        actor=request.user,
+    )
+    return redirect("my_case", case_id=c.pk)
+
+
+@role_required(*AGENTS)
+def chats_waiting(request: HttpRequest) -> HttpResponse:
+    """Chats whose last word is the member's (polled by the console)."""
+    return render(request, "support/_chats.html", {"rows": queries.chats_waiting()})
+
+
+@role_required(*AGENTS)
+def case_log(request: HttpRequest, case_id: int) -> HttpResponse:
+    """A case's conversation (polled on the case page, so chat answers arrive live)."""
+    c = get_object_or_404(Case, pk=case_id)
+    rows = c.interactions.select_related("author").prefetch_related("attachments")
+    return render(request, "support/_log.html", {"interactions": rows})

@@ -52,3 +52,21 @@ document.addEventListener("submit", function (event) {
     if (window.htmx) { window.htmx.trigger(form, "submit"); } else { form.submit(); }
   });
 })();
+
+// The chat box: its conversation is fetched (and then polls itself) only while the box is open;
+// closing it drops the conversation, which stops the polling. A form marked data-reset empties
+// after htmx sent it successfully.
+document.addEventListener("toggle", function (event) {
+  var box = event.target;
+  if (!box.matches || !box.matches("details.chat-box") || !window.htmx) return;
+  var slot = box.querySelector("[data-chat-slot]");
+  if (box.open) {
+    window.htmx.ajax("GET", slot.dataset.url, { target: slot, swap: "innerHTML" });
+  } else {
+    slot.innerHTML = '<div id="chat-panel"></div>';
+  }
+}, true);
+document.addEventListener("htmx:afterRequest", function (event) {
+  var form = event.target;
+  if (form.matches && form.matches("form[data-reset]") && event.detail.successful) form.reset();
+});
