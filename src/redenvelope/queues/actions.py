@@ -18,7 +18,7 @@ from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError, NotFound
 from redenvelope.membership.models import Member, MemberStatus
 
-from .models import QueueEntry, SavedEntry
+from .models import QueueEntry, QueueSnapshot, SavedEntry
 
 _PARK = 1_000_000  # positions are parked above this while an order is rewritten
 
@@ -49,17 +49,81 @@ def _order(member_id: int) -> list[int]:
 
 
 def _write_order(member_id: int, entry_ids: list[int]) -> None:
-    """Give the entries positions 1..n in the order given (two UPDATE statements)."""
-    if not entry_ids:
-        return
-    rows = QueueEntry.objects.filter(member_id=member_id)
-    rows.update(position=F("position") + _PARK)
-    rows.filter(pk__in=entry_ids).update(
-        position=Case(
-            *[When(pk=pk, then=Value(i)) for i, pk in enumerate(entry_ids, start=1)],
-            output_field=IntegerField(),
+    """Give the entries positions 1..n in the order given (two UPDATE statements), and keep
+    the new order in the queue's history."""
+    if entry_ids:
+        rows = QueueEntry.objects.filter(member_id=member_id)
+        rows.update(position=F("position") + _PARK)
+        rows.filter(pk__in=entry_ids).update(
+            position=Case(
+                *[When(pk=pk, then=Value(i)) for i, pk in enumerate(entry_ids, start=1)],
+                output_field=IntegerField(),
+            )
         )
+    _snapshot([member_id])
+
+
+def _snapshot(member_ids) -> None:
+    """Record the current order of these members' queues (one read, one insert)."""
+    orders: dict[int, list[int]] = {int(m): [] for m in member_ids}
+    for m, t in (
+        QueueEntry.objects.filter(member_id__in=list(orders))
+        .order_by("member_id", "position")
+        .values_list("member_id", "title_id")
+    ):
+        orders[m].append(t)
+    now = clock.now()
+    QueueSnapshot.objects.bulk_create(
+        [QueueSnapshot(member_id=m, at=now, titles=t) for m, t in orders.items()],
+        batch_size=2000,
     )
+
+
+def queue_on(member_id: int, moment: dt.datetime) -> list[int]:
+    """The title ids in the member's queue at `moment`, top first: the last order recorded
+    before it, less the titles shipped to the member between that order and the moment."""
+    from redenvelope.fulfillment.models import Shipment
+
+    snap = (
+        QueueSnapshot.objects.filter(member_id=member_id, at__lte=moment)
+        .order_by("-at", "-pk")
+        .first()
+    )
+    if snap is None:
+        raise DomainError("The queue's history does not go back that far.", code="no_queue_history")
+    shipped = set(
+        Shipment.objects.filter(
+            member_id=member_id, shipped_at__gt=snap.at, shipped_at__lte=moment
+        ).values_list("title_id", flat=True)
+    )
+    return [t for t in snap.titles if t not in shipped]
+
+
+@transaction.atomic
+def restore_queue(member: Member | int, day: dt.date) -> list[int]:
+    """Make the member's queue exactly what it was at the end of `day`: titles added since are
+    taken out, titles removed since come back, in that day's order. Returns the title ids."""
+    member = _lock_member(member)
+    _check_member_may_edit(member)
+    if day >= clock.today():
+        raise DomainError("Restore to a day before today.")
+    end = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
+    titles = queue_on(member.pk, end)
+    known = set(Title.objects.filter(pk__in=titles).values_list("pk", flat=True))
+    titles = [t for t in titles if t in known]
+    QueueEntry.objects.filter(member_id=member.pk).exclude(title_id__in=titles).delete()
+    have = set(QueueEntry.objects.filter(member_id=member.pk).values_list("title_id", flat=True))
+    now = clock.now()
+    QueueEntry.objects.bulk_create(
+        [
+            QueueEntry(member_id=member.pk, title_id=t, position=_PARK * 2 + i, added_at=now)
+            for i, t in enumerate(titles)
+            if t not in have
+        ]
+    )
+    by_title = dict(QueueEntry.objects.filter(member_id=member.pk).values_list("title_id", "pk"))
+    _write_order(member.pk, [by_title[t] for t in titles])
+    return titles
 
 
 def _entry(member_id: int, title: Title) -> QueueEntry:
@@ -234,6 +298,7 @@ def release_saved_titles(on: dt.date | None = None) -> int:
         batch_size=5000,
     )
     SavedEntry.objects.filter(id__in=[i for i, _, _ in due]).delete()
+    _snapshot(list(per_member))
     return sum(len(v) for v in per_member.values())
 
 
@@ -249,4 +314,5 @@ def purge_cancelled_queues(on: dt.date | None = None) -> int:
     gone = Member.objects.filter(status=MemberStatus.CANCELLED, cancelled_at__lt=cutoff)
     n, _ = QueueEntry.objects.filter(member__in=gone).delete()
     SavedEntry.objects.filter(member__in=gone).delete()
+    QueueSnapshot.objects.filter(member__in=gone).delete()
     return n

@@ -55,3 +55,20 @@ class SavedEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} saved {self.title_id}"
+
+
+class QueueSnapshot(models.Model):
+    """The order of a member's queue (title ids, top first) after each change the member (or
+    an agent, or a release day) made, append-only: with the shipments since, it gives the
+    queue as it was at any moment, so support can restore it. Dispatch's removals of shipped
+    titles are not written here: they are the shipments themselves."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", db_index=False)
+    at = models.DateTimeField()
+    titles = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["member", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} at {self.at}: {len(self.titles)} titles"

@@ -320,6 +320,14 @@ def _shipment(member: Member, target: str) -> Shipment:
     return ship
 
 
+def _restore_day(target: str) -> dt.date:
+    """The day of a queue restore, given as "day:YYYY-MM-DD"."""
+    try:
+        return dt.date.fromisoformat(target.removeprefix("day:"))
+    except ValueError:
+        raise DomainError("Say which day to restore the queue to (YYYY-MM-DD).") from None
+
+
 def _check_request(member: Member, kind, amount, percent, rentals, target):
     if kind not in Action.Kind.values:
         raise DomainError(f"Unknown action {kind!r}.")
@@ -342,6 +350,8 @@ def _check_request(member: Member, kind, amount, percent, rentals, target):
         fee = _fee(member, target)
         if fee.status == Fee.Status.WAIVED:
             raise Conflict("That fee is already waived.")
+    elif kind == Action.Kind.RESTORE_QUEUE:
+        _restore_day(target)
     elif kind in (Action.Kind.MARK_LOST, Action.Kind.REPLACE):
         ship = _shipment(member, target)
         if kind == Action.Kind.MARK_LOST and ship.status != Shipment.Status.OPEN:
@@ -461,6 +471,8 @@ def _carry_out(fields: dict, *, actor, approved_by, key) -> Action:
         )
     elif kind == Action.Kind.REPLACE:
         _queue_replacement(member, _shipment(member, fields["target"]))
+    elif kind == Action.Kind.RESTORE_QUEUE:
+        queues.restore_queue(member, _restore_day(fields["target"]))
     try:
         with transaction.atomic():
             action = Action.objects.create(
@@ -669,6 +681,28 @@ def report_disc(member: Member, shipment_id: int, problem: str, *, actor=None) -
     )
     if problem == "not_received":
         check_flags(member.pk)
+    case.refresh_from_db()
+    return case
+
+
+@transaction.atomic
+def restore_my_queue(member: Member, day, *, actor=None) -> Case:
+    """Self-service: the member puts their queue back as it was at the end of a past day (after
+    a vacation, a mistaken clear-out), on a case resolved on the spot."""
+    day = day if isinstance(day, dt.date) else _restore_day(str(day or ""))
+    titles = queues.restore_queue(member, day)
+    case = open_case(
+        member,
+        channel=Channel.WEB,
+        subject=f"Queue restored to {day:%B %-d, %Y}",
+        body=f"Restore my queue as it was on {day.isoformat()}.",
+        reason=Reason.ACCOUNT,
+    )
+    _note(case, f"Queue restored: {len(titles)} titles in that day's order.")
+    now = clock.now()
+    Case.objects.filter(pk=case.pk).update(
+        status=Case.Status.RESOLVED, resolved_at=now, first_response_at=now
+    )
     case.refresh_from_db()
     return case
 

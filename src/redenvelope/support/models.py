@@ -149,6 +149,7 @@ class GiftKind(models.TextChoices):
     WAIVE_FEE = "waive_fee", "Fee waived"
     MARK_LOST = "mark_lost", "Disc marked lost without charge"
     REPLACE = "replace", "Replacement with priority"
+    RESTORE_QUEUE = "restore_queue", "Queue restored"
 
 
 class Gift(models.Model):

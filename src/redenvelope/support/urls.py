@@ -19,6 +19,7 @@ urlpatterns = [
     path("help/chat/send/", views.chat_send, name="chat_send"),
     path("help/cases/<int:case_id>/transcript/", views.chat_transcript, name="chat_transcript"),
     path("help/cases/", views.my_cases, name="my_cases"),
+    path("help/queue/restore/", views.restore_queue, name="restore_queue"),
     path("help/cases/new/", views.my_new_case, name="my_new_case"),
     path("help/cases/<int:case_id>/", views.my_case, name="my_case"),
 ]

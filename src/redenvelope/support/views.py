@@ -189,7 +189,7 @@ def case_do(request: HttpRequest, case_id: int) -> HttpResponse:
             amount=post.get("amount") or None,
             percent=post.get("percent") or None,
             rentals=post.get("rentals") or None,
-            target=post.get("target", ""),
+            target=f"day:{post['day']}" if post.get("day") else post.get("target", ""),
             idempotency_key=post.get("key") or None,
         )
         if isinstance(got, Approval):
@@ -268,6 +268,20 @@ def my_new_case(request: HttpRequest) -> HttpResponse:
         actor=request.user,
     )
     return redirect("my_case", case_id=case.pk) if case else redirect("my_cases")
+
+
+@require_POST
+@member_required
+def restore_queue(request: HttpRequest) -> HttpResponse:
+    case = _try(
+        request,
+        "Your queue is back as it was on that day.",
+        actions.restore_my_queue,
+        request.member,
+        request.POST.get("day", ""),
+        actor=request.user,
+    )
+    return redirect("queue") if case else redirect("my_cases")
 
 
 @member_required
