@@ -914,3 +914,80 @@ def email_transcript(case: Case, *, actor) -> None:
         member_id=case.member_id,
     )
     _note(case, "Transcript emailed to the member.", actor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Help center
+
+
+def render_markdown(text: str) -> str:
+    """Markdown as HTML; any HTML in the source is escaped first, so an article cannot carry
+    scripts or markup of its own."""
+    import markdown
+    from django.utils.html import escape
+
+    return markdown.markdown(escape(text or ""), extensions=["extra", "sane_lists"])
+
+
+@transaction.atomic
+def save_article(
+    *, actor, title: str, body: str, slug: str = "", published: bool = True, article=None
+):
+    """Write a new help article or edit one (agents and leads)."""
+    from django.utils.text import slugify
+
+    from .models import Article
+
+    _require(actor, AGENT_ROLES, "writing help articles")
+    title = " ".join((title or "").split())[:200]
+    if not title or not (body or "").strip():
+        raise DomainError("An article needs a title and a body.")
+    if len(body) > 100_000:
+        raise DomainError("An article is at most 100,000 characters.")
+    slug = slugify(slug or title)[:80]
+    if not slug:
+        raise DomainError("The article's address needs letters or digits.")
+    now = clock.now()
+    if article is None:
+        if Article.objects.filter(slug=slug).exists():
+            raise Conflict(f"An article at {slug!r} exists already.")
+        return Article.objects.create(
+            slug=slug,
+            title=title,
+            body=body,
+            published=published,
+            created_at=now,
+            updated_at=now,
+            updated_by=actor,
+        )
+    row = Article.objects.select_for_update().get(pk=getattr(article, "pk", article))
+    if Article.objects.filter(slug=slug).exclude(pk=row.pk).exists():
+        raise Conflict(f"An article at {slug!r} exists already.")
+    row.slug, row.title, row.body, row.published = slug, title, body, published
+    row.updated_at, row.updated_by = now, actor
+    row.save()
+    return row
+
+
+def vote_article(article, reader: str, helpful: bool):
+    """Record 'did this help?' (a reader's later answer replaces the first)."""
+    from .models import ArticleVote
+
+    ArticleVote.objects.update_or_create(
+        article=article, reader=reader[:64], defaults={"helpful": bool(helpful), "at": clock.now()}
+    )
+
+
+def search_articles(text: str, *, staff: bool = False, limit: int = 20):
+    from django.db.models import Count, Q
+
+    from .models import Article
+
+    rows = Article.objects.all() if staff else Article.objects.filter(published=True)
+    for word in " ".join((text or "").split())[:200].split(" "):
+        if word:
+            rows = rows.filter(Q(title__icontains=word) | Q(body__icontains=word))
+    return rows.annotate(
+        yes=Count("votes", filter=Q(votes__helpful=True)),
+        no=Count("votes", filter=Q(votes__helpful=False)),
+    ).order_by("title")[:limit]

@@ -19,7 +19,7 @@ from redenvelope.core.errors import DomainError, Forbidden, NotFound
 from redenvelope.membership.models import Member
 
 from . import actions
-from .models import Action, Approval, Case, Interaction
+from .models import Action, Approval, Article, Case, Interaction
 
 router = Router(tags=["support"])
 AGENTS = (Role.SUPPORT_AGENT, Role.SUPPORT_LEAD, Role.ADMIN)
@@ -283,3 +283,38 @@ def call_event(request):
         number=str(data.get("from", "")),
         direction=str(data.get("direction", "in")),
     )
+
+
+class ArticleOut(Schema):
+    id: int
+    slug: str
+    title: str
+    body: str
+    published: bool
+    updated_at: dt.datetime
+
+
+class ArticleIn(Schema):
+    title: str
+    body: str
+    slug: str = ""
+    published: bool = True
+
+
+@router.get("/articles", response=list[ArticleOut])
+def articles(request, q: str = ""):
+    """Help-center articles (published ones; support sees drafts too), searched by words."""
+    return list(actions.search_articles(q, staff=_staff(request), limit=100))
+
+
+@router.post("/articles", response={201: ArticleOut})
+def new_article(request, body: ArticleIn):
+    return Status(201, actions.save_article(actor=request.auth, **body.dict()))
+
+
+@router.put("/articles/{article_id}", response=ArticleOut)
+def edit_article(request, article_id: int, body: ArticleIn):
+    row = Article.objects.filter(pk=article_id).first()
+    if row is None:
+        raise NotFound("No such article.")
+    return actions.save_article(actor=request.auth, article=row, **body.dict())

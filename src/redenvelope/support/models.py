@@ -301,3 +301,40 @@ class Call(models.Model):
         if self.answered_at and self.ended_at:
             return max(0, int((self.ended_at - self.answered_at).total_seconds()))
         return None
+
+
+class Article(models.Model):
+    """A help-center article staff write and edit (Markdown); members and visitors read it."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="Markdown; raw HTML is shown as text.")
+    published = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ArticleVote(models.Model):
+    """'Did this help?': one answer per reader (member or visitor's session) and article."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="votes")
+    reader = models.CharField(max_length=64)  # member:ID or session:KEY
+    helpful = models.BooleanField()
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["article", "reader"], name="one_vote_a_reader")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reader}: {'helped' if self.helpful else 'did not help'}"

@@ -17,7 +17,7 @@ from redenvelope.membership.decorators import member_required
 from redenvelope.membership.models import Member
 
 from . import actions, queries
-from .models import Action, Approval, Call, Case, Channel, Flag, Interaction, Reason
+from .models import Action, Approval, Article, Call, Case, Channel, Flag, Interaction, Reason
 
 AGENTS = (Role.SUPPORT_AGENT, Role.SUPPORT_LEAD, Role.ADMIN)
 LEADS = (Role.SUPPORT_LEAD, Role.ADMIN)
@@ -357,3 +357,65 @@ def case_log(request: HttpRequest, case_id: int) -> HttpResponse:
     c = get_object_or_404(Case, pk=case_id)
     rows = c.interactions.select_related("author").prefetch_related("attachments")
     return render(request, "support/_log.html", {"interactions": rows})
+
+
+# --- help center --------------------------------------------------------------------------------
+
+
+def help_center(request: HttpRequest) -> HttpResponse:
+    """Articles anyone can read, searchable."""
+    q = request.GET.get("q", "")
+    rows = actions.search_articles(q)
+    return render(request, "support/help.html", {"q": q, "rows": rows})
+
+
+def _reader(request) -> str:
+    from redenvelope.membership.decorators import member_of
+
+    member = member_of(request)
+    if member is not None:
+        return f"member:{member.pk}"
+    if not request.session.session_key:
+        request.session.save()
+    return f"session:{request.session.session_key}"
+
+
+def article(request: HttpRequest, slug: str) -> HttpResponse:
+    row = Article.objects.filter(slug=slug, published=True).first()
+    if row is None:
+        raise Http404("No such article.")
+    if request.method == "POST":
+        actions.vote_article(row, _reader(request), request.POST.get("helpful") == "yes")
+        messages.success(request, "Thanks for telling us.")
+        return redirect("help_article", slug=row.slug)
+    return render(
+        request,
+        "support/article.html",
+        {"a": row, "html": actions.render_markdown(row.body)},
+    )
+
+
+@role_required(*AGENTS)
+def articles_admin(request: HttpRequest) -> HttpResponse:
+    rows = actions.search_articles(request.GET.get("q", ""), staff=True, limit=500)
+    return render(request, "support/articles.html", {"rows": rows})
+
+
+@role_required(*AGENTS)
+def article_edit(request: HttpRequest, article_id: int | None = None) -> HttpResponse:
+    row = get_object_or_404(Article, pk=article_id) if article_id else None
+    if request.method == "POST":
+        saved = _try(
+            request,
+            "Saved.",
+            actions.save_article,
+            actor=request.user,
+            title=request.POST.get("title", ""),
+            body=request.POST.get("body", ""),
+            slug=request.POST.get("slug", ""),
+            published=request.POST.get("published") == "on",
+            article=row,
+        )
+        if saved is not None:
+            return redirect("support_article_edit", article_id=saved.pk)
+    return render(request, "support/article_edit.html", {"a": row})
