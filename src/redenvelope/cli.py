@@ -577,6 +577,16 @@ def support_receive_mail() -> None:
     console.print(f"{got.outcome}" + (f": case {got.case_id}" if got.case_id else ""))
 
 
+@support_app.command("scan-flags")
+def support_scan_flags() -> None:
+    """Run the abuse rules over every member (the daily job) and print the flags raised."""
+    from redenvelope.support.actions import scan_flags
+
+    require_schema()
+    for rule, n in scan_flags().items():
+        console.print(f"{rule}: {n} new flag{'s' if n != 1 else ''}")
+
+
 @support_app.command("mail-gateway")
 def support_mail_gateway(
     listen: str = typer.Option("127.0.0.1:2525", help="HOST:PORT to listen on for SMTP."),

@@ -245,3 +245,42 @@ def test_call_events_open_the_callers_record_and_time_the_call(w):
     with pytest.raises(DomainError):
         support.call_event("ring", "c-2")
     assert Call.objects.count() == 1
+
+
+def test_rules_scan_all_members_and_raise_each_flag_once(w, settings):
+    from redenvelope.billing.actions import add_payment_method
+
+    settings.REDENVELOPE = {
+        **settings.REDENVELOPE,
+        "SUPPORT_RULES": {"trials_per_card": {"count": 2}, "trials_per_address": {"count": 2}},
+    }
+    for m in (w.alice, w.bob):
+        m.trial_ends_on = w.today
+        m.street = "1 Main St"
+        m.zip_code = "10001"
+        m.save()
+        add_payment_method(
+            m, kind="card", number="4242424242424242", exp_month=12, exp_year=w.today.year + 2
+        )
+    assert support.scan_flags() == {"trials_per_card": 2, "trials_per_address": 2}
+    assert support.scan_flags() == {"trials_per_card": 0, "trials_per_address": 0}
+    flag = Flag.objects.get(member=w.bob, rule="trials_per_card")
+    assert flag.evidence["members_on_card"] == 2 and flag.evidence["card"] == "4242"
+
+
+def test_closing_for_abuse_needs_a_lead_a_reason_and_tells_the_member(w, smtp, emails_at_once):
+    with pytest.raises(Forbidden):
+        support.close_for_abuse(w.bob, actor=w.staff["support_agent"], reason="too many claims")
+    with pytest.raises(DomainError):
+        support.close_for_abuse(w.bob, actor=w.staff["support_lead"], reason="")
+    assert not smtp.messages
+    support.close_for_abuse(
+        w.bob, actor=w.staff["support_lead"], reason="Twelve lost-disc claims in a month."
+    )
+    w.bob.refresh_from_db()
+    assert w.bob.status == "cancelled"
+    (mail,) = [m for m in smtp.messages if "has been closed" in m[1]]
+    assert mail[0] == ["bob@example.com"] and "Twelve lost-disc claims" in mail[2]
+    assert Flag.objects.get(member=w.bob, rule="closed_for_abuse").cleared_by is not None
+    with pytest.raises(Conflict):
+        support.close_for_abuse(w.bob, actor=w.staff["support_lead"], reason="Again, twice over.")

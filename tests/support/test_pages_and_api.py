@@ -109,6 +109,7 @@ def test_every_support_post_checks_the_role(w, role):
             LEAD_OK,
         ),
         ("support_clear_flag", {"flag_id": w.flag.pk}, {"reason": "fine"}, LEAD_OK),
+        ("support_close", {"member_id": w.bob.pk}, {"reason": "short"}, LEAD_OK),
     ]
     for name, kwargs, data, allowed in posts:
         resp = c.post(reverse(name, kwargs=kwargs), data)

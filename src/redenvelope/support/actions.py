@@ -39,7 +39,13 @@ DEFAULT_LIMITS = {
     "support_lead": {"case_months": 3, "quarter": "150.00"},
 }
 # Abuse rules (REDENVELOPE["SUPPORT_RULES"]): lost-disc claims in a window of days.
-DEFAULT_RULES = {"lost_claims": {"count": 3, "days": 90}}
+DEFAULT_RULES = {
+    "lost_claims": {"count": 3, "days": 90},  # "never arrived" reports
+    "chargebacks": {"count": 2, "days": 365},
+    "trials_per_card": {"count": 2},  # members on free trials who used one card
+    "trials_per_address": {"count": 3},  # members on free trials at one street address
+    "own_disc": {"count": 2, "days": 180},  # cases: the member mailed back their own disc
+}
 
 
 def _setting(name: str, default):
@@ -602,6 +608,147 @@ def _raise(member_id: int, rule: str, evidence: dict) -> list[Flag]:
             ]
     except IntegrityError:  # raised by another request just now
         return []
+
+
+def _offenders(rule: str, cfg: dict) -> dict[int, dict]:
+    """Members passing one rule, with the evidence: one grouped query each."""
+    from django.db.models import Count, Min
+
+    from redenvelope.billing.models import Payment, PaymentMethod
+
+    now = clock.now()
+    since = now - dt.timedelta(days=int(cfg.get("days", 3650)))
+    count = int(cfg["count"])
+    out: dict[int, dict] = {}
+    if rule == "lost_claims":
+        rows = (
+            Shipment.objects.filter(status=Shipment.Status.LOST, closed_at__gte=since)
+            .filter(copy__events__kind="lost", copy__events__note="member: never arrived")
+            .values("member_id")
+            .annotate(n=Count("pk", distinct=True))
+            .filter(n__gte=count)
+        )
+        for r in rows:
+            out[r["member_id"]] = {"claims": r["n"], "days": cfg["days"]}
+    elif rule == "chargebacks":
+        rows = (
+            Payment.objects.filter(charged_back_at__gte=since)
+            .values("member_id")
+            .annotate(n=Count("pk"))
+            .filter(n__gte=count)
+        )
+        for r in rows:
+            out[r["member_id"]] = {"chargebacks": r["n"], "days": cfg["days"]}
+    elif rule == "trials_per_card":
+        shared = (
+            PaymentMethod.objects.filter(member__trial_ends_on__isnull=False)
+            .values("token")
+            .annotate(n=Count("member", distinct=True), last4=Min("last4"))
+            .filter(n__gte=count)
+        )
+        tokens = {r["token"]: r for r in shared}
+        for m, token in PaymentMethod.objects.filter(
+            token__in=list(tokens), member__trial_ends_on__isnull=False
+        ).values_list("member_id", "token"):
+            out[m] = {"members_on_card": tokens[token]["n"], "card": tokens[token]["last4"]}
+    elif rule == "trials_per_address":
+        from django.db.models.functions import Lower, Trim
+
+        trials = Member.objects.filter(trial_ends_on__isnull=False).annotate(
+            addr=Lower(Trim("street"))
+        )
+        shared = {
+            (r["addr"], r["zip_code"]): r["n"]
+            for r in trials.values("addr", "zip_code").annotate(n=Count("pk")).filter(n__gte=count)
+        }
+        if shared:
+            for m, addr, zip_code in trials.filter(zip_code__in={z for _, z in shared}).values_list(
+                "pk", "addr", "zip_code"
+            ):
+                if (addr, zip_code) in shared:
+                    out[m] = {"trials_at_address": shared[(addr, zip_code)], "zip": zip_code}
+    elif rule == "own_disc":
+        rows = (
+            Case.objects.filter(reason=Reason.OWN_DISC, opened_at__gte=since)
+            .values("member_id")
+            .annotate(n=Count("pk"))
+            .filter(n__gte=count, member_id__isnull=False)
+        )
+        for r in rows:
+            out[r["member_id"]] = {"own_disc_cases": r["n"], "days": cfg["days"]}
+    return out
+
+
+@transaction.atomic
+def scan_flags() -> dict[str, int]:
+    """Run every abuse rule over all members (set-wise, the daily job) and raise a flag for
+    each member newly passing one. Returns flags raised per rule."""
+    rules = _setting("SUPPORT_RULES", DEFAULT_RULES)
+    raised = {}
+    now = clock.now()
+    for rule, cfg in rules.items():
+        found = _offenders(rule, cfg)
+        already = set(
+            Flag.objects.filter(
+                rule=rule, status=Flag.Status.OPEN, member_id__in=list(found)
+            ).values_list("member_id", flat=True)
+        )
+        new = [
+            Flag(member_id=m, rule=rule, evidence=ev, raised_at=now)
+            for m, ev in found.items()
+            if m not in already
+        ]
+        Flag.objects.bulk_create(new, batch_size=2000, ignore_conflicts=True)
+        raised[rule] = len(new)
+    return raised
+
+
+@transaction.atomic
+def close_for_abuse(member: Member | int, *, actor, reason: str) -> Member:
+    """Close a membership for abuse: a lead's decision, with the reason, recorded and told to the
+    member by email. Nothing else closes an account for abuse."""
+    from redenvelope.membership import actions as membership
+
+    _require(actor, APPROVER_ROLES, "closing accounts for abuse")
+    reason = " ".join((reason or "").split())[:300]
+    if len(reason) < 10:
+        raise DomainError("Say why, in a sentence: the member will read it.")
+    pk = member.pk if isinstance(member, Member) else int(member)
+    row = Member.objects.select_for_update().select_related("user").filter(pk=pk).first()
+    if row is None:
+        raise NotFound(f"No member {pk}.", code="unknown_member")
+    if row.status == MemberStatus.CANCELLED:
+        raise Conflict("That membership is already closed.")
+    row = membership.cancel(row, actor=actor, reason=f"closed for abuse: {reason}")
+    open_flags = Flag.objects.filter(member=row, status=Flag.Status.OPEN)
+    Flag.objects.create(
+        member=row,
+        rule="closed_for_abuse",
+        evidence={
+            "reason": reason,
+            "by": actor.get_username(),
+            "flags": list(open_flags.values_list("rule", flat=True)),
+        },
+        raised_at=clock.now(),
+        status=Flag.Status.CLEARED,
+        cleared_by=actor,
+        cleared_at=clock.now(),
+        clear_reason="account closed",
+    )
+    queue_email(
+        key=f"support-closed:{row.pk}:{clock.today().isoformat()}",
+        kind="support_closure",
+        to=row.user.email,
+        subject="Your Red Envelope membership has been closed",
+        body=(
+            "We have closed your membership.\n\n"
+            f"Why: {reason}\n\n"
+            "If you think this is a mistake, reply to this email or call 1-800-555-0199 and a "
+            "person will look at it again."
+        ),
+        member_id=row.pk,
+    )
+    return row
 
 
 def is_flagged(member_id: int) -> bool:

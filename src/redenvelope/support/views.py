@@ -76,6 +76,7 @@ def member(request: HttpRequest, member_id: int) -> HttpResponse:
             "channels": Channel.choices,
             "call": Call.objects.filter(pk=request.GET.get("call") or 0, member=m).first(),
             "given": actions.given_this_quarter(m.pk),
+            "is_lead": has_role(request.user, *LEADS),
         }
     )
     return render(request, "support/member.html", ctx)
@@ -199,6 +200,20 @@ def case_do(request: HttpRequest, case_id: int) -> HttpResponse:
     else:
         messages.error(request, "Unknown request.")
     return redirect("support_case", case_id=c.pk)
+
+
+@require_POST
+@role_required(*LEADS)
+def close_member(request: HttpRequest, member_id: int) -> HttpResponse:
+    _try(
+        request,
+        "Membership closed; the member has been told by email.",
+        actions.close_for_abuse,
+        member_id,
+        actor=request.user,
+        reason=request.POST.get("reason", ""),
+    )
+    return redirect("support_member", member_id=member_id)
 
 
 @role_required(*LEADS)

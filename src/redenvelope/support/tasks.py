@@ -1,0 +1,12 @@
+"""Scheduled jobs of customer service (Huey)."""
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from .actions import scan_flags
+
+
+@db_periodic_task(crontab(hour="3", minute="30"))
+def support_flags_daily():
+    """Run the abuse rules over every member; flags are for people to look at."""
+    return scan_flags()
