@@ -27,7 +27,7 @@ from redenvelope.membership.models import Member, MemberStatus
 from redenvelope.queues import actions as queues
 from redenvelope.queues.models import QueueEntry
 
-from .models import Action, Approval, Case, Channel, Flag, Interaction, Reason
+from .models import Action, Approval, Case, Channel, Flag, Interaction, Reason, Survey
 
 AGENT_ROLES = frozenset({Role.SUPPORT_AGENT.value, Role.SUPPORT_LEAD.value, Role.ADMIN.value})
 APPROVER_ROLES = frozenset({Role.SUPPORT_LEAD.value, Role.ADMIN.value})
@@ -39,6 +39,8 @@ DEFAULT_LIMITS = {
     "support_lead": {"case_months": 3, "quarter": "150.00"},
 }
 # Abuse rules (REDENVELOPE["SUPPORT_RULES"]): lost-disc claims in a window of days.
+# Service levels per channel, in minutes on a 24/7 clock: (first response, resolution).
+DEFAULT_SLA = {"phone": [5, 1440], "chat": [5, 1440], "email": [240, 2880], "web": [240, 2880]}
 DEFAULT_RULES = {
     "lost_claims": {"count": 3, "days": 90},  # "never arrived" reports
     "chargebacks": {"count": 2, "days": 365},
@@ -243,6 +245,8 @@ def set_status(case: Case | int, status: str, *, actor, reason: str = "") -> Cas
     case.save(update_fields=["status", "resolved_at", "closed_at"])
     _note(case, f"Status: {case.get_status_display()}" + (f" ({reason})" if reason else ""), actor)
     _touch(case)
+    if status in (Case.Status.RESOLVED, Case.Status.CLOSED):
+        _ask(case)
     return case
 
 
@@ -829,6 +833,7 @@ def report_disc(member: Member, shipment_id: int, problem: str, *, actor=None) -
     if problem == "not_received":
         check_flags(member.pk)
     case.refresh_from_db()
+    _ask(case)
     return case
 
 
@@ -1138,3 +1143,82 @@ def search_articles(text: str, *, staff: bool = False, limit: int = 20):
         yes=Count("votes", filter=Q(votes__helpful=True)),
         no=Count("votes", filter=Q(votes__helpful=False)),
     ).order_by("title")[:limit]
+
+
+# ---------------------------------------------------------------------------------------------
+# Service levels and satisfaction
+
+
+def sla(case: Case, now=None) -> dict:
+    """The case's targets (24/7 clock) and whether each is breached, met, or still running."""
+    now = now or clock.now()
+    first_min, resolve_min = _setting("SUPPORT_SLA", DEFAULT_SLA).get(case.channel, [240, 2880])
+    first_due = case.opened_at + dt.timedelta(minutes=first_min)
+    resolve_due = case.opened_at + dt.timedelta(minutes=resolve_min)
+    first_at = case.first_response_at
+    resolved_at = case.resolved_at
+    return {
+        "first_due": first_due,
+        "resolve_due": resolve_due,
+        "first_breached": (first_at or now) > first_due,
+        "resolve_breached": (resolved_at or now) > resolve_due,
+    }
+
+
+def survey_token(case_id: int) -> str:
+    from django.core import signing
+
+    return signing.dumps(case_id, salt="support-survey")
+
+
+def _ask(case: Case) -> None:
+    """After a resolution: one question, by email link and on the site (once a case)."""
+    from redenvelope.membership import emails
+
+    if case.member_id is None or Survey.objects.filter(case=case).exists():
+        return
+    agent = (
+        Interaction.objects.filter(case=case, from_member=False, author__isnull=False)
+        .exclude(kind=Interaction.Kind.NOTE)
+        .order_by("-at")
+        .values_list("author", flat=True)
+        .first()
+    )
+    Survey.objects.create(
+        case=case,
+        member_id=case.member_id,
+        channel=case.channel,
+        agent_id=case.assigned_to_id or agent,
+        asked_at=clock.now(),
+    )
+    member = Member.objects.select_related("user").get(pk=case.member_id)
+    from django.urls import reverse
+
+    link = emails.site_url(reverse("support_survey", args=[survey_token(case.pk)]))
+    queue_email(
+        key=f"support-survey:{case.pk}",
+        kind="support_survey",
+        to=member.user.email,
+        subject=f"How did we do? (case {case.pk})",
+        body=(
+            f"We marked your case “{case.subject}” as resolved.\n\n"
+            f"One question, 1 to 5: how did we do? {link}"
+        ),
+        member_id=case.member_id,
+    )
+
+
+@transaction.atomic
+def answer_survey(case_id: int, score, comment: str = "", *, member: Member | None = None):
+    """The member's answer (from the email link, or signed in): 1-5 and a comment. A second
+    answer replaces the first."""
+    row = Survey.objects.select_for_update().filter(case_id=case_id).first()
+    if row is None or (member is not None and row.member_id != member.pk):
+        raise NotFound("No such survey.")
+    if not str(score).isdigit() or not 1 <= int(score) <= 5:
+        raise DomainError("Choose a score from 1 to 5.")
+    row.score = int(score)
+    row.comment = (comment or "").strip()[:2000]
+    row.answered_at = clock.now()
+    row.save()
+    return row

@@ -338,3 +338,31 @@ class ArticleVote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reader}: {'helped' if self.helpful else 'did not help'}"
+
+
+class Survey(models.Model):
+    """The one question asked after a case is resolved: how did we do (1-5), and a comment."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="survey")
+    member = models.ForeignKey(
+        "membership.Member", on_delete=models.CASCADE, related_name="support_surveys"
+    )
+    channel = models.CharField(max_length=5, choices=Channel.choices)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    asked_at = models.DateTimeField()
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    comment = models.TextField(blank=True, default="")
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="survey_score_1_to_5",
+                condition=Q(score__isnull=True) | Q(score__gte=1, score__lte=5),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Survey of case {self.case_id}: {self.score or 'unanswered'}"

@@ -20,6 +20,7 @@ urlpatterns = [
     path("help/chat/send/", views.chat_send, name="chat_send"),
     path("help/cases/<int:case_id>/transcript/", views.chat_transcript, name="chat_transcript"),
     path("help/", views.help_center, name="help_center"),
+    path("help/survey/<str:token>/", views.survey, name="support_survey"),
     path("help/articles/<slug:slug>/", views.article, name="help_article"),
     path("support/articles/", views.articles_admin, name="support_articles"),
     path("support/articles/new/", views.article_edit, name="support_article_new"),

@@ -17,7 +17,18 @@ from redenvelope.membership.decorators import member_required
 from redenvelope.membership.models import Member
 
 from . import actions, queries
-from .models import Action, Approval, Article, Call, Case, Channel, Flag, Interaction, Reason
+from .models import (
+    Action,
+    Approval,
+    Article,
+    Call,
+    Case,
+    Channel,
+    Flag,
+    Interaction,
+    Reason,
+    Survey,
+)
 
 AGENTS = (Role.SUPPORT_AGENT, Role.SUPPORT_LEAD, Role.ADMIN)
 LEADS = (Role.SUPPORT_LEAD, Role.ADMIN)
@@ -51,7 +62,7 @@ def console(request: HttpRequest) -> HttpResponse:
             "q": q,
             "found": found,
             "error": error,
-            "cases": queries.open_cases(),
+            "cases": [(c, actions.sla(c)) for c in queries.open_cases()],
             "waiting": queries.waiting_approvals().count(),
             "is_lead": has_role(request.user, *LEADS),
         },
@@ -130,6 +141,7 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         "statuses": [s for s in Case.Status.choices if s[0] != "new"],
         "key": uuid.uuid4().hex,
         "is_lead": has_role(request.user, *LEADS),
+        "sla": actions.sla(c),
     }
     if c.member is not None:
         ctx["shipments"] = c.member.shipments.select_related("copy__title").order_by("-shipped_at")[
@@ -316,7 +328,11 @@ def my_case(request: HttpRequest, case_id: int) -> HttpResponse:
         )
         return redirect("my_case", case_id=c.pk)
     rows = c.interactions.exclude(kind=Interaction.Kind.NOTE)
-    return render(request, "support/my_case.html", {"c": c, "interactions": rows})
+    survey = Survey.objects.filter(case=c, answered_at=None).first()
+    token = actions.survey_token(c.pk) if survey else ""
+    return render(
+        request, "support/my_case.html", {"c": c, "interactions": rows, "survey_token": token}
+    )
 
 
 @member_required
@@ -434,3 +450,24 @@ def article_edit(request: HttpRequest, article_id: int | None = None) -> HttpRes
         if saved is not None:
             return redirect("support_article_edit", article_id=saved.pk)
     return render(request, "support/article_edit.html", {"a": row})
+
+
+def survey(request: HttpRequest, token: str) -> HttpResponse:
+    """The one-question survey, from the email's link (signed; no sign-in needed) or the site."""
+    from django.core import signing
+
+    try:
+        case_id = signing.loads(token, salt="support-survey", max_age=60 * 60 * 24 * 60)
+    except signing.BadSignature:
+        raise Http404("This survey link is not valid (or is over 60 days old).") from None
+    row = get_object_or_404(Survey.objects.select_related("case"), case_id=case_id)
+    if request.method == "POST" and _try(
+        request,
+        "Thank you.",
+        actions.answer_survey,
+        case_id,
+        request.POST.get("score", ""),
+        request.POST.get("comment", ""),
+    ):
+        return redirect("support_survey", token=token)
+    return render(request, "support/survey.html", {"s": row, "token": token})
