@@ -13,6 +13,7 @@ urlpatterns = [
     path("support/approvals/", views.approvals, name="support_approvals"),
     path("support/approvals/<int:approval_id>/", views.decide, name="support_decide"),
     path("support/flags/", views.flags, name="support_flags"),
+    path("support/reports/<slug:name>/", views.report, name="support_report"),
     path("support/flags/<int:flag_id>/clear/", views.clear_flag, name="support_clear_flag"),
     path("support/chats/", views.chats_waiting, name="support_chats"),
     path("support/cases/<int:case_id>/log/", views.case_log, name="support_case_log"),

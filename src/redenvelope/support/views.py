@@ -471,3 +471,50 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     ):
         return redirect("support_survey", token=token)
     return render(request, "support/survey.html", {"s": row, "token": token})
+
+
+@role_required(*LEADS, Role.OPERATIONS)
+def report(request: HttpRequest, name: str) -> HttpResponse:
+    """A support report over a span of days (default: the last 30), as a page or CSV."""
+    import csv
+    import datetime as dt
+
+    from redenvelope.core import clock
+
+    from . import reports
+
+    if name not in reports.REPORTS:
+        raise Http404("No such report.")
+    title, fn = reports.REPORTS[name]
+    try:
+        end = dt.date.fromisoformat(request.GET.get("to") or clock.today().isoformat())
+        start = dt.date.fromisoformat(
+            request.GET.get("from") or (end - dt.timedelta(days=29)).isoformat()
+        )
+    except ValueError:
+        messages.error(request, "Dates are YYYY-MM-DD.")
+        return redirect("support_report", name=name)
+    if start > end or (end - start).days > 366:
+        messages.error(request, "Choose a span of at most a year, the start before the end.")
+        return redirect("support_report", name=name)
+    columns, rows = fn(start, end)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="support-{name}-{start}-{end}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return response
+    return render(
+        request,
+        "support/report.html",
+        {
+            "title": title,
+            "name": name,
+            "columns": columns,
+            "rows": rows,
+            "start": start,
+            "end": end,
+            "reports": reports.REPORTS,
+        },
+    )
