@@ -25,6 +25,17 @@ def test_a_month_runs_cleanly():
     from redenvelope.billing.models import Statement
 
     assert Statement.objects.exists()
+    # customer service: lost discs raised cases on several channels, agents answered
+    from redenvelope.support import reports
+    from redenvelope.support.models import Action, Case
+
+    assert Case.objects.filter(reason="not_received").count() > 3
+    assert Case.objects.values("channel").distinct().count() >= 2
+    assert Action.objects.filter(kind="mark_lost").exists() or Case.objects.filter(
+        channel="web"
+    ).exists()
+    _, rows = reports.cases(DAY, DAY + dt.timedelta(days=31))
+    assert sum(r[2] for r in rows) == Case.objects.count()
     broken = [r for r in run_checks() if not r.ok]
     assert broken == []
     # Same day again changes nothing.

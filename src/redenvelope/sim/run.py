@@ -23,12 +23,13 @@ from redenvelope.fulfillment.actions import (
     check_in_bulk,
     count_title_demand,
     mark_overdue_lost,
-    report_problem,
 )
 from redenvelope.fulfillment.dispatch import run_dispatch
 from redenvelope.fulfillment.models import DispatchRun, Shipment
 from redenvelope.inventory.models import Transit
 from redenvelope.queues.actions import release_saved_titles
+
+from . import support as sim_support
 
 
 @dataclass
@@ -67,6 +68,7 @@ def simulate(
     seed: int = 1,
     loss_rate: float = 0.004,
     damage_rate: float = 0.01,
+    support_rates: sim_support.SupportRates | None = None,
     on_day=None,
 ) -> list[DayReport]:
     if days < 1:
@@ -76,17 +78,19 @@ def simulate(
         start = last + dt.timedelta(days=1) if last else timezone.localdate()
     # Mail time back: from a region to its nearest DC.
     nearest = {r: (d, n) for r, d, n in _nearest_dc()}
+    rates = support_rates or sim_support.SupportRates()
     reports = []
     for k in range(days):
         day = start + dt.timedelta(days=k)
         at = timezone.make_aware(dt.datetime.combine(day, dt.time(17, 0)))
         with clock.frozen(at):
-            returned, damaged, lost = _mail(day, nearest, seed, loss_rate, damage_rate)
+            returned, damaged, lost = _mail(day, nearest, seed, loss_rate, damage_rate, rates)
             lost += mark_overdue_lost(day)
             release_saved_titles(day)
             run = run_dispatch(day, notify=False)
             _fix_cards(day, seed)
             daily_billing(day)
+            sim_support.day(day, seed, rates)
         f = run.figures
         report = DayReport(
             day,
@@ -129,7 +133,7 @@ def _nearest_dc():
     return [(r, dc, d) for r, (dc, d) in seen.items()]
 
 
-def _mail(day, nearest, seed, loss_rate, damage_rate):
+def _mail(day, nearest, seed, loss_rate, damage_rate, rates):
     rows = np.array(
         Shipment.objects.filter(status=Shipment.Status.OPEN).values_list(
             "id", "copy_id", "member_id", "member__region_id", "dc_id", "shipped_at"
@@ -165,7 +169,14 @@ def _mail(day, nearest, seed, loss_rate, damage_rate):
     reporting = lost_in_mail & (report_day == np.datetime64(day)) & (_u(ids, 4, seed) < 0.5)
     from redenvelope.membership.models import Member
 
-    members = {m.pk: m for m in Member.objects.filter(pk__in=rows[reporting, 2].tolist())}
+    members = {
+        m.pk: m
+        for m in Member.objects.filter(pk__in=rows[reporting, 2].tolist()).select_related(
+            "user", "plan"
+        )
+    }
+    rng = np.random.default_rng([seed, day.toordinal(), 5])
     for sid, mid in zip(rows[reporting, 0], rows[reporting, 2], strict=True):
-        report_problem(members[int(mid)], int(sid), "not_received")
+        # through customer service, on the member's channel (self-service or an agent)
+        sim_support.lost_disc(members[int(mid)], int(sid), rng, rates)
     return returned, int(damaged[due].sum()), int(reporting.sum())
