@@ -37,6 +37,7 @@ demo-data: install
 	  --today $$(date -d "-$(DEMO_DAYS) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope simulate --days $(DEMO_DAYS) \
 	  --start $$(date -d "-$$(($(DEMO_DAYS) - 1)) days" +%F)
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-support
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope check
 
 demo: demo-data

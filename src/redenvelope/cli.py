@@ -126,6 +126,20 @@ def demo_data(
     console.print(report.summary())
 
 
+@app.command("demo-support")
+def demo_support() -> None:
+    """Give the demo's customer service something to show: help articles, cases on every
+    channel, a flagged member and an approval waiting (run after `demo-data` and `simulate`)."""
+    from redenvelope.demo.support import seed_support
+
+    require_schema()
+    made = seed_support()
+    console.print(
+        f"Support: {made.get('articles', 0)} articles, {made.get('cases', 0)} cases, "
+        f"flagged member {made.get('flagged')}, approval waiting: {made.get('approval_waiting')}"
+    )
+
+
 @app.command("demo-logins")
 def demo_logins(addr: str = "127.0.0.1:8000", password: str = "") -> None:
     """Print where to open the demo and a login for each role."""

@@ -31,9 +31,10 @@ def test_a_month_runs_cleanly():
 
     assert Case.objects.filter(reason="not_received").count() > 3
     assert Case.objects.values("channel").distinct().count() >= 2
-    assert Action.objects.filter(kind="mark_lost").exists() or Case.objects.filter(
-        channel="web"
-    ).exists()
+    assert (
+        Action.objects.filter(kind="mark_lost").exists()
+        or Case.objects.filter(channel="web").exists()
+    )
     _, rows = reports.cases(DAY, DAY + dt.timedelta(days=31))
     assert sum(r[2] for r in rows) == Case.objects.count()
     broken = [r for r in run_checks() if not r.ok]
@@ -42,3 +43,18 @@ def test_a_month_runs_cleanly():
     before = Shipment.objects.count()
     simulate(1, start=DAY + dt.timedelta(days=30), seed=3)
     assert DispatchRun.objects.count() == 30 and Shipment.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_demo_support_has_every_channel_a_flag_and_an_approval(emails_at_once):
+    from redenvelope.demo.support import seed_support
+    from redenvelope.support.models import Approval, Article, Case, Flag
+
+    build_demo(members=150, seed=11, n_films=120, catalog="synthetic", today=DAY)
+    simulate(3, start=DAY + dt.timedelta(days=1), seed=3)
+    made = seed_support()
+    assert Article.objects.count() >= 5
+    assert set(Case.objects.values_list("channel", flat=True)) >= {"phone", "email", "chat", "web"}
+    assert made["approval_waiting"] and Approval.objects.filter(status="waiting").exists()
+    assert made["flagged"] and Flag.objects.filter(member_id=made["flagged"], status="open")
+    assert [r for r in run_checks() if not r.ok] == []

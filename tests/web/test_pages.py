@@ -23,8 +23,8 @@ def test_anonymous_is_sent_to_login(client, world, page):
     "role,page",
     [
         ("warehouse", "scan_desk"),
-        ("support_agent", "finance"),
-        ("support_lead", "finance"),
+        ("support_agent", "support_console"),
+        ("support_lead", "support_console"),
         ("finance", "finance"),
         ("operations", "dispatch_overview"),
         ("admin", "admin:index"),

@@ -84,14 +84,17 @@ def lost_disc(member: Member, shipment_id: int, rng, rates: SupportRates) -> Non
             support.add_interaction(case, kind=kind, body="Sorry! Sending another.", actor=agent)
         target = f"shipment:{shipment_id}"
         try:
-            support.compensate(case, "mark_lost", target=target, reason="lost in the mail",
-                               actor=agent)
-            support.compensate(case, "replace", target=target, reason="lost in the mail",
-                               actor=agent)
+            support.compensate(
+                case, "mark_lost", target=target, reason="lost in the mail", actor=agent
+            )
+            support.compensate(
+                case, "replace", target=target, reason="lost in the mail", actor=agent
+            )
             if rng.random() < rates.goodwill_credit:
                 price = member.plan.monthly_price
-                support.compensate(case, "credit", amount=str(min(price, 5)),
-                                   reason="for the wait", actor=agent)
+                support.compensate(
+                    case, "credit", amount=str(min(price, 5)), reason="for the wait", actor=agent
+                )
         except DomainError:
             pass  # e.g. the title already queued, the member cancelled meanwhile
         support.set_status(case, "resolved", actor=agent)
@@ -107,8 +110,12 @@ def day(day: dt.date, seed: int, rates: SupportRates) -> None:
             if rng.random() >= rates.billing_rate:
                 continue
             case = support.open_case(
-                member, channel="phone", subject="Why did my payment fail?",
-                body="Asked about the failed payment.", reason="billing", actor=agent,
+                member,
+                channel="phone",
+                subject="Why did my payment fail?",
+                body="Asked about the failed payment.",
+                reason="billing",
+                actor=agent,
             )
             support.set_status(case, "resolved", actor=agent)
     # each survey asked today is answered today or never

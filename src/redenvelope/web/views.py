@@ -57,7 +57,8 @@ STAFF_LANDING = [
     (("admin",), "admin:index"),
     (("warehouse",), "scan_desk"),
     (("operations",), "dispatch_overview"),
-    (("finance", "support_agent", "support_lead"), "finance"),
+    (("support_agent", "support_lead"), "support_console"),
+    (("finance",), "finance"),
 ]
 
 
