@@ -28,6 +28,7 @@ PUBLIC = [
     ("sign-in", "/login/"),
     ("password-reset", "/password/reset/"),
     ("api-docs", "/api/docs"),
+    ("help-center", "/help/?q=disc"),
 ]
 MEMBER = [
     ("queue", "/queue/"),
@@ -38,6 +39,7 @@ MEMBER = [
     ("billing", "/account/billing/"),
     ("gifts", "/gifts/"),
     ("title-member", "/catalog/{film}/"),
+    ("help-cases", "/help/cases/"),
 ]
 
 
@@ -53,7 +55,7 @@ def _violations(page) -> list[str]:
     ]
 
 
-def _check(browser, base, pages, world, login=False):
+def _check(browser, base, pages, world, login=False, who="alice@example.com", lands="**/queue/"):
     found, too_wide = {}, {}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for width, height in ((1280, 900), (375, 812)):
@@ -62,12 +64,17 @@ def _check(browser, base, pages, world, login=False):
         page.set_default_timeout(15_000)
         if login:
             page.goto(f"{base}/login/")
-            page.get_by_label("Email or username").fill("alice@example.com")
+            page.get_by_label("Email or username").fill(who)
             page.get_by_label("Password").fill("correct-horse-battery")
             page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url("**/queue/")
+            page.wait_for_url(lands)
         for name, path in pages:
-            url = base + path.format(film=world.films[0].pk, disc=world.discs[1].pk)
+            url = base + path.format(
+                film=world.films[0].pk,
+                disc=world.discs[1].pk,
+                member=world.alice.pk,
+                case=getattr(world, "case_id", 0),
+            )
             page.goto(url)
             page.wait_for_load_state("networkidle")
             if width == 1280:
@@ -101,3 +108,34 @@ def test_member_pages_accessible_and_fit_a_phone(live_server, world, browser):
     ship_copy(alice, world.new_copy(world.films[1]))
     rate_title(alice, world.films[0], 4)
     _check(browser, live_server.url, MEMBER, world, login=True)
+
+
+SUPPORT = [
+    ("support-console", "/support/?q=alice"),
+    ("support-member", "/support/members/{member}/"),
+    ("support-case", "/support/cases/{case}/"),
+    ("support-approvals", "/support/approvals/"),
+    ("support-flags", "/support/flags/"),
+    ("support-report", "/support/reports/times/"),
+]
+
+
+def test_support_pages_accessible_and_fit_a_phone(live_server, world, browser):
+    from redenvelope.ledger.actions import ensure_chart
+    from redenvelope.support import actions as support
+
+    ensure_chart()
+    lead = world.staff["support_lead"]
+    case = support.open_case(world.alice, channel="email", subject="Help", body="Hi", actor=lead)
+    support.compensate(case, "credit", amount="90.00", reason="big", actor=world.staff["admin"])
+    support.compensate(case, "credit", amount="5.00", reason="more", actor=lead)
+    world.case_id = case.pk
+    _check(
+        browser,
+        live_server.url,
+        SUPPORT,
+        world,
+        login=True,
+        who="staff_support_lead",
+        lands="**/support/",
+    )
