@@ -505,6 +505,21 @@ def bench_search(
     mod.report(r, console)
 
 
+@bench_app.command("support")
+def bench_support(
+    members: int = typer.Option(1_000_000, help="Members to look up among (added in bulk)."),
+    lookups: int = typer.Option(1000, help="Lookups to time."),
+    messages: int = typer.Option(2000, help="Messages through the mail gateway."),
+    flood: int = typer.Option(1000, help="Messages in the one-sender flood."),
+    seed: int = 7,
+) -> None:
+    """Customer service: the agent's lookup (p50/p95/p99 by kind), the SMTP mail gateway's
+    messages a second with threading checked, and a flood held on one case."""
+    require_schema()
+    mod = _bench_module("support")
+    mod.report(mod.run(members, lookups, messages, flood, seed, console), console)
+
+
 @bench_app.command("pages")
 def bench_pages(
     members: int = typer.Option(100_000, help="Members of the demo built on an empty database."),

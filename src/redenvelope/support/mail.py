@@ -28,18 +28,19 @@ import hashlib
 import re
 from dataclasses import dataclass
 from email import policy
+from email.header import decode_header, make_header
 from email.parser import BytesParser
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from redenvelope.core import clock
 from redenvelope.core.mail import queue_email
-from redenvelope.membership.models import Member
 
-from .actions import _locked_case, _note, _touch
+from .actions import _note
 from .models import Attachment, Case, Channel, Interaction
+from .queries import member_by_email
 
 MAX_ATTACHMENTS = 20
 BURST = dt.timedelta(minutes=10)
@@ -71,17 +72,31 @@ def flood_limit() -> int:
     return int(settings.REDENVELOPE.get("SUPPORT_MAIL_FLOOD", 30))
 
 
+def _header(msg, name: str) -> str:
+    """A header's text, encoded words (=?utf-8?...?=) decoded; '' when absent."""
+    value = msg.get(name)
+    if value is None:
+        return ""
+    value = str(value)
+    if "=?" not in value:
+        return value
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, UnicodeError, ValueError):
+        return value
+
+
 def is_automatic(msg) -> bool:
-    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
-    if auto and auto != "no":
+    auto = _header(msg, "Auto-Submitted").strip().lower() or "no"
+    if auto != "no":
         return True
-    if str(msg.get("Precedence", "")).strip().lower() in {"bulk", "junk", "list", "auto_reply"}:
+    if _header(msg, "Precedence").strip().lower() in {"bulk", "junk", "list", "auto_reply"}:
         return True
     if msg.get("X-Autoreply") or msg.get("X-Autorespond") or msg.get("X-Auto-Response-Suppress"):
         return True
-    if str(msg.get("Return-Path", "x")).strip() in {"<>", ""}:
+    if msg.get("Return-Path") is not None and _header(msg, "Return-Path").strip() in {"<>", ""}:
         return True
-    sender = email.utils.parseaddr(str(msg.get("From", "")))[1].lower()
+    sender = email.utils.parseaddr(_header(msg, "From"))[1].lower()
     local = sender.partition("@")[0]
     return local in {"mailer-daemon", "postmaster", "noreply", "no-reply"}
 
@@ -90,25 +105,39 @@ def _ids(value) -> list[str]:
     return re.findall(r"<[^<>\s]+>", str(value or ""))
 
 
-def _body(msg) -> str:
-    part = msg.get_body(("plain", "html"))
-    if part is None:
-        return ""
+def _text(part) -> str:
+    data = part.get_payload(decode=True) or b""
+    charset = part.get_content_charset() or "utf-8"
     try:
-        text = part.get_content()
-    except (LookupError, UnicodeError, AssertionError):
-        text = part.get_payload(decode=True).decode("utf-8", "replace")
-    if part.get_content_type() == "text/html":
-        text = re.sub(r"<[^>]+>", " ", text)
-    return text.strip()[:50_000]
+        return data.decode(charset, "replace")
+    except LookupError:
+        return data.decode("utf-8", "replace")
+
+
+def _parts(msg):
+    """(the body's text, the attachments as (filename, type, bytes)) of a message."""
+    body, html, files = None, None, []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        kind = part.get_content_type()
+        disposition = str(part.get("Content-Disposition", "")).lower()
+        if "attachment" in disposition or (part.get_filename() and kind[:5] != "text/"):
+            files.append((part.get_filename(), kind, part.get_payload(decode=True) or b""))
+        elif kind == "text/plain" and body is None:
+            body = _text(part)
+        elif kind == "text/html" and html is None:
+            html = re.sub(r"<[^>]+>", " ", _text(part))
+    return (body if body is not None else html or "").strip()[:50_000], files
 
 
 def parse(raw: bytes):
+    """The message (headers parsed the light way: compat32) and its sender, or a refusal."""
     if len(raw) > max_bytes():
         raise MailRefused(552, f"Message too large (limit {max_bytes()} bytes)")
     try:
-        msg = BytesParser(policy=policy.default).parsebytes(raw)
-        sender = email.utils.parseaddr(str(msg.get("From", "")))[1].strip().lower()
+        msg = BytesParser(policy=policy.compat32).parsebytes(raw)
+        sender = email.utils.parseaddr(_header(msg, "From"))[1].strip().lower()
     except Exception:  # noqa: BLE001 - any parse failure is a refusal, not a crash
         raise MailRefused(554, "Malformed message") from None
     if "@" not in sender or len(sender) > 254 or " " in sender:
@@ -125,31 +154,27 @@ def receive(raw: bytes) -> Received:
     if mid is None:  # a message without one: named by its content, so a retry is recognised
         mid = f"<{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id>"
     mid = mid[:250]
-    done = Interaction.objects.filter(message_id=mid).first()
-    if done:
-        return Received("duplicate", done.case_id, done.pk)
     try:
         with transaction.atomic():
             return _store(msg, sender, mid)
-    except IntegrityError:  # the same message stored by a parallel delivery just now
-        done = Interaction.objects.filter(message_id=mid).first()
+    except IntegrityError:  # the same message again (a retry, a parallel delivery)
+        done = Interaction.objects.filter(message_id=mid).values_list("case_id", "pk").first()
         if done is None:
             raise
-        return Received("duplicate", done.case_id, done.pk)
+        return Received("duplicate", *done)
 
 
 def _store(msg, sender: str, mid: str) -> Received:
     now = clock.now()
-    user = get_user_model().objects.filter(email__iexact=sender).first()
-    member = Member.objects.filter(user=user).first() if user else None
-    subject = " ".join(str(msg.get("Subject", "") or "").split())[:200]
-    body = _body(msg)
+    member_id = member_by_email(sender)
+    subject = " ".join(_header(msg, "Subject").split())[:200]
+    body, files = _parts(msg)
     recent = Interaction.objects.filter(
         address=sender, kind=Interaction.Kind.EMAIL_IN, at__gte=now - dt.timedelta(minutes=1)
     ).count()
-    case = _thread(msg, sender, member, subject)
+    case = _thread(msg, sender, member_id, subject)
     if case is None:  # a burst: mail from one sender minutes apart, not yet answered, is one case
-        case = _latest_case(sender, member, since=now - BURST)
+        case = _latest_case(sender, member_id, since=now - BURST)
         if case is not None and case.status != Case.Status.NEW:
             case = None
     outcome = "threaded"
@@ -158,20 +183,18 @@ def _store(msg, sender: str, mid: str) -> Received:
         held = True
         outcome = "held"
         if case is None:
-            case = _latest_case(sender, member)
+            case = _latest_case(sender, member_id)
     if case is None or case.status == Case.Status.CLOSED:
         outcome = "held" if held else "opened"
         case = Case.objects.create(
-            member=member,
-            contact="" if member else sender,
+            member_id=member_id,
+            contact="" if member_id else sender,
             subject=REPLY_PREFIX.sub("", subject)[:200] or "(no subject)",
             channel=Channel.EMAIL,
             channels=Channel.EMAIL,
             opened_at=now,
             updated_at=now,
         )
-    else:
-        case = _locked_case(case.pk)
     row = Interaction.objects.create(
         case=case,
         member_id=case.member_id,
@@ -183,32 +206,34 @@ def _store(msg, sender: str, mid: str) -> Received:
         message_id=mid,
         held=held,
     )
-    for n, part in enumerate(msg.iter_attachments()):
-        if n >= MAX_ATTACHMENTS:
-            break
-        data = part.get_payload(decode=True) or b""
-        Attachment.objects.create(
-            interaction=row,
-            filename=(part.get_filename() or f"attachment-{n + 1}")[:200],
-            content_type=part.get_content_type()[:100],
-            size=len(data),
-            data=data,
+    if files:
+        Attachment.objects.bulk_create(
+            [
+                Attachment(
+                    interaction=row,
+                    filename=(name or f"attachment-{n + 1}")[:200],
+                    content_type=kind[:100],
+                    size=len(data),
+                    data=data,
+                )
+                for n, (name, kind, data) in enumerate(files[:MAX_ATTACHMENTS])
+            ]
         )
+    change = {"updated_at": now}
+    if "email" not in case.channels.split(","):
+        change["channels"] = ",".join(c for c in [*case.channels.split(","), "email"] if c)
     if held:
-        first = case.held == 0
-        Case.objects.filter(pk=case.pk).update(held=case.held + 1)
-        if first:
+        change["held"] = F("held") + 1
+        if case.held == 0:
             _note(case, f"Mail from {sender} held: over {flood_limit()} messages in a minute.")
             _alert(case, sender)
     elif case.status in (Case.Status.WAITING, Case.Status.RESOLVED):
-        case.status = Case.Status.OPEN
-        case.resolved_at = None
-        case.save(update_fields=["status", "resolved_at"])
-    _touch(case, Channel.EMAIL)
+        change.update(status=Case.Status.OPEN, resolved_at=None)
+    Case.objects.filter(pk=case.pk).update(**change)
     return Received(outcome, case.pk, row.pk)
 
 
-def _thread(msg, sender: str, member, subject: str) -> Case | None:
+def _thread(msg, sender: str, member_id, subject: str) -> Case | None:
     refs = _ids(msg.get("In-Reply-To")) + list(reversed(_ids(msg.get("References"))))
     if refs:
         hit = (
@@ -217,27 +242,27 @@ def _thread(msg, sender: str, member, subject: str) -> Case | None:
             .order_by("-at")
             .first()
         )
-        if hit is not None and _same_sender(hit.case, sender, member):
+        if hit is not None and _same_sender(hit.case, sender, member_id):
             return hit.case
     tag = CASE_TAG.search(subject)
     if tag:
         case = Case.objects.filter(pk=int(tag.group(1))).first()
-        if case is not None and _same_sender(case, sender, member):
+        if case is not None and _same_sender(case, sender, member_id):
             return case
     return None
 
 
-def _same_sender(case: Case, sender: str, member) -> bool:
-    if member is not None:
-        return case.member_id == member.pk
+def _same_sender(case: Case, sender: str, member_id) -> bool:
+    if member_id is not None:
+        return case.member_id == member_id
     return case.member_id is None and case.contact == sender
 
 
-def _latest_case(sender: str, member, since=None) -> Case | None:
+def _latest_case(sender: str, member_id, since=None) -> Case | None:
     cases = Case.objects.exclude(status=Case.Status.CLOSED)
     if since is not None:
         cases = cases.filter(opened_at__gte=since)
-    cases = cases.filter(member=member) if member else cases.filter(contact=sender)
+    cases = cases.filter(member_id=member_id) if member_id else cases.filter(contact=sender)
     return cases.order_by("-opened_at", "-pk").first()
 
 

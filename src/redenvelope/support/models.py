@@ -120,7 +120,7 @@ class Interaction(models.Model):
         indexes = [
             models.Index(fields=["case", "at"]),
             # a sender's mail in the last minute (the flood check)
-            models.Index(fields=["address", "at"], condition=~Q(address=""), name="mail_by_sender"),
+            models.Index(fields=["address", "at"], name="mail_by_sender"),
         ]
 
     def __str__(self) -> str:

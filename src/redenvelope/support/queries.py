@@ -37,14 +37,21 @@ def find_members(text: str, limit: int = LOOKUP_LIMIT) -> Found:
         raise DomainError("Search for at most 200 characters.")
     base = Member.objects.select_related("user", "plan")
     if "@" in text:
-        users = get_user_model().objects.filter(email__iexact=text).values("pk")
-        return Found(list(base.filter(user__in=users)[:limit]), "email")
+        return Found(list(base.filter(user__in=_users_by_email(text))[:limit]), "email")
     if text.upper().startswith("RE") and any(c.isdigit() for c in text):
         code = parse_barcode(text)  # a malformed one is refused with what is wrong
         copy = Copy.objects.filter(barcode=code).first()
         if copy is None:
             raise DomainError(f"No disc has the barcode {code}.", code="unknown_barcode")
-        ship = Shipment.objects.filter(copy_id=copy.pk).order_by("-shipped_at", "-pk").first()
+        # the disc's open shipment, else its latest closed one (each read by its own index)
+        ship = Shipment.objects.filter(copy_id=copy.pk, status=Shipment.Status.OPEN).first()
+        if ship is None:
+            ship = (
+                Shipment.objects.filter(copy_id=copy.pk)
+                .exclude(status=Shipment.Status.OPEN)
+                .order_by("-shipped_at", "-pk")
+                .first()
+            )
         return Found([ship.member] if ship else [], "barcode")
     digits = "".join(c for c in text if c.isdigit())
     if digits and len(digits) >= 7 and not any(c.isalpha() for c in text):
@@ -59,6 +66,29 @@ def find_members(text: str, limit: int = LOOKUP_LIMIT) -> Found:
     else:
         q = Q(user__last_name__istartswith=text) | Q(user__first_name__istartswith=text)
     return Found(list(base.filter(q).order_by("user__last_name", "pk")[:limit]), "name")
+
+
+def _users_by_email(address: str):
+    """Users with this address in any case: LOWER(email) = the address lower-cased (the
+    expression has its own index on both databases; Django's iexact would scan on SQLite)."""
+    from django.db.models.functions import Lower
+
+    return (
+        get_user_model()
+        .objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower=address.strip().lower())
+        .values("pk")
+    )
+
+
+def member_by_email(address: str) -> int | None:
+    """The member id of a user with this address (any case), or None."""
+    return (
+        Member.objects.filter(user__in=_users_by_email(address))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def member_glance(member: Member) -> dict:
