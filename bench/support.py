@@ -27,63 +27,6 @@ from email.message import EmailMessage
 
 import numpy as np
 
-FIRST = [
-    "Mary",
-    "James",
-    "Patricia",
-    "John",
-    "Jennifer",
-    "Robert",
-    "Linda",
-    "Michael",
-    "Ana",
-    "Wei",
-    "Fatima",
-    "Olu",
-    "Priya",
-    "Jose",
-    "Chen",
-    "Sofia",
-    "Liam",
-    "Noah",
-    "Emma",
-    "Ava",
-]
-LAST = [
-    "Smith",
-    "Johnson",
-    "Williams",
-    "Brown",
-    "Jones",
-    "Garcia",
-    "Miller",
-    "Davis",
-    "Rodriguez",
-    "Martinez",
-    "Hernandez",
-    "Lopez",
-    "Gonzalez",
-    "Wilson",
-    "Anderson",
-    "Thomas",
-    "Taylor",
-    "Moore",
-    "Jackson",
-    "Martin",
-    "Lee",
-    "Perez",
-    "Thompson",
-    "White",
-    "Harris",
-    "Sanchez",
-    "Clark",
-    "Ramirez",
-    "Lewis",
-    "Robinson",
-    "Nguyen",
-    "Okafor",
-]
-
 
 def _world():
     """A plan, a region and a DC, a title: what bulk members and discs point at."""
@@ -120,6 +63,7 @@ def ensure_members(n: int, seed: int, console) -> float:
     from django.db import transaction
 
     from redenvelope.core.bulk import after_bulk_load, copy_arrays, next_id
+    from redenvelope.demo.build import FIRST, LAST
     from redenvelope.inventory.barcodes import make_barcode
     from redenvelope.membership.models import Member
 

@@ -422,21 +422,29 @@ def compensate(
         "reason": reason,
     }
     if why:
-        try:
-            with transaction.atomic():
-                approval = Approval.objects.create(
-                    **fields,
-                    why_waiting=why,
-                    requested_by=actor,
-                    requested_at=clock.now(),
-                    idempotency_key=key,
-                )
-        except IntegrityError:
-            raise Conflict("That request was just made by another click.") from None
+        approval = _create_once(
+            Approval,
+            "That request was just made by another click.",
+            **fields,
+            why_waiting=why,
+            requested_by=actor,
+            requested_at=clock.now(),
+            idempotency_key=key,
+        )
         _note(case, f"Waiting for a lead: {approval.get_kind_display()} ({why})", actor)
         _touch(case)
         return approval
     return _carry_out(fields, actor=actor, approved_by=None, key=key)
+
+
+def _create_once(model, clash: str, **fields):
+    """Insert a row keyed by an idempotency key; the same key landing first in another request
+    (a double click racing this one) is a Conflict with `clash`, nothing half-applied."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**fields)
+    except IntegrityError:
+        raise Conflict(clash) from None
 
 
 def _over_limits(actor, case: Case, member: Member, value: Decimal) -> str:
@@ -483,18 +491,16 @@ def _carry_out(fields: dict, *, actor, approved_by, key) -> Action:
         _queue_replacement(member, _shipment(member, fields["target"]))
     elif kind == Action.Kind.RESTORE_QUEUE:
         queues.restore_queue(member, _restore_day(fields["target"]))
-    try:
-        with transaction.atomic():
-            action = Action.objects.create(
-                **fields,
-                actor=actor,
-                approved_by=approved_by,
-                at=clock.now(),
-                credit=credit,
-                idempotency_key=key,
-            )
-    except IntegrityError:
-        raise Conflict("That action was just taken by another click.") from None
+    action = _create_once(
+        Action,
+        "That action was just taken by another click.",
+        **fields,
+        actor=actor,
+        approved_by=approved_by,
+        at=clock.now(),
+        credit=credit,
+        idempotency_key=key,
+    )
     _note(case, f"{action.get_kind_display()}: {_describe(action)} — {fields['reason']}", actor)
     if case.first_response_at is None:
         Case.objects.filter(pk=case.pk).update(first_response_at=clock.now())
