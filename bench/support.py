@@ -272,23 +272,21 @@ def mail_run(messages: int, flood: int, seed: int, console) -> dict:
     run = uuid.uuid4().hex[:8]
     rng = np.random.default_rng(seed)
     senders = [f"sender{run}{i}@example.org" for i in range(max(8, messages // 5))]
+    # Two thirds new messages, then a third that answer one of them (its sender writing again,
+    # In-Reply-To and References set): the answers go in a second wave, since a reply is stored
+    # after the message it answers, as mail arrives in life.
+    first = messages - messages // 3
     plan = []  # (sender, mid, parent)
-    last: dict[str, str] = {}
     for i in range(messages):
-        s = senders[int(rng.integers(len(senders)))]
-        parent = last.get(s) if rng.random() < 1 / 3 else None
         mid = f"<m{i}.{run}@bench.example>"
-        plan.append((s, mid, parent))
-        last[s] = mid
+        if i < first:
+            plan.append((senders[int(rng.integers(len(senders)))], mid, None))
+        else:
+            s, parent, _ = plan[int(rng.integers(first))]
+            plan.append((s, mid, parent))
     data = {mid: bytes(_msg(s, f"Question {mid[2:8]}", mid, parent)) for s, mid, parent in plan}
-    # an answer must be stored after its parent: send in waves of messages whose parents are in
-    waves, sent, pending = [], set(), plan
-    while pending:
-        wave = [p for p in pending if p[2] is None or p[2] in sent]
-        waves.append(wave)
-        sent |= {p[1] for p in wave}
-        pending = [p for p in pending if p[2] is not None and p[2] not in sent]
-    ctl = gateway.controller("127.0.0.1", port, workers=4)
+    waves = [plan[:first], plan[first:]]
+    ctl = gateway.controller("127.0.0.1", port)
     ctl.start()
     clients = ProcessPoolExecutor(8, mp_context=multiprocessing.get_context("fork"))
     try:
@@ -307,13 +305,17 @@ def mail_run(messages: int, flood: int, seed: int, console) -> dict:
         threaded = sum(1 for mid, parent in answers if case_of.get(mid) == case_of.get(parent))
         stored = len(case_of)
 
-        # a flood from one address while 4 others write; first the others' pace alone
+        # a flood from one address while other senders write (4 clients, each message from an
+        # address of its own, as members write); first the others' pace alone
         flooder = f"flood{run}@example.org"
         others = [f"other{run}{i}@example.org" for i in range(4)]
 
         def other_mail(tag):
             return [
-                [(a, bytes(_msg(a, f"{tag} {k}", f"<{tag}{k}.{a}>"))) for k in range(400)]
+                [
+                    (f"{k}.{a}", bytes(_msg(f"{k}.{a}", f"{tag} {k}", f"<{tag}{k}.{a}>")))
+                    for k in range(400)
+                ]
                 for a in others
             ]
 

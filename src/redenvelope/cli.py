@@ -619,7 +619,9 @@ def support_scan_flags() -> None:
 @support_app.command("mail-gateway")
 def support_mail_gateway(
     listen: str = typer.Option("127.0.0.1:2525", help="HOST:PORT to listen on for SMTP."),
-    workers: int = typer.Option(4, help="Messages stored side by side."),
+    workers: int = typer.Option(
+        0, help="Messages stored side by side (0: 1 on SQLite, 4 on PostgreSQL)."
+    ),
 ) -> None:
     """An SMTP listener (aiosmtpd) for the support address: an MTA relays mail to it; each
     message opens or continues a case. Runs until interrupted."""
@@ -633,7 +635,7 @@ def support_mail_gateway(
     if not host or not port.isdigit():
         console.print("[red]--listen is HOST:PORT, e.g. 127.0.0.1:2525[/red]")
         raise typer.Exit(2)
-    ctl = gateway.controller(host, int(port), workers=workers)
+    ctl = gateway.controller(host, int(port), workers=workers or None)
     ctl.start()
     console.print(f"Support mail gateway listening on {host}:{port} (SMTP). Ctrl-C stops it.")
     stop = threading.Event()

@@ -76,6 +76,11 @@ urlpatterns = [
     path("warehouse/returns/", fulfillment_views.scan_desk, name="scan_desk"),
     path("warehouse/returns/scan/", fulfillment_views.scan, name="scan"),
     path("warehouse/returns/csv/", fulfillment_views.scan_csv, name="scan_csv"),
+    path(
+        "warehouse/returns/members-discs/<int:scan_id>/mailed/",
+        fulfillment_views.members_disc_mailed,
+        name="members_disc_mailed",
+    ),
     path("operations/dispatch/", fulfillment_views.dispatch_overview, name="dispatch_overview"),
     path("warehouse/runs/<int:run_id>/", fulfillment_views.run_documents, name="run_documents"),
     path(

@@ -57,4 +57,8 @@ def test_demo_support_has_every_channel_a_flag_and_an_approval(emails_at_once):
     assert set(Case.objects.values_list("channel", flat=True)) >= {"phone", "email", "chat", "web"}
     assert made["approval_waiting"] and Approval.objects.filter(status="waiting").exists()
     assert made["flagged"] and Flag.objects.filter(member_id=made["flagged"], status="open")
+    from redenvelope.support.models import OwnDisc
+
+    own = OwnDisc.objects.get()  # a member's own disc at the desk, a credit to settle
+    assert own.scan_id and own.choice == "credit" and own.settled_at is None
     assert [r for r in run_checks() if not r.ok] == []

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from redenvelope.accounts.actions import issue_api_token
+from redenvelope.billing import actions as billing
 from redenvelope.billing.models import Credit
 from redenvelope.core.errors import Conflict
 from redenvelope.ledger.actions import ensure_chart
@@ -146,6 +147,18 @@ def test_every_support_endpoint_checks_the_role(w, role):
             c, f"{case_url}/actions", {"kind": "credit", "amount": "1.00", "reason": "r"}
         ).status_code,
         "approvals": c.get("/api/support/approvals").status_code,
+        "resend": post(
+            c,
+            f"{case_url}/resend-statement",
+            {"statement_id": billing.issue_statement(w.alice).pk, "idempotency_key": role},
+        ).status_code,
+        "settle": post(c, f"{case_url}/own-disc/settle", {}).status_code,
+        "own_disc": post(
+            c, "/api/support/self-service/own-disc", {"choice": "credit", "description": role}
+        ).status_code,
+        "disc_problem": post(
+            c, "/api/support/self-service/disc-problem", {"shipment_id": 0, "problem": "damaged"}
+        ).status_code,
     }
     if role == "anonymous":
         assert set(got.values()) == {401}
@@ -159,6 +172,10 @@ def test_every_support_endpoint_checks_the_role(w, role):
     )
     assert got["give"] == (201 if role in AGENT_OK else 403)
     assert got["approvals"] == (200 if role in LEAD_OK else 403)
+    assert got["resend"] == (201 if role in AGENT_OK else 403)
+    assert got["settle"] == (404 if role in AGENT_OK else 403)  # not an own-disc case
+    assert got["own_disc"] == (201 if role in ("member", "other_member") else 403)
+    assert got["disc_problem"] == (404 if role in ("member", "other_member") else 403)
 
 
 def test_members_never_see_internal_notes_or_others_cases(w):

@@ -128,6 +128,26 @@ def seed_support() -> dict:
         actor=agent,
     )
     made["approval_waiting"] = isinstance(got, Approval)
+    # a member's own disc came back in their envelope: at the desk, they asked for a credit,
+    # which waits for an agent to settle on the case; another's is in the bin, not claimed yet
+    if rest:
+        from redenvelope.fulfillment import actions as fulfillment
+        from redenvelope.inventory.models import DistributionCenter
+
+        dc = DistributionCenter.objects.order_by("pk").first()
+        desk = User.objects.filter(groups__name="warehouse").order_by("pk").first()
+        scan = fulfillment.scan_return(
+            "0 78530 12345 6", dc, actor=desk, envelope_member=rest[0].pk
+        )
+        support.report_own_disc(
+            rest[0],
+            choice="credit",
+            description="My own copy of Casablanca",
+            scan_id=scan.pk,
+            actor=rest[0].user,
+        )
+        if len(rest) > 1:
+            fulfillment.scan_return("0 78530 99999 1", dc, actor=desk, envelope_member=rest[1].pk)
     # a member flagged by the lost-claims rule (their next lost report goes to an agent)
     flagged = _flag_someone([m.pk for m in (m1, m2, m3, m4, demo)])
     made["flagged"] = flagged

@@ -119,7 +119,7 @@ def scan_return(
     now = clock.now()
     text = (raw or "").strip()[:64]
 
-    def record(outcome, message, copy=None, shipment=None):
+    def record(outcome, message, copy=None, shipment=None, member=None):
         return ReturnScan.objects.create(
             dc=dc,
             raw=text,
@@ -131,15 +131,31 @@ def scan_return(
             batch=batch,
             actor=actor,
             scanned_at=now,
+            member=member,
+        )
+
+    def not_ours(outcome, message):
+        # A disc that is not ours in a member's envelope is that member's own disc, sent back
+        # by mistake: kept aside under their number until they choose (through support).
+        owner = Member.objects.filter(pk=envelope_member).first() if envelope_member else None
+        if owner is None:
+            return record(outcome, message)
+        return record(
+            ReturnScan.Outcome.MEMBERS_DISC,
+            f"Not one of our discs: member {owner.pk}'s own. Put it in the members'-discs bin "
+            f"labelled {owner.pk}; support will say whether to mail it back.",
+            member=owner,
         )
 
     try:
         code = parse_barcode(text)
     except DomainError as exc:
-        return record(ReturnScan.Outcome.MALFORMED, exc.message)
+        return not_ours(ReturnScan.Outcome.MALFORMED, exc.message)
     copy = Copy.objects.select_for_update().select_related("title").filter(barcode=code).first()
     if copy is None:
-        return record(ReturnScan.Outcome.UNKNOWN, f"{code} is not one of our discs: set it aside.")
+        return not_ours(
+            ReturnScan.Outcome.UNKNOWN, f"{code} is not one of our discs: set it aside."
+        )
     shipment = (
         Shipment.objects.select_for_update().filter(copy=copy, status=Shipment.Status.OPEN).first()
     )
@@ -222,6 +238,49 @@ def scan_return(
     )
 
 
+@transaction.atomic
+def dispose_members_disc(scan: ReturnScan | int, how: str, *, actor=None) -> ReturnScan:
+    """Say what becomes of a member's own disc in the bin: mail it back, or keep it (the member
+    took a credit for it: support's side). Called by support with the member's choice; saying
+    the same thing twice changes nothing, a different thing after it was mailed is refused."""
+    row = ReturnScan.objects.select_for_update().filter(pk=getattr(scan, "pk", scan)).first()
+    if row is None or row.outcome != ReturnScan.Outcome.MEMBERS_DISC:
+        raise NotFound("No such member's disc at a return desk.")
+    D = ReturnScan.Disposition
+    if how not in (D.MAIL_BACK, D.KEPT):
+        raise DomainError("A member's disc is either mailed back or kept.")
+    if row.disposition == how:
+        return row
+    if row.disposition:
+        raise Conflict(f"That disc is already settled: {row.get_disposition_display().lower()}.")
+    ReturnScan.objects.filter(pk=row.pk).update(disposition=how, disposed_at=clock.now())
+    row.refresh_from_db()
+    return row
+
+
+@transaction.atomic
+def mark_members_disc_mailed(
+    scan: ReturnScan | int, dc: DistributionCenter, *, actor
+) -> ReturnScan:
+    """The desk mailed a member's own disc back to them."""
+    row = (
+        ReturnScan.objects.select_for_update()
+        .filter(pk=getattr(scan, "pk", scan), outcome=ReturnScan.Outcome.MEMBERS_DISC, dc=dc)
+        .first()
+    )
+    if row is None:
+        raise NotFound("No such member's disc at this desk.")
+    if row.disposition == ReturnScan.Disposition.MAILED:
+        return row
+    if row.disposition != ReturnScan.Disposition.MAIL_BACK:
+        raise Conflict("The member has not asked for that disc back.")
+    ReturnScan.objects.filter(pk=row.pk).update(
+        disposition=ReturnScan.Disposition.MAILED, disposed_at=clock.now()
+    )
+    row.refresh_from_db()
+    return row
+
+
 class CsvError(DomainError):
     pass
 
@@ -268,8 +327,9 @@ def import_scans_csv(text: str, dc: DistributionCenter, *, actor=None) -> list[R
 
 @transaction.atomic
 def report_problem(member: Member, shipment_id: int, problem: str, *, actor=None) -> Shipment:
-    """The member says a disc never arrived ('not_received') or arrived broken ('damaged'). The
-    shipment closes, the copy is lost or damaged, and the member's slot opens."""
+    """The member says a disc never arrived ('not_received'), arrived broken ('damaged') or
+    another disc was in its sleeve ('wrong_disc'). The shipment closes, the copy is lost or
+    damaged, and the member's slot opens."""
     shipment = (
         Shipment.objects.select_for_update()
         .select_related("copy")
@@ -298,6 +358,18 @@ def report_problem(member: Member, shipment_id: int, problem: str, *, actor=None
             note="member: arrived damaged",
         )
         status = Shipment.Status.DAMAGED
+    elif problem == "wrong_disc":
+        # Another disc came in this one's sleeve: this copy never left the DC's hands as far as
+        # the member knows, so it is lost until a scan finds it; what came is mailed back and
+        # checked in on its own barcode.
+        inventory.record_event(
+            shipment.copy,
+            EventKind.LOST,
+            actor=actor,
+            ref=f"shipment:{shipment.pk}",
+            note="member: another disc came in its sleeve",
+        )
+        status = Shipment.Status.LOST
     else:
         raise DomainError(f"Unknown problem {problem!r}.")
     Shipment.objects.filter(pk=shipment.pk).update(status=status, closed_at=clock.now())

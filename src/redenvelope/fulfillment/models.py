@@ -163,8 +163,19 @@ class ReturnScan(models.Model):
         NOT_OUT = "not_out", "Not out with any member"
         UNKNOWN = "unknown", "Not one of our discs"
         MALFORMED = "malformed", "Unreadable barcode"
+        MEMBERS_DISC = "members_disc", "A member's own disc"
 
-    PROBLEMS = frozenset({"wrong_member", "duplicate", "not_out", "unknown", "malformed"})
+    class Disposition(models.TextChoices):
+        """What becomes of a member's own disc (chosen by the member through support)."""
+
+        UNDECIDED = "", "Waiting for the member"
+        MAIL_BACK = "mail_back", "Mail it back to the member"
+        MAILED = "mailed", "Mailed back"
+        KEPT = "kept", "Kept (the member took a credit)"
+
+    PROBLEMS = frozenset(
+        {"wrong_member", "duplicate", "not_out", "unknown", "malformed", "members_disc"}
+    )
 
     dc = models.ForeignKey(DistributionCenter, on_delete=models.PROTECT, related_name="scans")
     raw = models.CharField(max_length=64)
@@ -182,10 +193,24 @@ class ReturnScan(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     scanned_at = models.DateTimeField()
+    # A disc that is not ours, in a member's return envelope: whose it is, and what becomes of
+    # it (set aside in the members'-discs bin until the member chooses, through support).
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    disposition = models.CharField(
+        max_length=9, choices=Disposition.choices, blank=True, default="", db_default=""
+    )
+    disposed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-scanned_at", "-id"]
-        indexes = [models.Index(fields=["dc", "scanned_at"])]
+        indexes = [
+            models.Index(fields=["dc", "scanned_at"]),
+            models.Index(
+                fields=["member"], condition=models.Q(outcome="members_disc"), name="members_discs"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.raw} at {self.dc_id}: {self.outcome}"

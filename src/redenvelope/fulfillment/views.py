@@ -31,6 +31,14 @@ def _desk_dc(request: HttpRequest) -> DistributionCenter | None:
 def scan_desk(request: HttpRequest) -> HttpResponse:
     dc = _desk_dc(request)
     recent = ReturnScan.objects.filter(dc=dc).select_related("copy__title")[:25] if dc else []
+    binned = (
+        ReturnScan.objects.filter(dc=dc, outcome=ReturnScan.Outcome.MEMBERS_DISC)
+        .exclude(disposition__in=(ReturnScan.Disposition.MAILED, ReturnScan.Disposition.KEPT))
+        .select_related("member__user")
+        .order_by("scanned_at")[:200]
+        if dc
+        else []
+    )
     return render(
         request,
         "fulfillment/scan_desk.html",
@@ -38,8 +46,26 @@ def scan_desk(request: HttpRequest) -> HttpResponse:
             "dc": dc,
             "dcs": DistributionCenter.objects.all(),
             "recent": recent,
+            "binned": binned,
         },
     )
+
+
+@require_POST
+@role_required(*DESK_ROLES)
+def members_disc_mailed(request: HttpRequest, scan_id: int) -> HttpResponse:
+    """The desk mailed a member's own disc back (the member asked for it through support)."""
+    dc = _desk_dc(request)
+    if dc is None:
+        messages.error(request, "Choose the DC this desk is at first.")
+        return redirect("scan_desk")
+    try:
+        actions.mark_members_disc_mailed(scan_id, dc, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Recorded as mailed back.")
+    return redirect("scan_desk")
 
 
 @require_POST

@@ -27,7 +27,7 @@ from redenvelope.membership.models import Member, MemberStatus
 from redenvelope.queues import actions as queues
 from redenvelope.queues.models import QueueEntry
 
-from .models import Action, Approval, Case, Channel, Flag, Interaction, Reason, Survey
+from .models import Action, Approval, Case, Channel, Flag, Interaction, OwnDisc, Reason, Survey
 
 AGENT_ROLES = frozenset({Role.SUPPORT_AGENT.value, Role.SUPPORT_LEAD.value, Role.ADMIN.value})
 APPROVER_ROLES = frozenset({Role.SUPPORT_LEAD.value, Role.ADMIN.value})
@@ -148,7 +148,9 @@ def _is_member_self(user, member) -> bool:
 
 def _locked_case(case: Case | int) -> Case:
     pk = case.pk if isinstance(case, Case) else int(case)
-    found = Case.objects.select_for_update().select_related("member").filter(pk=pk).first()
+    found = (
+        Case.objects.select_for_update(of=("self",)).select_related("member").filter(pk=pk).first()
+    )
     if found is None:
         raise NotFound(f"No case {pk}.", code="unknown_case")
     return found
@@ -406,7 +408,9 @@ def compensate(
         raise DomainError("This case has no member: find the member first.")
     if case.status == Case.Status.CLOSED:
         raise Conflict("This case is closed.", code="case_closed")
-    member = Member.objects.select_for_update().select_related("plan").get(pk=case.member_id)
+    member = (
+        Member.objects.select_for_update(of=("self",)).select_related("plan").get(pk=case.member_id)
+    )
     amount, percent, rentals = _check_request(member, kind, amount, percent, rentals, target)
     value = _value(member, kind, amount, percent, rentals, target)
     why = _over_limits(actor, case, member, value)
@@ -545,7 +549,11 @@ def decide(approval: Approval | int, *, approve: bool, actor, note: str = "") ->
         raise DomainError("Say why the request is turned down.")
     case = _locked_case(row.case_id)
     if approve:
-        member = Member.objects.select_for_update().select_related("plan").get(pk=row.member_id)
+        member = (
+            Member.objects.select_for_update(of=("self",))
+            .select_related("plan")
+            .get(pk=row.member_id)
+        )
         _check_request(member, row.kind, row.amount, row.percent, row.rentals, row.target)
         fields = {
             "case": case,
@@ -602,6 +610,20 @@ def check_flags(member: Member | int) -> list[Flag]:
                 member_id,
                 "lost_claims",
                 {"claims": len(claims), "days": int(rule["days"]), "shipments": claims},
+            )
+    rule = rules.get("own_disc")
+    if rule:
+        since = clock.now() - dt.timedelta(days=int(rule["days"]))
+        cases = list(
+            Case.objects.filter(
+                member_id=member_id, reason=Reason.OWN_DISC, opened_at__gte=since
+            ).values_list("pk", flat=True)
+        )
+        if len(cases) >= int(rule["count"]):
+            raised += _raise(
+                member_id,
+                "own_disc",
+                {"own_disc_cases": len(cases), "days": int(rule["days"]), "cases": cases},
             )
     return raised
 
@@ -724,7 +746,9 @@ def close_for_abuse(member: Member | int, *, actor, reason: str) -> Member:
     if len(reason) < 10:
         raise DomainError("Say why, in a sentence: the member will read it.")
     pk = member.pk if isinstance(member, Member) else int(member)
-    row = Member.objects.select_for_update().select_related("user").filter(pk=pk).first()
+    row = (
+        Member.objects.select_for_update(of=("self",)).select_related("user").filter(pk=pk).first()
+    )
     if row is None:
         raise NotFound(f"No member {pk}.", code="unknown_member")
     if row.status == MemberStatus.CANCELLED:
@@ -793,6 +817,11 @@ SELF_SERVICE = {
     # problem: (reason, what the member said, what was done)
     "not_received": (Reason.NOT_RECEIVED, "did not arrive", "Marked lost without charge"),
     "damaged": (Reason.DAMAGED, "arrived damaged", "Recorded damaged, no charge"),
+    "wrong_disc": (
+        Reason.WRONG_DISC,
+        "came with another disc in its sleeve",
+        "Recorded, no charge: mail back the disc that came, in the return envelope",
+    ),
 }
 
 
@@ -804,9 +833,9 @@ def report_disc(member: Member, shipment_id: int, problem: str, *, actor=None) -
     spot. A flagged member's lost report goes to an agent instead: nothing is marked until a
     person looks."""
     if problem not in SELF_SERVICE:
-        raise DomainError("Say what happened: never arrived, or arrived damaged.")
+        raise DomainError("Say what happened: never arrived, arrived damaged, or the wrong disc.")
     reason, said, done = SELF_SERVICE[problem]
-    member = Member.objects.select_for_update().select_related("plan").get(pk=member.pk)
+    member = Member.objects.select_for_update(of=("self",)).select_related("plan").get(pk=member.pk)
     ship = _shipment(member, f"shipment:{int(shipment_id)}")
     if ship.status != Shipment.Status.OPEN:
         raise Conflict("That disc was already reported or returned.")
@@ -867,6 +896,204 @@ def restore_my_queue(member: Member, day, *, actor=None) -> Case:
 
 def report_not_received(member: Member, shipment_id: int, *, actor=None) -> Case:
     return report_disc(member, shipment_id, "not_received", actor=actor)
+
+
+@transaction.atomic
+def resend_statement(
+    case: Case | int, statement_id, *, actor, idempotency_key: str = ""
+) -> Interaction:
+    """Email the member one of their statements again (its figures and the link to its PDF on
+    the Billing page), recorded on the case. The same click twice (its key) sends once."""
+    from django.urls import reverse
+
+    from redenvelope.billing.models import Statement
+    from redenvelope.membership import emails
+
+    _require(actor, AGENT_ROLES, "resending statements")
+    case = _locked_case(case)
+    if case.member is None:
+        raise DomainError("This case has no member: find the member first.")
+    sid = int(statement_id) if str(statement_id or "").isdigit() else -1
+    st = Statement.objects.filter(pk=sid, member_id=case.member_id).first()
+    if st is None:
+        raise NotFound("That member has no such statement.")
+    user = case.member.user
+    if not user.email:
+        raise DomainError("The member has no email address on file.")
+    key = f"statement-resend:{st.pk}:{case.pk}:{(idempotency_key or clock.now().isoformat())[:40]}"
+    link = emails.site_url(reverse("statement_pdf", args=[st.pk]))
+    added = queue_email(
+        key=key,
+        kind="statement_resend",
+        to=user.email,
+        subject=f"Your statement for {st.period_start:%B %-d, %Y}",
+        body=(
+            f"Hello {user.first_name or user.username},\n\nAs asked, your statement for "
+            f"{st.period_start:%B %-d} to {st.period_end:%B %-d, %Y}: ${st.total_due} due, "
+            f"${st.amount_paid} paid ({st.get_status_display().lower()}).\n\n"
+            f"The full statement (PDF), once you are signed in: {link}\n\nRed Envelope"
+        ),
+        member_id=case.member_id,
+    )
+    if not added:
+        return case.interactions.filter(body__startswith=f"Statement {st.pk} resent").last()
+    row = _note(case, f"Statement {st.pk} resent to {user.email}.", actor)
+    if case.first_response_at is None:
+        Case.objects.filter(pk=case.pk).update(first_response_at=clock.now())
+    _touch(case)
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# A member's own disc mailed back by mistake
+
+
+def own_disc_value() -> Decimal:
+    """What a member's own disc is credited at when they let us keep it."""
+    return to_money(str(_setting("SUPPORT_OWN_DISC_CREDIT", "10.00")))
+
+
+@transaction.atomic
+def report_own_disc(
+    member: Member, *, choice: str, description: str = "", scan_id=None, actor=None
+) -> Case:
+    """Self-service: "I mailed back my own disc". The member says what it is and chooses: mail
+    it back, or a credit for its value (we keep it). The case waits for the disc to reach a
+    return desk (scanned with the envelope's member number) and is matched to it at once if it
+    is already there (`scan_id`: one of the member's discs the site shows). Mailing back is
+    settled on the spot; a credit is given by an agent (within limits, audited) from the case.
+    The same report twice (a double click) is the same case."""
+    from redenvelope.fulfillment.models import ReturnScan
+
+    if choice not in OwnDisc.Choice.values:
+        raise DomainError("Choose: mail it back to you, or a credit for its value.")
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    scan = None
+    if scan_id not in (None, ""):
+        scan = ReturnScan.objects.filter(
+            pk=int(scan_id) if str(scan_id).isdigit() else -1,
+            member=member,
+            outcome=ReturnScan.Outcome.MEMBERS_DISC,
+        ).first()
+        if scan is None:
+            raise NotFound("We have no such disc of yours.")
+        if OwnDisc.objects.filter(scan=scan).exists():
+            return OwnDisc.objects.get(scan=scan).case
+    description = " ".join((description or "").split())[:200]
+    if not description:
+        if scan is None:
+            raise DomainError("Say which disc it is (its title, and anything written on it).")
+        description = f"The disc that came in on {scan.scanned_at:%B %-d}"
+    same = OwnDisc.objects.filter(
+        member=member, description=description, scan__isnull=True, settled_at__isnull=True
+    ).first()
+    if same is not None and scan is None:
+        return same.case
+    case = open_case(
+        member,
+        channel=Channel.WEB,
+        subject=f"My own disc came back to you: {description}"[:200],
+        body=f"I mailed back my own disc ({description}). "
+        f"What I would like: {OwnDisc.Choice(choice).label.lower()}.",
+        reason=Reason.OWN_DISC,
+    )
+    own = OwnDisc.objects.create(
+        case=case, member=member, description=description, choice=choice, reported_at=clock.now()
+    )
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.OPEN, first_response_at=clock.now())
+    _note(
+        case,
+        "Waiting for the disc at a return desk: it is matched when it is scanned in with this "
+        "member's envelope number.",
+    )
+    _match(own, scan)
+    check_flags(member.pk)
+    case.refresh_from_db()
+    return case
+
+
+def _unmatched_scans(member_id: int):
+    from redenvelope.fulfillment.models import ReturnScan
+
+    return (
+        ReturnScan.objects.filter(
+            member_id=member_id, outcome=ReturnScan.Outcome.MEMBERS_DISC, own_disc__isnull=True
+        )
+        .exclude(disposition__in=(ReturnScan.Disposition.MAILED, ReturnScan.Disposition.KEPT))
+        .order_by("scanned_at", "id")
+    )
+
+
+def _match(own: OwnDisc, scan=None) -> bool:
+    """Link an own-disc case to the disc at a desk (the given one, or the member's earliest
+    unclaimed one); a mail-back is settled at once."""
+    scan = scan or _unmatched_scans(own.member_id).select_for_update(of=("self",)).first()
+    if scan is None:
+        return False
+    now = clock.now()
+    OwnDisc.objects.filter(pk=own.pk).update(scan=scan, matched_at=now)
+    own.refresh_from_db()
+    case = own.case
+    _note(
+        case, f"The disc is at {scan.dc.code}'s return desk (scanned {scan.scanned_at:%Y-%m-%d})."
+    )
+    if own.choice == OwnDisc.Choice.MAIL_BACK:
+        fulfillment.dispose_members_disc(scan, "mail_back")
+        OwnDisc.objects.filter(pk=own.pk).update(settled_at=now)
+        _note(case, f"{scan.dc.code} mails it back to the member.")
+        Case.objects.filter(pk=case.pk).update(status=Case.Status.RESOLVED, resolved_at=now)
+        case.refresh_from_db()
+        _ask(case)
+    else:
+        _note(case, f"For an agent: give the credit of ${own_disc_value()} (Settle on this case).")
+        Case.objects.filter(pk=case.pk).update(status=Case.Status.OPEN, updated_at=now)
+    return True
+
+
+@transaction.atomic
+def match_own_discs() -> int:
+    """Match members' own discs scanned in at return desks to their waiting cases (every few
+    minutes, and whenever a member reports one). Returns how many were matched."""
+    waiting = list(
+        OwnDisc.objects.select_for_update(of=("self",))
+        .filter(scan__isnull=True, settled_at__isnull=True)
+        .exclude(case__status=Case.Status.CLOSED)
+        .select_related("case")
+        .order_by("reported_at", "id")
+    )
+    return sum(1 for own in waiting if _match(own))
+
+
+@transaction.atomic
+def settle_own_disc(case: Case | int, *, actor) -> Case:
+    """An agent settles a matched own-disc case the member chose a credit on: the credit for
+    the disc's value (through `compensate`, within the agent's limits; above them it waits for
+    a lead) and the disc kept. Settling twice changes nothing."""
+    _require(actor, AGENT_ROLES, "settling a member's disc")
+    case = _locked_case(case)
+    own = OwnDisc.objects.select_for_update().filter(case=case).first()
+    if own is None:
+        raise NotFound("This case is not about a member's own disc.")
+    if own.settled_at is not None:
+        return case
+    if own.scan_id is None and not _match(own):
+        raise Conflict("The disc has not reached a return desk yet: nothing to settle.")
+    own.refresh_from_db()
+    if own.choice == OwnDisc.Choice.CREDIT:
+        given = compensate(
+            case,
+            Action.Kind.CREDIT,
+            actor=actor,
+            reason=f"Member's own disc kept ({own.description}): a credit for its value",
+            amount=own_disc_value(),
+            idempotency_key=f"own-disc:{own.pk}",
+        )
+        if isinstance(given, Approval) and given.action_id is None:
+            return Case.objects.get(pk=case.pk)  # waits for a lead; settle again once approved
+        fulfillment.dispose_members_disc(own.scan_id, "kept", actor=actor)
+    OwnDisc.objects.filter(pk=own.pk).update(settled_at=clock.now())
+    set_status(case, Case.Status.RESOLVED, actor=actor, reason="member's disc settled")
+    return Case.objects.get(pk=case.pk)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -170,6 +170,70 @@ def _detail(request, case: Case) -> dict:
     return out
 
 
+class DiscProblemIn(Schema):
+    shipment_id: int
+    problem: str  # not_received | damaged | wrong_disc
+
+
+class OwnDiscIn(Schema):
+    choice: str  # mail_back | credit
+    description: str = ""
+    scan_id: int | None = None  # one of your discs at a return desk, when it is already there
+
+
+class ResendIn(Schema):
+    statement_id: int
+    idempotency_key: str = ""
+
+
+@router.post("/self-service/disc-problem", response={201: CaseDetail})
+def disc_problem(request, body: DiscProblemIn):
+    """A member: a disc at home never arrived, arrived damaged, or another disc was in its
+    sleeve. Resolved on the spot under policy (a flagged member's lost report waits for an
+    agent)."""
+    member = _me(request)
+    case = actions.report_disc(member, body.shipment_id, body.problem, actor=request.auth)
+    return Status(201, _detail(request, case))
+
+
+@router.post("/self-service/own-disc", response={201: CaseDetail})
+def own_disc(request, body: OwnDiscIn):
+    """A member mailed back their own disc by mistake: what it is, and mail it back or a
+    credit for its value. Matched to the disc when a return desk scans it in."""
+    member = _me(request)
+    case = actions.report_own_disc(
+        member,
+        choice=body.choice,
+        description=body.description,
+        scan_id=body.scan_id,
+        actor=request.auth,
+    )
+    return Status(201, _detail(request, case))
+
+
+@router.post("/cases/{case_id}/own-disc/settle", response=CaseOut)
+def settle_own_disc(request, case_id: int):
+    """Support: settle a member's own disc on its case (the credit they chose, or mail it
+    back), once the disc is at a return desk."""
+    if not _staff(request):
+        raise Forbidden("Only support settles members' discs.")
+    return actions.settle_own_disc(_case(request, case_id), actor=request.auth)
+
+
+@router.post("/cases/{case_id}/resend-statement", response={201: InteractionOut})
+def resend_statement(request, case_id: int, body: ResendIn):
+    """Support: email the case's member one of their statements again."""
+    if not _staff(request):
+        raise Forbidden("Only support resends statements.")
+    row = actions.resend_statement(
+        _case(request, case_id),
+        body.statement_id,
+        actor=request.auth,
+        idempotency_key=body.idempotency_key,
+    )
+    return Status(201, row)
+
+
 @router.get("/cases/{case_id}", response=CaseDetail)
 def get_case(request, case_id: int):
     return _detail(request, _case(request, case_id))

@@ -366,3 +366,41 @@ class Survey(models.Model):
 
     def __str__(self) -> str:
         return f"Survey of case {self.case_id}: {self.score or 'unanswered'}"
+
+
+class OwnDisc(models.Model):
+    """A member's own disc mailed back to us by mistake, on its case: what the member says it
+    is, what they chose (mail it back, or a credit for its value and we keep it), and the disc
+    at a return desk once matched (fulfillment's `ReturnScan` of a member's own disc)."""
+
+    class Choice(models.TextChoices):
+        MAIL_BACK = "mail_back", "Mail it back to me"
+        CREDIT = "credit", "A credit for its value (keep it)"
+
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="own_disc")
+    member = models.ForeignKey(
+        "membership.Member", on_delete=models.PROTECT, related_name="own_discs"
+    )
+    description = models.CharField(max_length=200)
+    choice = models.CharField(max_length=9, choices=Choice.choices)
+    scan = models.OneToOneField(
+        "fulfillment.ReturnScan",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="own_disc",
+    )
+    reported_at = models.DateTimeField()
+    matched_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["member"], condition=Q(scan__isnull=True), name="own_disc_unmatched"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.member_id})"

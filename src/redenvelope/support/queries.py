@@ -82,13 +82,18 @@ def _users_by_email(address: str):
 
 
 def member_by_email(address: str) -> int | None:
-    """The member id of a user with this address (any case), or None."""
-    return (
-        Member.objects.filter(user__in=_users_by_email(address))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
+    """The member id of a user with this address (any case), or None: one plain query on the
+    LOWER(email) index (every message the mail gateway takes asks it)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT m.id FROM membership_member m JOIN auth_user u ON u.id = m.user_id "
+            "WHERE LOWER(u.email) = %s ORDER BY m.id LIMIT 1",
+            [address.strip().lower()],
+        )
+        row = cur.fetchone()
+    return row[0] if row else None
 
 
 def member_glance(member: Member) -> dict:
@@ -123,7 +128,25 @@ def member_glance(member: Member) -> dict:
         "fees": list(Fee.objects.filter(member=member).order_by("-created_at")[:10]),
         "cases": list(Case.objects.filter(member=member).order_by("-opened_at")[:10]),
         "flags": list(Flag.objects.filter(member=member).order_by("-raised_at")[:10]),
+        "discs_here": members_discs_waiting(member.pk),
     }
+
+
+def members_discs_waiting(member_id: int) -> list:
+    """The member's own discs that reached a return desk and wait for their choice (no case
+    has claimed them yet)."""
+    from redenvelope.fulfillment.models import ReturnScan
+
+    return list(
+        ReturnScan.objects.filter(
+            member_id=member_id,
+            outcome=ReturnScan.Outcome.MEMBERS_DISC,
+            own_disc__isnull=True,
+            disposition="",
+        )
+        .select_related("dc")
+        .order_by("scanned_at")[:20]
+    )
 
 
 def waiting_approvals():

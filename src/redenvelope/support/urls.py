@@ -29,5 +29,6 @@ urlpatterns = [
     path("help/cases/", views.my_cases, name="my_cases"),
     path("help/queue/restore/", views.restore_queue, name="restore_queue"),
     path("help/cases/new/", views.my_new_case, name="my_new_case"),
+    path("help/own-disc/", views.my_own_disc, name="my_own_disc"),
     path("help/cases/<int:case_id>/", views.my_case, name="my_case"),
 ]

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from redenvelope.accounts.roles import Role, has_role, role_required
-from redenvelope.billing.models import Fee
+from redenvelope.billing.models import Fee, Statement
 from redenvelope.core.errors import DomainError
 from redenvelope.membership.decorators import member_required
 from redenvelope.membership.models import Member
@@ -26,6 +26,7 @@ from .models import (
     Channel,
     Flag,
     Interaction,
+    OwnDisc,
     Reason,
     Survey,
 )
@@ -149,6 +150,9 @@ def case(request: HttpRequest, case_id: int) -> HttpResponse:
         ]
         ctx["fees"] = Fee.objects.filter(member=c.member).exclude(status="waived")
         ctx["given"] = actions.given_this_quarter(c.member_id)
+        ctx["statements"] = Statement.objects.filter(member=c.member).order_by("-period_start")[:12]
+        ctx["own"] = OwnDisc.objects.filter(case=c).select_related("scan__dc").first()
+        ctx["own_value"] = actions.own_disc_value()
     return render(request, "support/case.html", ctx)
 
 
@@ -188,6 +192,18 @@ def case_do(request: HttpRequest, case_id: int) -> HttpResponse:
             actor=request.user,
             reason=post.get("reason", ""),
         )
+    elif what == "resend":
+        _try(
+            request,
+            "Statement sent again.",
+            actions.resend_statement,
+            c,
+            post.get("statement", ""),
+            actor=request.user,
+            idempotency_key=post.get("key", ""),
+        )
+    elif what == "settle_own_disc":
+        _try(request, "Settled.", actions.settle_own_disc, c, actor=request.user)
     elif what == "take":
         _try(request, "The case is yours.", actions.assign, c, request.user, actor=request.user)
     elif what == "give":
@@ -277,7 +293,34 @@ def clear_flag(request: HttpRequest, flag_id: int) -> HttpResponse:
 @member_required
 def my_cases(request: HttpRequest) -> HttpResponse:
     rows = Case.objects.filter(member=request.member).order_by("-opened_at")[:50]
-    return render(request, "support/my_cases.html", {"rows": rows, "reasons": Reason.choices})
+    return render(
+        request,
+        "support/my_cases.html",
+        {
+            "rows": rows,
+            "reasons": Reason.choices,
+            "own_choices": OwnDisc.Choice.choices,
+            "own_value": actions.own_disc_value(),
+            "discs_here": queries.members_discs_waiting(request.member.pk),
+        },
+    )
+
+
+@require_POST
+@member_required
+def my_own_disc(request: HttpRequest) -> HttpResponse:
+    """ "I mailed back my own disc": what it is, and mail it back or a credit for it."""
+    case = _try(
+        request,
+        "Thanks: we will look for your disc at the return desk.",
+        actions.report_own_disc,
+        request.member,
+        choice=request.POST.get("choice", ""),
+        description=request.POST.get("description", ""),
+        scan_id=request.POST.get("scan") or None,
+        actor=request.user,
+    )
+    return redirect("my_case", case_id=case.pk) if case else redirect("my_cases")
 
 
 @require_POST
