@@ -131,8 +131,9 @@ def _database() -> dict:
 
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# The queue's (member, position) constraint is deferrable on PostgreSQL; SQLite enforces it at
-# once, which the code allows for (docs/decisions/0001-foundation.md).
+# The queue's (member, position) constraint is deferrable on PostgreSQL; on SQLite, which has no
+# deferrable constraints, migration queues 0006 adds a plain unique index (checked at once,
+# which the code allows for: docs/decisions/0001-foundation.md).
 SILENCED_SYSTEM_CHECKS = ["models.W038"]
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -227,6 +227,29 @@ def test_lookup_by_email_phone_name_and_barcode(w):
     assert find_members("nobody@example.com").members == []
 
 
+def test_name_lookup_reads_last_names_first_in_order_and_takes_wildcards_literally(w):
+    from tests.members import join_member
+
+    plan = w.alice.plan
+    made = {}
+    for username, first, last in [
+        ("m1", "Zoe", "Smithers"),
+        ("m2", "Adam", "smith"),
+        ("m3", "Smitty", "Jones"),
+        ("m4", "Ann", "Smith"),
+        ("m5", "Pct", "100%_off"),
+    ]:
+        made[username] = join_member(username, plan, first_name=first, last_name=last)
+    got = find_members("SMIT").members
+    # last names in order of name (any case), then the member id; then first names
+    assert got == [made["m2"], made["m4"], made["m1"], made["m3"]]
+    assert find_members("smit", limit=2).members == [made["m2"], made["m4"]]
+    assert find_members("ann smi").members == [made["m4"]]
+    assert find_members("100%").members == [made["m5"]]  # % and _ are not wildcards
+    assert find_members("1_0").members == []
+    assert find_members("%").members == []
+
+
 def test_call_events_open_the_callers_record_and_time_the_call(w):
     w.alice.phone = "12125550100"
     w.alice.save()

@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 
 from redenvelope.core import clock
 from redenvelope.core.errors import DomainError
@@ -58,14 +57,52 @@ def find_members(text: str, limit: int = LOOKUP_LIMIT) -> Found:
         if len(digits) == 10:
             digits = "1" + digits
         return Found(list(base.filter(phone=digits)[:limit]), "phone")
-    words = text.split(" ")
-    if len(words) >= 2:
-        q = Q(user__first_name__istartswith=words[0]) & Q(
-            user__last_name__istartswith=" ".join(words[1:])
+    ids = _member_ids_by_name(text.split(" "), limit)
+    by_id = base.in_bulk(ids)
+    return Found([by_id[i] for i in ids if i in by_id], "name")
+
+
+# A name's start, read in index order so a common prefix ("smi" among a million members) stops
+# after `limit` rows instead of sorting every match: PostgreSQL by UPPER(name) COLLATE "C" (the
+# index serves both the LIKE prefix and the order), SQLite by name COLLATE NOCASE (its
+# case-insensitive LIKE uses such an index). Both indexes come from support migration 0008.
+_NAME_KEY = {  # (what LIKE tests, what orders, the comparison)
+    "postgresql": ('UPPER(u.{col}) COLLATE "C"', 'UPPER(u.{col}) COLLATE "C"', "LIKE UPPER(%s)"),
+    "sqlite": ("u.{col}", "u.{col} COLLATE NOCASE", "LIKE %s ESCAPE '\\'"),
+}
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _member_ids_by_name(words: list[str], limit: int) -> list[int]:
+    """Member ids whose last name starts with the text, then those whose first name does
+    (one word); or first name starting with the first word and last name with the rest."""
+    from django.db import connection
+
+    test, key, like = _NAME_KEY["postgresql" if connection.vendor == "postgresql" else "sqlite"]
+    last, first = test.format(col="last_name"), test.format(col="first_name")
+    by_last, by_first = key.format(col="last_name"), key.format(col="first_name")
+
+    def run(where: str, order: str, params: list) -> list[int]:
+        sql = (
+            "SELECT m.id FROM auth_user u JOIN membership_member m ON m.user_id = u.id "  # noqa: S608
+            f"WHERE {where} ORDER BY {order}, u.id LIMIT %s"
         )
-    else:
-        q = Q(user__last_name__istartswith=text) | Q(user__first_name__istartswith=text)
-    return Found(list(base.filter(q).order_by("user__last_name", "pk")[:limit]), "name")
+        with connection.cursor() as cur:
+            cur.execute(sql, [*params, limit])
+            return [r[0] for r in cur.fetchall()]
+
+    if len(words) >= 2:
+        where = f"{first} {like} AND {last} {like}"
+        return run(where, by_last, [_like_prefix(words[0]), _like_prefix(" ".join(words[1:]))])
+    pattern = _like_prefix(words[0])
+    ids = run(f"{last} {like}", by_last, [pattern])
+    if len(ids) < limit:
+        seen = set(ids)
+        ids += [i for i in run(f"{first} {like}", by_first, [pattern]) if i not in seen]
+    return ids[:limit]
 
 
 def _users_by_email(address: str):
