@@ -21,11 +21,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Browser tests drive Debian's chromium (Playwright's own browser download does not work here);
-# label tests render PDFs with poppler and read the barcodes back with zbar.
-SYSTEM_PACKAGES := chromium poppler-utils zbar-tools
+# label tests render PDFs with poppler and read the barcodes back with zbar; streaming encodes
+# with ffmpeg and keeps its leases in a redis-server the tests start.
+SYSTEM_PACKAGES := chromium poppler-utils zbar-tools ffmpeg redis-server
+SYSTEM_COMMANDS := chromium pdftoppm zbarimg ffmpeg redis-server
 chromium:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1 \
-	    || ! command -v zbarimg >/dev/null 2>&1; then \
+	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
 	  else echo "missing: sudo apt-get install $(SYSTEM_PACKAGES) (browser and label tests need them)"; exit 1; fi; fi
 

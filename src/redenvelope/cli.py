@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -520,6 +521,19 @@ def bench_support(
     mod.report(mod.run(members, lookups, messages, flood, seed, console), console)
 
 
+@bench_app.command("streams")
+def bench_streams(
+    members: int = typer.Option(1000, help="Members streaming (each on all their screens)."),
+    seconds: float = typer.Option(10.0, help="How long the heartbeats run."),
+    encode_seconds: int = typer.Option(60, help="Length of the 1080p master to encode (0: skip)."),
+) -> None:
+    """Streaming: heartbeats a second and starts p95 on Redis, a race of (screens + 2)
+    starters per member, and the encoding ladder's real-time factor."""
+    require_schema()
+    mod = _bench_module("streams")
+    mod.report(mod.run(members, seconds, encode_seconds, console), console)
+
+
 @bench_app.command("pages")
 def bench_pages(
     members: int = typer.Option(100_000, help="Members of the demo built on an empty database."),
@@ -531,6 +545,38 @@ def bench_pages(
     mod = _bench_module("pages")
     r = mod.run(members, users, seconds, workers or 2 * (os.cpu_count() or 1), console)
     mod.report(r, console)
+
+
+media_app = typer.Typer(help="Streaming media: encode masters into the HLS ladder.")
+app.add_typer(media_app, name="media")
+
+
+@media_app.command("encode")
+def media_encode(
+    title_id: int = typer.Argument(..., help="The title the master is of."),
+    master: Path = typer.Argument(..., help="The master file (any video ffmpeg reads)."),
+    captions: Path = typer.Option(None, help="English captions, a WebVTT file."),
+) -> None:
+    """Encode a master into five H.264 pictures (240p-1080p) and two AAC sounds, segmented for
+    HLS with a master playlist, into media storage (MEDIA_STORAGE_URL). Again: nothing new."""
+    from redenvelope.core.errors import DomainError
+    from redenvelope.streaming import media
+
+    require_schema()
+    try:
+        enc = media.encode_title(title_id, master, captions=captions, console=console)
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    console.print(
+        f"encode {enc.pk}: {enc.status}, {enc.duration_s:.1f} s of film, under {enc.prefix}"
+    )
+    for r in enc.renditions.all():
+        size = f"{r.width}x{r.height}" if r.height else "sound"
+        console.print(
+            f"  {r.name:>10}  {r.codec:<10} {size:>9}  {r.bitrate // 1000:>5} kb/s  "
+            f"{r.size_bytes / 1e6:7.2f} MB  {r.segments} segments  sha256 {r.sha256[:12]}"
+        )
 
 
 mail_app = typer.Typer(help="The email outbox.")

@@ -5,7 +5,9 @@ SECRET_KEY     required when DEBUG is off
 DEBUG          "1" for development (default on unless REDENVELOPE_ENV=production)
 ALLOWED_HOSTS  comma separated
 EMAIL_URL      smtp://host:port (default: console backend in DEBUG, localhost:25 otherwise)
-REDIS_URL      when set, Huey uses Redis instead of SQLite
+REDIS_URL      when set, Huey uses Redis instead of SQLite, and streaming leases live there
+MEDIA_STORAGE_URL  where encoded media live: file:///path (default var/media) or
+               s3://KEY:SECRET@host:port/bucket (any S3-compatible server; https with ?tls=1)
 MAIL_DELIVERY  after_commit (default) | worker: who sends the queued emails (docs/operations.md)
 DISPATCH_WORKERS  DC runs due together that run side by side (default 0: one per core)
 HUEY_WORKERS, HUEY_WORKER_TYPE  the job worker's processes (default 2, "process")
@@ -57,11 +59,13 @@ INSTALLED_APPS = [
     "redenvelope.ledger",
     "redenvelope.accounts",
     "redenvelope.catalog",
+    "redenvelope.rights",
     "redenvelope.inventory",
     "redenvelope.membership",
     "redenvelope.queues",
     "redenvelope.ratings",
     "redenvelope.fulfillment",
+    "redenvelope.streaming",
     "redenvelope.billing",
     "redenvelope.support",
     "redenvelope.web",
@@ -211,6 +215,17 @@ LOGGING = {
 
 # Business settings an operator may change (documented in docs/operations.md).
 REDENVELOPE = {
+    # Streaming (docs/operations.md, "Streaming"): leases in Redis when REDIS_URL is set, else
+    # in the database; a player sends a heartbeat every STREAM_HEARTBEAT_S seconds and a lease
+    # without one for STREAM_LEASE_S seconds is gone (its screen free again).
+    "REDIS_URL": _redis_url or "",
+    "STREAM_HEARTBEAT_S": int(os.environ.get("STREAM_HEARTBEAT_S", 15)),
+    "STREAM_LEASE_S": int(os.environ.get("STREAM_LEASE_S", 45)),
+    # Signed media URLs live this long (a player renews them with each heartbeat).
+    "STREAM_URL_TTL_S": int(os.environ.get("STREAM_URL_TTL_S", 300)),
+    "MEDIA_STORAGE_URL": os.environ.get("MEDIA_STORAGE_URL", f"file://{DATA_DIR / 'media'}"),
+    # Members' territory (ISO 3166-1) for license windows: every member is in it for now.
+    "TERRITORY": os.environ.get("TERRITORY", "US"),
     # Customer service (docs/operations.md, "Customer service").
     "SUPPORT_EMAIL": os.environ.get("SUPPORT_EMAIL", "support@redenvelope.example"),
     "SUPPORT_ALERTS_EMAIL": os.environ.get("SUPPORT_ALERTS_EMAIL", ""),

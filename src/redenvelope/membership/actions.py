@@ -40,8 +40,12 @@ def create_plan(
     streaming_screens: int = 1,
     currency: str = "USD",
 ) -> Plan:
-    if not 1 <= int(discs_at_once) <= 8:
-        raise DomainError("A plan sends from 1 to 8 discs at once.")
+    if not 0 <= int(discs_at_once) <= 8:
+        raise DomainError("A plan sends from 0 (streaming only) to 8 discs at once.")
+    if not 0 <= int(streaming_screens) <= 8:
+        raise DomainError("A plan streams on 0 (discs only) to 8 screens at once.")
+    if int(discs_at_once) == 0 and int(streaming_screens) == 0:
+        raise DomainError("A plan needs discs or screens (or both).")
     try:
         price = to_money(monthly_price, exact=True)
     except DomainError as exc:

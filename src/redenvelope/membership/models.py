@@ -18,8 +18,9 @@ class Plan(models.Model):
 
     code = models.SlugField(max_length=40, unique=True)
     name = models.CharField(max_length=100)
+    # 0 discs: streaming only; 0 screens: discs only.
     discs_at_once = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(8)]
+        validators=[MinValueValidator(0), MaxValueValidator(8)]
     )
     monthly_disc_limit = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Most discs shipped per billing month; empty = unlimited."
@@ -33,7 +34,11 @@ class Plan(models.Model):
         ordering = ["discs_at_once", "monthly_price"]
         constraints = [
             models.CheckConstraint(
-                name="plan_discs_1_to_8", condition=Q(discs_at_once__gte=1, discs_at_once__lte=8)
+                name="plan_discs_0_to_8", condition=Q(discs_at_once__gte=0, discs_at_once__lte=8)
+            ),
+            models.CheckConstraint(
+                name="plan_offers_discs_or_screens",
+                condition=Q(discs_at_once__gte=1) | Q(streaming_screens__gte=1),
             ),
             models.CheckConstraint(
                 name="plan_price_not_negative", condition=Q(monthly_price__gte=Decimal("0"))
@@ -46,6 +51,13 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def kind(self) -> str:
+        """dvd (discs only), streaming (screens only) or both."""
+        if not self.streaming_screens:
+            return "dvd"
+        return "streaming" if not self.discs_at_once else "both"
 
     @property
     def limit_label(self) -> str:
@@ -140,6 +152,12 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return self.user.get_full_name() or self.user.username
+
+    @property
+    def territory(self) -> str:
+        """The country whose license windows apply (ISO 3166-1; one for every member for now:
+        setting TERRITORY)."""
+        return settings.REDENVELOPE.get("TERRITORY", "US")
 
     @property
     def muted(self) -> list[str]:

@@ -304,6 +304,8 @@ def _value(member: Member, kind: str, amount, percent, rentals, target) -> Decim
         return to_money(price * percent / 100)
     if kind == Action.Kind.BONUS_RENTALS:
         # one more disc out, once: a disc slot's share of a month (four turns a month)
+        if member.plan.discs_at_once == 0:
+            raise DomainError("A streaming-only plan has no discs to give bonus rentals on.")
         return to_money(price * rentals / (member.plan.discs_at_once * 4))
     if kind == Action.Kind.WAIVE_FEE:
         return _fee(member, target).amount
