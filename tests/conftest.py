@@ -182,3 +182,12 @@ def smtp(settings):
         for k, v in sink.settings().items():
             setattr(settings, k, v)
         yield sink
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A throw-away redis-server for the suite (streaming leases), started on a free port."""
+    from redenvelope.core import services
+
+    with services.redis_server() as url:
+        yield url

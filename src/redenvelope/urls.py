@@ -89,6 +89,7 @@ urlpatterns = [
         name="run_document",
     ),
     path("", include("redenvelope.support.urls")),
+    path("", include("redenvelope.streaming.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]

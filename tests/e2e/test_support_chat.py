@@ -11,16 +11,9 @@ from playwright.sync_api import expect
 from redenvelope.billing.actions import issue_statement
 from redenvelope.ledger.actions import ensure_chart
 from redenvelope.support.models import Action, Case
+from tests.e2e.helpers import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct-horse-battery"
-
-
-def sign_in(page, base, username):
-    page.goto(f"{base}/login/")
-    page.get_by_label("Email or username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_chat_answered_with_a_months_credit_on_the_next_statement(live_server, world, browser):

@@ -60,9 +60,22 @@ def test_join_refuses_duplicates(world):
 
 
 def test_plan_validation(world):
-    for bad in (0, 9):
+    for discs, screens in ((0, 0), (9, 1), (-1, 1), (1, 9), (1, -1)):
         with pytest.raises(DomainError):
-            actions.create_plan(code=f"p{bad}", name="x", discs_at_once=bad, monthly_price="1.00")
+            actions.create_plan(
+                code=f"p{discs}{screens}",
+                name="x",
+                discs_at_once=discs,
+                streaming_screens=screens,
+                monthly_price="1.00",
+            )
+    streaming_only = actions.create_plan(
+        code="s", name="Stream", discs_at_once=0, streaming_screens=2, monthly_price="7.99"
+    )
+    discs_only = actions.create_plan(
+        code="d", name="Discs", discs_at_once=2, streaming_screens=0, monthly_price="9.99"
+    )
+    assert (streaming_only.kind, discs_only.kind) == ("streaming", "dvd")
     with pytest.raises(DomainError):
         actions.create_plan(code="neg", name="x", discs_at_once=1, monthly_price="-1")
     with pytest.raises(DomainError):

@@ -7,16 +7,10 @@ import datetime as dt
 
 import pytest
 
-from redenvelope.core import clock, services
+from redenvelope.core import clock
 from redenvelope.rights import actions as rights
 from redenvelope.streaming import leases
 from redenvelope.streaming.models import Encode
-
-
-@pytest.fixture(scope="session")
-def redis_url():
-    with services.redis_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["database", "redis"])

@@ -41,7 +41,8 @@ class SecurityHeadersMiddleware:
 
     POLICY = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; "
+        "connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'self'; "
+        "form-action 'self'; "
         "object-src 'none'"
     )
 

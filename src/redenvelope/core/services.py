@@ -61,11 +61,23 @@ def _weed() -> str:
     return exe
 
 
+def _log_tail(path: Path, chars: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
 @contextlib.contextmanager
 def s3_server():
-    """Yields an s3:// storage URL (key, secret, endpoint, bucket) to a throw-away SeaweedFS."""
+    """Yields an s3:// storage URL (key, secret, endpoint, bucket) to a throw-away SeaweedFS.
+
+    Every port it would listen on is given explicitly (its defaults are fixed numbers such as
+    8181 for Iceberg and port+10000 for gRPC, which collide on a busy machine) and the side
+    servers it does not need are switched off."""
     tmp = Path(tempfile.mkdtemp(prefix="redenvelope-s3-"))
-    port, master, volume, filer = free_port(), free_port(), free_port(), free_port()
+    ports = [free_port() for _ in range(8)]
+    port, master, volume, filer, master_grpc, volume_grpc, filer_grpc, s3_grpc = ports
     key, secret = "redenvelope", "redenvelope-secret"
     config = tmp / "s3.json"
     identity = {
@@ -74,27 +86,42 @@ def s3_server():
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }
     config.write_text(json.dumps({"identities": [identity]}))
-    proc = subprocess.Popen(
-        [
-            _weed(),
-            "server",
-            f"-dir={tmp}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            f"-master.port={master}",
-            f"-volume.port={volume}",
-            f"-filer.port={filer}",
-            "-s3",
-            f"-s3.port={port}",
-            f"-s3.config={config}",
-            "-volume.max=4",
-            "-master.volumeSizeLimitMB=64",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    data = tmp / "data"
+    data.mkdir()
+    log = tmp / "weed.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                _weed(),
+                "server",
+                f"-dir={data}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                f"-master.port={master}",
+                f"-master.port.grpc={master_grpc}",
+                "-master.telemetry=false",
+                f"-volume.port={volume}",
+                f"-volume.port.grpc={volume_grpc}",
+                f"-filer.port={filer}",
+                f"-filer.port.grpc={filer_grpc}",
+                "-s3",
+                f"-s3.port={port}",
+                f"-s3.port.grpc={s3_grpc}",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                f"-s3.config={config}",
+                "-volume.max=4",
+                "-master.volumeSizeLimitMB=64",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+        )
     try:
-        _wait_port(port, proc, "SeaweedFS S3", seconds=60)
+        try:
+            _wait_port(port, proc, "SeaweedFS S3", seconds=60)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}; its log ends:\n{_log_tail(log)}") from None
         yield f"s3://{key}:{secret}@127.0.0.1:{port}/media"
     finally:
         proc.terminate()

@@ -4,13 +4,12 @@ step; its records are written the same way, through `media.encode_title`.)"""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 
 from django.conf import settings
 from django.db import transaction
 
+from redenvelope.accounts.models import ApiToken
 from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError, Forbidden, NotFound
 from redenvelope.membership.models import Member, MemberStatus
@@ -35,6 +34,10 @@ class TooManyScreens(Conflict):
 
 def lease_s() -> float:
     return float(settings.REDENVELOPE.get("STREAM_LEASE_S", 45))
+
+
+def heartbeat_s() -> int:
+    return int(settings.REDENVELOPE.get("STREAM_HEARTBEAT_S", 15))
 
 
 def ready_encode(title_id: int) -> Encode | None:
@@ -155,6 +158,11 @@ def start_playback(member: Member, title_id: int, *, device=None, device_name: s
     return session
 
 
+def session_of(member: Member, lease_id: str) -> Session:
+    """The member's own playback by its lease id; NotFound for anyone else's."""
+    return _session(member, lease_id)
+
+
 def _session(member: Member, lease_id: str) -> Session:
     session = Session.objects.filter(lease_id=str(lease_id)[:40], member_id=member.pk).first()
     if session is None:
@@ -261,10 +269,6 @@ def sync_sessions() -> dict:
 # --- devices -----------------------------------------------------------------------------
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @transaction.atomic
 def register_device(member: Member, *, kind: str, name: str) -> Device:
     if kind not in Device.Kind.values:
@@ -291,24 +295,12 @@ def remove_device(device: Device | int, *, actor, member: Member | None = None) 
         return row
     row.removed_at = clock.now()
     row.removed_by = getattr(actor, "username", str(actor))[:150]
+    if row.token_sha256:  # the paired device's API token stops working
+        ApiToken.objects.filter(key_hash=row.token_sha256, revoked_at=None).update(
+            revoked_at=row.removed_at
+        )
     row.token_sha256 = ""
     row.save(update_fields=["removed_at", "removed_by", "token_sha256"])
     for s in Session.objects.filter(device_id=row.pk, ended_at__isnull=True):
         leases.store().stop(row.member_id, s.lease_id)
     return row
-
-
-def device_for_token(token: str) -> Device | None:
-    if not token:
-        return None
-    return (
-        Device.objects.filter(token_sha256=_hash(token), removed_at__isnull=True)
-        .select_related("member__plan", "member__user")
-        .first()
-    )
-
-
-def new_device_token(device: Device) -> str:
-    token = secrets.token_urlsafe(32)
-    Device.objects.filter(pk=device.pk).update(token_sha256=_hash(token))
-    return token

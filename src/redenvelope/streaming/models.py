@@ -117,6 +117,7 @@ class PairingCode(models.Model):
     device = models.OneToOneField(Device, null=True, blank=True, on_delete=models.CASCADE)
     approved_at = models.DateTimeField(null=True, blank=True)
     collected_at = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -127,6 +128,20 @@ class PairingCode(models.Model):
 
     def __str__(self) -> str:
         return f"pairing {self.user_code} ({self.name})"
+
+
+class PairingMiss(models.Model):
+    """A wrong pairing code a member typed: too many in an hour and typing is refused."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+", db_index=False)
+    at = models.DateTimeField()
+    code = models.CharField(max_length=20)
+
+    class Meta:
+        indexes = [models.Index(fields=["member", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} typed {self.code} at {self.at:%H:%M}"
 
 
 class Lease(models.Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
@@ -32,6 +33,7 @@ from redenvelope.queues.queries import queue_of, saved_of
 from redenvelope.ratings import actions as rating_actions
 from redenvelope.ratings.models import RatingSource
 from redenvelope.ratings.queries import average_of, ratings_of, stars_of
+from redenvelope.rights.queries import availability as stream_availability
 
 
 def landing(request: HttpRequest) -> HttpResponse:
@@ -145,6 +147,9 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
         "average": avg,
         "n_ratings": n_ratings,
         "my_stars": 0,
+        "streaming": stream_availability(
+            [title.pk], member.territory if member else settings.REDENVELOPE["TERRITORY"]
+        ).get(title.pk),
         **_marks(member, [title.pk]),
     }
     if member is not None:

@@ -1,0 +1,154 @@
+"""Streaming pages and API: roles, signed media URLs (valid, expired, replayed after stop,
+tampered), pairing a TV (codes expire, guesses are limited), removing a device."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+
+from redenvelope.accounts.actions import issue_api_token
+from redenvelope.core import clock
+from redenvelope.core.errors import DomainError
+from redenvelope.streaming import delivery, pairing
+from redenvelope.streaming.models import Device
+
+from .conftest import licensed, ready
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def film(world, tmp_path, settings, lease_store):
+    settings.REDENVELOPE = {**settings.REDENVELOPE, "MEDIA_STORAGE_URL": f"file://{tmp_path}"}
+    film = world.films[0]
+    enc = ready(film)
+    (tmp_path / enc.prefix / "240p").mkdir(parents=True)
+    (tmp_path / enc.prefix / "master.m3u8").write_text("#EXTM3U\n240p/index.m3u8\n")
+    (tmp_path / enc.prefix / "240p" / "seg_00000.ts").write_bytes(b"\x47" * 188)
+    licensed(film)
+    return film
+
+
+def _client(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def test_pages_by_role(world, film):
+    member = _client(world.alice.user)
+    assert member.get(f"/watch/{film.pk}/").status_code == 200
+    assert member.get("/watch/").status_code == 200
+    assert member.get("/account/devices/").status_code == 200
+    assert member.get("/operations/streaming/").status_code == 403
+    for role, code in [
+        ("operations", 200),
+        ("support_agent", 200),
+        ("admin", 200),
+        ("warehouse", 403),
+        ("finance", 403),
+    ]:
+        staff = _client(world.staff[role])
+        assert staff.get("/operations/streaming/").status_code == code, role
+        assert staff.get(f"/watch/{film.pk}/").status_code == 403, role
+    anon = Client()
+    assert anon.get(f"/watch/{film.pk}/").status_code == 302
+    assert anon.post(f"/watch/{film.pk}/start/").status_code == 302
+
+
+def test_start_then_media_with_signed_token(world, film):
+    c = _client(world.alice.user)
+    r = c.post(f"/watch/{film.pk}/start/").json()
+    assert r["src"].endswith("/master.m3u8")
+    anon = Client()  # the token alone reaches the files (a CDN carries no cookies)
+    got = anon.get(r["src"])
+    assert got.status_code == 200 and got["Content-Type"] == "application/vnd.apple.mpegurl"
+    seg = r["src"].replace("master.m3u8", "240p/seg_00000.ts")
+    assert anon.get(seg).status_code == 200
+    assert anon.get(r["src"].replace("master.m3u8", "../../etc/passwd")).status_code == 404
+    assert anon.get(r["src"].replace("master.m3u8", "nope.ts")).status_code == 404
+    tampered = r["src"].replace(f"/{world.alice.pk}.", f"/{world.bob.pk}.", 1)
+    assert anon.get(tampered).status_code == 403
+    beat = c.post(f"/watch/lease/{r['lease_id']}/beat/", {"position": "3"}).json()
+    assert beat["token"]
+    # bob cannot beat or stop alice's lease
+    assert _client(world.bob.user).post(f"/watch/lease/{r['lease_id']}/beat/").status_code == 404
+    stop = c.post(f"/watch/lease/{r['lease_id']}/stop/", HTTP_ACCEPT="application/json")
+    assert stop.json()["position"] == 3
+    assert anon.get(r["src"]).status_code == 403  # replayed after the stop
+
+
+def test_expired_token_refused(world, film):
+    c = _client(world.alice.user)
+    r = c.post(f"/watch/{film.pk}/start/").json()
+    old = delivery.make_token(world.alice.pk, r["lease_id"], 1, now=0)
+    assert Client().get(f"/stream/{old}/master.m3u8").status_code == 403
+
+
+def test_api_play_refusal_lists_screens(world, film):
+    token = issue_api_token(world.bob.user)  # plan1: one screen
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    first = api.post("/api/streaming/play", {"title_id": film.pk}, content_type="application/json")
+    assert first.status_code == 200
+    second = api.post("/api/streaming/play", {"title_id": film.pk}, content_type="application/json")
+    assert second.status_code == 409
+    assert second.json()["playing"][0]["lease_id"] == first.json()["lease_id"]
+    lease = first.json()["lease_id"]
+    hb = api.post(
+        f"/api/streaming/leases/{lease}/heartbeat", {"position": 5}, content_type="application/json"
+    )
+    assert hb.status_code == 200
+    assert api.get("/api/streaming/playing").json()[0]["lease_id"] == lease
+    assert (
+        api.post(f"/api/streaming/leases/{lease}/stop", {}, content_type="application/json").json()[
+            "position"
+        ]
+        == 5
+    )
+    assert api.get("/api/streaming/history").json()[0]["position"] == 5
+    assert Client().post("/api/streaming/play", {"title_id": film.pk}).status_code == 401
+
+
+def test_pair_a_tv_then_remove_it(world, film):
+    started = pairing.begin(kind="tv", name="Living room TV")
+    assert pairing.collect(started["device_code"])["error"] == "authorization_pending"
+    assert pairing.collect(started["device_code"])["error"] == "slow_down"
+    page = _client(world.alice.user)
+    r = page.post("/account/devices/", {"code": started["user_code"].lower().replace("-", "")})
+    assert b"is paired" in r.content
+    got = pairing.collect(started["device_code"])
+    tv = Client(HTTP_AUTHORIZATION=f"Bearer {got['access_token']}")
+    assert (
+        tv.post(
+            "/api/streaming/play",
+            {"title_id": film.pk, "device_id": got["device_id"]},
+            content_type="application/json",
+        ).status_code
+        == 200
+    )
+    with pytest.raises(DomainError, match="already"):
+        pairing.collect(started["device_code"])  # the token is given once
+    device = Device.objects.get(pk=got["device_id"])
+    assert device.member_id == world.alice.pk
+    page.post("/account/devices/", {"do": "remove", "device": device.pk})
+    assert tv.get("/api/streaming/playing").status_code == 401  # its token no longer works
+    again = Client(HTTP_AUTHORIZATION=f"Bearer {got['access_token']}")
+    assert again.get("/api/streaming/devices").status_code == 401
+
+
+def test_pairing_codes_expire_and_guesses_are_limited(world):
+    started = pairing.begin(kind="console", name="Console")
+    later = clock.now() + dt.timedelta(minutes=11)
+    with clock.frozen(later), pytest.raises(DomainError, match="expired"):
+        pairing.approve(world.alice, started["user_code"])
+    page = _client(world.bob.user)
+    for k in range(10):
+        r = page.post("/account/devices/", {"code": f"BBBB-CC{k:02d}"})
+        assert r.status_code == 404
+    fresh = pairing.begin(kind="tv", name="TV")
+    r = page.post("/account/devices/", {"code": fresh["user_code"]})
+    assert r.status_code == 403 and b"Too many wrong codes" in r.content
+    with pytest.raises(DomainError, match="TV box"):
+        pairing.begin(kind="fridge", name="x")
