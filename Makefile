@@ -8,9 +8,11 @@ DEMO_DIR := var/demo
 DEMO_MEMBERS ?= 2000
 DEMO_SEED ?= 1
 DEMO_DAYS ?= 7
+DEMO_ENCODES ?= 3
+DEMO_VIEWERS ?= 4
 ADDR ?= 127.0.0.1:8000
 
-.PHONY: install demo demo-data test lint format chromium clean
+.PHONY: install demo demo-data test lint format system-packages chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,18 +27,20 @@ install: $(STAMP)
 # with ffmpeg and keeps its leases in a redis-server the tests start.
 SYSTEM_PACKAGES := chromium poppler-utils zbar-tools ffmpeg redis-server
 SYSTEM_COMMANDS := chromium pdftoppm zbarimg ffmpeg redis-server
-chromium:
+system-packages:
 	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
-	  else echo "missing: sudo apt-get install $(SYSTEM_PACKAGES) (browser and label tests need them)"; exit 1; fi; fi
+	  else echo "missing: sudo apt-get install $(SYSTEM_PACKAGES) (the tests and the demo need them)"; exit 1; fi; fi
+chromium: system-packages
 
 # A fresh demo business on SQLite, then the site on $(ADDR).
-demo-data: install
+demo-data: install system-packages
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope migrate
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-data --members $(DEMO_MEMBERS) --seed $(DEMO_SEED) \
 	  --today $$(date -d "-$(DEMO_DAYS) days" +%F)
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-streaming --titles $(DEMO_ENCODES)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope simulate --days $(DEMO_DAYS) \
 	  --start $$(date -d "-$$(($(DEMO_DAYS) - 1)) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-support
@@ -44,7 +48,7 @@ demo-data: install
 
 demo: demo-data
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-logins --addr $(ADDR)
-	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope serve $(ADDR)
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope serve $(ADDR) --viewers $(DEMO_VIEWERS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -54,7 +58,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install chromium
+test: install system-packages
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -141,6 +141,20 @@ def demo_support() -> None:
     )
 
 
+@app.command("demo-streaming")
+def demo_streaming(
+    titles: int = typer.Option(3, help="How many titles to encode (generated masters)."),
+    seconds: int = typer.Option(10, help="Length of each generated master."),
+) -> None:
+    """Encode a few generated masters through the real pipeline so the demo plays (run after
+    `demo-data`, before `simulate`; needs ffmpeg)."""
+    from redenvelope.demo.streaming import seed_streaming
+
+    require_schema()
+    report = seed_streaming(titles=titles, seconds=seconds, console=console)
+    console.print(report.summary())
+
+
 @app.command("demo-logins")
 def demo_logins(addr: str = "127.0.0.1:8000", password: str = "") -> None:
     """Print where to open the demo and a login for each role."""
@@ -169,6 +183,10 @@ def demo_logins(addr: str = "127.0.0.1:8000", password: str = "") -> None:
         table.add_row(role, username, shown, lands_on(role))
     table.add_row("visitor", "—", "—", f"http://{addr}/join/ (test card 4242 4242 4242 4242)")
     console.print(table)
+    from redenvelope.demo.streaming import demo_titles
+
+    for pk, name in demo_titles()[:3]:
+        console.print(f"Watch (as the member): http://{addr}/watch/{pk}/  {name}")
     console.print(f"API docs: http://{addr}/api/docs")
 
 
@@ -579,6 +597,99 @@ def media_encode(
         )
 
 
+@media_app.command("encodes")
+def media_encodes(limit: int = typer.Option(30, help="How many, newest first.")) -> None:
+    """Encodes and their status (ready, failed with its error, encoding)."""
+    from redenvelope.streaming.models import Encode
+
+    table = Table(title="Encodes")
+    for col in ("id", "title", "status", "film", "took", "renditions", "started", "error"):
+        table.add_column(col, overflow="fold")
+    rows = Encode.objects.select_related("title").order_by("-started_at")[:limit]
+    for e in rows:
+        table.add_row(
+            str(e.pk),
+            f"{e.title.name} (#{e.title_id})",
+            e.status,
+            f"{e.duration_s:.0f} s",
+            f"{e.seconds:.1f} s" if e.seconds else "",
+            str(e.renditions.count()),
+            f"{e.started_at:%Y-%m-%d %H:%M}",
+            e.error[:120],
+        )
+    console.print(table)
+
+
+rights_app = typer.Typer(help="License windows: where and when a title may stream.")
+app.add_typer(rights_app, name="rights")
+
+
+@rights_app.command("add")
+def rights_add(
+    title_id: int = typer.Argument(..., help="The title."),
+    territories: str = typer.Option(..., help="ISO 3166-1 codes, e.g. US,CA"),
+    start: str = typer.Option(..., "--from", help="Start (YYYY-MM-DD or an ISO time)"),
+    end: str = typer.Option(None, "--to", help="End, exclusive (none: open-ended)"),
+    kind: str = typer.Option("svod", help="svod | avod | tvod"),
+    ceiling: str = typer.Option("hd", help="sd | hd | uhd: the best picture allowed"),
+    staff: str = typer.Option(..., help="Username of the staff member (audited)"),
+    note: str = typer.Option("", help="Why (the contract, the licensor)"),
+) -> None:
+    """Add a license window; an overlapping one of the same kind is refused and named."""
+    from redenvelope.core.errors import DomainError
+    from redenvelope.rights.actions import add_window
+
+    user, _via = _cli_staff(staff, "operations", "admin")
+    try:
+        w = add_window(
+            title_id,
+            territories=territories,
+            starts_at=start,
+            ends_at=end,
+            kind=kind,
+            ceiling=ceiling,
+            actor=user,
+            note=note,
+        )
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Window {w.pk}: {w}")
+
+
+@rights_app.command("end")
+def rights_end(
+    window_id: int = typer.Argument(..., help="The window."),
+    end: str = typer.Option(..., "--on", help="New end (YYYY-MM-DD or an ISO time)"),
+    staff: str = typer.Option(..., help="Username of the staff member (audited)"),
+    note: str = typer.Option(..., help="Why it ends early"),
+) -> None:
+    """End a window early (a window only shortens)."""
+    from redenvelope.core.errors import DomainError
+    from redenvelope.rights.actions import end_window
+
+    user, _via = _cli_staff(staff, "operations", "admin")
+    try:
+        w = end_window(window_id, ends_at=end, actor=user, note=note)
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Window {w.pk}: {w}")
+
+
+@rights_app.command("expiring")
+def rights_expiring(days: int = typer.Option(90, help="Within this many days.")) -> None:
+    """Windows ending within DAYS, soonest first."""
+    from redenvelope.rights.queries import expiring
+
+    table = Table(title=f"License windows ending within {days} days")
+    for col in ("window", "title", "kind", "territories", "ends"):
+        table.add_column(col)
+    for w in expiring(days):
+        table.add_row(str(w.pk), w.title.name, w.kind, w.territories, f"{w.ends_at:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
 mail_app = typer.Typer(help="The email outbox.")
 app.add_typer(mail_app, name="mail")
 
@@ -851,11 +962,25 @@ def ledger_trial_balance(
 
 
 @app.command()
-def serve(addr: str = typer.Argument("127.0.0.1:8000", help="host:port")) -> None:
+def serve(
+    addr: str = typer.Argument("127.0.0.1:8000", help="host:port"),
+    viewers: int = typer.Option(
+        0, help="Demo: keep this many members' screens playing (with heartbeats) meanwhile."
+    ),
+) -> None:
     """Serve the site for development and demos (production: see README, gunicorn)."""
     from django.core.management import call_command
 
-    call_command("runserver", addr, use_reloader=False)
+    playing = None
+    if viewers > 0:
+        from redenvelope.sim.streaming import Viewers
+
+        playing = Viewers(viewers).start()
+    try:
+        call_command("runserver", addr, use_reloader=False)
+    finally:
+        if playing is not None:
+            playing.stop()
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

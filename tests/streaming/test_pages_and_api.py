@@ -11,7 +11,7 @@ from django.test import Client
 from redenvelope.accounts.actions import issue_api_token
 from redenvelope.core import clock
 from redenvelope.core.errors import DomainError
-from redenvelope.streaming import delivery, pairing
+from redenvelope.streaming import actions, delivery, leases, pairing
 from redenvelope.streaming.models import Device
 
 from .conftest import licensed, ready
@@ -152,3 +152,70 @@ def test_pairing_codes_expire_and_guesses_are_limited(world):
     assert r.status_code == 403 and b"Too many wrong codes" in r.content
     with pytest.raises(DomainError, match="TV box"):
         pairing.begin(kind="fridge", name="x")
+
+
+def test_an_agent_removes_a_members_device_and_its_screen_stops(world, film):
+    device = Device.objects.create(
+        member=world.alice, kind=Device.Kind.TV, name="Den TV", registered_at=clock.now()
+    )
+    session = actions.start_playback(world.alice, film.pk, device=device.pk)
+    agent = _client(world.staff["support_agent"])
+    page = agent.get(f"/support/members/{world.alice.pk}/")
+    assert b"Den TV" in page.content and film.name.encode() in page.content
+    # a device of another member through this member's page: refused, nothing removed
+    r = agent.post(f"/support/members/{world.bob.pk}/devices/{device.pk}/remove/", follow=True)
+    assert b"No device" in r.content
+    device.refresh_from_db()
+    assert device.removed_at is None
+    for role in ("warehouse", "finance"):
+        other = _client(world.staff[role])
+        url = f"/support/members/{world.alice.pk}/devices/{device.pk}/remove/"
+        assert other.post(url).status_code == 403
+    r = agent.post(f"/support/members/{world.alice.pk}/devices/{device.pk}/remove/", follow=True)
+    assert b"Device removed" in r.content
+    device.refresh_from_db()
+    assert device.removed_at is not None and device.removed_by
+    assert actions.playing_sessions(world.alice.pk) == []
+    assert session.lease_id not in leases.store().live(world.alice.pk)
+
+
+MASTER = """#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="a",DEFAULT=YES,URI="audio_128k/index.m3u8"
+#EXT-X-STREAM-INF:BANDWIDTH=5640800,RESOLUTION=1920x1080,AUDIO="aud"
+1080p/index.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=3220800,RESOLUTION=1280x720,AUDIO="aud"
+720p/index.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=1680800,RESOLUTION=854x480,AUDIO="aud"
+480p/index.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=580800,RESOLUTION=426x240,AUDIO="aud"
+240p/index.m3u8
+"""
+
+
+def test_an_sd_licence_serves_no_picture_above_480p(world, tmp_path, settings, lease_store):
+    from redenvelope.rights.models import LicenseWindow
+
+    settings.REDENVELOPE = {**settings.REDENVELOPE, "MEDIA_STORAGE_URL": f"file://{tmp_path}"}
+    film = world.films[1]
+    enc = ready(film)
+    for name in ("1080p", "480p", "240p"):
+        (tmp_path / enc.prefix / name).mkdir(parents=True)
+        (tmp_path / enc.prefix / name / "index.m3u8").write_text("#EXTM3U\n")
+    (tmp_path / enc.prefix / "master.m3u8").write_text(MASTER)
+    licensed(film, ceiling="sd")
+    c = _client(world.alice.user)
+    r = c.post(f"/watch/{film.pk}/start/").json()
+    master = Client().get(r["src"]).content.decode()
+    assert "480p/index.m3u8" in master and "240p/index.m3u8" in master
+    assert "1080p" not in master and "720p" not in master and "audio_128k" in master
+    assert Client().get(r["src"].replace("master.m3u8", "1080p/index.m3u8")).status_code == 403
+    assert Client().get(r["src"].replace("master.m3u8", "480p/index.m3u8")).status_code == 200
+    # the heartbeat's renewed token keeps the ceiling
+    beat = c.post(f"/watch/lease/{r['lease_id']}/beat/", {"position": "2"}).json()
+    assert Client().get(f"/stream/{beat['token']}/1080p/index.m3u8").status_code == 403
+    # an HD window: the whole ladder
+    LicenseWindow.objects.filter(title=film).update(ceiling="hd")
+    c.post(f"/watch/lease/{r['lease_id']}/stop/", {"position": "3"})
+    again = c.post(f"/watch/{film.pk}/start/").json()
+    assert "1080p/index.m3u8" in Client().get(again["src"]).content.decode()

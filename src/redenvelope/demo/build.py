@@ -47,12 +47,15 @@ from .sources import SERIES, load_films
 PLANS = [
     ("1-limited", "1 disc, 2 a month", 1, 2, 1, "4.99", 0.08),
     ("1-unlimited", "1 disc at a time", 1, None, 1, "8.99", 0.17),
-    ("2-unlimited", "2 discs at a time", 2, None, 2, "11.99", 0.28),
-    ("3-unlimited", "3 discs at a time", 3, None, 2, "16.99", 0.30),
+    ("2-unlimited", "2 discs at a time", 2, None, 2, "11.99", 0.22),
+    ("3-unlimited", "3 discs at a time", 3, None, 2, "16.99", 0.23),
     ("4-unlimited", "4 discs at a time", 4, None, 4, "23.99", 0.09),
     ("5-unlimited", "5 discs at a time", 5, None, 4, "29.99", 0.04),
     ("6-unlimited", "6 discs at a time", 6, None, 4, "35.99", 0.02),
     ("8-unlimited", "8 discs at a time", 8, None, 4, "47.99", 0.02),
+    ("stream-1", "Streaming, 1 screen", 0, None, 1, "7.99", 0.06),
+    ("stream-4", "Streaming, 4 screens", 0, None, 4, "13.99", 0.04),
+    ("1-discs-only", "1 disc at a time, no streaming", 1, None, 0, "7.99", 0.03),
 ]
 
 STAFF = [
@@ -224,7 +227,16 @@ def build_demo(
         console=console,
         transient=False,
     )
-    phases = ["roles & staff", "geography", "catalog", "copies", "members", "queues", "discs out"]
+    phases = [
+        "roles & staff",
+        "geography",
+        "catalog",
+        "licenses",
+        "copies",
+        "members",
+        "queues",
+        "discs out",
+    ]
     with progress, transaction.atomic():
         task = progress.add_task("building", total=len(phases))
         clock = time.perf_counter()
@@ -272,6 +284,9 @@ def build_demo(
         )
         search.rebuild()  # the search index, in bulk
         done("catalog")
+
+        report.counts["license windows"] = _license_windows(ids, rng, title_ids, popularity, now)
+        done("licenses")
 
         region_share = region_pop / region_pop.sum()
         member_region = rng.choice(len(region_ids), size=members, p=region_share)
@@ -374,6 +389,63 @@ def build_demo(
     report.counts["regions"] = len(region_ids)
     assert report.counts["discs out"] == n_out
     return report
+
+
+def _license_windows(ids: _Ids, rng, title_ids, popularity, now: dt.datetime) -> int:
+    """Streaming rights for most of the catalog: the popular titles mostly, some leaving within
+    90 days, some arriving soon, a few licensed only outside the members' territory (shown as
+    not streamable here) and a few in SD only."""
+    n = len(title_ids)
+    rank = np.argsort(np.argsort(-popularity))  # 0 = most popular
+    p_licensed = np.where(rank < n // 3, 0.85, 0.5)
+    licensed = rng.random(n) < p_licensed
+    kind = rng.choice(
+        ["open", "ends", "leaving", "soon", "abroad"], size=n, p=[0.55, 0.2, 0.1, 0.1, 0.05]
+    )
+    started = rng.integers(30, 3 * 365, n)
+    ends_in = rng.integers(91, 2 * 365, n)
+    leaving_in = rng.integers(3, 90, n)
+    soon_in = rng.integers(2, 60, n)
+    sd = rng.random(n) < 0.05
+    first = ids.start("rights_licensewindow")
+    rows = []
+    for i in np.flatnonzero(licensed):
+        start = now - dt.timedelta(days=int(started[i]))
+        end = None
+        territories = "CA,GB,US"
+        if kind[i] == "ends":
+            end = now + dt.timedelta(days=int(ends_in[i]))
+        elif kind[i] == "leaving":
+            end = now + dt.timedelta(days=int(leaving_in[i]))
+        elif kind[i] == "soon":
+            start = now + dt.timedelta(days=int(soon_in[i]))
+        elif kind[i] == "abroad":
+            territories = "CA,GB"
+        rows.append(
+            (
+                first + len(rows),
+                int(title_ids[i]),
+                "svod",
+                territories,
+                db_timestamp(start),
+                db_timestamp(end) if end else None,
+                "sd" if sd[i] else "hd",
+                db_timestamp(now),
+                "demo catalog",
+            )
+        )
+    columns = [
+        "id",
+        "title_id",
+        "kind",
+        "territories",
+        "starts_at",
+        "ends_at",
+        "ceiling",
+        "created_at",
+        "note",
+    ]
+    return copy_rows("rights_licensewindow", columns, rows)
 
 
 def _geography(ids: _Ids, members: int):

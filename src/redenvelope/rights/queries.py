@@ -38,18 +38,23 @@ def window_now(title_id: int, territory: str, at: dt.datetime | None = None):
     )
 
 
-def window_subquery(title_column: str, territory: str, at: dt.datetime) -> tuple[str, list]:
-    """The same test as `window_now`, as a correlated SQL subquery giving the window's id (or
-    NULL) for the title in `title_column`: for a caller that reads several things at once."""
+def window_subquery(
+    title_column: str, territory: str, at: dt.datetime, select: str = "id"
+) -> tuple[str, list]:
+    """The same test as `window_now`, as a correlated SQL subquery giving the window's `select`
+    column, id or ceiling (or NULL), for the title in `title_column`: for a caller that reads
+    several things at once."""
     from django.db import connection
 
+    if select not in ("id", "ceiling"):
+        raise ValueError(f"bad column {select!r}")
     code = territory.upper()
     if not code.isalpha() or len(code) != 2:
         raise ValueError(f"bad territory {territory!r}")
     when = connection.ops.adapt_datetimefield_value(at)
     kinds = ", ".join(["%s"] * len(STREAM_KINDS))
     sql = (
-        "(SELECT w.id FROM rights_licensewindow w "  # noqa: S608 - placeholders only
+        f"(SELECT w.{select} FROM rights_licensewindow w "  # noqa: S608 - placeholders only
         f"WHERE w.title_id = {title_column} AND w.kind IN ({kinds}) AND w.starts_at <= %s "
         "AND (w.ends_at IS NULL OR w.ends_at > %s) AND (w.territories = %s "
         "OR w.territories LIKE %s OR w.territories LIKE %s OR w.territories LIKE %s) "

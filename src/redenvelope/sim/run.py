@@ -2,7 +2,7 @@
 uses. Members watch their discs for a few days and mail them back (taking the mail's time from
 their region to the nearest DC); returns are checked in; a share of discs is lost in the mail or
 comes back broken; overdue discs become lost; saved titles are released; the day's dispatch runs;
-members whose billing day it is get their statements.
+members whose billing day it is get their statements; streaming members watch in the evening.
 
 Everything is decided from the seed and the records (a pseudo-random number per shipment), so the
 same database and seed simulate the same days.
@@ -29,6 +29,7 @@ from redenvelope.fulfillment.models import DispatchRun, Shipment
 from redenvelope.inventory.models import Transit
 from redenvelope.queues.actions import release_saved_titles
 
+from . import streaming as sim_streaming
 from . import support as sim_support
 
 
@@ -41,12 +42,14 @@ class DayReport:
     next_day_share: float
     lost: int
     damaged: int
+    streams: int = 0
+    hours_streamed: float = 0.0
 
     def line(self) -> str:
         return (
             f"{self.day}  shipped {self.shipped:6,}  returned {self.returned:6,}  "
             f"top-3 {100 * self.top3_share:5.1f}%  next-day {100 * self.next_day_share:5.1f}%"
-            f"  lost {self.lost:4,}  damaged {self.damaged:4,}"
+            f"  lost {self.lost:4,}  damaged {self.damaged:4,}  streams {self.streams:5,}"
         )
 
 
@@ -91,6 +94,7 @@ def simulate(
             _fix_cards(day, seed)
             daily_billing(day)
             sim_support.day(day, seed, rates)
+        watched = sim_streaming.day(day, seed)
         f = run.figures
         report = DayReport(
             day,
@@ -100,6 +104,8 @@ def simulate(
             f.get("next_day_share", 0.0),
             lost,
             damaged,
+            watched["started"],
+            watched["seconds"] / 3600,
         )
         reports.append(report)
         if on_day:

@@ -14,6 +14,7 @@ from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError, Forbidden, NotFound
 from redenvelope.membership.models import Member, MemberStatus
 from redenvelope.rights import queries as rights
+from redenvelope.rights.models import CEILING_HEIGHT
 
 from . import leases
 from .models import Device, Encode, Session, WatchPosition
@@ -48,15 +49,18 @@ def ready_encode(title_id: int) -> Encode | None:
     )
 
 
-def _start_context(member: Member, title_id: int) -> tuple[int | None, float, float]:
+def _start_context(member: Member, title_id: int) -> tuple[str | None, int | None, float]:
     """What a start must know, in one statement (a start is on the player's path): the title's
-    licence window for the member now, its newest ready encode (id, length), where the member
-    stopped in it. NotFound for an unknown title."""
+    licence window for the member now (its format ceiling), its newest ready encode, where the
+    member stopped in it. NotFound for an unknown title."""
     from django.db import connection
 
-    window_sql, window_params = rights.window_subquery("t.id", member.territory, clock.now())
+    now = clock.now()
+    ceiling_sql, ceiling_params = rights.window_subquery(
+        "t.id", member.territory, now, select="ceiling"
+    )
     sql = (
-        f"SELECT t.id, {window_sql}, e.id, e.duration_s, "  # noqa: S608 - placeholders only
+        f"SELECT t.id, {ceiling_sql}, e.id, "  # noqa: S608 - placeholders only
         "(SELECT p.position_s FROM streaming_watchposition p WHERE p.member_id = %s "
         "AND p.title_id = t.id AND p.finished = %s) "
         "FROM catalog_title t LEFT JOIN streaming_encode e ON e.id = ("
@@ -64,16 +68,17 @@ def _start_context(member: Member, title_id: int) -> tuple[int | None, float, fl
         "ORDER BY e2.finished_at DESC, e2.id DESC LIMIT 1) WHERE t.id = %s"
     )
     with connection.cursor() as cur:
-        cur.execute(sql, [*window_params, member.pk, False, Encode.Status.READY, title_id])
+        cur.execute(sql, [*ceiling_params, member.pk, False, Encode.Status.READY, title_id])
         row = cur.fetchone()
     if row is None:
         raise NotFound(f"No title {title_id}.", code="unknown_title")
-    _, window_id, encode_id, _duration, position = row
-    return window_id, encode_id, position or 0.0
+    _, ceiling, encode_id, position = row
+    return ceiling, encode_id, position or 0.0
 
 
-def _may_stream(member: Member, title_id: int) -> tuple[int, float]:
-    """The encode to play and where to start, or why not."""
+def _may_stream(member: Member, title_id: int) -> tuple[int, float, int]:
+    """The encode to play, where to start and the tallest picture the licence allows, or why
+    not."""
     if member.status not in STREAMING_STATUSES:
         raise Forbidden(
             f"A {member.get_status_display().lower()} membership cannot stream; "
@@ -87,14 +92,14 @@ def _may_stream(member: Member, title_id: int) -> tuple[int, float]:
             f"The {member.plan.name} plan is discs only; a plan with screens streams.",
             code="no_screens",
         )
-    window_id, encode_id, position = _start_context(member, title_id)
-    if window_id is None:
+    ceiling, encode_id, position = _start_context(member, title_id)
+    if ceiling is None:
         raise Forbidden(
             "This title is not licensed to stream in your country now.", code="not_licensed"
         )
     if encode_id is None:
         raise Conflict("This title has no playable version yet.", code="not_encoded")
-    return encode_id, position
+    return encode_id, position, CEILING_HEIGHT[ceiling]
 
 
 def _device(member: Member, device) -> Device | None:
@@ -124,7 +129,7 @@ def start_playback(member: Member, title_id: int, *, device=None, device_name: s
         title_id = int(title_id)
     except (TypeError, ValueError):
         raise NotFound(f"No title {title_id!r}.", code="unknown_title") from None
-    encode_id, pos = _may_stream(member, title_id)
+    encode_id, pos, max_height = _may_stream(member, title_id)
     dev = _device(member, device)
     lease_id = uuid.uuid4().hex
     store = leases.store()
@@ -146,6 +151,7 @@ def start_playback(member: Member, title_id: int, *, device=None, device_name: s
                 device=dev,
                 device_name=(dev.name if dev else device_name or "Web browser")[:80],
                 encode_id=encode_id,
+                max_height=max_height,
                 started_at=now,
                 start_position_s=pos,
                 position_s=pos,

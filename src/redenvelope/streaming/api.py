@@ -130,7 +130,7 @@ def play(request, body: PlayIn):
                 "playing": [_screen(s) for s in exc.playing],
             },
         )
-    token = delivery.make_token(member.pk, session.lease_id, session.encode_id)
+    token = delivery.token_for(session)
     captions = Encode.objects.filter(pk=session.encode_id, has_captions=True).exists()
     return {
         "lease_id": session.lease_id,
@@ -148,7 +148,7 @@ def heartbeat(request, lease_id: str, body: BeatIn):
     member = signed_in_member(request)
     actions.heartbeat(member, lease_id, body.position)
     session = actions.session_of(member, lease_id)
-    return {"token": delivery.make_token(member.pk, lease_id, session.encode_id)}
+    return {"token": delivery.token_for(session)}
 
 
 @router.post("/leases/{lease_id}/stop", response={200: StopOut, **ERRORS})

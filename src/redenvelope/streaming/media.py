@@ -332,8 +332,16 @@ def encode_title(title_id: int, master, *, captions=None, console=None) -> Encod
     return enc
 
 
-def make_test_master(path: Path, *, seconds: int = 10, height: int = 1080) -> Path:
-    """A generated master (ffmpeg's test picture and a tone) for the demo, tests and bench."""
+TEST_PICTURES = ("testsrc2", "smptehdbars", "testsrc", "rgbtestsrc")
+
+
+def make_test_master(
+    path: Path, *, seconds: int = 10, height: int = 1080, picture: str = "testsrc2", tone: int = 440
+) -> Path:
+    """A generated master (one of ffmpeg's test pictures and a tone) for the demo, tests and
+    bench."""
+    if picture not in TEST_PICTURES:
+        raise DomainError(f"Unknown test picture {picture!r} ({', '.join(TEST_PICTURES)}).")
     width = height * 16 // 9
     subprocess.run(
         [
@@ -346,11 +354,11 @@ def make_test_master(path: Path, *, seconds: int = 10, height: int = 1080) -> Pa
             "-f",
             "lavfi",
             "-i",
-            f"testsrc2=size={width}x{height}:rate=24:duration={seconds}",
+            f"{picture}=size={width}x{height}:rate=24:duration={seconds}",
             "-f",
             "lavfi",
             "-i",
-            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+            f"sine=frequency={int(tone)}:sample_rate=48000:duration={seconds}",
             "-c:v",
             "libx264",
             "-preset",

@@ -175,6 +175,9 @@ class Session(models.Model):
     end_reason = models.CharField(max_length=12, blank=True, default="")  # stopped | expired
     start_position_s = models.FloatField(default=0)
     position_s = models.FloatField(default=0)
+    # The tallest picture the licence window allowed at start (its format ceiling): renditions
+    # above it are left out of the master playlist and refused.
+    max_height = models.PositiveSmallIntegerField(default=1080)
 
     class Meta:
         ordering = ["-started_at"]

@@ -69,7 +69,7 @@ def start(request: HttpRequest, title_id: int) -> JsonResponse:
         )
     except DomainError as exc:
         return _error(exc)
-    token = delivery.make_token(member.pk, session.lease_id, session.encode_id)
+    token = delivery.token_for(session)
     encode = Encode.objects.get(pk=session.encode_id)
     return JsonResponse(
         {
@@ -92,7 +92,7 @@ def beat(request: HttpRequest, lease_id: str) -> JsonResponse:
         session = actions.session_of(member, lease_id)
     except DomainError as exc:
         return _error(exc)
-    return JsonResponse({"token": delivery.make_token(member.pk, lease_id, session.encode_id)})
+    return JsonResponse({"token": delivery.token_for(session)})
 
 
 @member_required
@@ -112,9 +112,11 @@ def stop(request: HttpRequest, lease_id: str) -> HttpResponse:
 def media(request: HttpRequest, token: str, path: str) -> HttpResponse:
     """A file of an encode, for the holder of a live lease's signed token."""
     try:
-        member_id, lease_id, encode_id = delivery.read_token(token)
+        member_id, lease_id, encode_id, max_height = delivery.read_token(token)
         if lease_id not in leases.store().live(member_id):
             raise Forbidden("This playback has ended; start again.", code="lease_gone")
+        if not delivery.allowed_path(path, max_height):
+            raise Forbidden("This picture is above what the licence allows.", code="ceiling")
     except DomainError as exc:
         return HttpResponse(exc.message, status=exc.status_code, content_type="text/plain")
     prefix = Encode.objects.filter(pk=encode_id, status="ready").values_list("prefix", flat=True)
@@ -124,7 +126,16 @@ def media(request: HttpRequest, token: str, path: str) -> HttpResponse:
     storage = media_storage()
     key = f"{prefix}/{path}"
     try:
-        if storage.kind == "file":
+        if path == "master.m3u8":  # the ladder, less what the licence does not allow
+            body = storage.open(key)
+            try:
+                text = body.read().decode()
+            finally:
+                body.close()
+            response = HttpResponse(
+                delivery.master_within(text, max_height), content_type=content_type(key)
+            )
+        elif storage.kind == "file":
             if not storage.path(key).is_file():
                 raise FileNotFoundError(key)
             response = FileResponse(storage.open(key), content_type=content_type(key))

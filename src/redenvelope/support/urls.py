@@ -8,6 +8,11 @@ urlpatterns = [
     path("support/members/<int:member_id>/", views.member, name="support_member"),
     path("support/members/<int:member_id>/cases/", views.open_case, name="support_open_case"),
     path("support/members/<int:member_id>/close/", views.close_member, name="support_close"),
+    path(
+        "support/members/<int:member_id>/devices/<int:device_id>/remove/",
+        views.remove_device,
+        name="support_remove_device",
+    ),
     path("support/cases/<int:case_id>/", views.case, name="support_case"),
     path("support/cases/<int:case_id>/do/", views.case_do, name="support_case_do"),
     path("support/approvals/", views.approvals, name="support_approvals"),

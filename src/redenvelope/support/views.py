@@ -15,6 +15,8 @@ from redenvelope.billing.models import Fee, Statement
 from redenvelope.core.errors import DomainError
 from redenvelope.membership.decorators import member_required
 from redenvelope.membership.models import Member
+from redenvelope.streaming import actions as streaming_actions
+from redenvelope.streaming import queries as streaming_queries
 
 from . import actions, queries
 from .models import (
@@ -89,9 +91,27 @@ def member(request: HttpRequest, member_id: int) -> HttpResponse:
             "call": Call.objects.filter(pk=request.GET.get("call") or 0, member=m).first(),
             "given": actions.given_this_quarter(m.pk),
             "is_lead": has_role(request.user, *LEADS),
+            "devices": streaming_queries.devices_of(m.pk),
+            "playing": streaming_actions.playing_sessions(m.pk),
         }
     )
     return render(request, "support/member.html", ctx)
+
+
+@require_POST
+@role_required(*AGENTS)
+def remove_device(request: HttpRequest, member_id: int, device_id: int) -> HttpResponse:
+    """An agent removes a member's device (lost, sold, shared): its token stops working."""
+    m = get_object_or_404(Member, pk=member_id)
+    _try(
+        request,
+        "Device removed; it is signed out and its screen stopped.",
+        streaming_actions.remove_device,
+        device_id,
+        actor=request.user,
+        member=m,
+    )
+    return redirect("support_member", member_id=m.pk)
 
 
 @require_POST
