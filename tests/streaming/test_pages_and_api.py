@@ -112,13 +112,26 @@ def test_api_play_refusal_lists_screens(world, film):
 
 
 def test_pair_a_tv_then_remove_it(world, film):
-    started = pairing.begin(kind="tv", name="Living room TV")
-    assert pairing.collect(started["device_code"])["error"] == "authorization_pending"
-    assert pairing.collect(started["device_code"])["error"] == "slow_down"
+    box = Client()  # the TV, before it has a token: the device flow's two public calls
+    started = box.post(
+        "/api/streaming/devices/pair",
+        {"kind": "tv", "name": "Living room TV"},
+        content_type="application/json",
+    ).json()
+
+    def poll():
+        return box.post(
+            "/api/streaming/devices/pair/token",
+            {"device_code": started["device_code"]},
+            content_type="application/json",
+        ).json()
+
+    assert poll()["error"] == "authorization_pending"
+    assert poll()["error"] == "slow_down"
     page = _client(world.alice.user)
     r = page.post("/account/devices/", {"code": started["user_code"].lower().replace("-", "")})
     assert b"is paired" in r.content
-    got = pairing.collect(started["device_code"])
+    got = poll()
     tv = Client(HTTP_AUTHORIZATION=f"Bearer {got['access_token']}")
     assert (
         tv.post(
@@ -219,3 +232,59 @@ def test_an_sd_licence_serves_no_picture_above_480p(world, tmp_path, settings, l
     c.post(f"/watch/lease/{r['lease_id']}/stop/", {"position": "3"})
     again = c.post(f"/watch/{film.pk}/start/").json()
     assert "1080p/index.m3u8" in Client().get(again["src"]).content.decode()
+
+
+PUBLIC = {"/api/streaming/devices/pair", "/api/streaming/devices/pair/token"}
+
+
+def _calls(schema, prefix):
+    for path, ops in schema["paths"].items():
+        if path.startswith(prefix):
+            for method in ops:
+                url = path
+                for name in ("lease_id", "device_id"):
+                    url = url.replace("{" + name + "}", "1")
+                yield path, method, url
+
+
+def test_every_streaming_endpoint_checks_who_calls(world):
+    """Read from the OpenAPI schema, so a new endpoint is covered the day it is added: nobody
+    signed in gets 401, staff get 403 (streaming is the member's), except the two a TV calls
+    before it has a token."""
+    schema = Client().get("/api/openapi.json").json()
+    calls = list(_calls(schema, "/api/streaming"))
+    assert len(calls) >= 10
+    staff = Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(world.staff['support_agent'])}")
+
+    def call(client, method, url):
+        if method in ("get", "delete"):
+            return getattr(client, method)(url)
+        return getattr(client, method)(url, data="{}", content_type="application/json")
+
+    for path, method, url in calls:
+        anon, as_staff = call(Client(), method, url), call(staff, method, url)
+        if path in PUBLIC:
+            assert anon.status_code in (200, 400, 422), (path, anon.status_code)
+            continue
+        assert anon.status_code == 401, (method, path, anon.status_code)
+        assert as_staff.status_code in (403, 422), (method, path, as_staff.status_code)
+
+
+def test_another_members_lease_and_device_are_not_found(world, film):
+    alice = Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(world.alice.user)}")
+    bob = Client(HTTP_AUTHORIZATION=f"Bearer {issue_api_token(world.bob.user)}")
+    played = alice.post(
+        "/api/streaming/play", {"title_id": film.pk}, content_type="application/json"
+    ).json()
+    lease = played["lease_id"]
+    for url in (f"/api/streaming/leases/{lease}/heartbeat", f"/api/streaming/leases/{lease}/stop"):
+        r = bob.post(url, {"position": 5}, content_type="application/json")
+        assert r.status_code == 404, url
+    device = Device.objects.create(
+        member=world.alice, kind=Device.Kind.PHONE, name="Alice's phone", registered_at=clock.now()
+    )
+    assert bob.delete(f"/api/streaming/devices/{device.pk}").status_code == 404
+    assert bob.get("/api/streaming/playing").json() == []
+    assert [s["lease_id"] for s in alice.get("/api/streaming/playing").json()] == [lease]
+    device.refresh_from_db()
+    assert device.removed_at is None

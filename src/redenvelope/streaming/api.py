@@ -186,7 +186,7 @@ def devices(request):
     return list(queries.devices_of(member.pk))
 
 
-@router.delete("/devices/{device_id}", response={204: None, **ERRORS})
+@router.delete("/devices/{int:device_id}", response={204: None, **ERRORS})
 def remove_device(request, device_id: int):
     member = signed_in_member(request)
     if not Device.objects.filter(pk=device_id, member_id=member.pk).exists():
