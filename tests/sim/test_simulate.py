@@ -12,7 +12,7 @@ DAY = dt.date(2026, 10, 1)
 
 @pytest.mark.django_db
 def test_a_month_runs_cleanly():
-    build_demo(members=150, seed=11, n_films=120, catalog="synthetic", today=DAY)
+    build_demo(members=200, seed=11, n_films=120, catalog="synthetic", today=DAY)
     reports = simulate(
         30, start=DAY + dt.timedelta(days=1), seed=3, loss_rate=0.02, damage_rate=0.03
     )
