@@ -31,6 +31,7 @@ from redenvelope.queues.actions import release_saved_titles
 
 from . import streaming as sim_streaming
 from . import support as sim_support
+from .mix import uniform as _u
 
 
 @dataclass
@@ -51,17 +52,6 @@ class DayReport:
             f"top-3 {100 * self.top3_share:5.1f}%  next-day {100 * self.next_day_share:5.1f}%"
             f"  lost {self.lost:4,}  damaged {self.damaged:4,}  streams {self.streams:5,}"
         )
-
-
-def _u(ids: np.ndarray, salt: int, seed: int) -> np.ndarray:
-    """A reproducible number in [0, 1) per id (splitmix-style mixing)."""
-    x = ids.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(
-        salt * 0xBF58476D + seed * 0x94D049BB
-    )
-    x ^= x >> np.uint64(31)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(29)
-    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 def simulate(

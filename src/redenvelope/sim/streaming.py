@@ -23,13 +23,9 @@ from redenvelope.membership.models import Member
 from redenvelope.streaming import actions
 from redenvelope.streaming.models import Encode, Session
 
+from .mix import uniform as _u
+
 DEVICES = ("Web browser", "Phone", "TV box", "Console", "Tablet")
-
-
-def _u(ids: np.ndarray, salt: int, seed: int) -> np.ndarray:
-    from .run import _u as mix
-
-    return mix(ids, salt, seed)
 
 
 def _titles() -> list[tuple[int, float]]:

@@ -127,7 +127,7 @@ def collect(device_code: str) -> dict:
     """The device's poll: pending, slow down, expired, or its token (given once)."""
     now = clock.now()
     row = (
-        PairingCode.objects.select_for_update()
+        PairingCode.objects.select_for_update(of=("self",))  # PostgreSQL: not the nullable joins
         .filter(device_code_sha256=_sha(device_code or ""))
         .select_related("device", "member__user")
         .first()
