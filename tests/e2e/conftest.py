@@ -3,6 +3,8 @@ import shutil
 
 import pytest
 
+from tests.e2e.helpers import close_and_settle
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -41,4 +43,4 @@ def page(browser):
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
-    context.close()
+    close_and_settle(context)

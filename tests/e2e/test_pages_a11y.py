@@ -10,6 +10,7 @@ import pytest
 from redenvelope.fulfillment.actions import scan_return, ship_copy
 from redenvelope.queues import actions as queues
 from redenvelope.ratings.actions import rate_title
+from tests.e2e.helpers import close_and_settle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -86,7 +87,7 @@ def _check(browser, base, pages, world, login=False, who="alice@example.com", la
                 if wide > 0:
                     too_wide[name] = wide
                 page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        context.close()
+        close_and_settle(context)
     assert not found, "axe-core violations:\n" + "\n".join(
         f"{k}: {v}" for k, vs in found.items() for v in vs
     )

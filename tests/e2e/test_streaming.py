@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from redenvelope.streaming import media
 from redenvelope.streaming.models import Session
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import close_and_settle, sign_in
 from tests.streaming.conftest import licensed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -72,5 +72,4 @@ def test_play_through_hls_js_within_the_plans_screens(
 
     assert Session.objects.filter(member=world.bob).count() == 2
     assert not [e for e in errors if "Content Security" in e], errors
-    for p in (first, second):
-        p.context.close()  # no heartbeat after the test's database is gone
+    close_and_settle(first.context, second.context)  # nothing in flight when the database goes
