@@ -44,6 +44,7 @@ demo-data: install system-packages
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope simulate --days $(DEMO_DAYS) \
 	  --start $$(date -d "-$$(($(DEMO_DAYS) - 1)) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-support
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope recs train
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope check
 
 demo: demo-data

@@ -68,6 +68,7 @@ from redenvelope.membership.api import router as account_router  # noqa: E402
 from redenvelope.queues.api import router as queue_router  # noqa: E402
 from redenvelope.queues.api import saved_router  # noqa: E402
 from redenvelope.ratings.api import router as ratings_router  # noqa: E402
+from redenvelope.recommendations.api import router as recs_router  # noqa: E402
 from redenvelope.streaming.api import router as streaming_router  # noqa: E402
 from redenvelope.support.api import router as support_router  # noqa: E402
 
@@ -80,3 +81,4 @@ api.add_router("/join", join_router)
 api.add_router("/account", account_router)
 api.add_router("/support", support_router)
 api.add_router("/streaming", streaming_router)
+api.add_router("/recommendations", recs_router)

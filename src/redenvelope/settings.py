@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "redenvelope.streaming",
     "redenvelope.billing",
     "redenvelope.support",
+    "redenvelope.recommendations",
     "redenvelope.web",
     # After the site, so web/templates/ninja/swagger.html (with lang) wins; in INSTALLED_APPS
     # so /api/docs serves its bundled Swagger UI from here (not from a CDN the CSP refuses).
@@ -226,6 +227,11 @@ REDENVELOPE = {
     "MEDIA_STORAGE_URL": os.environ.get("MEDIA_STORAGE_URL", f"file://{DATA_DIR / 'media'}"),
     # Members' territory (ISO 3166-1) for license windows: every member is in it for now.
     "TERRITORY": os.environ.get("TERRITORY", "US"),
+    # Recommendations (docs/operations.md, "Recommendations"): trained models are kept here,
+    # one file per version; the nightly retrain runs at RECS_TRAIN_HOUR (server time).
+    "RECS_DIR": os.environ.get("RECS_DIR", str(DATA_DIR / "recs")),
+    "RECS_TRAIN_HOUR": int(os.environ.get("RECS_TRAIN_HOUR", 5)),
+    "RECS_KEEP_VERSIONS": int(os.environ.get("RECS_KEEP_VERSIONS", 5)),
     # Customer service (docs/operations.md, "Customer service").
     "SUPPORT_EMAIL": os.environ.get("SUPPORT_EMAIL", "support@redenvelope.example"),
     "SUPPORT_ALERTS_EMAIL": os.environ.get("SUPPORT_ALERTS_EMAIL", ""),

@@ -90,6 +90,7 @@ urlpatterns = [
     ),
     path("", include("redenvelope.support.urls")),
     path("", include("redenvelope.streaming.urls")),
+    path("", include("redenvelope.recommendations.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]

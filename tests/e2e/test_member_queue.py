@@ -39,7 +39,8 @@ def test_member_logs_in_and_reorders_queue(live_server, world, page):
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill("correct-horse-battery")
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/queue/")
+    page.wait_for_url("**/for-you/")  # a member's home: their picks
+    page.goto(f"{live_server.url}/queue/")
     assert order_on_page(page) == ["Film 0", "Film 1", "Film 2", "Film 3"]
 
     # "Top" moves Film 2 up without a page load (htmx swaps the queue in place).

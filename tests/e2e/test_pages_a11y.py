@@ -32,6 +32,7 @@ PUBLIC = [
     ("help-center", "/help/?q=disc"),
 ]
 MEMBER = [
+    ("for-you", "/for-you/"),
     ("queue", "/queue/"),
     ("history", "/history/"),
     ("ratings", "/ratings/"),
@@ -56,7 +57,7 @@ def _violations(page) -> list[str]:
     ]
 
 
-def _check(browser, base, pages, world, login=False, who="alice@example.com", lands="**/queue/"):
+def _check(browser, base, pages, world, login=False, who="alice@example.com", lands="**/for-you/"):
     found, too_wide = {}, {}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for width, height in ((1280, 900), (375, 812)):

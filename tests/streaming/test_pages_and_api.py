@@ -11,7 +11,7 @@ from django.test import Client
 from redenvelope.accounts.actions import issue_api_token
 from redenvelope.core import clock
 from redenvelope.core.errors import DomainError
-from redenvelope.streaming import actions, delivery, leases, pairing
+from redenvelope.streaming import actions, delivery, leases
 from redenvelope.streaming.models import Device
 
 from .conftest import licensed, ready
@@ -142,7 +142,7 @@ def test_pair_a_tv_then_remove_it(world, film):
         == 200
     )
     with pytest.raises(DomainError, match="already"):
-        pairing.collect(started["device_code"])  # the token is given once
+        actions.collect_pairing(started["device_code"])  # the token is given once
     device = Device.objects.get(pk=got["device_id"])
     assert device.member_id == world.alice.pk
     page.post("/account/devices/", {"do": "remove", "device": device.pk})
@@ -152,19 +152,19 @@ def test_pair_a_tv_then_remove_it(world, film):
 
 
 def test_pairing_codes_expire_and_guesses_are_limited(world):
-    started = pairing.begin(kind="console", name="Console")
+    started = actions.begin_pairing(kind="console", name="Console")
     later = clock.now() + dt.timedelta(minutes=11)
     with clock.frozen(later), pytest.raises(DomainError, match="expired"):
-        pairing.approve(world.alice, started["user_code"])
+        actions.approve_pairing(world.alice, started["user_code"])
     page = _client(world.bob.user)
     for k in range(10):
         r = page.post("/account/devices/", {"code": f"BBBB-CC{k:02d}"})
         assert r.status_code == 404
-    fresh = pairing.begin(kind="tv", name="TV")
+    fresh = actions.begin_pairing(kind="tv", name="TV")
     r = page.post("/account/devices/", {"code": fresh["user_code"]})
     assert r.status_code == 403 and b"Too many wrong codes" in r.content
     with pytest.raises(DomainError, match="TV box"):
-        pairing.begin(kind="fridge", name="x")
+        actions.begin_pairing(kind="fridge", name="x")
 
 
 def test_an_agent_removes_a_members_device_and_its_screen_stops(world, film):

@@ -87,6 +87,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "fulfillment.view_dispatchrun",
         "fulfillment.view_incident",
         "fulfillment.add_incident",
+        "recommendations.view_modelversion",
+        "recommendations.view_livechange",
     ],
     Role.ADMIN: [],  # superuser
 }

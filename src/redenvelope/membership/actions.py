@@ -467,3 +467,25 @@ def set_status(member: Member, status: str, *, actor=None, reason: str = "") -> 
     _log(member, "status_changed", actor, old=old, new=status, reason=reason)
     member.refresh_from_db()
     return member
+
+
+@transaction.atomic
+def set_favourite_genres(member: Member, slugs, *, actor=None) -> Member:
+    """The genres a member says they like (recommendations start from them before the member
+    has rated or rented anything). Unknown genres are refused; none is fine."""
+    from redenvelope.catalog.models import Genre
+
+    wanted = sorted({str(s).strip() for s in (slugs or ()) if str(s).strip()})
+    known = set(Genre.objects.filter(slug__in=wanted).values_list("slug", flat=True))
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        raise DomainError(f"Unknown genre: {', '.join(unknown)}.", code="unknown_genre")
+    value = ",".join(wanted)
+    if len(value) > Member._meta.get_field("favourite_genres").max_length:
+        raise DomainError("Too many genres: choose fewer.", code="too_many_genres")
+    member = _locked(member)
+    if member.favourite_genres != value:
+        Member.objects.filter(pk=member.pk).update(favourite_genres=value)
+        _log(member, "favourite_genres", actor, genres=wanted)
+        member.refresh_from_db()
+    return member

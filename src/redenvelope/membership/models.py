@@ -132,6 +132,14 @@ class Member(models.Model):
     # ends (`end_memberships`, a write-off's included; `check` proves it: `billed_until`).
     billed_until = models.DateField(null=True, blank=True, editable=False)
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    favourite_genres = models.CharField(
+        max_length=400,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Genre slugs the member said they like (recommendations' cold start), "
+        "comma-separated.",
+    )
     muted_emails = models.CharField(
         max_length=200,
         blank=True,

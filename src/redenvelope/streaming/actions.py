@@ -4,20 +4,23 @@ step; its records are written the same way, through `media.encode_title`.)"""
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 import uuid
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from redenvelope.accounts.models import ApiToken
+from redenvelope.accounts.actions import issue_api_token
+from redenvelope.accounts.models import ApiToken, hash_token
 from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError, Forbidden, NotFound
 from redenvelope.membership.models import Member, MemberStatus
 from redenvelope.rights import queries as rights
 from redenvelope.rights.models import CEILING_HEIGHT
 
-from . import leases
-from .models import Device, Encode, Session, WatchPosition
+from . import leases, pairing
+from .models import Device, Encode, PairingCode, PairingMiss, Session, WatchPosition
 
 STREAMING_STATUSES = (MemberStatus.TRIAL, MemberStatus.ACTIVE)
 FINISHED_WITHIN_S = 120  # stopping this close to the end counts as finished
@@ -310,3 +313,119 @@ def remove_device(device: Device | int, *, actor, member: Member | None = None) 
     for s in Session.objects.filter(device_id=row.pk, ended_at__isnull=True):
         leases.store().stop(row.member_id, s.lease_id)
     return row
+
+
+# ---------------------------------------------------------------- pairing a TV or console
+
+
+def begin_pairing(*, kind: str, name: str) -> dict:
+    """A new pairing: the device code (secret, the device keeps it) and the user code."""
+    if kind not in (Device.Kind.TV, Device.Kind.CONSOLE, Device.Kind.PHONE):
+        raise DomainError("Pairing is for a TV box, a console or a phone.")
+    name = " ".join((name or "").split())[:80]
+    if not name:
+        raise DomainError("Give the device a name (e.g. Living room TV).")
+    device_code = secrets.token_urlsafe(32)
+    now = clock.now()
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                row = PairingCode.objects.create(
+                    device_code_sha256=pairing.sha(device_code),
+                    user_code=pairing.user_code(),
+                    kind=kind,
+                    name=name,
+                    created_at=now,
+                    expires_at=now + pairing.CODE_TTL,
+                )
+            break
+        except IntegrityError:  # a user code still open: draw again
+            continue
+    else:  # pragma: no cover - 20^8 codes
+        raise Conflict("Could not draw a pairing code; try again.")
+    return {
+        "device_code": device_code,
+        "user_code": row.user_code,
+        "verification_uri": "/account/devices/",
+        "expires_in": int(pairing.CODE_TTL.total_seconds()),
+        "interval": pairing.POLL_S,
+    }
+
+
+class _PairingMiss(NotFound):
+    pass
+
+
+def approve_pairing(member: Member, code: str) -> Device:
+    """The member typed the code shown on the TV: the TV becomes one of their devices. A wrong
+    code is counted (and kept) before it is refused."""
+    try:
+        with transaction.atomic():
+            return _approve_pairing(member, code)
+    except _PairingMiss as miss:
+        with transaction.atomic():
+            PairingMiss.objects.create(member_id=member.pk, at=clock.now(), code=(code or "")[:20])
+        raise NotFound(miss.message, code="bad_code") from None
+
+
+def _approve_pairing(member: Member, code: str) -> Device:
+    now = clock.now()
+    Member.objects.select_for_update().filter(pk=member.pk).values_list("pk").first()
+    wrong = PairingMiss.objects.filter(member_id=member.pk, at__gt=now - dt.timedelta(hours=1))
+    if wrong.count() >= pairing.WRONG_PER_HOUR:
+        raise Forbidden(
+            "Too many wrong codes in the last hour. Wait a while, then try the code on the "
+            "screen again.",
+            code="too_many_tries",
+        )
+    row = (
+        PairingCode.objects.select_for_update()
+        .filter(user_code=pairing.normalise(code), approved_at__isnull=True, expires_at__gt=now)
+        .first()
+    )
+    if row is None:
+        raise _PairingMiss(
+            "That code is not one we showed, or it has expired (codes last 10 minutes). "
+            "Check the code on the screen.",
+            code="bad_code",
+        )
+    device = Device.objects.create(
+        member_id=member.pk, kind=row.kind, name=row.name, registered_at=now
+    )
+    row.member_id = member.pk
+    row.device = device
+    row.approved_at = now
+    row.save(update_fields=["member", "device", "approved_at"])
+    return device
+
+
+@transaction.atomic
+def collect_pairing(device_code: str) -> dict:
+    """The device's poll: pending, slow down, expired, or its token (given once)."""
+    now = clock.now()
+    row = (
+        PairingCode.objects.select_for_update(of=("self",))  # PostgreSQL: not the nullable joins
+        .filter(device_code_sha256=pairing.sha(device_code or ""))
+        .select_related("device", "member__user")
+        .first()
+    )
+    if row is None:
+        raise NotFound("Unknown device code.", code="invalid_grant")
+    if row.collected_at is not None:
+        raise Conflict("This pairing was already completed.", code="invalid_grant")
+    if row.approved_at is None:
+        if row.expires_at <= now:
+            raise Conflict("The code expired; start pairing again.", code="expired_token")
+        too_soon = row.last_polled_at and now - row.last_polled_at < dt.timedelta(
+            seconds=pairing.POLL_S
+        )
+        row.last_polled_at = now
+        row.save(update_fields=["last_polled_at"])
+        if too_soon:
+            return {"error": "slow_down", "interval": pairing.POLL_S + 5}
+        return {"error": "authorization_pending", "interval": pairing.POLL_S}
+    token = issue_api_token(row.member.user, name=f"device {row.device_id}: {row.device.name}")
+    Device.objects.filter(pk=row.device_id).update(token_sha256=hash_token(token))
+    row.collected_at = now
+    row.save(update_fields=["collected_at"])
+    return {"access_token": token, "token_type": "Bearer", "device_id": row.device_id}

@@ -12,7 +12,7 @@ from redenvelope.core.errors import NotFound
 from redenvelope.queues.api import ERRORS, ErrorOut
 from redenvelope.queues.api import _member as signed_in_member
 
-from . import actions, delivery, pairing, queries
+from . import actions, delivery, queries
 from .models import Device, Encode
 
 router = Router(tags=["streaming"])
@@ -198,18 +198,18 @@ def remove_device(request, device_id: int):
 @router.post("/devices/pair", auth=None, response={200: PairStartOut, **ERRORS})
 def pair_start(request, body: PairStartIn):
     """A TV or console asks to pair (no sign-in): show `user_code`, poll `/devices/pair/token`."""
-    return pairing.begin(kind=body.kind, name=body.name)
+    return actions.begin_pairing(kind=body.kind, name=body.name)
 
 
 @router.post("/devices/pair/token", auth=None, response={200: PairTokenOut, **ERRORS})
 def pair_token(request, body: PairTokenIn):
     """The device's poll: {error: authorization_pending | slow_down} until the member typed
     the code, then its bearer token, once."""
-    return pairing.collect(body.device_code)
+    return actions.collect_pairing(body.device_code)
 
 
 @router.post("/devices/pair/approve", response={200: DeviceOut, **ERRORS})
 def pair_approve(request, body: PairApproveIn):
     """The member types the code shown on the device (at most 10 wrong codes an hour)."""
     member = signed_in_member(request)
-    return pairing.approve(member, body.user_code)
+    return actions.approve_pairing(member, body.user_code)

@@ -14,7 +14,7 @@ from redenvelope.core.errors import DomainError, Forbidden
 from redenvelope.membership.decorators import member_required
 from redenvelope.rights import queries as rights
 
-from . import actions, delivery, leases, pairing, queries
+from . import actions, delivery, leases, queries
 from .models import Encode
 from .storage import content_type, media_storage
 
@@ -178,7 +178,7 @@ def devices(request: HttpRequest) -> HttpResponse:
                 )
                 note = "Device removed: it can no longer play on your account."
             else:
-                device = pairing.approve(member, request.POST.get("code", ""))
+                device = actions.approve_pairing(member, request.POST.get("code", ""))
                 note = f"{device.name} is paired: it can play on your account now."
         except (DomainError, ValueError) as exc:
             return render(

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from redenvelope.accounts.forms import SignInForm
 from redenvelope.billing import actions as billing
+from redenvelope.catalog.models import Genre
 from redenvelope.core.errors import DomainError
 from redenvelope.membership import actions as membership
 from redenvelope.membership import emails
@@ -75,6 +76,12 @@ def join(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             error, status = exc.message, exc.status_code
         else:
+            chosen = request.POST.getlist("genre")
+            if chosen:
+                try:
+                    membership.set_favourite_genres(member, chosen, actor=member.user)
+                except DomainError as exc:  # a tampered form: the membership stands
+                    messages.error(request, exc.message)
             login(request, member.user, backend="redenvelope.accounts.forms.EmailOrUsernameBackend")
             messages.success(
                 request,
@@ -88,7 +95,14 @@ def join(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/join.html",
-        {"plans": plans, "v": values, "error": error, "next": _safe_next(request, "")},
+        {
+            "plans": plans,
+            "v": values,
+            "error": error,
+            "next": _safe_next(request, ""),
+            "genres": Genre.objects.all(),
+            "chosen": set(request.POST.getlist("genre")),
+        },
         status=status,
     )
 

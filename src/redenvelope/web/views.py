@@ -33,6 +33,7 @@ from redenvelope.queues.queries import queue_of, saved_of
 from redenvelope.ratings import actions as rating_actions
 from redenvelope.ratings.models import RatingSource
 from redenvelope.ratings.queries import average_of, ratings_of, stars_of
+from redenvelope.recommendations import serving as recs
 from redenvelope.rights.queries import availability as stream_availability
 
 
@@ -51,7 +52,7 @@ def home(request: HttpRequest) -> HttpResponse:
             if has_role(request.user, *roles):
                 return redirect(page)
         return redirect("admin:index")
-    return redirect("queue")
+    return redirect("for_you")
 
 
 # The first role that matches picks the page (an admin who also packs discs lands in the admin).
@@ -152,7 +153,9 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
         ).get(title.pk),
         **_marks(member, [title.pk]),
     }
+    ctx["more_like"] = recs.more_like_this(title, member, n=6)
     if member is not None:
+        ctx["predicted"] = recs.predicted_stars(member, [title.pk]).get(title.pk)
         ctx["my_stars"] = ctx["stars"].get(title.pk, 0)
         entry = member.queue_entries.filter(title=title).first()
         ctx["in_queue_rank"] = (
@@ -194,6 +197,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         s.arrives_on = timezone.localdate(s.shipped_at) + dt.timedelta(days=days)
     ctx["at_home"] = at_home
     ctx["stars"] = stars_of(request.member.pk, [e.title_id for e in ctx["entries"]])
+    ctx["add_next"] = recs.top_picks(request.member, n=5).items  # never queued or saved
+    ctx.update(queued=set(), saved=set())
     template = "web/_queue.html" if request.htmx else "web/queue.html"
     return render(request, template, ctx)
 
@@ -263,7 +268,7 @@ def _member_queue_change(request: HttpRequest) -> HttpResponse:
             elif op == "save":
                 messages.success(request, "Saved: it joins your queue on release day.")
     nxt = request.POST.get("next", "")
-    if request.htmx and nxt in ("catalog", "title"):
+    if request.htmx and nxt in ("catalog", "title", "for_you"):
         # The catalog button swaps itself for its new state.
         title = Title.objects.filter(pk=title_id).first() if title_id.isdigit() else None
         ctx = {"t": title, "member": request.member, **_marks(request.member, [title_id])}
@@ -275,6 +280,8 @@ def _member_queue_change(request: HttpRequest) -> HttpResponse:
         return redirect("catalog")
     if nxt == "title" and title_id.isdigit():
         return redirect("title_detail", int(title_id))
+    if nxt == "for_you":
+        return redirect("for_you")
     return redirect("queue")
 
 
