@@ -141,7 +141,7 @@ def train(
     cutoff = cutoff or clock.now()
     _note(progress, "reading signals")
     rat = queries.ratings(cutoff)
-    imp = queries.implicit(cutoff)
+    imp = queries.implicit(cutoff, rat)
     regions = queries.member_regions()
     if imp["member_id"].size == 0:
         raise DomainError(

@@ -37,15 +37,13 @@ def ratings(cutoff: dt.datetime) -> dict:
     )
 
 
-def implicit(cutoff: dt.datetime) -> dict:
+def implicit(cutoff: dt.datetime, stars: dict | None = None) -> dict:
     """Every (member, title, weight) signal up to the cut-off: ratings, rentals, streams (by
-    share watched) and queue entries. A member may have several rows for a title."""
+    share watched) and queue entries. A member may have several rows for a title. `stars`:
+    the ratings already read (`ratings(cutoff)`), not read again."""
     cols = [("member_id", "int64"), ("title_id", "int64"), ("w", "float32")]
-    stars = read_columns(
-        f"SELECT member_id, title_id, stars FROM ratings_rating "  # noqa: S608
-        f"WHERE {_until('rated_at', cutoff)}",
-        [("member_id", "int64"), ("title_id", "int64"), ("stars", "int8")],
-    )
+    if stars is None:
+        stars = ratings(cutoff)
     table = np.zeros(6, np.float32)
     for k, v in STAR_WEIGHT.items():
         table[k] = v
