@@ -702,13 +702,30 @@ def recs_train(
 
     with refused(), console.status("training ...") as status:
         v = train(seed=seed, make_live=live, actor="cli", progress=status.update)
-    _print_versions([v])
+    m = v.metrics
+    parts = [
+        f"v{v.pk} ({v.status}) in {v.seconds:.1f} s on {m['ratings']:,} ratings and "
+        f"{m['signals']:,} signals of {m['members']:,} members"
+    ]
+    if "rmse" in m:
+        parts.append(
+            f"stars: RMSE {m['rmse']:.4f}, MAE {m['mae']:.4f} on {m['held_out']:,} held out"
+        )
+    elif "stars" in m:
+        parts.append(f"stars {m['stars']}")
+    if m.get("ndcg_at_10") is not None:
+        parts.append(
+            f"top picks: hit rate at 10 {m['hit_rate_at_10']:.3f}, NDCG@10 "
+            f"{m['ndcg_at_10']:.3f} (most popular {m['popular_hit_rate_at_10']:.3f}, "
+            f"{m['popular_ndcg_at_10']:.3f}) for {m['members_held']:,} members"
+        )
+    console.print("; ".join(parts))
 
 
 def _print_versions(versions) -> None:
     table = Table(title="Recommendation models")
-    for col in ("version", "status", "trained", "signals up to", "s", "ratings", "RMSE", "MAE",
-                "hit@10", "NDCG@10", "popular NDCG@10"):  # fmt: skip
+    for col in ("version", "status", "trained", "s", "ratings", "RMSE", "MAE", "NDCG@10",
+                "popular NDCG@10"):  # fmt: skip
         table.add_column(col)
 
     def f(v, k, fmt="{:.4f}"):
@@ -717,9 +734,8 @@ def _print_versions(versions) -> None:
 
     for v in versions:
         table.add_row(
-            f"v{v.pk}", v.status, f"{v.created_at:%Y-%m-%d %H:%M}",
-            f"{v.data_cutoff:%Y-%m-%d %H:%M}", f"{v.seconds:.1f}", f(v, "ratings", "{:,}"),
-            f(v, "rmse"), f(v, "mae"), f(v, "hit_rate_at_10"), f(v, "ndcg_at_10"),
+            f"v{v.pk}", v.status, f"{v.created_at:%Y-%m-%d %H:%M}", f"{v.seconds:.1f}",
+            f(v, "ratings", "{:,}"), f(v, "rmse"), f(v, "mae"), f(v, "ndcg_at_10"),
             f(v, "popular_ndcg_at_10"),
         )  # fmt: skip
     console.print(table)

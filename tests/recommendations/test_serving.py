@@ -244,3 +244,25 @@ def test_genres_chosen_at_sign_up_are_kept(world, client):
 
     gina = Member.objects.get(user__email="gina@example.com")
     assert gina.favourite_genres == "comedy,drama"
+
+
+def test_popularity_per_region_and_nationally_with_or_without_regions():
+    import numpy as np
+
+    from redenvelope.recommendations.actions import _popularity
+
+    imp = {
+        "member_id": np.array([1, 1, 2, 2, 3, 3, 3, 4]),
+        "title_id": np.array([10, 11, 10, 12, 10, 11, 11, 13]),
+        "w": np.array([1, 1, 1, 1, 1, 0.6, 0.6, 0.2], np.float32),  # 4's signal is weak
+    }
+    got = _popularity(imp, {"member_id": np.array([3, 1, 2]), "region_id": np.array([8, 7, 7])})
+    assert got["popular"].tolist() == [10, 11, 12] and got["popular_counts"].tolist() == [3, 2, 1]
+    assert got["regions"].tolist() == [7, 8]
+    a, b, c = got["region_indptr"].tolist()
+    assert got["region_titles"][a:b].tolist() == [10, 11, 12]  # members 1 and 2
+    assert got["region_counts"][a:b].tolist() == [2, 1, 1]
+    assert got["region_titles"][b:c].tolist() == [10, 11]
+    empty = np.zeros(0, np.int64)
+    none = _popularity(imp, {"member_id": empty, "region_id": empty})
+    assert none["regions"].size == 0 and none["region_indptr"].tolist() == [0]

@@ -35,36 +35,33 @@ def _note(progress, text: str) -> None:
 def _popularity(imp: dict, regions: dict) -> dict:
     """The titles with most members signalling them (weight at least 0.5), per region and
     nationally: cold start and the blend for members with few signals."""
+    mask = (1 << 32) - 1
     strong = imp["w"] >= 0.5
-    m, t = imp["member_id"][strong], imp["title_id"][strong]
-    key = np.unique(m * (1 << 32) + t)  # one per member and title
-    m, t = key >> 32, key & ((1 << 32) - 1)
-    ids, reg = regions["member_id"], regions["region_id"]
-    order = np.argsort(ids)
-    ids, reg = ids[order], reg[order]
-    pos = np.minimum(np.searchsorted(ids, m), max(ids.size - 1, 0))
-    known = (ids.size > 0) & (ids[pos] == m) if ids.size else np.zeros(m.size, bool)
-    r = np.where(known, reg[pos] if ids.size else 0, -1)
+    key = np.unique(imp["member_id"][strong] * (1 << 32) + imp["title_id"][strong])
+    m, t = key >> 32, key & mask  # one per member and title
     titles, counts = np.unique(t, return_counts=True)
     top = np.argsort(-counts, kind="stable")[:NATIONAL_TOP]
-    rt, rc = np.unique(r[r >= 0] * (1 << 32) + t[r >= 0], return_counts=True)
-    rr, tt = rt >> 32, rt & ((1 << 32) - 1)
-    order = np.lexsort((tt, -rc, rr))
+    order = np.argsort(regions["member_id"], kind="stable")
+    ids, reg = regions["member_id"][order], regions["region_id"][order]
+    r = np.full(m.size, -1, np.int64)
+    if ids.size:
+        pos = np.minimum(np.searchsorted(ids, m), ids.size - 1)
+        r = np.where(ids[pos] == m, reg[pos], -1)
+    known = r >= 0
+    rk, rc = np.unique(r[known] * (1 << 32) + t[known], return_counts=True)
+    rr, tt = rk >> 32, rk & mask
+    order = np.lexsort((tt, -rc, rr))  # by region, most signalled first
     rr, tt, rc = rr[order], tt[order], rc[order]
-    regions_u, starts = np.unique(rr, return_index=True)
-    ends = np.r_[starts[1:], rr.size]
-    keep = np.concatenate(
-        [np.arange(a, min(b, a + REGION_TOP)) for a, b in zip(starts, ends, strict=True)]
-        or [np.zeros(0, np.int64)]
-    ).astype(np.int64)
-    kept_regions = rr[keep]
-    indptr = np.searchsorted(kept_regions, regions_u, side="left")
-    indptr = np.r_[indptr, keep.size].astype(np.int64)
+    first = np.r_[True, rr[1:] != rr[:-1]] if rr.size else np.zeros(0, bool)
+    starts = np.maximum.accumulate(np.where(first, np.arange(rr.size), 0))
+    keep = np.arange(rr.size) - starts < REGION_TOP
+    rr, tt, rc = rr[keep], tt[keep], rc[keep]
+    regions_u = np.unique(rr)
     return {
         "regions": regions_u.astype(np.int64),
-        "region_indptr": indptr,
-        "region_titles": tt[keep].astype(np.int64),
-        "region_counts": rc[keep].astype(np.int64),
+        "region_indptr": np.r_[np.searchsorted(rr, regions_u), rr.size].astype(np.int64),
+        "region_titles": tt.astype(np.int64),
+        "region_counts": rc.astype(np.int64),
         "popular": titles[top].astype(np.int64),
         "popular_counts": counts[top].astype(np.int64),
     }
@@ -75,25 +72,25 @@ def _rank_metrics(imp: dict, seed: int, members: int = 2000) -> tuple[dict, np.n
     train without, and the held-out (member, title) pairs."""
     rng = np.random.default_rng(seed)
     m = imp["member_id"]
-    uniq, first, counts = np.unique(m, return_index=True, return_counts=True)
+    uniq, counts = np.unique(m, return_counts=True)
     eligible = uniq[counts >= 3]
     if eligible.size == 0:
         return {}, np.zeros(m.size, bool)
-    chosen = rng.choice(eligible, size=min(members, eligible.size), replace=False)
-    order = np.argsort(m, kind="stable")
-    start = dict(zip(uniq.tolist(), np.searchsorted(m[order], uniq).tolist(), strict=True))
-    cnt = dict(zip(uniq.tolist(), counts.tolist(), strict=True))
+    chosen = np.sort(rng.choice(eligible, size=min(members, eligible.size), replace=False))
+    rows = np.flatnonzero(np.isin(m, chosen))
+    rows = rows[np.argsort(m[rows], kind="stable")]
+    starts = np.searchsorted(m[rows], chosen)
+    ends = np.searchsorted(m[rows], chosen, side="right")
     out = np.zeros(m.size, bool)
-    for c in chosen.tolist():
-        rows = order[start[c] : start[c] + cnt[c]]
-        out[rng.choice(rows)] = True
-    return {"members": int(chosen.size)}, out
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        out[rows[a + int(rng.integers(0, b - a))]] = True
+    return {"members_held": int(chosen.size)}, out
 
 
 def _evaluate_rank(rank: engine.RankModel, imp: dict, held: np.ndarray, pop: np.ndarray):
     """Hit rate and NDCG at 10 of the held-out signal, for the model and for most popular."""
     col = {int(t): k for k, t in enumerate(rank.titles.tolist())}
-    train = ~held
+    train = ~held & np.isin(imp["member_id"], imp["member_id"][held])  # the sampled members'
     by_member: dict[int, list[tuple[int, float]]] = {}
     for mm, tt, ww in zip(
         imp["member_id"][train], imp["title_id"][train], imp["w"][train], strict=True
@@ -143,6 +140,7 @@ def train(
     rat = queries.ratings(cutoff)
     imp = queries.implicit(cutoff, rat)
     regions = queries.member_regions()
+    read_s = time.perf_counter() - started
     if imp["member_id"].size == 0:
         raise DomainError(
             "Nothing to train on yet: no member has rated, rented, streamed or queued a title.",
@@ -153,6 +151,7 @@ def train(
         "signals": int(imp["w"].size),
         "members": int(np.unique(imp["member_id"]).size),
         "titles": int(np.unique(imp["title_id"]).size),
+        "read_s": round(read_s, 2),
     }
     stars = None
     if rat["stars"].size >= MIN_RATINGS:
@@ -171,6 +170,7 @@ def train(
             )
     else:
         metrics["stars"] = f"not trained: fewer than {MIN_RATINGS} ratings"
+    metrics["stars_s"] = round(time.perf_counter() - started - read_s, 2)
     _note(progress, f"top picks on {imp['w'].size:,} signals")
     pop = _popularity(imp, regions)
     info, held = _rank_metrics(imp, seed)
