@@ -266,3 +266,12 @@ def test_popularity_per_region_and_nationally_with_or_without_regions():
     empty = np.zeros(0, np.int64)
     none = _popularity(imp, {"member_id": empty, "region_id": empty})
     assert none["regions"].size == 0 and none["region_indptr"].tolist() == [0]
+
+
+def test_a_visitor_sees_more_like_this_only_among_released_first_discs(taste):
+    w = taste
+    actions.train()
+    got = {p.title.pk for p in serving.more_like_this(w.films[0], None, n=20)}
+    assert got and w.films[0].pk not in got
+    assert w.unreleased.pk not in got
+    assert not got & {d.pk for d in w.discs if (d.season, d.disc_number) != (1, 1)}

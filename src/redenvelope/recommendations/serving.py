@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.db.models import Q
 
 from redenvelope.catalog.models import Title
 from redenvelope.core import clock
@@ -342,6 +343,13 @@ def more_like_this(title: Title, member: Member | None = None, n: int = 8) -> li
     if member is not None:
         seen = member_signals(member.pk).seen
         ids = eligible(member, [t for t in ids if t not in seen])
+    else:  # a visitor: released titles, a series from its first disc
+        ok = set(
+            Title.objects.filter(pk__in=ids, release_date__lte=clock.today())
+            .filter(Q(series__isnull=True) | Q(season=1, disc_number=1))
+            .values_list("pk", flat=True)
+        )
+        ids = [t for t in ids if t in ok]
     ids = ids[:n]
     titles = _titles(ids)
     items = [Pick(titles[t], reason) for t in ids if t in titles]
