@@ -43,3 +43,20 @@ def eligible_entries(member_id: int, out_titles: Iterable = ()) -> list[QueueEnt
     entries = list(queue_of(member_id))
     ok = eligible_title_ids([_item(e.title) for e in entries], [_item(t) for t in out_titles])
     return [e for e in entries if e.title_id in ok]
+
+
+def queued_and_saved(member_id: int, title_ids) -> dict[str, set[int]]:
+    """Which of these titles the member has in their queue and on their Saved list."""
+    ids = list(title_ids)
+    return {
+        "queued": set(
+            QueueEntry.objects.filter(member_id=member_id, title_id__in=ids).values_list(
+                "title_id", flat=True
+            )
+        ),
+        "saved": set(
+            SavedEntry.objects.filter(member_id=member_id, title_id__in=ids).values_list(
+                "title_id", flat=True
+            )
+        ),
+    }

@@ -19,6 +19,12 @@ QUEUED = 0.5
 STREAMED_FULL = 1.0  # watched at least half; less counts in proportion, at most 0.5
 
 
+def stream_weight(share):
+    """A stream's weight from the share watched (a number or a numpy array)."""
+    share = np.clip(share, 0.0, 1.0)
+    return np.where(share >= 0.5, STREAMED_FULL, 0.1 + share * 0.8)
+
+
 def _epoch(column: str) -> str:
     if is_postgres():
         return f"CAST(EXTRACT(EPOCH FROM {column}) AS bigint)"
@@ -67,8 +73,7 @@ def implicit(cutoff: dt.datetime, stars: dict | None = None) -> dict:
         f"WHERE {_until('s.started_at', cutoff)} GROUP BY s.member_id, s.title_id",
         cols,
     )
-    share = np.clip(streamed["w"], 0, 1)
-    streamed["w"] = np.where(share >= 0.5, STREAMED_FULL, 0.1 + share * 0.8).astype(np.float32)
+    streamed["w"] = stream_weight(streamed["w"]).astype(np.float32)
     parts.append(streamed)
     parts.append(
         read_columns(
@@ -111,8 +116,7 @@ class MemberSignals:
         for t in self.rented:
             out[t] = max(out.get(t, 0.0), RENTED)
         for t, share in self.streamed.items():
-            w = STREAMED_FULL if share >= 0.5 else 0.1 + min(share, 1.0) * 0.8
-            out[t] = max(out.get(t, 0.0), w)
+            out[t] = max(out.get(t, 0.0), float(stream_weight(share)))
         for t in self.queued:
             out[t] = max(out.get(t, 0.0), QUEUED)
         return out

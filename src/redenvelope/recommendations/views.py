@@ -12,19 +12,9 @@ from redenvelope.catalog.models import Genre
 from redenvelope.core.errors import DomainError
 from redenvelope.membership import actions as membership
 from redenvelope.membership.decorators import member_required
+from redenvelope.queues.queries import queued_and_saved
 
 from . import serving
-
-
-def _marks(member, ids) -> dict:
-    return {
-        "queued": set(
-            member.queue_entries.filter(title_id__in=ids).values_list("title_id", flat=True)
-        ),
-        "saved": set(
-            member.saved_entries.filter(title_id__in=ids).values_list("title_id", flat=True)
-        ),
-    }
 
 
 @member_required
@@ -44,7 +34,7 @@ def for_you(request: HttpRequest) -> HttpResponse:
             "genres": Genre.objects.all(),
             "favourite": favourite,
             "next_page": "for_you",
-            **_marks(member, ids),
+            **queued_and_saved(member.pk, ids),
         },
     )
 

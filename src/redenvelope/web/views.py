@@ -29,7 +29,7 @@ from redenvelope.inventory.models import Transit
 from redenvelope.membership.decorators import member_of, member_required
 from redenvelope.membership.models import Member, Plan
 from redenvelope.queues import actions as queue_actions
-from redenvelope.queues.queries import queue_of, saved_of
+from redenvelope.queues.queries import queue_of, queued_and_saved, saved_of
 from redenvelope.ratings import actions as rating_actions
 from redenvelope.ratings.models import RatingSource
 from redenvelope.ratings.queries import average_of, ratings_of, stars_of
@@ -118,15 +118,7 @@ def _marks(member, title_ids) -> dict:
     """Which of these titles the member has queued, saved and rated (nothing for visitors)."""
     if member is None:
         return {"queued": set(), "saved": set(), "stars": {}}
-    return {
-        "queued": set(
-            member.queue_entries.filter(title_id__in=title_ids).values_list("title_id", flat=True)
-        ),
-        "saved": set(
-            member.saved_entries.filter(title_id__in=title_ids).values_list("title_id", flat=True)
-        ),
-        "stars": stars_of(member.pk, title_ids),
-    }
+    return {**queued_and_saved(member.pk, title_ids), "stars": stars_of(member.pk, title_ids)}
 
 
 def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
