@@ -574,6 +574,241 @@ def bench_recs(
     mod.report(mod.run(folds, members, serve, surprise, console), console)
 
 
+growth_app = typer.Typer(help="Growth: affiliate partners, commissions, payouts, announcements.")
+app.add_typer(growth_app, name="growth")
+newsletter_app = typer.Typer(help="The weekly newsletter: build, queue, preview, send, pause.")
+app.add_typer(newsletter_app, name="newsletter")
+
+
+@growth_app.command("partner-add")
+def growth_partner_add(
+    username: str = typer.Argument(..., help="The partner's sign-in name"),
+    name: str = typer.Option(..., help="The partner's name as shown"),
+    email: str = typer.Option(..., help="Their email"),
+    kind: str = typer.Option("individual", help="individual | network"),
+    flat: str = typer.Option("20.00", help="Commission per paying signup, in dollars"),
+    share: int = typer.Option(0, help="Or a share of the first payment, in basis points"),
+    link: str = typer.Option("", help="Also make a tracked link with this code"),
+) -> None:
+    """A new affiliate partner with their own sign-in (password from PARTNER_PASSWORD or asked)."""
+    from redenvelope.growth import actions
+    from redenvelope.ledger.money import to_cents
+
+    password = os.environ.get("PARTNER_PASSWORD") or typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    with refused():
+        partner = actions.create_partner(
+            username=username, password=password, email=email, name=name, kind=kind,
+            flat_cents=to_cents(flat), share_bp=share,
+        )  # fmt: skip
+        made = actions.create_link(partner, code=link) if link else None
+    linked = f", link /r/{made.code}/" if made else ""
+    console.print(f"Partner {partner.pk}: {partner.name}{linked}")
+
+
+@growth_app.command("link-add")
+def growth_link_add(
+    partner: int = typer.Argument(..., help="The partner's id"),
+    code: str = typer.Option("", help="The link's code (made up when left out)"),
+    destination: str = typer.Option("/join/", help="The page it leads to"),
+) -> None:
+    """A tracked link for a partner: /r/CODE/."""
+    from redenvelope.growth import actions
+    from redenvelope.growth.models import Partner
+
+    p = Partner.objects.filter(pk=partner).first()
+    if p is None:
+        console.print(f"[red]No partner {partner}.[/red]")
+        raise typer.Exit(2)
+    with refused():
+        link = actions.create_link(p, code=code, destination=destination)
+    console.print(f"/r/{link.code}/ -> {link.destination}")
+
+
+@growth_app.command("settle")
+def growth_settle(
+    date: str = typer.Option(None, help="The day (YYYY-MM-DD); today when left out"),
+) -> None:
+    """The daily commission job now: earned, released after the hold, reversed."""
+    from redenvelope.core import parse
+    from redenvelope.growth.actions import settle_commissions
+
+    with refused():
+        day = parse.day(date) if date else None
+        out = settle_commissions(day)
+    console.print(", ".join(f"{k} {v}" for k, v in out.items()))
+
+
+@growth_app.command("payouts")
+def growth_payouts(
+    month: str = typer.Argument(..., help="The month to close, YYYY-MM"),
+    staff: str = typer.Option(..., help="Username of the finance staff member (audited)"),
+    pay: bool = typer.Option(False, help="Also pay the statements made"),
+) -> None:
+    """Close a month: one payout statement per partner (again: nothing new), and pay them."""
+    from redenvelope.core import parse
+    from redenvelope.growth import actions
+
+    user, _ = _cli_staff(staff, "finance", "admin")
+    with refused():
+        period = parse.day(month + "-01", "month")
+        made = actions.close_month(period, actor=user)
+        for st in made:
+            if pay and st.amount_cents > 0:
+                actions.pay_statement(st, actor=user, why="monthly payout (cli)")
+    for st in made:
+        st.refresh_from_db()
+        console.print(f"{st.partner.name}: {st.amount_cents / 100:,.2f} ({st.status})")
+    if not made:
+        console.print("No new statement: nothing payable, or the month was closed already.")
+
+
+@growth_app.command("announcements")
+def growth_announcements(
+    fmt: str = typer.Option("atom", "--format", help="atom | csv"),
+    new_since: str = typer.Option("", help="First queue posts for titles new since YYYY-MM-DD"),
+) -> None:
+    """Print the announcements feed (Atom or CSV) for social channels."""
+    from redenvelope.core import parse
+    from redenvelope.growth import actions, feeds
+    from redenvelope.growth.models import Announcement
+
+    with refused():
+        if new_since:
+            actions.announce_new_titles(since=parse.day(new_since), actor="cli")
+    posts = Announcement.objects.all()[:100]
+    sys.stdout.write(feeds.as_csv(posts) if fmt == "csv" else feeds.atom(posts))
+
+
+@newsletter_app.command("build")
+def newsletter_build(
+    date: str = typer.Option(None, help="A day of the issue's week; today when left out"),
+    queue: bool = typer.Option(True, help="Also queue it for every recipient"),
+) -> None:
+    """Build the week's issue from the catalog (and queue it, with each member's picks)."""
+    import time
+
+    from redenvelope.core import parse
+    from redenvelope.growth import newsletter
+
+    with refused():
+        issue = newsletter.build_issue(parse.day(date) if date else None)
+    console.print(f"Issue {issue.pk} (week of {issue.week}): {issue.subject}")
+    if queue:
+        t0 = time.perf_counter()
+        with refused(), console.status("queueing ...") as status:
+            n = newsletter.queue_issue(issue, progress=status.update)
+        console.print(f"Queued for {n:,} recipients in {time.perf_counter() - t0:.1f} s.")
+
+
+@newsletter_app.command("preview")
+def newsletter_preview(
+    issue: int = typer.Argument(..., help="The issue"),
+    member: int = typer.Option(..., help="The member whose copy to show"),
+    html: bool = typer.Option(False, help="The HTML part instead of the plain text"),
+) -> None:
+    """Print one member's copy of an issue."""
+    from redenvelope.growth import newsletter
+    from redenvelope.growth.models import Issue
+
+    found = Issue.objects.filter(pk=issue).first()
+    if found is None:
+        console.print(f"[red]No issue {issue}.[/red]")
+        raise typer.Exit(2)
+    with refused():
+        shown = newsletter.preview(found, member_id=member)
+    sys.stdout.write(shown["html" if html else "text"] + "\n")
+
+
+@newsletter_app.command("send")
+def newsletter_send(
+    issue: int = typer.Argument(..., help="The issue"),
+    rate: float = typer.Option(None, help="Messages a second (0: no limit; NEWSLETTER_RATE)"),
+    connections: int = typer.Option(None, help="SMTP connections at once"),
+    limit: int = typer.Option(None, help="Stop after handing this many to the server"),
+    resend_unconfirmed: bool = typer.Option(
+        False, help="Send again those a killed sender may or may not have delivered"
+    ),
+) -> None:
+    """Send (or go on sending) an issue through SMTP (EMAIL_URL), exactly once per recipient:
+    killed and run again, it sends only what was not handed over."""
+    from rich.progress import Progress
+
+    from redenvelope.growth import newsletter
+    from redenvelope.growth.models import Delivery, Issue
+
+    found = Issue.objects.filter(pk=issue).first()
+    if found is None:
+        console.print(f"[red]No issue {issue}.[/red]")
+        raise typer.Exit(2)
+    todo = Delivery.objects.filter(issue_id=issue, state="queued").count()
+    with refused(), Progress(console=console, transient=True) as bar:
+        task = bar.add_task("sending", total=todo)
+        result = newsletter.send_issue(
+            found, rate=rate, connections=connections, limit=limit,
+            resend_unconfirmed=resend_unconfirmed,
+            progress=lambda k: bar.advance(task, k),
+        )  # fmt: skip
+    console.print(
+        f"sent {result.sent:,} in {result.seconds:.1f} s ({result.rate:,.0f}/s); failed "
+        f"{result.failed}, to retry {result.retry}, unconfirmed {result.unconfirmed}"
+        + (f"; stopped: {result.stopped}" if result.stopped else "")
+    )
+    if result.stopped and result.stopped not in ("paused", "limit"):
+        raise typer.Exit(1)
+
+
+@newsletter_app.command("pause")
+def newsletter_pause(issue: int = typer.Argument(..., help="The issue")) -> None:
+    """Pause sending (the sender stops after the messages in hand)."""
+    from redenvelope.growth import newsletter
+    from redenvelope.growth.models import Issue
+
+    with refused():
+        newsletter.pause_issue(Issue.objects.get(pk=issue))
+    console.print("Paused.")
+
+
+@newsletter_app.command("resume")
+def newsletter_resume(issue: int = typer.Argument(..., help="The issue")) -> None:
+    """Let a paused issue be sent again (then run `newsletter send`)."""
+    from redenvelope.growth import newsletter
+    from redenvelope.growth.models import Issue
+
+    with refused():
+        newsletter.resume_issue(Issue.objects.get(pk=issue))
+    console.print("Resumed: run `redenvelope newsletter send` (or the worker sends it).")
+
+
+@newsletter_app.command("report")
+def newsletter_report() -> None:
+    """Each issue's sends, bounces, opens, clicks and unsubscribes."""
+    from redenvelope.growth.reports import newsletter as report
+
+    rep = report(None, None)
+    table = Table(title=rep.title)
+    for c in rep.columns:
+        table.add_column(c)
+    for row in rep.rows:
+        table.add_row(*[str(v) for v in row])
+    console.print(table)
+
+
+@bench_app.command("growth")
+def bench_growth(
+    members: int = typer.Option(1_000_000, help="Recipients of the issue (members)"),
+    messages: int = typer.Option(20_000, help="Messages sent through SMTP, per measurement"),
+    rate: float = typer.Option(200, help="The rate limit checked (messages a second)"),
+    events: int = typer.Option(1_000_000, help="Click and signup events attributed"),
+) -> None:
+    """A MEMBERS-recipient personalised issue rendered and queued; SMTP delivery to a local
+    aiosmtpd server with the rate limit off and on; attribution of EVENTS events."""
+    require_schema()
+    mod = _bench_module("growth")
+    mod.report(mod.run(members, messages, rate, events, console), console)
+
+
 media_app = typer.Typer(help="Streaming media: encode masters into the HLS ladder.")
 app.add_typer(media_app, name="media")
 

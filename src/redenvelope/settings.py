@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "redenvelope.billing",
     "redenvelope.support",
     "redenvelope.recommendations",
+    "redenvelope.growth",
     "redenvelope.web",
     # After the site, so web/templates/ninja/swagger.html (with lang) wins; in INSTALLED_APPS
     # so /api/docs serves its bundled Swagger UI from here (not from a CDN the CSP refuses).
@@ -275,6 +276,41 @@ REDENVELOPE = {
     # Notices a member turned off are not sent; core.mail asks this at delivery.
     "MAIL_MUTED": "redenvelope.membership.emails.muted_pairs",
     "MAIL_UNSUBSCRIBE_URL": "redenvelope.membership.emails.unsubscribe_url",
+    # Growth (docs/operations.md, "Growth"): affiliate attribution and commissions, and the
+    # newsletter's sending.
+    "AFFILIATE_WINDOW_DAYS": int(os.environ.get("AFFILIATE_WINDOW_DAYS", 30)),
+    "AFFILIATE_ATTRIBUTION": os.environ.get("AFFILIATE_ATTRIBUTION", "last"),  # last | first
+    "AFFILIATE_HOLD_DAYS": int(os.environ.get("AFFILIATE_HOLD_DAYS", 30)),
+    # A refund or chargeback this long after signup still reverses the commission.
+    "AFFILIATE_REVERSAL_DAYS": int(os.environ.get("AFFILIATE_REVERSAL_DAYS", 90)),
+    # Fraud rules: more clicks than this from one address in a minute are a flood; more
+    # members than this on one card; email domains that are throw-away.
+    "AFFILIATE_FLOOD_CLICKS": int(os.environ.get("AFFILIATE_FLOOD_CLICKS", 20)),
+    "AFFILIATE_SIGNUPS_PER_CARD": int(os.environ.get("AFFILIATE_SIGNUPS_PER_CARD", 1)),
+    "DISPOSABLE_EMAIL_DOMAINS": [
+        d.strip().lower()
+        for d in os.environ.get(
+            "DISPOSABLE_EMAIL_DOMAINS",
+            "mailinator.com,guerrillamail.com,10minutemail.com,tempmail.com,yopmail.com,"
+            "trashmail.com,sharklasers.com,getnada.com,dispostable.com,throwawaymail.com",
+        ).split(",")
+        if d.strip()
+    ],
+    # Newsletter: messages a second (0: as fast as the server takes them), SMTP connections,
+    # tries before a delivery fails, soft bounces before an address is suppressed, and whether
+    # opens (a pixel) and clicks (a redirect) are tracked.
+    "NEWSLETTER_RATE": float(os.environ.get("NEWSLETTER_RATE", 100)),
+    "NEWSLETTER_CONNECTIONS": int(os.environ.get("NEWSLETTER_CONNECTIONS", 2)),
+    "NEWSLETTER_TRIES": int(os.environ.get("NEWSLETTER_TRIES", 3)),
+    "NEWSLETTER_RETRY_S": int(os.environ.get("NEWSLETTER_RETRY_S", 60)),
+    "NEWSLETTER_SOFT_BOUNCES": int(os.environ.get("NEWSLETTER_SOFT_BOUNCES", 3)),
+    "NEWSLETTER_TRACK_OPENS": env_bool("NEWSLETTER_TRACK_OPENS", True),
+    "NEWSLETTER_TRACK_CLICKS": env_bool("NEWSLETTER_TRACK_CLICKS", True),
+    "NEWSLETTER_FROM": os.environ.get(
+        "NEWSLETTER_FROM", "Red Envelope <newsletter@redenvelope.test>"
+    ),
+    # Bounces reaching the mail intake (support's gateway and pipe) are handed here.
+    "MAIL_BOUNCE": "redenvelope.growth.newsletter.receive_bounce",
     # The longest vacation hold a member may place, in days.
     "HOLD_MAX_DAYS": int(os.environ.get("HOLD_MAX_DAYS", 90)),
     # Sign-in throttle: wrong passwords per account, failures per address, over minutes.

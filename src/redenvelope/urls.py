@@ -91,6 +91,7 @@ urlpatterns = [
     path("", include("redenvelope.support.urls")),
     path("", include("redenvelope.streaming.urls")),
     path("", include("redenvelope.recommendations.urls")),
+    path("", include("redenvelope.growth.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]

@@ -21,9 +21,10 @@ class Role(enum.StrEnum):
     FINANCE = "finance"
     OPERATIONS = "operations"
     ADMIN = "admin"
+    PARTNER = "partner"  # an affiliate: sees their own figures only
 
 
-STAFF_ROLES = frozenset(Role) - {Role.MEMBER}
+STAFF_ROLES = frozenset(Role) - {Role.MEMBER, Role.PARTNER}
 
 # Model permissions ("app_label.codename") each staff role gets in the admin.
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
@@ -68,6 +69,10 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "membership.view_member",
         "membership.view_memberevent",
         "membership.view_hold",
+        "growth.view_partner",
+        "growth.view_commission",
+        "growth.view_payoutstatement",
+        "growth.view_signup",
     ],
     Role.OPERATIONS: [
         "catalog.view_title",
@@ -89,8 +94,13 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "fulfillment.add_incident",
         "recommendations.view_modelversion",
         "recommendations.view_livechange",
+        "growth.view_issue",
+        "growth.view_announcement",
+        "growth.view_subscriber",
+        "growth.view_suppression",
     ],
-    Role.ADMIN: [],  # superuser
+    Role.ADMIN: [],
+    Role.PARTNER: [],  # superuser
 }
 ROLE_PERMISSIONS[Role.SUPPORT_LEAD] = ROLE_PERMISSIONS[Role.SUPPORT_AGENT] + [
     "membership.add_hold",

@@ -1336,6 +1336,7 @@ def sign_up(
     exp_month,
     exp_year,
     gift_code: str = "",
+    after_join=None,
 ) -> Member:
     """A visitor joins: the account and membership (on the plan's free trial), the card as the
     default payment method, a gift redeemed when a code is given, and the welcome and
@@ -1431,4 +1432,6 @@ def sign_up(
         member.refresh_from_db()
         emails.send_welcome(member)
         emails.send_verification(member)
+        if after_join is not None:  # what a domain to the right records of the join (growth)
+            after_join(member)
     return member

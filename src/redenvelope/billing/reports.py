@@ -18,6 +18,26 @@ from redenvelope.ledger.queries import trial_balance
 from .models import Credit, Payment, Statement
 
 
+def respond(request, names, build, name: str, template: str, **extra):
+    """A report's page (or, with ?format=csv, its CSV) for the window in ?from= and ?to=:
+    the view of every domain's reports."""
+    from django.http import Http404, HttpResponse
+    from django.shortcuts import render
+
+    from redenvelope.core import parse
+
+    if name not in names:
+        raise Http404("No such report.")
+    start = parse.optional_day(request.GET.get("from"), "from")
+    end = parse.optional_day(request.GET.get("to"), "to")
+    rep = build(name, start, end)
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(rep.csv(), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{name}-{end or "today"}.csv"'
+        return response
+    return render(request, template, {"report": rep, "from": start, "to": end, **extra})
+
+
 @dataclass
 class Report:
     name: str

@@ -8,7 +8,7 @@ import uuid
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -211,19 +211,9 @@ def finance_index(request: HttpRequest) -> HttpResponse:
 
 @role_required(*FINANCE)
 def report(request: HttpRequest, name: str) -> HttpResponse:
-    if name not in reports.REPORTS:
-        raise Http404("No such report.")
-    start = parse.optional_day(request.GET.get("from"), "from")
-    end = parse.optional_day(request.GET.get("to"), "to")
-    rep = reports.build(name, start, end)
-    if request.GET.get("format") == "csv":
-        response = HttpResponse(rep.csv(), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="{name}-{end or "today"}.csv"'
-        return response
-    return render(
-        request,
-        "billing/report.html",
-        {"report": rep, "kind": reports.REPORTS[name][1], "from": start, "to": end},
+    kind = reports.REPORTS[name][1] if name in reports.REPORTS else ""
+    return reports.respond(
+        request, reports.REPORTS, reports.build, name, "billing/report.html", kind=kind
     )
 
 

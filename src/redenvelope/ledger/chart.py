@@ -7,6 +7,7 @@ CHART = [
     ("2100", "Sales tax payable", "liability"),
     ("2200", "Member credit balances", "liability"),
     ("2300", "Gift subscriptions outstanding", "liability"),
+    ("2400", "Affiliate commissions payable", "liability"),
     ("3000", "Owner's equity", "equity"),
     ("4000", "Subscription revenue", "revenue"),
     ("4100", "Fee revenue", "revenue"),

@@ -50,6 +50,8 @@ class JournalEntry(models.Model):
         WRITE_OFF = "write_off", "Write-off"
         RECOGNITION = "recognition", "Revenue recognition"
         ADJUSTMENT = "adjustment", "Adjustment"
+        COMMISSION = "commission", "Affiliate commission"
+        PAYOUT = "payout", "Affiliate payout"
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     effective_date = models.DateField()

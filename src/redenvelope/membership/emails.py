@@ -19,6 +19,7 @@ NOTICE_KINDS = {
     "shipped": "A disc is on its way",
     "received": "We got a disc back",
     "hold": "A vacation hold starts or ends",
+    "newsletter": "The weekly newsletter of new arrivals",
 }
 ESSENTIAL_KINDS = ("welcome", "verify_email", "password_reset", "plan_changed", "cancelled")
 SIGN_OFF = "\n\nRed Envelope"

@@ -6,6 +6,8 @@ aiosmtpd, for an MTA to relay to) and a pipe (`redenvelope support receive-mail 
 - Threading: the message's In-Reply-To and References name an earlier message of a case (one we
   received, or a reply we sent); failing that, "[case N]" in the subject from the same sender.
 - The same Message-ID twice is one message (a relay's retry, a double pipe): nothing is added.
+- Bounce reports (multipart/report delivery status) are handed to the newsletter's bounce
+  handling (setting MAIL_BOUNCE): hard bounces suppress the address, soft ones are scored.
 - Auto-replies and bounces (Auto-Submitted, Precedence: bulk/junk/list, X-Autoreply, mail from
   mailer-daemon or postmaster, an empty Return-Path) are dropped: they never open cases, and we
   never answer them, so two robots cannot loop.
@@ -58,7 +60,8 @@ class MailRefused(Exception):
 
 @dataclass
 class Received:
-    outcome: str  # opened | threaded | duplicate | held | ignored
+    # opened | threaded | duplicate | held | ignored | bounce-hard | bounce-soft | bounce-unknown
+    outcome: str
     case_id: int | None = None
     interaction_id: int | None = None
 
@@ -147,8 +150,14 @@ def parse(raw: bytes):
 def receive(raw: bytes) -> Received:
     """Take one message (its bytes as received): see the module's text."""
     msg, sender = parse(raw)
-    if is_automatic(msg):
-        return Received("ignored")
+    if msg.get_content_type() == "multipart/report" or is_automatic(msg):
+        # A bounce report goes to whoever keeps our mailing lists (REDENVELOPE["MAIL_BOUNCE"]:
+        # the newsletter's suppression); it never opens a case, nor does any robot's mail.
+        from redenvelope.core.mail import _hook
+
+        bounce = _hook("MAIL_BOUNCE")
+        outcome = bounce(msg) if bounce else None
+        return Received(outcome or "ignored")
     mid = (_ids(msg.get("Message-ID")) or [None])[0]
     if mid is None:  # a message without one: named by its content, so a retry is recognised
         mid = f"<{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id>"

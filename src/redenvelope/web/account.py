@@ -24,6 +24,7 @@ from redenvelope.accounts.forms import SignInForm
 from redenvelope.billing import actions as billing
 from redenvelope.catalog.models import Genre
 from redenvelope.core.errors import DomainError
+from redenvelope.growth.views import signup_source
 from redenvelope.membership import actions as membership
 from redenvelope.membership import emails
 from redenvelope.membership.decorators import member_of, member_required
@@ -71,6 +72,7 @@ def join(request: HttpRequest) -> HttpResponse:
                 raise DomainError("Choose one of the plans.", code="no_plan")
             member = billing.sign_up(
                 plan=plan,
+                after_join=signup_source(request),
                 **{f: request.POST.get(f, "") for f in JOIN_FIELDS if f != "plan"},
             )
         except DomainError as exc:
@@ -249,7 +251,10 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     member = Member.objects.filter(pk=found[0]).first() if found else None
     if member is None or found[1] not in emails.NOTICE_KINDS:
         return render(
-            request, "web/refused.html", {"message": "That unsubscribe link is not valid."}, 400
+            request,
+            "web/refused.html",
+            {"message": "That unsubscribe link is not valid."},
+            status=400,
         )
     kind = found[1]
     if request.method == "POST":

@@ -60,3 +60,15 @@ def gap_percent(value) -> str:
         return f"{100 * float(value):.3f}%"
     except (TypeError, ValueError):
         return "–"
+
+
+@register.filter
+def cents(value) -> str:
+    """Integer cents as dollars: 2000 -> $20.00 (-150 -> -$1.50)."""
+    from redenvelope.ledger.money import from_cents
+
+    try:
+        n = int(value or 0)
+    except (TypeError, ValueError):
+        return ""
+    return ("-" if n < 0 else "") + f"${from_cents(abs(n)):,.2f}"
