@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DIR := var/demo
+DEMO_SMTP_PORT ?= 2526
 DEMO_MEMBERS ?= 2000
 DEMO_SEED ?= 1
 DEMO_DAYS ?= 7
@@ -39,17 +40,19 @@ demo-data: install system-packages
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope migrate
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-data --members $(DEMO_MEMBERS) --seed $(DEMO_SEED) \
-	  --today $$(date -d "-$(DEMO_DAYS) days" +%F)
+	  --today $$(TZ=$${TIME_ZONE:-America/Los_Angeles} date -d "-$(DEMO_DAYS) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-streaming --titles $(DEMO_ENCODES)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope simulate --days $(DEMO_DAYS) \
-	  --start $$(date -d "-$$(($(DEMO_DAYS) - 1)) days" +%F)
+	  --start $$(TZ=$${TIME_ZONE:-America/Los_Angeles} date -d "-$$(($(DEMO_DAYS) - 1)) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-support
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope recs train
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-growth
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope check
 
 demo: demo-data
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-logins --addr $(ADDR)
-	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope serve $(ADDR) --viewers $(DEMO_VIEWERS)
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope serve $(ADDR) --viewers $(DEMO_VIEWERS) \
+	  --smtp $(DEMO_SMTP_PORT) --worker
 
 lint: install
 	$(BIN)/ruff check .

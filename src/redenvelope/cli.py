@@ -155,6 +155,18 @@ def demo_support() -> None:
     )
 
 
+@app.command("demo-growth")
+def demo_growth() -> None:
+    """Seed the demo's affiliates (clicks, signups, commissions), newsletter subscribers,
+    announcements and this week's newsletter issue (run after `recs train`)."""
+    from redenvelope.demo.build import DEMO_PASSWORD
+    from redenvelope.demo.growth import seed_growth
+
+    with refused():
+        made = seed_growth(DEMO_PASSWORD)
+    console.print("Growth: " + ", ".join(f"{k} {v}" for k, v in made.items()))
+
+
 @app.command("demo-streaming")
 def demo_streaming(
     titles: int = typer.Option(3, help="How many titles to encode (generated masters)."),
@@ -187,10 +199,15 @@ def demo_logins(addr: str = "127.0.0.1:8000", password: str = "") -> None:
     def lands_on(role: str) -> str:
         if role == "member":
             return f"http://{addr}/for-you/"
+        if role == "partner":
+            return f"http://{addr}/partners/"
         page = next((p for roles, p in STAFF_LANDING if role in roles), "admin:index")
         return f"http://{addr}{reverse(page)}"
 
+    from redenvelope.demo.growth import PARTNER_USER
+
     rows = [(r.value, u) for u, r, _, _ in STAFF] + [("member", DEMO_MEMBER)]
+    rows.append(("partner", PARTNER_USER))
     for role, username in rows:
         ok = authenticate(username=username, password=password) is not None
         shown = password if ok else "[red](login not found)[/red]"
@@ -201,6 +218,15 @@ def demo_logins(addr: str = "127.0.0.1:8000", password: str = "") -> None:
 
     for pk, name in demo_titles()[:3]:
         console.print(f"Watch (as the member): http://{addr}/watch/{pk}/  {name}")
+    from redenvelope.growth.models import Issue
+
+    issue = Issue.objects.order_by("-week").first()
+    if issue is not None:
+        console.print(
+            f"Newsletter (as ops): http://{addr}/growth/issues/{issue.pk}/ — preview any "
+            "member's copy, Send: to the demo's local SMTP server (mail kept in "
+            "var/demo/mail/smtp/)"
+        )
     console.print(f"API docs: http://{addr}/api/docs")
 
 
@@ -787,12 +813,13 @@ def newsletter_report() -> None:
     from redenvelope.growth.reports import newsletter as report
 
     rep = report(None, None)
-    table = Table(title=rep.title)
-    for c in rep.columns:
-        table.add_column(c)
     for row in rep.rows:
-        table.add_row(*[str(v) for v in row])
-    console.print(table)
+        console.print(
+            f"[bold]{row[0]}[/bold] {row[1]}: "
+            + ", ".join(f"{c.lower()} {v}" for c, v in zip(rep.columns[2:], row[2:], strict=True))
+        )
+    if not rep.rows:
+        console.print("No issue yet.")
 
 
 @bench_app.command("growth")
@@ -1307,11 +1334,35 @@ def serve(
     viewers: int = typer.Option(
         0, help="Demo: keep this many members' screens playing (with heartbeats) meanwhile."
     ),
+    smtp: int = typer.Option(
+        0,
+        help="Demo: run a local SMTP server on this port (127.0.0.1) that keeps every email "
+        "as a file under the data folder's mail/smtp/, and send all mail through it.",
+    ),
+    worker: bool = typer.Option(False, help="Demo: run the job worker (Huey) beside the site."),
 ) -> None:
     """Serve the site for development and demos (production: see README, gunicorn)."""
+    import signal
+    import subprocess
+
+    from django.conf import settings
     from django.core.management import call_command
 
-    playing = None
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the worker and sink too
+    playing = sink = consumer = None
+    if smtp:
+        from redenvelope.core.smtpsink import FolderInbox, SmtpSink
+
+        folder = settings.DATA_DIR / "mail" / "smtp"
+        sink = SmtpSink(port=smtp, handler=FolderInbox(folder)).__enter__()
+        os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{smtp}"
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp
+        console.print(f"Mail goes to a local SMTP server on 127.0.0.1:{smtp}, kept in {folder}/")
+    if worker:
+        consumer = subprocess.Popen(
+            [sys.executable, "-m", "redenvelope.cli", "manage", "run_huey", "--quiet"]
+        )
     if viewers > 0:
         from redenvelope.sim.streaming import Viewers
 
@@ -1321,6 +1372,11 @@ def serve(
     finally:
         if playing is not None:
             playing.stop()
+        if consumer is not None:
+            consumer.terminate()
+            consumer.wait(timeout=30)
+        if sink is not None:
+            sink.__exit__(None, None, None)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

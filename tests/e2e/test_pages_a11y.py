@@ -30,6 +30,7 @@ PUBLIC = [
     ("password-reset", "/password/reset/"),
     ("api-docs", "/api/docs"),
     ("help-center", "/help/?q=disc"),
+    ("newsletter", "/newsletter/"),
 ]
 MEMBER = [
     ("for-you", "/for-you/"),
@@ -76,6 +77,8 @@ def _check(browser, base, pages, world, login=False, who="alice@example.com", la
                 disc=world.discs[1].pk,
                 member=world.alice.pk,
                 case=getattr(world, "case_id", 0),
+                issue=getattr(world, "issue_id", 0),
+                partner=getattr(world, "partner_id", 0),
             )
             page.goto(url)
             page.wait_for_load_state("networkidle")
@@ -141,3 +144,37 @@ def test_support_pages_accessible_and_fit_a_phone(live_server, world, browser):
         who="staff_support_lead",
         lands="**/support/",
     )
+
+
+GROWTH = [
+    ("growth", "/growth/"),
+    ("growth-issue", "/growth/issues/{issue}/"),
+    ("growth-preview", "/growth/issues/{issue}/preview/?member={member}"),
+    ("growth-report-signups", "/growth/reports/signups/"),
+    ("growth-report-newsletter", "/growth/reports/newsletter/"),
+    ("growth-partner", "/partners/{partner}/"),
+]
+
+
+def test_growth_pages_accessible_and_fit_a_phone(live_server, world, browser):
+    from redenvelope.growth import actions, newsletter
+
+    partner = actions.create_partner(
+        username="pat", password="correct-horse-battery", email="p@x.example", name="Pat"
+    )
+    actions.create_link(partner, code="pat")
+    world.partner_id = partner.pk
+    world.issue_id = newsletter.build_issue().pk
+    _check(
+        browser,
+        live_server.url,
+        GROWTH,
+        world,
+        login=True,
+        who="staff_admin",
+        lands="**/admin/",
+    )
+    _check(
+        browser, live_server.url, [("partner-dashboard", "/partners/")], world,
+        login=True, who="pat", lands="**/partners/",
+    )  # fmt: skip

@@ -253,7 +253,7 @@ def test_account_hold_cancel_rejoin_address_email_preferences(member_client, wor
 
     member_client.post(act, {"action": "emails", "notice": ["hold"]})
     world.alice.refresh_from_db()
-    assert sorted(world.alice.muted) == ["received", "shipped"]
+    assert sorted(world.alice.muted) == ["newsletter", "received", "shipped"]
 
     from redenvelope.queues import actions as queues
 

@@ -27,17 +27,35 @@ class Inbox:
         return "250 OK"
 
 
+class FolderInbox:
+    """Keeps each message it receives as a file (`<n>.eml`) in a folder: the demo's mail server."""
+
+    def __init__(self, folder):
+        from pathlib import Path
+
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count = len(list(self.folder.glob("*.eml")))
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        (self.folder / f"{self.count:07d}.eml").write_bytes(envelope.content)
+        return "250 OK"
+
+
 class SmtpSink:
     """`with SmtpSink() as sink:` — a server on 127.0.0.1 at `sink.port`; `sink.settings()`
     gives Django's email settings for it."""
 
-    def __init__(self, keep: bool = True):
+    def __init__(self, keep: bool = True, *, port: int = 0, handler=None):
         from aiosmtpd.controller import Controller
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.inbox = Inbox(keep)
+        if not port:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        self.port = port
+        self.inbox = handler or Inbox(keep)
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
 
     def settings(self) -> dict:

@@ -847,6 +847,18 @@ DEMO_CARDS = [
 DEMO_BANK_SHARE = 0.05
 
 
+def _own_card(prefix: str, n: int) -> str:
+    """A valid card number of its own for member n (Luhn check digit), paying normally."""
+    body = f"{prefix}{n:014d}"
+    total = 0
+    for i, d in enumerate(reversed(body)):
+        d = int(d)
+        if i % 2 == 0:
+            d = d * 2 - 9 if d * 2 > 9 else d * 2
+        total += d
+    return body + str((10 - total % 10) % 10)
+
+
 def _payment_methods(rng, mid0, n, status, now) -> None:
     """Every demo member but a few trials has a default card or checking account on file."""
     from redenvelope.billing.gateway import SimulatedGateway
@@ -865,6 +877,8 @@ def _payment_methods(rng, mid0, n, status, now) -> None:
             continue  # a trial without a card: their conversion fails into dunning
         k = int(pick[i])
         token = bank if k == len(DEMO_CARDS) else tokens[k]
+        if k in (0, 1):  # an ordinary card: each member's own (the test cards stay shared)
+            token = gw.tokenize_card(_own_card(DEMO_CARDS[k][0][0], mid0 + i), 12, now.year + 3)
         rows.append(
             (
                 pm0 + len(rows),

@@ -167,10 +167,6 @@ def ip_hash(ip: str) -> str:
     return hashlib.sha256((settings.SECRET_KEY + "|" + (ip or "")).encode()).hexdigest()[:16]
 
 
-def ip_code(hashed: str) -> int:
-    return int(hashed[:15] or "0", 16)
-
-
 @transaction.atomic
 def record_click(code: str, *, visitor: str, ip: str = "") -> Click:
     """A visit through a tracked link. A click from an address that sent more than
@@ -277,7 +273,7 @@ def attribute_events(clicks: dict, signups: dict, *, progress=None) -> dict:
     cv, sv = attribution.codes(clicks["visitor"], signups["visitor"])
     cat = np.asarray(clicks["at"], np.int64)
     sat = np.asarray(signups["at"], np.int64)
-    ips = np.array([ip_code(h) for h in clicks["ip_hash"]], np.int64)
+    _, ips = np.unique(np.asarray(clicks["ip_hash"], dtype=object).astype(str), return_inverse=True)
     flood = attribution.floods(ips, cat, _setting("AFFILIATE_FLOOD_CLICKS"))
     idx, why = attribution.attribute(
         cv, cat, sv, sat,

@@ -535,14 +535,17 @@ def blocks(issue: Issue) -> Blocks:
     return b
 
 
-def _link(tok: str, title_id: int) -> str:
-    if _setting("NEWSLETTER_TRACK_CLICKS"):
+def _link(tok: str, title_id: int, track: bool = True) -> str:
+    if track and _setting("NEWSLETTER_TRACK_CLICKS"):
         return site_url(f"/n/c/{tok}/{title_id}/")
     return site_url(f"/catalog/{title_id}/" if title_id else "/catalog/")
 
 
-def render(b: Blocks, delivery_id: int, name: str, picks: str) -> tuple[str, str]:
-    """(plain text, HTML) of one recipient's message."""
+def render(
+    b: Blocks, delivery_id: int, name: str, picks: str, track: bool = True
+) -> tuple[str, str]:
+    """(plain text, HTML) of one recipient's message (`track=False`: a staff preview, whose
+    looking and clicking must not count as the recipient's)."""
     issue = b.issue
     tok = token(delivery_id)
     mine = [int(t) for t in picks.split(",") if t and int(t) in b.text]
@@ -560,7 +563,7 @@ def render(b: Blocks, delivery_id: int, name: str, picks: str) -> tuple[str, str
         text.extend([heading, "-" * len(heading)])
         items = []
         for t in ids:
-            url = _link(tok, t)
+            url = _link(tok, t, track)
             text.append(f"* {b.text[t]}\n  {url}")
             items.append(f'<li><a href="{html.escape(url)}">{b.html[t]}</a></li>')
         text.append("")
@@ -570,7 +573,7 @@ def render(b: Blocks, delivery_id: int, name: str, picks: str) -> tuple[str, str
     section("New on DVD", [t for t in issue.dvd_titles if t not in mine])
     section("New to stream", [t for t in issue.stream_titles if t not in mine])
     unsub = site_url(f"/n/u/{tok}/")
-    everything = _link(tok, 0)
+    everything = _link(tok, 0, track)
     text.append(f"Everything new: {everything}")
     text.append(f"\nTo stop this newsletter: {unsub}\nRed Envelope")
     parts.append(f'<p><a href="{html.escape(everything)}">Everything new</a></p>')
@@ -578,7 +581,7 @@ def render(b: Blocks, delivery_id: int, name: str, picks: str) -> tuple[str, str
         f'<p style="font-size:small;color:#555">You get this because you are a member or '
         f'asked for it. <a href="{html.escape(unsub)}">Stop this newsletter</a>.</p>'
     )
-    if _setting("NEWSLETTER_TRACK_OPENS"):
+    if track and _setting("NEWSLETTER_TRACK_OPENS"):
         parts.append(f'<img src="{site_url(f"/n/o/{tok}.gif")}" width="1" height="1" alt="">')
     body = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"></head>'
@@ -641,7 +644,7 @@ def preview(issue: Issue, *, member_id: int | None = None, email: str = "") -> d
     elif email:
         d = Delivery.objects.filter(issue_id=issue.pk, email=email.lower()).first()
     if d is not None:
-        text, body = render(b, d.pk, d.name, d.picks)
+        text, body = render(b, d.pk, d.name, d.picks, track=False)
         return {"to": d.email, "text": text, "html": body, "delivery": d}
     member = Member.objects.select_related("user", "plan").filter(pk=member_id).first()
     if member is None:
@@ -651,7 +654,8 @@ def preview(issue: Issue, *, member_id: int | None = None, email: str = "") -> d
         [member.pk], [member.region_id],
         {"disc": issue.dvd_titles, "stream": issue.stream_titles}, [kinds], n=4,
     )[0]  # fmt: skip
-    text, body = render(b, 0, member.user.first_name, ",".join(str(t) for t in picks if t >= 0))
+    chosen = ",".join(str(t) for t in picks if t >= 0)
+    text, body = render(b, 0, member.user.first_name, chosen, track=False)
     return {"to": member.user.email, "text": text, "html": body, "delivery": None}
 
 
@@ -737,6 +741,9 @@ class _Connection:
     def open(self) -> smtplib.SMTP:
         if self.smtp is None:
             s = smtplib.SMTP(settings.EMAIL_HOST, settings.EMAIL_PORT, timeout=30)
+            # The content and its final "." go as two writes: without this, Nagle's algorithm
+            # holds the "." until the server's delayed ACK (tens of ms a message).
+            s.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             s.ehlo_or_helo_if_needed()
             if getattr(settings, "EMAIL_USE_TLS", False):
                 s.starttls()

@@ -52,6 +52,8 @@ def home(request: HttpRequest) -> HttpResponse:
             if has_role(request.user, *roles):
                 return redirect(page)
         return redirect("admin:index")
+    if has_role(request.user, "partner") and not has_role(request.user, "member"):
+        return redirect("partner_dashboard")
     return redirect("for_you")
 
 
