@@ -69,7 +69,7 @@ def test_account_holds_address_notices_own_only(client, world):
     assert client.delete(f"/api/account/holds/{hold_id}").status_code == 404  # not bob's
     assert Hold.objects.get(pk=hold_id).cancelled_at is None
     bad = client.put(
-        "/api/account/notices", {"off": ["newsletter"]}, content_type="application/json"
+        "/api/account/notices", {"off": ["telemarketing"]}, content_type="application/json"
     )
     assert bad.status_code == 400
     ok = client.put("/api/account/notices", {"off": ["shipped"]}, content_type="application/json")

@@ -244,3 +244,13 @@ def test_a_partner_sees_only_their_own_figures(client, world, partner):
 def test_unknown_link_is_refused(client, world, partner):
     assert client.get("/r/nope/").status_code == 404
     assert not Click.objects.exists()
+
+
+def test_a_reader_who_joins_from_the_newsletter(client, world, partner):
+    client.cookies["re_source"] = "newsletter"
+    member = join_via(client)
+    assert Signup.objects.get(member_id=member.pk).source == "newsletter"
+    c2 = client.__class__()
+    c2.cookies["re_source"] = "newsletter"
+    m2 = join_via(c2, "pat", email="both@example.com")  # an affiliate's click wins
+    assert Signup.objects.get(member_id=m2.pk).source == "affiliate"

@@ -28,6 +28,7 @@ EDITORS = (Role.OPERATIONS, Role.ADMIN)
 STAFF = (*FINANCE, Role.OPERATIONS)
 VISITOR_COOKIE = "re_visitor"
 CLICK_COOKIE = "re_click"
+SOURCE_COOKIE = "re_source"
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
@@ -65,9 +66,10 @@ def signup_source(request: HttpRequest):
     member came (the click and visitor cookies)."""
     click_value = request.COOKIES.get(CLICK_COOKIE, "")
     visitor_value = request.COOKIES.get(VISITOR_COOKIE, "")
+    source = "newsletter" if request.COOKIES.get(SOURCE_COOKIE) == "newsletter" else ""
 
     def record(member):
-        actions.record_signup(member, click=click_value, visitor=visitor_value)
+        actions.record_signup(member, click=click_value, visitor=visitor_value, source=source)
 
     return record
 
@@ -150,7 +152,13 @@ def clicked(request: HttpRequest, token: str, title_id: int) -> HttpResponse:
     catalog). Only our own pages: the destination is never taken from the URL."""
     target = reverse("title_detail", args=[title_id]) if title_id else reverse("catalog")
     newsletter.track(token, "click", target)
-    return redirect(target)
+    response = redirect(target)
+    if newsletter.read_token(token) is not None:  # a reader who joins came by the newsletter
+        response.set_cookie(
+            SOURCE_COOKIE, "newsletter", max_age=settings.REDENVELOPE["AFFILIATE_WINDOW_DAYS"]
+            * 86400, httponly=True, samesite="Lax", secure=not settings.DEBUG,
+        )  # fmt: skip
+    return response
 
 
 # --------------------------------------------------------------------------- staff
