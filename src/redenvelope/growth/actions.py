@@ -22,7 +22,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from redenvelope.accounts.roles import Role, has_role
 from redenvelope.core import clock
@@ -436,14 +436,22 @@ def settle_commissions(day: dt.date | None = None) -> dict:
 
     day = day or clock.today()
     out = {"earned": 0, "review": 0, "released": 0, "reversed": 0}
-    earned_ids = set(Commission.objects.values_list("member_id", flat=True))
-    pending = [
-        s for s in Signup.objects.filter(partner_id__isnull=False) if s.member_id not in earned_ids
-    ]
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    # Only referred members who have paid and have no commission yet: one query, however
+    # many referrals never paid.
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT s.member_id FROM growth_signup s WHERE s.partner_id IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM growth_commission c WHERE c.member_id = s.member_id) "
+            "AND EXISTS (SELECT 1 FROM billing_payment p WHERE p.member_id = s.member_id "
+            "AND p.status = 'succeeded' AND p.attempted_at < %s)",
+            [end],
+        )
+        due = [r[0] for r in cur.fetchall()]
+    pending = list(Signup.objects.filter(member_id__in=due).order_by("member_id"))
     firsts: dict[int, Payment] = {}
     for p in Payment.objects.filter(
-        member_id__in=[s.member_id for s in pending], status="succeeded", attempted_at__lt=end
+        member_id__in=due, status="succeeded", attempted_at__lt=end
     ).order_by("attempted_at", "id"):
         firsts.setdefault(p.member_id, p)
     members = Member.objects.select_related("user").in_bulk([s.member_id for s in pending])
@@ -501,32 +509,37 @@ def reverse_commissions(day: dt.date) -> int:
     from redenvelope.billing.models import Payment, Refund
     from redenvelope.membership.models import Member
 
+    limit = dt.timedelta(days=_setting("AFFILIATE_REVERSAL_DAYS"))
+    # the members of commissions still standing, as a subquery (never a list in Python)
     live = Commission.objects.exclude(
         status__in=[Commission.Status.REVERSED, Commission.Status.REJECTED]
-    )
-    by_member = {c.member_id: c for c in live}
-    if not by_member:
-        return 0
+    ).values("member_id")
+    events: list[tuple[int, dt.datetime, str]] = [
+        (m, at, "the member was refunded")
+        for m, at in Refund.objects.filter(payment__member_id__in=live).values_list(
+            "payment__member_id", "created_at"
+        )
+    ] + [
+        (m, at, "the member's payment was charged back")
+        for m, at in Payment.objects.filter(
+            member_id__in=live, charged_back_at__isnull=False
+        ).values_list("member_id", "charged_back_at")
+    ]
     signed = dict(
-        Signup.objects.filter(member_id__in=list(by_member)).values_list("member_id", "at")
+        Signup.objects.filter(member_id__in={m for m, _, _ in events}).values_list(
+            "member_id", "at"
+        )
     )
-    limit = dt.timedelta(days=_setting("AFFILIATE_REVERSAL_DAYS"))
     reasons: dict[int, str] = {}
-    for mid, at in Refund.objects.filter(payment__member_id__in=list(by_member)).values_list(
-        "payment__member_id", "created_at"
-    ):
-        if at - signed.get(mid, at) <= limit:
-            reasons.setdefault(mid, "the member was refunded")
-    for mid, at in Payment.objects.filter(
-        member_id__in=list(by_member), charged_back_at__isnull=False
-    ).values_list("member_id", "charged_back_at"):
-        if at - signed.get(mid, at) <= limit:
-            reasons.setdefault(mid, "the member's payment was charged back")
-    for m in Member.objects.filter(pk__in=list(by_member), cancelled_at__isnull=False).only(
-        "id", "cancelled_at", "trial_ends_on"
-    ):
-        if m.trial_ends_on and m.cancelled_at.date() <= m.trial_ends_on:
+    for m, at, why in sorted(events, key=lambda e: e[1]):
+        if m in signed and at - signed[m] <= limit:
+            reasons.setdefault(m, why)
+    for m in Member.objects.filter(
+        pk__in=live, cancelled_at__isnull=False, trial_ends_on__isnull=False
+    ).only("id", "cancelled_at", "trial_ends_on"):
+        if m.cancelled_at.date() <= m.trial_ends_on:
             reasons.setdefault(m.pk, "the member left within the trial")
+    by_member = {c.member_id: c for c in Commission.objects.filter(member_id__in=list(reasons))}
     n = 0
     for mid, why in sorted(reasons.items()):
         with transaction.atomic():
