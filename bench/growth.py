@@ -268,29 +268,53 @@ def attribution(events: int, console) -> dict:
     return got
 
 
-def run(members: int, messages: int, rate: float, events: int, console) -> dict:
+def _waiting_issue():
+    """The latest issue with deliveries still queued (a paused one resumed), for `--parts smtp`."""
+    from redenvelope.growth import newsletter
+    from redenvelope.growth.models import Delivery, Issue
+
+    for i in Issue.objects.filter(status__in=["queued", "sending", "paused"]).order_by("-pk"):
+        if Delivery.objects.filter(issue_id=i.pk, state="queued").exists():
+            return newsletter.resume_issue(i) if i.status == "paused" else i
+    raise RuntimeError("no issue has deliveries waiting: run the issue part first")
+
+
+def run(members: int, messages: int, rate: float, events: int, console, parts=None) -> dict:
     from django.db import connection
 
+    parts = parts or {"issue", "smtp", "attribution"}
     out = {"database": connection.vendor, "prepare": _prepare(members, console)}
-    console.rule(f"newsletter: an issue for {out['prepare']['members']:,} members")
-    out["issue"], built = issue(console)
-    console.rule("newsletter: SMTP delivery to aiosmtpd")
-    out["smtp"] = smtp(built, messages, rate, console)
-    console.rule(f"attribution: {events:,} events")
-    out["attribution"] = attribution(events, console)
+    built = None
+    if "issue" in parts:
+        console.rule(f"newsletter: an issue for {out['prepare']['members']:,} members")
+        out["issue"], built = issue(console)
+    if "smtp" in parts:
+        console.rule("newsletter: SMTP delivery to aiosmtpd")
+        out["smtp"] = smtp(built or _waiting_issue(), messages, rate, console)
+    if "attribution" in parts:
+        console.rule(f"attribution: {events:,} events")
+        out["attribution"] = attribution(events, console)
     return out
 
 
 def report(r: dict, console) -> None:
-    i, s, a = r["issue"], r["smtp"], r["attribution"]
-    console.print(
-        f"[bold]issue[/bold] ({r['database']}): {i['recipients']:,} recipients "
-        f"({i['with_picks']:,} with picks) queued in {i['queue_s']:.1f} s "
-        f"({', '.join(f'{k} {v:.1f} s' for k, v in i['steps'].items())}); "
-        f"{i['rendered']:,} messages rendered in {i['render_s']:.1f} s "
-        f"(mean {i['mean_bytes'] / 1024:.1f} KiB); rendered and queued in "
-        f"{i['total_s']:.1f} s (target <= 600 s)"
-    )
+    i, s, a = r.get("issue"), r.get("smtp"), r.get("attribution")
+    if i:
+        console.print(
+            f"[bold]issue[/bold] ({r['database']}): {i['recipients']:,} recipients "
+            f"({i['with_picks']:,} with picks) queued in {i['queue_s']:.1f} s "
+            f"({', '.join(f'{k} {v:.1f} s' for k, v in i['steps'].items())}); "
+            f"{i['rendered']:,} messages rendered in {i['render_s']:.1f} s "
+            f"(mean {i['mean_bytes'] / 1024:.1f} KiB); rendered and queued in "
+            f"{i['total_s']:.1f} s (target <= 600 s)"
+        )
+    if s:
+        _smtp_line(s, console)
+    if a:
+        _attribution_line(a, console)
+
+
+def _smtp_line(s: dict, console) -> None:
     off = (s["limited_rate"] - s["rate"]) / s["rate"] * 100 if s["rate"] else 0.0
     console.print(
         f"[bold]smtp[/bold]: no limit {s['fast_sent']:,} in {s['fast_s']:.1f} s = "
@@ -299,6 +323,9 @@ def report(r: dict, console) -> None:
         f"({off:+.1f}%, target within 5%); the server received {s['received']:,} of "
         f"{s['handed']:,} handed over"
     )
+
+
+def _attribution_line(a: dict, console) -> None:
     console.print(
         f"[bold]attribution[/bold]: {a['events']:,} events ({a['clicks']:,} clicks, "
         f"{a['floods']:,} in floods; {a['signups']:,} signups, {a['credited']:,} credited, "

@@ -828,12 +828,14 @@ def bench_growth(
     messages: int = typer.Option(20_000, help="Messages sent through SMTP, per measurement"),
     rate: float = typer.Option(200, help="The rate limit checked (messages a second)"),
     events: int = typer.Option(1_000_000, help="Click and signup events attributed"),
+    parts: str = typer.Option("issue,smtp,attribution", help="Which parts to run"),
 ) -> None:
     """A MEMBERS-recipient personalised issue rendered and queued; SMTP delivery to a local
     aiosmtpd server with the rate limit off and on; attribution of EVENTS events."""
     require_schema()
     mod = _bench_module("growth")
-    mod.report(mod.run(members, messages, rate, events, console), console)
+    chosen = {p.strip() for p in parts.split(",") if p.strip()}
+    mod.report(mod.run(members, messages, rate, events, console, chosen), console)
 
 
 media_app = typer.Typer(help="Streaming media: encode masters into the HLS ladder.")

@@ -121,7 +121,10 @@ def _database() -> dict:
         db["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            # 64 MiB of page cache a connection (2 MiB by default): bulk writes into indexed
+            # tables of millions of rows stay in memory instead of re-reading pages
+            "PRAGMA cache_size=-65536;"
             " PRAGMA foreign_keys=ON;",
         }
     elif db["ENGINE"] == "django.db.backends.postgresql":

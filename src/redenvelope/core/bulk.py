@@ -272,8 +272,12 @@ def after_bulk_load() -> None:
     the planner the tables' statistics, so the first run after the load neither rewrites every
     page it reads nor plans on empty-table estimates; a checkpoint then writes it all out,
     rather than during that run (skipped where the role may not). Inside a transaction only
-    the statistics can be taken."""
+    the statistics can be taken. On SQLite: the write-ahead log, gigabytes after a big load,
+    is checkpointed into the database and truncated (every later read searches it otherwise)."""
     if not is_postgres():
+        if not connection.in_atomic_block:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return
     from django.db import DatabaseError
 

@@ -787,6 +787,84 @@ class SendResult:
         return self.sent / self.seconds if self.seconds else 0.0
 
 
+class _Journal(threading.Thread):
+    """Group commit: the connections' marks ("sent", "sending") that are waiting together are
+    written in one transaction, and each connection goes on (writes its ".") only once its
+    mark is committed. One commit per message per connection would cap the sender at the
+    database's commits a second."""
+
+    def __init__(self, sender: Sender):
+        super().__init__(daemon=True)
+        self.s = sender
+        self.requests: queue_mod.Queue = queue_mod.Queue()
+        self.error: Exception | None = None
+
+    def mark(self, sent: int | None, sending: int | None) -> bool:
+        done = threading.Event()
+        box: dict = {}
+        self.requests.put((sent, sending, done, box))
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        return box["taken"]
+
+    def stop(self) -> None:
+        self.requests.put(None)
+        self.join()
+
+    def _write(self, batch: list) -> set[int]:
+        now = clock.now()
+        sent = [b[0] for b in batch if b[0] is not None]
+        sending = [b[1] for b in batch if b[1] is not None]
+        taken: set[int] = set()
+        with self.s.db, transaction.atomic(), connection.cursor() as cur:
+            if sent:
+                marks = ", ".join(["%s"] * len(sent))
+                cur.execute(
+                    "UPDATE growth_delivery SET state = 'sent', sent_at = %s, error = '' "  # noqa: S608
+                    f"WHERE id IN ({marks})",
+                    [now, *sent],
+                )
+            if sending:
+                marks = ", ".join(["%s"] * len(sending))
+                cur.execute(
+                    "UPDATE growth_delivery SET state = 'sending', attempts = attempts + 1 "  # noqa: S608
+                    f"WHERE id IN ({marks}) AND state = 'queued' RETURNING id",
+                    sending,
+                )
+                taken = {r[0] for r in cur.fetchall()}
+        return taken
+
+    def run(self) -> None:
+        try:
+            while True:
+                first = self.requests.get()
+                if first is None:
+                    break
+                batch = [first]
+                while True:
+                    try:
+                        more = self.requests.get_nowait()
+                    except queue_mod.Empty:
+                        break
+                    if more is None:
+                        self.requests.put(None)  # stop after this batch
+                        break
+                    batch.append(more)
+                try:
+                    taken = self._write(batch)
+                except Exception as exc:  # noqa: BLE001 - each waiting connection raises it
+                    for _, _, done, box in batch:
+                        box["error"] = exc
+                        done.set()
+                    continue
+                for _, sending, done, box in batch:
+                    box["taken"] = sending is None or sending in taken
+                    done.set()
+        finally:
+            connection.close()
+
+
 class _Worker(threading.Thread):
     def __init__(self, sender: Sender):
         super().__init__(daemon=True)
@@ -795,25 +873,10 @@ class _Worker(threading.Thread):
         self.prev: int | None = None  # accepted by the server, not yet recorded as sent
 
     def _mark(self, sent: int | None, sending: int | None) -> bool:
-        """One commit: `sent` recorded as sent, `sending` as being handed over (False when it
-        is no longer queued: skipped or taken meanwhile)."""
-        now = clock.now()
-        taken = True
-        with self.s.db, transaction.atomic(), connection.cursor() as cur:
-            if sent is not None:
-                cur.execute(
-                    "UPDATE growth_delivery SET state = 'sent', sent_at = %s, error = '' "
-                    "WHERE id = %s",
-                    [now, sent],
-                )
-            if sending is not None:
-                cur.execute(
-                    "UPDATE growth_delivery SET state = 'sending', attempts = attempts + 1 "
-                    "WHERE id = %s AND state = 'queued'",
-                    [sending],
-                )
-                taken = cur.rowcount == 1
-        return taken
+        """Committed before returning: `sent` recorded as sent, `sending` as being handed over
+        (False when it is no longer queued: skipped or taken meanwhile). Every connection's
+        marks waiting at the same moment share one commit (the journal)."""
+        return self.s.journal.mark(sent, sending)
 
     def _flush(self) -> None:
         if self.prev is not None:
@@ -951,6 +1014,7 @@ class Sender:
         self.db = threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
         self.result = SendResult()
         self.errors: list[str] = []
+        self.journal = _Journal(self)
         self.envelope_from = parseaddr(_setting("NEWSLETTER_FROM"))[1] or "newsletter@localhost"
 
     def count(self, what: str) -> None:
@@ -971,6 +1035,7 @@ class Sender:
 
     def run(self) -> SendResult:
         started = time.perf_counter()
+        self.journal.start()
         workers = [_Worker(self) for _ in range(self.n_conn)]
         for w in workers:
             w.start()
@@ -1045,6 +1110,7 @@ class Sender:
                 self.work.put(None)
             for w in workers:
                 w.join()
+            self.journal.stop()
             self.done.set()
             beat.join()
             self.result.seconds = time.perf_counter() - started

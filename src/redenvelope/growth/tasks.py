@@ -36,6 +36,16 @@ def growth_weekly_newsletter():
         send_newsletter(issue.pk)
 
 
+@db_periodic_task(crontab(minute="25"))
+def growth_resume_newsletter():
+    """Hourly: an issue left sending (a sender that stopped on a broken server, retries that
+    came due, a worker restarted) is picked up again; one being sent is left alone."""
+    from .models import Issue
+
+    for issue_id in Issue.objects.filter(status="sending", sender="").values_list("pk", flat=True):
+        send_newsletter(issue_id)
+
+
 @db_task()
 def send_newsletter(issue_id: int):
     """Send an issue's queued deliveries (another sender at work: nothing to do)."""
