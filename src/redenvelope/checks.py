@@ -199,6 +199,25 @@ RECORD_MATCHES_ENTRY = """
 """
 
 
+# Affiliate money (growth): each commission's accrual, and its reversal or rejection, and each
+# paid payout statement, posted to the ledger under its key.
+GROWTH_POSTED = """
+    SELECT 'accrual', c.id, c.amount_cents FROM growth_commission c
+      WHERE c.amount_cents > 0 AND NOT EXISTS (SELECT 1 FROM ledger_journalentry e
+        WHERE e.idempotency_key = 'commission:' || CAST(c.id AS varchar(20)))
+    UNION ALL
+    SELECT 'reversal', c.id, c.amount_cents FROM growth_commission c
+      WHERE c.amount_cents > 0 AND c.status IN ('reversed', 'rejected')
+        AND NOT EXISTS (SELECT 1 FROM ledger_journalentry e WHERE e.idempotency_key IN (
+          'commission-reversal:' || CAST(c.id AS varchar(20)),
+          'commission-rejected:' || CAST(c.id AS varchar(20))))
+    UNION ALL
+    SELECT 'payout', p.id, p.amount_cents FROM growth_payoutstatement p
+      WHERE p.status = 'paid' AND NOT EXISTS (SELECT 1 FROM ledger_journalentry e
+        WHERE e.idempotency_key = 'payout:' || CAST(p.id AS varchar(20)))
+"""
+
+
 def run_checks() -> list[CheckResult]:
 
     today = clock.today()
@@ -253,6 +272,12 @@ def run_checks() -> list[CheckResult]:
             (),
         ),
         ("ledger_balanced", "every journal entry's debits equal its credits", ENTRY_BALANCED, ()),
+        (
+            "growth_posted",
+            "every affiliate commission, reversal and paid payout is in the ledger",
+            GROWTH_POSTED,
+            (),
+        ),
         (
             "billed_until",
             "every paying member's billed_until ends a period they were billed for",
