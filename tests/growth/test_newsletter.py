@@ -220,3 +220,25 @@ def test_week_and_queue_refusals(world):
     newsletter.queue_issue(again)
     with pytest.raises(Conflict):
         newsletter.build_issue(dt.date(2026, 12, 4))
+
+
+def test_a_queueing_that_died_is_started_over(world):
+    import socket
+
+    issue = newsletter.build_issue()
+    # a queueing process died after writing part of its rows
+    Issue.objects.filter(pk=issue.pk).update(
+        status="queuing", sender=f"{socket.gethostname()}:999999999"
+    )
+    Delivery.objects.create(issue=issue, email="alice@example.com", member_id=world.alice.pk)
+    with pytest.raises(Conflict, match="paused|not queued"):
+        newsletter.send_issue(Issue.objects.get(pk=issue.pk))  # nothing sends a queueing
+    assert newsletter.queue_issue(Issue.objects.get(pk=issue.pk)) == 2
+    assert Delivery.objects.filter(issue_id=issue.pk).count() == 2
+    # one still at work (this very process) is not taken over
+    other = newsletter.build_issue(issue.week + dt.timedelta(days=7))
+    Issue.objects.filter(pk=other.pk).update(
+        status="queuing", sender=f"{socket.gethostname()}:{__import__('os').getpid()}"
+    )
+    with pytest.raises(Conflict, match="being queued"):
+        newsletter.queue_issue(Issue.objects.get(pk=other.pk))

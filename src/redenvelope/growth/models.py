@@ -229,6 +229,7 @@ class Suppression(models.Model):
 class Issue(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
+        QUEUEING = "queuing", "Being queued"
         QUEUED = "queued", "Queued"
         SENDING = "sending", "Sending"
         PAUSED = "paused", "Paused"

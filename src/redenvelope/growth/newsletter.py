@@ -43,7 +43,6 @@ import time
 from dataclasses import dataclass, field
 from email.utils import format_datetime, parseaddr
 
-import numpy as np
 from django.conf import settings
 from django.core import signing
 from django.db import close_old_connections, connection, transaction
@@ -419,15 +418,37 @@ def recipients() -> dict:
     return {"members": members, "subscribers": subs}
 
 
+QUEUE_CHUNK = 50_000
+
+
+def _start_queueing(issue_id: int) -> None:
+    """Mark the issue as being queued by this process (from a draft, or from a queueing whose
+    process died: its partial rows are removed)."""
+    now = clock.now()
+    with transaction.atomic():
+        locked = Issue.objects.select_for_update().get(pk=issue_id)
+        if locked.status == Issue.Status.QUEUEING:
+            if locked.sender and _alive(locked.sender, locked.sender_seen_at, now):
+                raise Conflict(f"The issue is being queued by {locked.sender}.", code="queueing")
+        elif locked.status != Issue.Status.DRAFT:
+            raise Conflict("That issue is already queued.", code="issue_queued")
+        locked.status = Issue.Status.QUEUEING
+        locked.sender, locked.sender_seen_at = _me(), now
+        locked.save(update_fields=["status", "sender", "sender_seen_at"])
+    Delivery.objects.filter(issue_id=issue_id).delete()  # a crashed queueing's rows
+
+
 def queue_issue(issue: Issue, *, progress=None) -> int:
-    """Queue the issue: one delivery per recipient with their picks, written in bulk in one
-    transaction with the issue's change to queued (so it is all or nothing). Refused once
-    queued."""
+    """Queue the issue: one delivery per recipient with their picks. The rows are written in
+    chunks (so a million do not hold SQLite's write lock for half a minute) while the issue is
+    `queuing`, which nothing sends; it becomes queued only with the last chunk. A queueing that
+    died is started over by the next (its rows removed first). Refused once queued."""
     from redenvelope.core.bulk import copy_arrays, new_ids
     from redenvelope.recommendations.serving import live_bundle, picks_among
 
-    if issue.status != Issue.Status.DRAFT:
+    if issue.status not in (Issue.Status.DRAFT, Issue.Status.QUEUEING):
         raise Conflict("That issue is already queued.", code="issue_queued")
+    _start_queueing(issue.pk)
     who = recipients()
     mem, subs = who["members"], who["subscribers"]
     if progress:
@@ -445,21 +466,22 @@ def queue_issue(issue: Issue, *, progress=None) -> int:
     n = n_m + n_s
     if progress:
         progress(f"writing {n:,} deliveries")
-    with transaction.atomic():
-        locked = Issue.objects.select_for_update().get(pk=issue.pk)
-        if locked.status != Issue.Status.DRAFT:
-            raise Conflict("That issue is already queued.", code="issue_queued")
-        if n:
+    rows = {
+        "email": list(mem["email"]) + list(subs["email"]),
+        "member_id": mem["member_id"].tolist() + [None] * n_s,
+        "subscriber_id": [None] * n_m + subs["subscriber_id"].tolist(),
+        "name": [x or "" for x in mem["name"]] + [""] * n_s,
+        "picks": text + [""] * n_s,
+    }
+    for a in range(0, n, QUEUE_CHUNK):
+        b = min(n, a + QUEUE_CHUNK)
+        with transaction.atomic():
             copy_arrays(
                 "growth_delivery",
                 {
-                    "id": new_ids("growth_delivery", n),
+                    "id": new_ids("growth_delivery", b - a),
                     "issue_id": issue.pk,
-                    "email": list(mem["email"]) + list(subs["email"]),
-                    "member_id": np.r_[mem["member_id"], np.full(n_s, -1)],
-                    "subscriber_id": np.r_[np.full(n_m, -1), subs["subscriber_id"]],
-                    "name": [x or "" for x in mem["name"]] + [""] * n_s,
-                    "picks": text + [""] * n_s,
+                    **{k: v[a:b] for k, v in rows.items()},
                     "state": Delivery.State.QUEUED.value,
                     "attempts": 0,
                     "next_try_at": None,
@@ -467,22 +489,26 @@ def queue_issue(issue: Issue, *, progress=None) -> int:
                     "error": "",
                 },
             )
-            with connection.cursor() as cur:  # -1 stood for none (COPY has one type a column)
-                cur.execute(
-                    "UPDATE growth_delivery SET member_id = NULL WHERE issue_id = %s "
-                    "AND member_id = -1",
-                    [issue.pk],
-                )
-                cur.execute(
-                    "UPDATE growth_delivery SET subscriber_id = NULL WHERE issue_id = %s "
-                    "AND subscriber_id = -1",
-                    [issue.pk],
-                )
+            Issue.objects.filter(pk=issue.pk).update(sender_seen_at=clock.now())
+    with transaction.atomic():
+        locked = Issue.objects.select_for_update().get(pk=issue.pk)
+        if locked.status != Issue.Status.QUEUEING or locked.sender != _me():
+            raise Conflict("The issue was taken over while being queued.", code="queueing")
         locked.status = Issue.Status.QUEUED
         locked.queued_at = clock.now()
         locked.recipients = n
         locked.model_version = version
-        locked.save(update_fields=["status", "queued_at", "recipients", "model_version"])
+        locked.sender, locked.sender_seen_at = "", None
+        locked.save(
+            update_fields=[
+                "status",
+                "queued_at",
+                "recipients",
+                "model_version",
+                "sender",
+                "sender_seen_at",
+            ]
+        )
     issue.refresh_from_db()
     return n
 
@@ -708,7 +734,7 @@ def _take(issue_id: int, resend_unconfirmed: bool) -> Issue:
         issue = Issue.objects.select_for_update().get(pk=issue_id)
         if issue.status == Issue.Status.PAUSED:
             raise Conflict("The issue is paused: resume it first.", code="paused")
-        if issue.status == Issue.Status.DRAFT:
+        if issue.status in (Issue.Status.DRAFT, Issue.Status.QUEUEING):
             raise Conflict("The issue is not queued yet.", code="not_queued")
         if issue.status == Issue.Status.SENT:
             raise Conflict("The issue has been sent.", code="sent")
