@@ -45,7 +45,7 @@ from email.utils import format_datetime, parseaddr
 
 from django.conf import settings
 from django.core import signing
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 
 from redenvelope.core import clock
 from redenvelope.core.errors import Conflict, DomainError, NotFound
@@ -1183,7 +1183,6 @@ def send_issue(
 ) -> SendResult:
     """Send the issue's queued deliveries (see the module's text). Refused while another
     sender is at it, or when the issue is paused or not queued."""
-    close_old_connections()
     issue = _take(issue.pk, resend_unconfirmed)
     return Sender(issue, rate=rate, connections=connections, limit=limit, progress=progress).run()
 
