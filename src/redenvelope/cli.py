@@ -707,6 +707,17 @@ def growth_announcements(
     sys.stdout.write(feeds.as_csv(posts) if fmt == "csv" else feeds.atom(posts))
 
 
+def _issue(issue_id: int):
+    """The newsletter issue a command names (an unknown one: a red line, exit 2)."""
+    from redenvelope.growth.models import Issue
+
+    found = Issue.objects.filter(pk=issue_id).first()
+    if found is None:
+        console.print(f"[red]No issue {issue_id}.[/red]")
+        raise typer.Exit(2)
+    return found
+
+
 @newsletter_app.command("build")
 def newsletter_build(
     date: str = typer.Option(None, help="A day of the issue's week; today when left out"),
@@ -736,12 +747,8 @@ def newsletter_preview(
 ) -> None:
     """Print one member's copy of an issue."""
     from redenvelope.growth import newsletter
-    from redenvelope.growth.models import Issue
 
-    found = Issue.objects.filter(pk=issue).first()
-    if found is None:
-        console.print(f"[red]No issue {issue}.[/red]")
-        raise typer.Exit(2)
+    found = _issue(issue)
     with refused():
         shown = newsletter.preview(found, member_id=member)
     sys.stdout.write(shown["html" if html else "text"] + "\n")
@@ -762,12 +769,9 @@ def newsletter_send(
     from rich.progress import Progress
 
     from redenvelope.growth import newsletter
-    from redenvelope.growth.models import Delivery, Issue
+    from redenvelope.growth.models import Delivery
 
-    found = Issue.objects.filter(pk=issue).first()
-    if found is None:
-        console.print(f"[red]No issue {issue}.[/red]")
-        raise typer.Exit(2)
+    found = _issue(issue)
     todo = Delivery.objects.filter(issue_id=issue, state="queued").count()
     with refused(), Progress(console=console, transient=True) as bar:
         task = bar.add_task("sending", total=todo)
@@ -789,10 +793,9 @@ def newsletter_send(
 def newsletter_pause(issue: int = typer.Argument(..., help="The issue")) -> None:
     """Pause sending (the sender stops after the messages in hand)."""
     from redenvelope.growth import newsletter
-    from redenvelope.growth.models import Issue
 
     with refused():
-        newsletter.pause_issue(Issue.objects.get(pk=issue))
+        newsletter.pause_issue(_issue(issue))
     console.print("Paused.")
 
 
@@ -800,10 +803,9 @@ def newsletter_pause(issue: int = typer.Argument(..., help="The issue")) -> None
 def newsletter_resume(issue: int = typer.Argument(..., help="The issue")) -> None:
     """Let a paused issue be sent again (then run `newsletter send`)."""
     from redenvelope.growth import newsletter
-    from redenvelope.growth.models import Issue
 
     with refused():
-        newsletter.resume_issue(Issue.objects.get(pk=issue))
+        newsletter.resume_issue(_issue(issue))
     console.print("Resumed: run `redenvelope newsletter send` (or the worker sends it).")
 
 
