@@ -46,7 +46,8 @@ demo-data: install system-packages
 	  --start $$(TZ=$${TIME_ZONE:-America/Los_Angeles} date -d "-$$(($(DEMO_DAYS) - 1)) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-support
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope recs train
-	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-growth
+	# the demo's affiliate hold is 3 days (30 by default), so finance can run a payout at once
+	AFFILIATE_HOLD_DAYS=3 REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-growth
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope check
 
 demo: demo-data
