@@ -22,6 +22,7 @@ from redenvelope.membership.models import SHIPPABLE_STATUSES, Member
 from redenvelope.queues.actions import remove_from_queue
 from redenvelope.queues.models import QueueEntry
 from redenvelope.queues.queries import eligible_entries
+from redenvelope.rights.queries import disc_allowed
 
 from .models import Incident, ReturnScan, Shipment
 from .notifications import queue_received_emails
@@ -49,6 +50,8 @@ def ship_copy(member: Member, copy: Copy, *, actor=None) -> Shipment:
         )
     if copy.status != CopyStatus.ON_SHELF:
         raise Conflict(f"Copy {copy.barcode} is not on a shelf.")
+    if not disc_allowed(copy.title_id):
+        raise DomainError(f"{copy.title} is outside its disc-rental window: it cannot ship.")
     # The rules the daily dispatch applies (rules.py), for this one disc.
     today = clock.today()
     if dc_capacity_on(today, [copy.dc])[copy.dc_id] <= 0:

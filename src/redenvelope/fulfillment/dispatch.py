@@ -34,6 +34,7 @@ from redenvelope.core.errors import Conflict, DomainError
 from redenvelope.engine import Instance, Params, solve
 from redenvelope.inventory.bulk import append_copy_event_arrays
 from redenvelope.inventory.models import DistributionCenter
+from redenvelope.rights.queries import disc_blocked_sql
 
 from .models import DispatchRun
 from .notifications import queue_run_emails
@@ -353,9 +354,11 @@ def gather(day: dt.date, dc: DistributionCenter | None = None) -> Gathered:
     )
     capacity = dc_capacity_on(day, dcs)
     dc_filter = "" if dc is None else f" AND dc_id = {int(dc.pk)}"
+    # Titles whose disc-rental windows are all closed today do not ship (rights).
+    blocked = disc_blocked_sql(midnight(day))
     stock = read_columns(
         "SELECT dc_id, title_id, COUNT(*) FROM inventory_copy WHERE status = 'on_shelf'"  # noqa: S608
-        f"{dc_filter} GROUP BY dc_id, title_id",
+        f"{dc_filter} AND title_id NOT IN ({blocked}) GROUP BY dc_id, title_id",
         [("dc_id", "int32"), ("title_id", "int64"), ("available", "int32")],
     )
     transit = read_columns(

@@ -121,3 +121,75 @@ def expiring(days: int = 90, at: dt.datetime | None = None):
         .select_related("title")
         .order_by("ends_at")
     )
+
+
+# --- disc rental windows ---------------------------------------------------------------------
+# A title with any disc-rental window for the business's territory ships only inside one; a
+# title with none is one we bought outright (first sale) and ships whenever we hold a copy.
+
+
+def _business_territory() -> str:
+    from django.conf import settings
+
+    return settings.REDENVELOPE.get("TERRITORY", "US").upper()
+
+
+def disc_blocked_sql(at: dt.datetime) -> str:
+    """SQL giving the ids of titles that may not ship at `at` (they have disc windows here, and
+    none is open then). Literal values only (dispatch's set-wise reads take no parameters)."""
+    from redenvelope.core.bulk import db_timestamp
+
+    code = _business_territory()
+    if not (code.isalpha() and len(code) == 2):
+        raise ValueError(f"bad territory {code!r}")
+    when = db_timestamp(at)
+    return (
+        "SELECT w.title_id FROM rights_licensewindow w WHERE w.kind = 'dvd' AND ("  # noqa: S608
+        f"w.territories = '{code}' OR w.territories LIKE '{code},%' "
+        f"OR w.territories LIKE '%,{code}' OR w.territories LIKE '%,{code},%') "
+        "GROUP BY w.title_id HAVING SUM(CASE WHEN w.starts_at <= "
+        f"'{when}' AND (w.ends_at IS NULL OR w.ends_at > '{when}') THEN 1 ELSE 0 END) = 0"
+    )
+
+
+def disc_allowed(title_id: int, at: dt.datetime | None = None) -> bool:
+    at = at or clock.now()
+    rows = LicenseWindow.objects.filter(title_id=title_id, kind=WindowKind.DVD).filter(
+        _covering(_business_territory())
+    )
+    if not rows.exists():
+        return True
+    return (
+        rows.filter(starts_at__lte=at).filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at)).exists()
+    )
+
+
+def disc_availability(
+    title_ids: list[int], at: dt.datetime | None = None
+) -> dict[int, Availability]:
+    """For titles with disc windows: rentable now ('leaving on' within 30 days), 'coming on'
+    the next window's start, or neither (left out: no longer on disc here)."""
+    at = at or clock.now()
+    rows = (
+        LicenseWindow.objects.filter(title_id__in=list(title_ids), kind=WindowKind.DVD)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at))
+        .filter(_covering(_business_territory()))
+        .order_by("title_id", "starts_at")
+        .values_list("title_id", "starts_at", "ends_at")
+    )
+    out: dict[int, Availability] = {}
+    soon = at + dt.timedelta(days=30)
+    for title_id, start, end in rows:
+        if start <= at:
+            out[title_id] = Availability(True, leaving_on=end if end and end <= soon else None)
+        elif title_id not in out:
+            out[title_id] = Availability(False, from_=start)
+    return out
+
+
+def disc_label(a: Availability | None) -> str:
+    if a is None:
+        return ""
+    if a.watch_now:
+        return f"On disc · leaving on {a.leaving_on:%b %-d}" if a.leaving_on else ""
+    return f"On disc from {a.from_:%b %-d, %Y}" if a.from_ else ""
