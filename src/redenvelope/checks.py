@@ -218,6 +218,29 @@ GROWTH_POSTED = """
 """
 
 
+# Payables: a bill's total is its lines' sum; every approved or paid bill that moves money is
+# in the ledger under `bill:<id>`, every paid one under `pay:<id>`; no order line is billed
+# beyond what was received (the three-way match, also a constraint).
+PAYABLES_POSTED = """
+    SELECT 'total', b.id, b.total_cents FROM payables_bill b
+      WHERE b.total_cents <> (SELECT COALESCE(SUM(l.amount_cents), 0) FROM payables_billline l
+                              WHERE l.bill_id = b.id)
+    UNION ALL
+    SELECT 'approval', b.id, b.total_cents FROM payables_bill b
+      WHERE b.status IN ('approved', 'paid') AND b.total_cents > 0
+        AND NOT EXISTS (SELECT 1 FROM ledger_journalentry e
+          WHERE e.idempotency_key = 'bill:' || CAST(b.id AS varchar(20)))
+    UNION ALL
+    SELECT 'payment', b.id, b.total_cents FROM payables_bill b
+      WHERE b.status = 'paid' AND b.total_cents > 0
+        AND NOT EXISTS (SELECT 1 FROM ledger_journalentry e
+          WHERE e.idempotency_key = 'pay:' || CAST(b.id AS varchar(20)))
+    UNION ALL
+    SELECT 'over-billed', l.id, l.billed FROM payables_purchaseline l
+      WHERE l.billed > l.received
+"""
+
+
 def run_checks() -> list[CheckResult]:
 
     today = clock.today()
@@ -276,6 +299,13 @@ def run_checks() -> list[CheckResult]:
             "growth_posted",
             "every affiliate commission, reversal and paid payout is in the ledger",
             GROWTH_POSTED,
+            (),
+        ),
+        (
+            "payables_posted",
+            "every vendor bill adds up, is in the ledger once approved and once paid, and bills "
+            "no copies that were not received",
+            PAYABLES_POSTED,
             (),
         ),
         (

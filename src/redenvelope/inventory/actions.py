@@ -105,8 +105,10 @@ def receive_copy(
     condition: str = Condition.NEW,
     actor=None,
     on: dt.date | None = None,
+    ref: str = "received",
 ) -> Copy:
-    """A new disc arrives at a DC and goes on its shelf."""
+    """A new disc arrives at a DC and goes on its shelf (its received event's `ref` may name
+    what brought it: a purchase order's receipt)."""
     code = parse_barcode(barcode)
     if format not in Format.values:
         raise DomainError(f"Unknown format {format!r}.")
@@ -138,7 +140,7 @@ def receive_copy(
         dc=dc,
         at=now,
         actor=actor,
-        ref="received",
+        ref=ref[:64],
     )
     return copy
 

@@ -129,8 +129,9 @@ def post_bulk(
 ) -> np.ndarray:
     """Post many entries at once (the set-wise runs). `memo`, `member_ids` and `keys` give one
     value per entry (or one for all); `lines` are (entry index, account code, debit cents,
-    credit cents), one side non-zero. Every entry is proven balanced, and has at least two
-    lines, before anything is written. Returns the new entry ids, in order."""
+    credit cents), one side non-zero. Entries that are no member's (a licensor's statements)
+    pass `member_ids=None` and one key per entry. Every entry is proven balanced, and has at
+    least two lines, before anything is written. Returns the new entry ids, in order."""
     from redenvelope.core.bulk import (
         copy_arrays,
         db_timestamp,
@@ -141,7 +142,10 @@ def post_bulk(
 
     from .queries import account_ids
 
-    member_ids = np.asarray(member_ids, dtype=np.int64)
+    no_member = member_ids is None
+    member_ids = np.asarray(
+        np.zeros(len(keys), np.int64) if no_member else member_ids, dtype=np.int64
+    )
     n = len(member_ids)
     if n == 0:
         return np.zeros(0, np.int64)
@@ -153,11 +157,11 @@ def post_bulk(
     count = np.bincount(idx, minlength=n)
     if (count < 2).any():
         bad = int(np.flatnonzero(count < 2)[0])
-        raise DomainError(f"An entry for member {member_ids[bad]} has fewer than two lines.")
+        raise DomainError(f"Entry {bad} (member {member_ids[bad]}) has fewer than two lines.")
     net = np.bincount(idx, weights=debit - credit, minlength=n)
     if np.abs(net).max() > 0:
         bad = int(np.flatnonzero(net)[0])
-        raise DomainError(f"Unbalanced entry for member {member_ids[bad]}; nothing posted.")
+        raise DomainError(f"Unbalanced entry {bad} (member {member_ids[bad]}); nothing posted.")
     ids = new_ids("ledger_journalentry", n)
     copy_arrays(
         "ledger_journalentry",
@@ -167,7 +171,7 @@ def post_bulk(
             "effective_date": effective_date.isoformat(),
             "posted_at": db_timestamp(clock.now()),
             "memo": memo,
-            "member_id": member_ids,
+            "member_id": None if no_member else member_ids,
             "actor_id": actor_id,
             "idempotency_key": keys,
         },
@@ -178,7 +182,7 @@ def post_bulk(
         {
             "entry_id": ids[idx],
             "account_id": np.array([acct[ln[1]] for ln in lines], np.int64),
-            "member_id": member_ids[idx],
+            "member_id": None if no_member else member_ids[idx],
             "debit": debit,
             "credit": credit,
             "currency": "USD",

@@ -52,6 +52,11 @@ class JournalEntry(models.Model):
         ADJUSTMENT = "adjustment", "Adjustment"
         COMMISSION = "commission", "Affiliate commission"
         PAYOUT = "payout", "Affiliate payout"
+        VENDOR_BILL = "vendor_bill", "Vendor bill"
+        AP_PAYMENT = "ap_payment", "Vendor payment"
+        ROYALTY = "royalty", "Revenue share"
+        AMORTISATION = "amortisation", "Content amortisation"
+        PLACEMENT = "placement", "Product placement"
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     effective_date = models.DateField()
