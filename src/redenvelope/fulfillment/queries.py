@@ -40,7 +40,14 @@ def availability(title_ids) -> dict[int, str]:
         for t in missing:
             n, on_shelf = counts.get(t, (0, 0))
             stored[t] = (n, on_shelf, demand.get(t, 0))
-    return {t: _estimate(*stored[t]) for t in ids}
+    out = {t: _estimate(*stored[t]) for t in ids}
+    # A title outside its disc-rental window says so (and when it comes back), whatever stock.
+    from redenvelope.rights.queries import disc_wordings
+
+    for t, words in disc_wordings(ids).items():
+        if words and not words.startswith("On disc ·"):
+            out[t] = words
+    return out
 
 
 # A count of the whole catalog older than this is not used (the hourly job keeps it fresher);

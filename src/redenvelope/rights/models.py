@@ -192,7 +192,7 @@ class LicenseWindow(models.Model):
     contract = models.ForeignKey(
         Contract, null=True, blank=True, on_delete=models.PROTECT, related_name="windows"
     )
-    exclusive = models.BooleanField(default=True)
+    exclusive = models.BooleanField(default=True, db_default=True)
     avails_import = models.ForeignKey(
         AvailsImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="windows"
     )

@@ -193,3 +193,29 @@ def disc_label(a: Availability | None) -> str:
     if a.watch_now:
         return f"On disc · leaving on {a.leaving_on:%b %-d}" if a.leaving_on else ""
     return f"On disc from {a.from_:%b %-d, %Y}" if a.from_ else ""
+
+
+def disc_wording(title_id: int, at: dt.datetime | None = None) -> str:
+    """What a member reads about renting a title on disc, from its windows: 'leaving on …',
+    'on disc from …', 'no longer on disc here', or nothing (no disc window: always rentable)."""
+    return disc_wordings([title_id], at).get(title_id, "")
+
+
+def disc_wordings(title_ids, at: dt.datetime | None = None) -> dict[int, str]:
+    at = at or clock.now()
+    ids = list(title_ids)
+    if not ids:
+        return {}
+    have = set(
+        LicenseWindow.objects.filter(title_id__in=ids, kind=WindowKind.DVD)
+        .filter(_covering(_business_territory()))
+        .values_list("title_id", flat=True)
+    )
+    if not have:
+        return {}
+    now = disc_availability(list(have), at)
+    out = {}
+    for t in have:
+        a = now.get(t)
+        out[t] = disc_label(a) if a is not None else "No longer on disc here"
+    return out

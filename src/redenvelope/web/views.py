@@ -35,6 +35,7 @@ from redenvelope.ratings.models import RatingSource
 from redenvelope.ratings.queries import average_of, ratings_of, stars_of
 from redenvelope.recommendations import serving as recs
 from redenvelope.rights.queries import availability as stream_availability
+from redenvelope.rights.queries import disc_wording
 
 
 def landing(request: HttpRequest) -> HttpResponse:
@@ -142,6 +143,7 @@ def title_detail(request: HttpRequest, title_id: int) -> HttpResponse:
         "average": avg,
         "n_ratings": n_ratings,
         "my_stars": 0,
+        "on_disc": disc_wording(title.pk),
         "streaming": stream_availability(
             [title.pk], member.territory if member else settings.REDENVELOPE["TERRITORY"]
         ).get(title.pk),
