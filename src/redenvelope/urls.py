@@ -92,6 +92,8 @@ urlpatterns = [
     path("", include("redenvelope.streaming.urls")),
     path("", include("redenvelope.recommendations.urls")),
     path("", include("redenvelope.growth.urls")),
+    path("", include("redenvelope.rights.urls")),
+    path("", include("redenvelope.payables.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
 ]
