@@ -953,6 +953,137 @@ def rights_expiring(days: int = typer.Option(90, help="Within this many days."))
     console.print(table)
 
 
+@rights_app.command("avails-import")
+def rights_avails_import(
+    path: str = typer.Argument(..., help="An EMA Avails file (.xlsx or .csv)"),
+    staff: str = typer.Option(..., help="Username of the staff member importing (audited)"),
+    mode: str = typer.Option("all", help="all: nothing imports if a row is bad | valid"),
+) -> None:
+    """Import avails: every bad row is printed with its line and reason; exit 1 when any."""
+    from pathlib import Path
+
+    from redenvelope.rights.avails import import_avails
+
+    user, _ = _cli_staff(staff, "finance", "operations", "admin")
+    file = Path(path)
+    if not file.is_file():
+        console.print(f"[red]No file {path}.[/red]")
+        raise typer.Exit(2)
+    with refused():
+        result = import_avails(file.name, file.read_bytes(), mode=mode, actor=user)
+    r = result.record
+    for e in result.errors[:50]:
+        console.print(f"[red]line {e['line']}: {e['reason']}[/red]")
+    if len(result.errors) > 50:
+        console.print(f"… and {len(result.errors) - 50} more (the import's page lists them)")
+    verdict = "imported" if r.imported else "[red]nothing imported[/red]"
+    console.print(
+        f"{r.filename}: {r.rows:,} rows, {r.created:,} created, {r.unchanged:,} unchanged, "
+        f"{r.rejected:,} refused: {verdict}"
+    )
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@rights_app.command("avails-export")
+def rights_avails_export(
+    out: str = typer.Argument(..., help="Where to write: a .xlsx or .csv file"),
+) -> None:
+    """Export every window we hold in the EMA Avails layout."""
+    from pathlib import Path
+
+    from redenvelope.rights import avails
+
+    target = Path(out)
+    if target.suffix.lower() == ".xlsx":
+        target.write_bytes(avails.export_xlsx())
+    else:
+        with target.open("w", newline="", encoding="utf-8") as f:
+            avails.export_csv(f)
+    console.print(f"Wrote {target}")
+
+
+payables_app = typer.Typer(help="Payables: buying plan, statements, payment runs, amortisation.")
+app.add_typer(payables_app, name="payables")
+
+
+@payables_app.command("plan")
+def payables_plan(
+    wait: int = typer.Option(7, help="Target wait in days for a member's top-3 title"),
+    limit: int = typer.Option(30, help="Rows shown"),
+) -> None:
+    """Copies to buy per title and DC for the target wait, from queue demand."""
+    from redenvelope.payables.queries import buying_plan
+
+    cycle, needs = buying_plan(float(wait), limit=limit)
+    table = Table(title=f"Buying plan for a {wait}-day wait (a disc comes home in {cycle} days)")
+    for col in ("DC", "title", "wanting it", "held", "on order", "needed", "buy"):
+        table.add_column(col)
+    for n in needs:
+        table.add_row(n.dc, n.title, *(str(x) for x in
+                      (n.demand, n.copies, n.on_order, n.needed, n.buy)))  # fmt: skip
+    console.print(table)
+
+
+@payables_app.command("statements")
+def payables_statements(
+    month: str = typer.Argument(..., help="The closed month, YYYY-MM"),
+    staff: str = typer.Option(..., help="Username of the finance staff member (audited)"),
+) -> None:
+    """Licensors' revenue-share statements for a month, computed and posted (again: none)."""
+    from redenvelope.payables.actions import run_statements
+
+    user, _ = _cli_staff(staff, "finance", "admin")
+    with refused():
+        made = run_statements(month, actor=user)
+    total = sum(b.total_cents for b in made)
+    console.print(f"{len(made)} statement(s), {total / 100:,.2f} payable")
+
+
+@payables_app.command("pay-run")
+def payables_pay_run(
+    staff: str = typer.Option(..., help="Username of the finance staff member (audited)"),
+    due_by: str = typer.Option(None, help="Pay approved bills due by YYYY-MM-DD (default all)"),
+    out: str = typer.Option("", help="Write the pain.001 file here"),
+) -> None:
+    """Pay every approved bill (due by a date) in one run; write its bank file."""
+    from redenvelope.core import parse
+    from redenvelope.payables.actions import payment_run
+    from redenvelope.payables.models import Bill, Vendor
+
+    user, _ = _cli_staff(staff, "finance", "admin")
+    with refused():
+        bills = Bill.objects.filter(status=Bill.Status.APPROVED, total_cents__gt=0)
+        if due_by:
+            bills = bills.filter(due_on__lte=parse.day(due_by, "due by"))
+        payable = [b.pk for b in bills if Vendor.objects.get(pk=b.vendor_id).can_be_paid]
+        skipped = bills.count() - len(payable)
+        run = payment_run(payable, actor=user)
+    if out:
+        from pathlib import Path
+
+        Path(out).write_text(run.file, encoding="utf-8")
+    left = f"; {skipped} left for vendors without bank details" if skipped else ""
+    console.print(f"{run.number}: {run.bills_count} bill(s), {run.total_cents / 100:,.2f}{left}")
+
+
+@payables_app.command("amortise")
+def payables_amortise(
+    month: str = typer.Argument(..., help="The closed month, YYYY-MM"),
+    staff: str = typer.Option(..., help="Username of the finance staff member (audited)"),
+) -> None:
+    """Book a month's amortisation of released originals."""
+    from redenvelope.payables.actions import amortise
+
+    user, _ = _cli_staff(staff, "finance", "admin")
+    with refused():
+        done = amortise(month, actor=user)
+    for prod, cents in done:
+        console.print(f"{prod.name}: {cents / 100:,.2f}")
+    if not done:
+        console.print("Nothing to book (booked already, or nothing released).")
+
+
 recs_app = typer.Typer(help="Recommendations: train, list, switch and roll back models.")
 app.add_typer(recs_app, name="recs")
 
