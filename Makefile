@@ -48,6 +48,7 @@ demo-data: install system-packages
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope recs train
 	# the demo's affiliate hold is 3 days (30 by default), so finance can run a payout at once
 	AFFILIATE_HOLD_DAYS=3 REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-growth
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-payables
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope check
 
 demo: demo-data

@@ -167,6 +167,19 @@ def demo_growth() -> None:
     console.print("Growth: " + ", ".join(f"{k} {v}" for k, v in made.items()))
 
 
+@app.command("demo-payables")
+def demo_payables() -> None:
+    """Seed the demo's licensors, contracts, disc windows, a sample avails file, purchase
+    orders, vendor bills, statements, an original and a placement deal (run after
+    `simulate`)."""
+    from redenvelope.demo.payables import seed_payables
+
+    require_schema()
+    with refused():
+        made = seed_payables()
+    console.print("Payables: " + ", ".join(f"{k} {v}" for k, v in made.items()))
+
+
 @app.command("demo-streaming")
 def demo_streaming(
     titles: int = typer.Option(3, help="How many titles to encode (generated masters)."),
