@@ -599,6 +599,23 @@ def bench_pages(
     mod.report(r, console)
 
 
+@bench_app.command("payables")
+def bench_payables(
+    members: int = typer.Option(1_000_000, help="Members of the business (built when empty)."),
+    rows: int = typer.Option(100_000, help="Avails rows to import."),
+    licensors: int = typer.Option(500, help="Licensors (two contracts each)."),
+    seed: int = 1,
+) -> None:
+    """Avails import of ROWS rows (CSV, again, XLSX, 1% bad) and last month's revenue-share
+    statements for LICENSORS licensors over a MEMBERS-member business's rentals and streams,
+    computed and posted (PostgreSQL for the target figures)."""
+    require_schema()
+    mod = _bench_module("payables")
+    with refused():
+        r = mod.run(members, rows, licensors, seed, console)
+    mod.report(r, console)
+
+
 @bench_app.command("recs")
 def bench_recs(
     folds: int = typer.Option(5, help="Folds of the explicit comparison."),

@@ -232,6 +232,14 @@ REDENVELOPE = {
     "MEDIA_STORAGE_URL": os.environ.get("MEDIA_STORAGE_URL", f"file://{DATA_DIR / 'media'}"),
     # Members' territory (ISO 3166-1) for license windows: every member is in it for now.
     "TERRITORY": os.environ.get("TERRITORY", "US"),
+    # Payables (docs/operations.md, "Licenses, avails and payables"): the account payment runs
+    # draw on, as named in the bank file (an IBAN and BIC, or a US account and ABA routing).
+    "BUSINESS_NAME": os.environ.get("BUSINESS_NAME", "Red Envelope"),
+    "CURRENCY": os.environ.get("CURRENCY", "USD"),
+    "BANK_IBAN": os.environ.get("BANK_IBAN", ""),
+    "BANK_BIC": os.environ.get("BANK_BIC", ""),
+    "BANK_ACCOUNT": os.environ.get("BANK_ACCOUNT", "000123456789"),
+    "BANK_ROUTING": os.environ.get("BANK_ROUTING", "011000015"),
     # Recommendations (docs/operations.md, "Recommendations"): trained models are kept here,
     # one file per version; the nightly retrain runs at RECS_TRAIN_HOUR (server time).
     "RECS_DIR": os.environ.get("RECS_DIR", str(DATA_DIR / "recs")),

@@ -79,6 +79,7 @@ def _check(browser, base, pages, world, login=False, who="alice@example.com", la
                 case=getattr(world, "case_id", 0),
                 issue=getattr(world, "issue_id", 0),
                 partner=getattr(world, "partner_id", 0),
+                **getattr(world, "ids", {}),
             )
             page.goto(url)
             page.wait_for_load_state("networkidle")
@@ -177,4 +178,49 @@ def test_growth_pages_accessible_and_fit_a_phone(live_server, world, browser):
     _check(
         browser, live_server.url, [("partner-dashboard", "/partners/")], world,
         login=True, who="pat", lands="**/partners/",
+    )  # fmt: skip
+
+
+PAYABLES = [
+    ("rights", "/rights/"),
+    ("rights-contract", "/rights/contracts/{contract}/"),
+    ("rights-import", "/rights/imports/{avails}/"),
+    ("payables", "/payables/"),
+    ("payables-plan", "/payables/plan/"),
+    ("payables-receiving", "/payables/receiving/"),
+    ("payables-order", "/payables/orders/{order}/"),
+    ("payables-report-aging", "/payables/reports/ap-aging/"),
+    ("payables-report-cost", "/payables/reports/cost-per-title/"),
+]
+
+
+def test_payables_pages_accessible_and_fit_a_phone(live_server, world, browser):
+    import datetime as dt
+
+    from redenvelope.core import clock
+    from redenvelope.payables import actions as payables
+    from redenvelope.rights import actions as rights
+    from redenvelope.rights.avails import import_avails
+
+    studio = rights.add_licensor("Paragon")
+    deal = rights.add_contract(
+        studio, reference="P-1", name="Library", territories="US",
+        starts_on=clock.today() - dt.timedelta(days=30),
+        ends_on=clock.today() + dt.timedelta(days=30), per_rental_cents=30,
+        minimum_guarantee_cents=10_000, titles=[world.films[0]],
+    )  # fmt: skip
+    payables.bill_advance(deal)
+    rights.amend_contract(deal, reason="uplift", per_rental_cents=35)
+    bad = import_avails("a.csv", b"Territory,LicenseType,Start,ContentID\nQQ,SVOD,2026-01-01,1\n")
+    v = payables.add_vendor("Ingram", kind="distributor", account_number="1234567",
+                            routing_number="011000015")  # fmt: skip
+    po = payables.create_order(v, world.ewr, [(world.films[1], 3, 1299)])
+    payables.send_order(po)
+    prod = payables.add_production("Original", budget={"Cast": 100_000})
+    deal2 = payables.add_placement(prod, brand="FizzCo", scene="Ep. 1", deliverables=[("Can", 500)])
+    payables.invoice_placement(deal2, amount_cents=200)
+    world.ids = {"contract": deal.pk, "avails": bad.record.pk, "order": po.pk}
+    _check(
+        browser, live_server.url, PAYABLES, world,
+        login=True, who="staff_admin", lands="**/admin/",
     )  # fmt: skip

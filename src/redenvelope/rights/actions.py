@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from redenvelope.catalog.models import Title
@@ -126,6 +126,11 @@ def add_window(
                 code="outside_term",
             )
     Title.objects.select_for_update().filter(pk=title_id).first()  # one writer per title
+    if connection.vendor == "postgresql":
+        # An avails import writes many titles' windows at once and takes this lock too: the
+        # overlap test below reads what is held, so no window may land beside it meanwhile.
+        with connection.cursor() as cur:
+            cur.execute("LOCK TABLE rights_licensewindow IN SHARE ROW EXCLUSIVE MODE")
     for other in LicenseWindow.objects.filter(title_id=title_id, kind=kind):
         shared = set(codes.split(",")) & set(other.territory_list)
         overlaps = (other.ends_at is None or other.ends_at > start) and (

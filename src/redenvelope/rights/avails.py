@@ -121,14 +121,19 @@ def read_rows(name: str, data: bytes) -> list[tuple[int, dict]]:
 
 
 def _xlsx_rows(data: bytes):
-    import openpyxl
+    """The Movies sheet (or the first) of a workbook, read by calamine (Rust: a 100,000-row
+    avails workbook in under a second, where openpyxl takes half a minute). Whole numbers come
+    back as such (Excel stores 2004 as 2004.0), dates as dates."""
+    from python_calamine import CalamineWorkbook
 
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        name = "Movies" if "Movies" in book.sheet_names else book.sheet_names[0]
+        rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the sender's error
         raise DomainError(f"The workbook cannot be read ({type(exc).__name__}).") from None
-    sheet = book["Movies"] if "Movies" in book.sheetnames else book.worksheets[0]
-    yield from sheet.iter_rows(values_only=True)
+    for row in rows:
+        yield [int(c) if isinstance(c, float) and c.is_integer() else c for c in row]
 
 
 def _moment(value) -> dt.datetime | None:
