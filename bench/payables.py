@@ -69,12 +69,14 @@ def _stamps(epoch_seconds: np.ndarray) -> np.ndarray:
 def _write_month(members: int, seed: int, console) -> dict:
     """Last month's rentals (shipments of real copies to real members) and streams (sessions
     of real members on an encode per title), in bulk."""
+    from django.utils import timezone
+
     from redenvelope.core import clock
     from redenvelope.core.bulk import after_bulk_load, copy_arrays, read_columns
     from redenvelope.streaming.models import Encode, Session
 
     first, end = _last_month()
-    tz = clock.now().tzinfo
+    tz = timezone.get_current_timezone()
     lo = dt.datetime.combine(first, dt.time(), tzinfo=tz).timestamp()
     hi = dt.datetime.combine(end, dt.time(), tzinfo=tz).timestamp()
     out = {}

@@ -133,3 +133,26 @@ def test_statements_recoup_prorate_true_up_and_run_once(world, month):
     assert balance("2500") == 0
     assert "<IBAN>DE89370400440532013000</IBAN>" in run.file
     clean()
+
+
+def test_a_rental_counts_on_the_business_day_across_a_change_of_offset(world, settings):
+    """Days are the business's (daylight saving ends on 1 Nov 2026 in Los Angeles): 23:30 local
+    on the 1st is day 0, 00:30 on the 2nd day 1, whatever UTC says."""
+    from zoneinfo import ZoneInfo
+
+    from redenvelope.payables.actions import _day_counts
+
+    settings.TIME_ZONE = "America/Los_Angeles"
+    la = ZoneInfo("America/Los_Angeles")
+    copy = world.new_copy(world.films[0])
+    for when in (dt.datetime(2026, 11, 1, 0, 30, tzinfo=la), dt.datetime(2026, 11, 1, 23, 30,
+                 tzinfo=la), dt.datetime(2026, 11, 2, 0, 30, tzinfo=la),
+                 dt.datetime(2026, 11, 30, 23, 59, tzinfo=la),
+                 dt.datetime(2026, 12, 1, 0, 1, tzinfo=la)):  # fmt: skip
+        Shipment.objects.create(member=world.alice, copy=copy, title=world.films[0],
+                                dc=world.ewr, shipped_at=when, status="returned",
+                                closed_at=when)  # fmt: skip
+    counts = _day_counts(
+        "fulfillment_shipment", "shipped_at", dt.date(2026, 11, 1), dt.date(2026, 12, 1)
+    )[world.films[0].pk]
+    assert counts[0] == 2 and counts[1] == 1 and counts[29] == 1 and counts.sum() == 4

@@ -710,42 +710,41 @@ def bill_advance(contract: Contract | int, *, actor=None, approve: bool = True) 
 
 
 def _day_counts(table: str, column: str, start: dt.date, end: dt.date) -> dict:
-    """{title_id: np.array of counts per day of [start, end)} from one grouped query."""
+    """{title_id: np.array of counts per day of [start, end)} from one grouped query; a day is
+    the business's (TIME_ZONE, daylight saving included)."""
+    from django.utils import timezone
+
     from redenvelope.core.bulk import db_timestamp
 
-    tz = clock.now().tzinfo
-    lo = dt.datetime.combine(start, dt.time(), tzinfo=tz)
-    hi = dt.datetime.combine(end, dt.time(), tzinfo=tz)
+    tz = timezone.get_current_timezone()
     days = (end - start).days
-    out: dict[int, np.ndarray] = {}
-    # One row per title and day (the day in the business's zone, read as a date in SQL).
+    bounds = [
+        db_timestamp(dt.datetime.combine(start + dt.timedelta(days=i), dt.time(), tzinfo=tz))
+        for i in range(days + 1)
+    ]
     if connection.vendor == "postgresql":
         day_sql = f"(({column} AT TIME ZONE '{settings.TIME_ZONE}')::date - DATE '{start}')"
-    else:
+    else:  # each local midnight as a UTC instant: exact across a change of offset
         day_sql = (
-            f"CAST(julianday({column}, '{_utc_offset(lo)}') - julianday('{start}') AS INTEGER)"
+            "CASE "
+            + " ".join(f"WHEN {column} < '{b}' THEN {i}" for i, b in enumerate(bounds[1:-1]))
+            + f" ELSE {days - 1} END"
         )
     sql = (
         f"SELECT title_id, {day_sql} AS d, COUNT(*) FROM {table} "  # noqa: S608 - fixed names
-        f"WHERE {column} >= '{db_timestamp(lo)}' AND {column} < '{db_timestamp(hi)}' "
+        f"WHERE {column} >= '{bounds[0]}' AND {column} < '{bounds[-1]}' "
         "GROUP BY title_id, d"
     )
     with connection.cursor() as cur:
         cur.execute(sql)
         rows = cur.fetchall()
+    out: dict[int, np.ndarray] = {}
     for title_id, d, n in rows:
         arr = out.get(title_id)
         if arr is None:
             arr = out[title_id] = np.zeros(days, dtype=np.int64)
         arr[min(max(int(d), 0), days - 1)] += n
     return out
-
-
-def _utc_offset(moment: dt.datetime) -> str:
-    """SQLite's modifier for the business zone's offset at `moment` ('-08:00 hours' style)."""
-    off = moment.utcoffset() or dt.timedelta()
-    minutes = int(off.total_seconds() // 60)
-    return f"{minutes:+d} minutes"
 
 
 @transaction.atomic

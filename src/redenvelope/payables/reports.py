@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import connection
+from django.utils import timezone
 
 from redenvelope.billing.reports import Report
 from redenvelope.core import clock
@@ -29,7 +30,7 @@ def _rows(sql: str, params=()) -> list[tuple]:
 
 
 def _bounds(start: dt.date | None, end: dt.date | None) -> tuple[dt.datetime, dt.datetime]:
-    tz = clock.now().tzinfo
+    tz = timezone.get_current_timezone()
     lo = start or clock.today() - dt.timedelta(days=90)
     hi = (end or clock.today()) + dt.timedelta(days=1)
     return (
