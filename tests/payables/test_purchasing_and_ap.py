@@ -129,6 +129,10 @@ def test_void_frees_the_match_and_vendor_without_bank_cannot_be_paid(world):
     payables.send_order(po)
     line = po.lines.get()
     payables.receive(line, quantity=2)
+    twice = [{"order_line": line.pk, "quantity": 2, "amount_cents": 1000},
+             {"order_line": line.pk, "quantity": 1, "amount_cents": 500}]  # fmt: skip
+    with pytest.raises(Conflict, match="Line 2: 1 of .* only 0 received and not yet billed"):
+        payables.record_bill(v, number="A", kind="goods", order=po, lines=twice)
     goods = [{"order_line": line.pk, "quantity": 2, "amount_cents": 1000}]
     b = payables.record_bill(v, number="A", kind="goods", order=po, lines=goods)
     with pytest.raises(DomainError, match="Say why"):

@@ -122,6 +122,11 @@ def _get(model, pk, what: str):
 
 def _number(model, prefix: str) -> str:
     """The next document number (PO-000042): one higher than the highest so far."""
+    if connection.vendor == "postgresql":
+        # Two clicks at once would read the same highest number: one numbers at a time, until
+        # its transaction ends (SQLite runs one writer at a time already).
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"payables:{prefix}"])
     last = model.objects.filter(number__startswith=prefix).aggregate(m=Max("number"))["m"]
     n = int(last[len(prefix) :]) + 1 if last and last[len(prefix) :].isdigit() else 1
     return f"{prefix}{n:06d}"
@@ -352,15 +357,15 @@ def receive(
     received event (ref: this receipt). Scanned barcodes are used as they are; without them,
     new serials are printed. Never more than was ordered; a repeated idempotency key (a retried
     submission) returns the first receipt."""
-    if idempotency_key:
-        done = Receipt.objects.filter(idempotency_key=idempotency_key).first()
-        if done:
-            return done
     pk = line.pk if isinstance(line, PurchaseLine) else line
     row = PurchaseLine.objects.select_for_update().select_related("order", "title").filter(pk=pk)
     row = row.first()
     if row is None:
         raise NotFound(f"No purchase order line {pk}.")
+    if idempotency_key:  # read under the line's lock: a concurrent retry waits, then finds it
+        done = Receipt.objects.filter(idempotency_key=idempotency_key).first()
+        if done:
+            return done
     po = _locked_order(row.order_id)
     if po.status not in (PurchaseOrder.Status.SENT, PurchaseOrder.Status.PARTIAL):
         raise Conflict(
@@ -454,9 +459,9 @@ def record_bill(
         raise DomainError(f"Contract {deal.reference} is not with {v}.")
     if kind == Bill.Kind.PRODUCTION and prod is None:
         raise DomainError("A production bill names its production.")
-    made, total = [], 0
+    made, total, pending = [], 0, defaultdict(int)
     for i, ln in enumerate(lines, start=1):
-        made.append(_bill_line(i, ln, kind, po, prod))
+        made.append(_bill_line(i, ln, kind, po, prod, pending))
         total += made[-1].amount_cents
     if total <= 0:
         raise DomainError("A bill's total must be more than zero.")
@@ -474,7 +479,9 @@ def record_bill(
     return bill
 
 
-def _bill_line(i: int, ln: dict, kind: str, po, prod) -> BillLine:
+def _bill_line(i: int, ln: dict, kind: str, po, prod, pending: dict) -> BillLine:
+    """One line of a bill, matched; `pending` counts copies already billed by earlier lines of
+    the same bill, per order line."""
     amount = _cents(ln.get("amount_cents"), f"Line {i}'s amount", positive=True)
     account = str(ln.get("account") or DEFAULT_ACCOUNT[kind])
     if account not in BILL_ACCOUNTS:
@@ -496,7 +503,7 @@ def _bill_line(i: int, ln: dict, kind: str, po, prod) -> BillLine:
                 "order line it bills.",
                 code="unmatched",
             )
-        unbilled = pl.received - pl.billed
+        unbilled = pl.received - pl.billed - pending[pl.pk]
         if pl.received == 0:
             raise Conflict(
                 f"Line {i}: {pl.title} on {po.number} — none of the {pl.quantity} ordered has "
@@ -515,6 +522,7 @@ def _bill_line(i: int, ln: dict, kind: str, po, prod) -> BillLine:
                 f"{from_cents(qty * pl.unit_cents)}, not {from_cents(amount)}.",
                 code="price_mismatch",
             )
+        pending[pl.pk] += qty
         out.order_line = pl
         out.title_id = pl.title_id
         out.account = DISC_PURCHASES
