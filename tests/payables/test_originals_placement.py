@@ -83,3 +83,30 @@ def test_placement_invoice_payment_and_revenue_on_delivery(world):
     deal.refresh_from_db()
     assert deal.recognised_cents == 40_000 and balance("4200") == -40_000
     clean()
+
+
+def test_placement_schedule_invoiced_when_due_and_monthly_close_job(world):
+    from redenvelope.payables.models import PlacementInvoice
+    from redenvelope.payables.tasks import (
+        payables_daily_placement_invoices,
+        payables_monthly_close,
+    )
+
+    prod = payables.add_production("Third Envelope", budget={"All": 100})
+    today = clock.today()
+    with pytest.raises(DomainError, match="adds up to 900.00, not the fee of 1000.00"):
+        payables.add_placement(prod, brand="B", scene="s", deliverables=[("x", 100_000)],
+                               schedule=[(today, 90_000)])  # fmt: skip
+    deal = payables.add_placement(
+        prod, brand="FizzCo", scene="Ep. 2", deliverables=[("Can", 100_000)],
+        schedule=[(today - dt.timedelta(days=1), 60_000), (today + dt.timedelta(days=30), 40_000)],
+    )  # fmt: skip
+    assert payables_daily_placement_invoices.call_local() == 1
+    assert payables_daily_placement_invoices.call_local() == 0
+    assert list(PlacementInvoice.objects.values_list("amount_cents", flat=True)) == [60_000]
+    later = payables.invoice_due_instalments(today + dt.timedelta(days=31))
+    assert [i.amount_cents for i in later] == [40_000]
+    deal.refresh_from_db()
+    assert deal.invoiced_cents == 100_000
+    assert payables_monthly_close.call_local() == {"statements": 0, "amortised": 0}
+    clean()

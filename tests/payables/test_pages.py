@@ -115,3 +115,17 @@ def test_avails_upload_and_reports(client, world):
         csv = fin.get(f"/payables/reports/{name}/?format=csv")
         assert csv.status_code == 200 and csv["Content-Type"].startswith("text/csv")
     assert "P-1" in fin.get("/payables/reports/expiring/").content.decode()
+
+
+def test_overview_shows_budget_spent_and_payment_schedule(client, world):
+    crew = payables.add_vendor("Grip", kind="production", account_number="12345678",
+                               routing_number="011000015")  # fmt: skip
+    prod = payables.add_production("Envelope", budget={"Crew": 1_000})
+    b = payables.record_bill(crew, number="G1", kind="production", production=prod,
+                             lines=[{"amount_cents": 1_500, "budget_line": "Crew"}])  # fmt: skip
+    payables.approve_bill(b)
+    payables.add_placement(prod, brand="FizzCo", scene="Ep 1", deliverables=[("Can", 700)],
+                           schedule=[(clock.today(), 300), (clock.today(), 400)])  # fmt: skip
+    page = login(client, world, "finance").get("/payables/").content.decode()
+    assert "Crew: $15.00 of $10.00 <strong>(over)</strong>" in page
+    assert "Payment schedule: $3.00 on" in page

@@ -143,10 +143,11 @@ def seed_payables() -> dict:
         deliverables=[("Bottle on the counter, 4 seconds", 600_000),
                       ("Line of dialogue naming the brand", 900_000),
                       ("Closing-credit thanks", 100_000)],
+        schedule=[(last_month, 800_000), (today + dt.timedelta(days=30), 800_000)],
         actor=finance,
     )  # fmt: skip
-    invoice = payables.invoice_placement(deal, amount_cents=800_000, actor=finance)
-    payables.record_placement_payment(invoice, actor=finance)
+    for invoice in payables.invoice_due_instalments(actor=finance):
+        payables.record_placement_payment(invoice, actor=finance)
     payables.deliver(deal.deliverables.order_by("id").first(), actor=finance)
     on_shelf = Copy.objects.filter(title_id=pulled, status=CopyStatus.ON_SHELF).count()
     return {

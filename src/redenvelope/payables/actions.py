@@ -43,6 +43,7 @@ from .models import (
     Deliverable,
     PaymentRun,
     PlacementDeal,
+    PlacementInstalment,
     PlacementInvoice,
     Production,
     PurchaseLine,
@@ -1065,11 +1066,13 @@ def add_placement(
     brand: str,
     scene: str,
     deliverables: list[tuple[str, int]],
+    schedule: list[tuple] | None = None,
     brand_email: str = "",
     actor=None,
 ) -> PlacementDeal:
     """A placement deal: the fee is the sum of its deliverables (each recognised as revenue
-    when delivered)."""
+    when delivered); the brand pays by its schedule of (due on, cents) instalments, which must
+    add up to the fee (none given: the whole fee at signing)."""
     prod = _get(Production, production, "production")
     brand, scene = (brand or "").strip(), (scene or "").strip()
     if not brand or not scene:
@@ -1087,7 +1090,41 @@ def add_placement(
     Deliverable.objects.bulk_create(
         [Deliverable(deal=deal, description=d, amount_cents=c) for d, c in items]
     )
+    plan = [
+        (_day(day, "An instalment's date"), _cents(c, "An instalment", positive=True))
+        for day, c in (schedule or [(clock.today(), deal.fee_cents)])
+    ]
+    if sum(c for _, c in plan) != deal.fee_cents:
+        raise DomainError(
+            f"The payment schedule adds up to {from_cents(sum(c for _, c in plan))}, not the "
+            f"fee of {from_cents(deal.fee_cents)} (the deliverables' sum)."
+        )
+    PlacementInstalment.objects.bulk_create(
+        [PlacementInstalment(deal=deal, due_on=d, amount_cents=c) for d, c in sorted(plan)]
+    )
     return deal
+
+
+def invoice_due_instalments(on: dt.date | None = None, *, actor=None) -> list[PlacementInvoice]:
+    """Invoice every scheduled instalment due by `on` (today) and not yet invoiced (the daily
+    job; running it again invoices nothing twice)."""
+    day = on or clock.today()
+    made = []
+    for pk in PlacementInstalment.objects.filter(invoice__isnull=True, due_on__lte=day).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            inst = PlacementInstalment.objects.select_for_update().get(pk=pk)
+            if inst.invoice_id:
+                continue
+            inv = invoice_placement(
+                inst.deal_id, amount_cents=inst.amount_cents, actor=actor,
+                due_on=max(day, inst.due_on) + dt.timedelta(days=30),
+            )  # fmt: skip
+            inst.invoice = inv
+            inst.save(update_fields=["invoice"])
+            made.append(inv)
+    return made
 
 
 @transaction.atomic

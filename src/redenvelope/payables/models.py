@@ -369,6 +369,24 @@ class Deliverable(models.Model):
         return self.description
 
 
+class PlacementInstalment(models.Model):
+    """The deal's payment schedule: what the brand pays when; each is invoiced on its day
+    (the daily job, or by hand)."""
+
+    deal = models.ForeignKey(PlacementDeal, on_delete=models.PROTECT, related_name="instalments")
+    due_on = models.DateField()
+    amount_cents = models.PositiveBigIntegerField()
+    invoice = models.OneToOneField(
+        "PlacementInvoice", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["deal_id", "due_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.deal_id}: {self.amount_cents} on {self.due_on}"
+
+
 class PlacementInvoice(models.Model):
     """A bill to a brand (accounts receivable, beside members' statements)."""
 

@@ -21,6 +21,7 @@ from redenvelope.ledger.money import to_cents
 from . import actions, queries, reports
 from .models import (
     Bill,
+    BudgetLine,
     Deliverable,
     PaymentRun,
     PlacementDeal,
@@ -47,15 +48,33 @@ def overview(request: HttpRequest) -> HttpResponse:
         "to_pay": queries.to_pay(),
         "runs": PaymentRun.objects.all()[:20],
         "orders": queries.open_orders(),
-        "productions": Production.objects.prefetch_related("budget").order_by("name"),
+        "productions": _productions(),
         "deals": PlacementDeal.objects.select_related("production").prefetch_related(
-            "deliverables", "invoices"
+            "deliverables", "invoices", "instalments"
         ),
         "reports": reports.REPORTS,
         "last_month": _last_month(),
         "today": clock.today(),
     }
     return render(request, "payables/overview.html", ctx)
+
+
+def _productions() -> list[Production]:
+    """Each original with its budget lines and what approved bills spent on each."""
+    from django.db.models import Q, Sum
+
+    prods = list(Production.objects.order_by("name"))
+    spent = Q(costs__bill__status__in=(Bill.Status.APPROVED, Bill.Status.PAID))
+    lines = BudgetLine.objects.filter(production__in=prods).annotate(
+        spent=Sum("costs__amount_cents", filter=spent)
+    )
+    by: dict[int, list] = {}
+    for ln in lines:
+        ln.spent = ln.spent or 0
+        by.setdefault(ln.production_id, []).append(ln)
+    for p in prods:
+        p.lines = by.get(p.pk, [])
+    return prods
 
 
 @require_POST
