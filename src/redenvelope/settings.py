@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "redenvelope.membership",
     "redenvelope.queues",
     "redenvelope.ratings",
+    "redenvelope.workforce",
     "redenvelope.fulfillment",
     "redenvelope.streaming",
     "redenvelope.billing",

@@ -55,9 +55,14 @@ def home_regions(day: dt.date, dc: DistributionCenter) -> list[int]:
 
 def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int]:
     """What each DC may still ship on `day`: none while suspended or during a shipping
-    incident, otherwise its daily capacity less what it has shipped that day."""
+    incident, otherwise its capacity less what it has shipped that day. Its capacity is the
+    workforce's when people decide it (an override, or its published rota × its measured rate),
+    else the daily capacity typed on the DC."""
+    from redenvelope.workforce.queries import rota_capacity
+
     closed = _closed(day)
     ids = [d.pk for d in dcs]
+    staffed = rota_capacity(day, ids)
     shipped: dict[int, int] = {}
     for rows in (
         Shipment.objects.filter(dc_id__in=ids, run__run_date=day),
@@ -73,7 +78,7 @@ def dc_capacity_on(day: dt.date, dcs: list[DistributionCenter]) -> dict[int, int
     return {
         dc.pk: 0
         if dc.status != DistributionCenter.Status.OPEN or dc.pk in closed
-        else max(0, dc.daily_capacity - shipped.get(dc.pk, 0))
+        else max(0, staffed.get(dc.pk, dc.daily_capacity) - shipped.get(dc.pk, 0))
         for dc in dcs
     }
 

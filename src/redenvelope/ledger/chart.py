@@ -13,6 +13,7 @@ CHART = [
     ("2400", "Affiliate commissions payable", "liability"),
     ("2500", "Accounts payable", "liability"),
     ("2600", "Deferred placement revenue", "liability"),
+    ("2700", "Accrued payroll", "liability"),
     ("3000", "Owner's equity", "equity"),
     ("4000", "Subscription revenue", "revenue"),
     ("4100", "Fee revenue", "revenue"),
@@ -25,5 +26,6 @@ CHART = [
     ("5400", "Content amortisation", "expense"),
     ("5500", "Disc purchases", "expense"),
     ("5600", "Other vendor costs", "expense"),
+    ("5700", "Wages", "expense"),
     ("6000", "Bad debt", "expense"),
 ]

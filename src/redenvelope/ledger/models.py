@@ -57,6 +57,7 @@ class JournalEntry(models.Model):
         ROYALTY = "royalty", "Revenue share"
         AMORTISATION = "amortisation", "Content amortisation"
         PLACEMENT = "placement", "Product placement"
+        PAYROLL = "payroll", "Payroll"
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     effective_date = models.DateField()

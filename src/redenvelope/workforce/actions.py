@@ -1,0 +1,388 @@
+"""Every change in workforce: employees, shifts and their weekly rota, badge scans at the DC's
+scan station (clock in, clock out), time corrections (audited), capacity overrides, payroll
+runs. Each is atomic and says who did it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from redenvelope.core import clock
+from redenvelope.core.errors import Conflict, DomainError, NotFound
+from redenvelope.inventory.models import DistributionCenter
+
+from .models import CapacityOverride, Employee, Rota, Shift, TimeCorrection, TimeEntry
+
+BADGE = re.compile(r"^[A-Z0-9-]{3,20}$")
+MAX_SHIFT = dt.timedelta(hours=16)
+
+
+def _employee(value) -> Employee:
+    if isinstance(value, Employee):
+        return value
+    found = Employee.objects.filter(pk=int(value)).first() if str(value).isdigit() else None
+    if found is None:
+        raise NotFound(f"No employee {value}.")
+    return found
+
+
+def _dc(value) -> DistributionCenter | None:
+    if value is None or isinstance(value, DistributionCenter):
+        return value
+    found = DistributionCenter.objects.filter(code=str(value).upper()).first() or (
+        DistributionCenter.objects.filter(pk=int(value)).first() if str(value).isdigit() else None
+    )
+    if found is None:
+        raise NotFound(f"No distribution center {value}.")
+    return found
+
+
+def _aware(value, name: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise DomainError(f"{name} {value!r} is not a time (YYYY-MM-DD HH:MM).") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.get_current_timezone())
+    return moment
+
+
+def parse_badge(raw: str) -> str:
+    code = (raw or "").strip().upper()
+    if not BADGE.match(code):
+        raise DomainError(f"Malformed badge {raw!r}: 3 to 20 letters, digits or dashes.")
+    return code
+
+
+@transaction.atomic
+def add_employee(
+    *,
+    name: str,
+    job: str,
+    team: str,
+    badge: str,
+    pay_type: str,
+    rate_cents: int,
+    starts_on,
+    dc=None,
+    manager=None,
+    user=None,
+    email: str = "",
+    phone: str = "",
+) -> Employee:
+    name, job = (name or "").strip(), (job or "").strip()
+    if not name or not job:
+        raise DomainError("An employee needs a name and a job.")
+    if team not in Employee.Team.values:
+        raise DomainError(f"Unknown team {team!r} ({', '.join(Employee.Team.values)}).")
+    if pay_type not in Employee.PayType.values:
+        raise DomainError("Pay is hourly or salaried.")
+    if isinstance(rate_cents, float | bool) or int(rate_cents) <= 0:
+        raise DomainError("A pay rate is a whole number of cents, more than zero.")
+    center = _dc(dc)
+    if team == Employee.Team.WAREHOUSE and center is None:
+        raise DomainError("Warehouse staff work at a distribution center.")
+    code = parse_badge(badge)
+    if Employee.objects.filter(badge=code).exists():
+        raise Conflict(f"Badge {code} is someone else's.", code="duplicate_badge")
+    boss = _employee(manager) if manager is not None else None
+    start = starts_on if isinstance(starts_on, dt.date) else dt.date.fromisoformat(str(starts_on))
+    return Employee.objects.create(
+        name=name[:120], job=job[:60], team=team, dc=center, manager=boss, user=user, badge=code,
+        pay_type=pay_type, rate_cents=int(rate_cents), email=email.strip(), phone=phone.strip(),
+        starts_on=start,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def end_employment(employee, *, on, actor=None) -> Employee:
+    e = Employee.objects.select_for_update().get(pk=_employee(employee).pk)
+    day = on if isinstance(on, dt.date) else dt.date.fromisoformat(str(on))
+    if day < e.starts_on:
+        raise DomainError(f"{e} starts on {e.starts_on}: employment cannot end before it starts.")
+    e.ends_on = day
+    e.save(update_fields=["ends_on"])
+    return e
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def rota_for(week: dt.date, *, dc=None, team: str = Employee.Team.WAREHOUSE) -> Rota:
+    """The rota of a DC (or the support team) for the week containing `week`."""
+    center = _dc(dc)
+    rota, _ = Rota.objects.get_or_create(dc=center, team=team, week=monday(week))
+    return rota
+
+
+@transaction.atomic
+def add_shift(employee, *, starts_at, ends_at, break_minutes: int = 30, actor=None) -> Shift:
+    """A shift for one person on their DC's (or team's) rota. Refused when it overlaps another
+    of their shifts (named), lies outside their employment, or is longer than 16 hours."""
+    e = Employee.objects.select_for_update().get(pk=_employee(employee).pk)  # one writer per person
+    start, end = _aware(starts_at, "Start"), _aware(ends_at, "End")
+    if end <= start:
+        raise DomainError("A shift must end after it starts.")
+    if end - start > MAX_SHIFT:
+        raise DomainError("A shift is at most 16 hours.")
+    if not 0 <= int(break_minutes) < (end - start).total_seconds() / 60:
+        raise DomainError("The break must be shorter than the shift.")
+    local = timezone.localtime(start).date()
+    if local < e.starts_on or (e.ends_on and local > e.ends_on):
+        raise DomainError(f"{e} is not employed on {local}.")
+    clash = Shift.objects.filter(employee=e, starts_at__lt=end, ends_at__gt=start).first()
+    if clash is not None:
+        raise Conflict(f"{e} already works {clash} then.", code="overlapping_shift")
+    rota = rota_for(local, dc=e.dc, team=e.team)
+    return Shift.objects.create(
+        rota=rota, employee=e, starts_at=start, ends_at=end, break_minutes=int(break_minutes)
+    )
+
+
+@transaction.atomic
+def publish_rota(rota: Rota | int, *, actor=None) -> Rota:
+    r = Rota.objects.select_for_update().get(pk=rota.pk if isinstance(rota, Rota) else rota)
+    if not r.shifts.exists():
+        raise DomainError("A rota with no shifts cannot be published.")
+    if r.published_at is None:
+        r.published_at = clock.now()
+        r.published_by = actor
+        r.save(update_fields=["published_at", "published_by"])
+    return r
+
+
+@transaction.atomic
+def badge_scan(raw: str, *, dc=None, at: dt.datetime | None = None) -> TimeEntry:
+    """The scan station's one action: a badge clocks its owner in, or out when they are in."""
+    code = parse_badge(raw)
+    e = Employee.objects.select_for_update().filter(badge=code).first()
+    if e is None:
+        raise NotFound(f"Badge {code} is nobody's.", code="unknown_badge")
+    open_entry = TimeEntry.objects.filter(employee=e, clock_out__isnull=True).first()
+    if open_entry is not None:
+        return _clock_out(open_entry, at or clock.now())
+    return _clock_in(e, _dc(dc), at or clock.now())
+
+
+@transaction.atomic
+def clock_in(employee, *, dc=None, at: dt.datetime | None = None) -> TimeEntry:
+    e = Employee.objects.select_for_update().get(pk=_employee(employee).pk)
+    if TimeEntry.objects.filter(employee=e, clock_out__isnull=True).exists():
+        raise Conflict(f"{e} is clocked in already.", code="already_in")
+    return _clock_in(e, _dc(dc), at or clock.now())
+
+
+@transaction.atomic
+def clock_out(employee, *, at: dt.datetime | None = None) -> TimeEntry:
+    e = Employee.objects.select_for_update().get(pk=_employee(employee).pk)
+    open_entry = TimeEntry.objects.filter(employee=e, clock_out__isnull=True).first()
+    if open_entry is None:
+        raise Conflict(f"{e} is not clocked in: a clock-out needs a clock-in.", code="not_in")
+    return _clock_out(open_entry, at or clock.now())
+
+
+def _clock_in(e: Employee, dc, at: dt.datetime) -> TimeEntry:
+    if e.ends_on and timezone.localtime(at).date() > e.ends_on:
+        raise Conflict(f"{e} no longer works here.", code="ended")
+    try:
+        with transaction.atomic():
+            return TimeEntry.objects.create(employee=e, dc=dc or e.dc, clock_in=at)
+    except IntegrityError:
+        raise Conflict(f"{e} is clocked in already.", code="already_in") from None
+
+
+def _clock_out(entry: TimeEntry, at: dt.datetime) -> TimeEntry:
+    if at <= entry.clock_in:
+        raise DomainError("A clock-out comes after its clock-in.")
+    worked = at - entry.clock_in
+    # A break is taken on any stretch over six hours (the rota's default of 30 minutes).
+    entry.break_minutes = 30 if worked > dt.timedelta(hours=6) else 0
+    entry.clock_out = at
+    entry.save(update_fields=["clock_out", "break_minutes"])
+    return entry
+
+
+def _entry_state(e: TimeEntry) -> dict:
+    return {
+        "clock_in": e.clock_in.isoformat(),
+        "clock_out": e.clock_out.isoformat() if e.clock_out else None,
+        "break_minutes": e.break_minutes,
+    }
+
+
+@transaction.atomic
+def correct_entry(entry, *, reason: str, actor, clock_in=None, clock_out=None,
+                  break_minutes: int | None = None) -> TimeEntry:  # fmt: skip
+    """Change a time entry (a forgotten clock-out, a wrong break): the before and after are
+    kept with who and why. A period already paid cannot change."""
+    from .models import PayrollRun
+
+    pk = entry.pk if isinstance(entry, TimeEntry) else entry
+    e = TimeEntry.objects.select_for_update().filter(pk=pk).first()
+    if e is None:
+        raise NotFound(f"No time entry {pk}.")
+    if actor is None:
+        raise DomainError("A correction says who made it.")
+    if not (reason or "").strip():
+        raise DomainError("Say why the time is corrected.")
+    day = timezone.localtime(e.clock_in).date()
+    if PayrollRun.objects.filter(period_start__lte=day, period_end__gte=day).exists():
+        raise Conflict(f"The pay period holding {day} is closed: the entry cannot change.")
+    before = _entry_state(e)
+    if clock_in is not None:
+        e.clock_in = _aware(clock_in, "Clock-in")
+    if clock_out is not None:
+        e.clock_out = _aware(clock_out, "Clock-out")
+    if break_minutes is not None:
+        e.break_minutes = int(break_minutes)
+    if e.clock_out is not None and e.clock_out <= e.clock_in:
+        raise DomainError("A clock-out comes after its clock-in.")
+    if e.clock_out is not None and e.clock_out - e.clock_in > MAX_SHIFT:
+        raise DomainError("An entry of more than 16 hours is not a shift: split it.")
+    e.save()
+    TimeCorrection.objects.create(
+        entry=e, before=before, after=_entry_state(e), reason=reason.strip()[:300],
+        at=clock.now(), by=actor,
+    )  # fmt: skip
+    return e
+
+
+@transaction.atomic
+def override_capacity(dc, *, day, capacity: int, reason: str, actor=None) -> CapacityOverride:
+    """Set a DC's capacity for a day by hand (a machine down, a surge), with why."""
+    center = _dc(dc)
+    if center is None:
+        raise DomainError("Name the DC.")
+    if not (reason or "").strip():
+        raise DomainError("Say why the rota's capacity is overridden.")
+    if isinstance(capacity, bool) or int(capacity) < 0:
+        raise DomainError("Capacity is a whole number of discs, zero or more.")
+    d = day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))
+    row, _ = CapacityOverride.objects.update_or_create(
+        dc=center, day=d,
+        defaults={"capacity": int(capacity), "reason": reason.strip()[:300], "at": clock.now(),
+                  "by": actor},
+    )  # fmt: skip
+    return row
+
+
+def _lock_payroll() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('workforce:payroll'))")
+
+
+def pay_rules():
+    from decimal import Decimal
+
+    from django.conf import settings
+
+    from .pay import Rules
+
+    conf = settings.REDENVELOPE
+    return Rules(
+        overtime_after=float(conf.get("OVERTIME_AFTER_HOURS", 40)),
+        overtime_rate=Decimal(str(conf.get("OVERTIME_RATE", "1.5"))),
+        night_premium=Decimal(str(conf.get("NIGHT_PREMIUM", "0.10"))),
+        weekend_premium=Decimal(str(conf.get("WEEKEND_PREMIUM", "0.05"))),
+        pto_per_hour=Decimal(str(conf.get("PTO_HOURS_PER_HOUR", "0.0385"))),
+    )
+
+
+PAYROLL_COLUMNS = [
+    "employee_id", "name", "badge", "team", "dc", "pay_type", "rate_cents", "regular_hours",
+    "overtime_hours", "night_hours", "weekend_hours", "pto_accrued_hours", "gross_cents",
+]  # fmt: skip
+
+
+@transaction.atomic
+def run_payroll(period_start, period_end, *, actor=None):
+    """Close a pay period: every employee's hours (regular, overtime over 40 a week, night and
+    weekend premiums) × their rate, PTO accrued, as CSV for the payroll provider, and the total
+    posted (Dr 5700 wages / Cr 2700 accrued payroll). A closed period is never run again; an
+    entry still open in it is refused, naming the person."""
+    import csv
+    import io
+
+    from redenvelope.ledger.actions import Line, post_entry
+    from redenvelope.ledger.money import from_cents
+
+    from . import pay
+    from .models import PayrollRun
+
+    start = (
+        period_start
+        if isinstance(period_start, dt.date)
+        else dt.date.fromisoformat(str(period_start))
+    )
+    end = period_end if isinstance(period_end, dt.date) else dt.date.fromisoformat(str(period_end))
+    if end < start:
+        raise DomainError("A pay period ends on or after its first day.")
+    if end >= clock.today():
+        raise DomainError(f"The period ends {end}: it is paid once it has ended.")
+    _lock_payroll()
+    done = PayrollRun.objects.filter(period_start__lte=end, period_end__gte=start).first()
+    if done is not None:
+        raise Conflict(
+            f"Payroll for {done.period_start} to {done.period_end} was run on "
+            f"{timezone.localtime(done.at):%Y-%m-%d}: that period is closed.",
+            code="closed_period",
+        )
+    tz = timezone.get_current_timezone()
+    lo = dt.datetime.combine(start, dt.time(), tzinfo=tz)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    still_in = (
+        TimeEntry.objects.filter(clock_in__gte=lo, clock_in__lt=hi, clock_out__isnull=True)
+        .select_related("employee")
+        .first()
+    )
+    if still_in is not None:
+        raise Conflict(
+            f"{still_in.employee} is still clocked in since "
+            f"{timezone.localtime(still_in.clock_in):%Y-%m-%d %H:%M}: clock them out or correct "
+            "the entry first.",
+            code="open_entry",
+        )
+    entries: dict[int, list] = {}
+    for emp_id, cin, cout, brk in TimeEntry.objects.filter(
+        clock_in__gte=lo, clock_in__lt=hi
+    ).values_list("employee_id", "clock_in", "clock_out", "break_minutes"):
+        entries.setdefault(emp_id, []).append((cin.astimezone(tz), cout.astimezone(tz), brk))
+    rules = pay_rules()
+    people = Employee.objects.filter(starts_on__lte=end).exclude(ends_on__lt=start)
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(PAYROLL_COLUMNS)
+    gross, n = 0, 0
+    for e in people.select_related("dc").order_by("id").iterator(chunk_size=2000):
+        if e.pay_type == Employee.PayType.SALARIED:
+            days = (min(end, e.ends_on or end) - max(start, e.starts_on)).days + 1
+            p = pay.salaried_pay(e.rate_cents, days, rules)
+        else:
+            p = pay.hourly_pay(entries.get(e.pk, []), e.rate_cents, rules)
+            if not entries.get(e.pk):
+                continue
+        n += 1
+        gross += p.gross_cents
+        w.writerow([e.pk, e.name, e.badge, e.team, e.dc.code if e.dc else "", e.pay_type,
+                    e.rate_cents, p.regular_h, p.overtime_h, p.night_h, p.weekend_h,
+                    p.pto_accrued_h, p.gross_cents])  # fmt: skip
+    run = PayrollRun.objects.create(
+        period_start=start, period_end=end, employees=n, gross_cents=gross, csv=out.getvalue(),
+        at=clock.now(), by=actor,
+    )  # fmt: skip
+    if gross:
+        post_entry(
+            "payroll",
+            [Line("5700", debit=from_cents(gross)), Line("2700", credit=from_cents(gross))],
+            memo=f"Payroll {start} to {end}: {n} people", effective_date=end, actor=actor,
+            idempotency_key=f"payroll:{start.isoformat()}",
+        )  # fmt: skip
+    return run
