@@ -198,10 +198,12 @@ def test_payables_pages_accessible_and_fit_a_phone(live_server, world, browser):
     import datetime as dt
 
     from redenvelope.core import clock
+    from redenvelope.ledger.actions import ensure_chart
     from redenvelope.payables import actions as payables
     from redenvelope.rights import actions as rights
     from redenvelope.rights.avails import import_avails
 
+    ensure_chart()  # a transactional test starts from empty tables, accounts included
     studio = rights.add_licensor("Paragon")
     deal = rights.add_contract(
         studio, reference="P-1", name="Library", territories="US",

@@ -67,8 +67,8 @@ def test_dispatch_capacity_follows_the_published_rota_and_overrides(world, picke
 
 
 def test_badge_scans_corrections_and_payroll(world, picker):
-    with pytest.raises(NotFound, match="Badge NOPE-1 is nobody's"):
-        wf.badge_scan("nope-1", dc=world.ewr)
+    with pytest.raises(NotFound, match="Badge B-999 is nobody's"):
+        wf.badge_scan("b-999", dc=world.ewr)
     with pytest.raises(Conflict, match="a clock-out needs a clock-in"):
         wf.clock_out(picker)
     # A week two weeks ago: five 9-hour days (45 h after breaks: 5 overtime), Saturday night.
@@ -115,3 +115,18 @@ def test_payroll_refuses_open_entries_and_unfinished_periods(world, picker):
         wf.run_payroll(monday, monday + dt.timedelta(days=6))
     with pytest.raises(DomainError, match="paid once it has ended"):
         wf.run_payroll(monday, clock.today())
+
+
+def test_badges_at_the_return_desk(client, world, picker):
+    from redenvelope.workforce.models import TimeEntry
+
+    client.force_login(world.staff["warehouse"])
+    r = client.post("/warehouse/returns/scan/", {"dc": "EWR", "barcode": "b-100"}, follow=True)
+    assert "Pat Picker clocked in" in r.content.decode()
+    r = client.post("/warehouse/returns/scan/", {"dc": "EWR", "barcode": "B-404"}, follow=True)
+    assert "Badge B-404 is nobody" in r.content.decode()
+    r = client.post("/warehouse/returns/scan/", {"dc": "EWR", "barcode": "B-100"},
+                    HTTP_HX_REQUEST="true")  # fmt: skip
+    assert "clocked out" in r.content.decode()
+    entry = TimeEntry.objects.get(employee=picker)
+    assert entry.clock_out is not None and entry.dc == world.ewr

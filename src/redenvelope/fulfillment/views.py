@@ -7,11 +7,13 @@ import re
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from redenvelope.accounts.roles import Role, role_required
 from redenvelope.core.errors import DomainError
 from redenvelope.inventory.models import DistributionCenter
+from redenvelope.workforce.actions import badge_scan, is_badge
 
 from . import actions
 from .models import ReturnScan
@@ -74,6 +76,25 @@ def scan(request: HttpRequest) -> HttpResponse:
     dc = _desk_dc(request)
     if dc is None:
         messages.error(request, "Choose the DC this desk is at first.")
+        return redirect("scan_desk")
+    raw = request.POST.get("barcode", "")
+    if is_badge(raw):  # a staff badge at the desk's scanner: clock in or out
+        try:
+            entry = badge_scan(raw, dc=dc)
+            ok, text = (
+                True,
+                (
+                    f"{entry.employee.name} clocked "
+                    + ("out" if entry.clock_out else "in")
+                    + f" at {timezone.localtime(entry.clock_out or entry.clock_in):%H:%M}."
+                ),
+            )
+        except DomainError as exc:
+            ok, text = False, exc.message
+        if request.htmx:
+            return render(request, "fulfillment/_badge_row.html",
+                          {"ok": ok, "text": text, "raw": raw, "at": timezone.now()})  # fmt: skip
+        (messages.success if ok else messages.error)(request, text)
         return redirect("scan_desk")
     envelope = request.POST.get("envelope", "").strip()
     scan = actions.scan_return(

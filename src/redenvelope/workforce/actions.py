@@ -16,7 +16,8 @@ from redenvelope.inventory.models import DistributionCenter
 
 from .models import CapacityOverride, Employee, Rota, Shift, TimeCorrection, TimeEntry
 
-BADGE = re.compile(r"^[A-Z0-9-]{3,20}$")
+# Badges start B- so the desk's one scanner tells them from discs (RE + 10 digits).
+BADGE = re.compile(r"^B-[A-Z0-9]{2,16}$")
 MAX_SHIFT = dt.timedelta(hours=16)
 
 
@@ -53,10 +54,15 @@ def _aware(value, name: str) -> dt.datetime:
     return moment
 
 
+def is_badge(raw: str) -> bool:
+    """Whether a scan is a staff badge (not a disc)."""
+    return (raw or "").strip().upper().startswith("B-")
+
+
 def parse_badge(raw: str) -> str:
     code = (raw or "").strip().upper()
     if not BADGE.match(code):
-        raise DomainError(f"Malformed badge {raw!r}: 3 to 20 letters, digits or dashes.")
+        raise DomainError(f"Malformed badge {raw!r}: B- then 2 to 16 letters or digits.")
     return code
 
 
