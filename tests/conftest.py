@@ -14,7 +14,9 @@ from redenvelope.inventory.barcodes import make_barcode
 from redenvelope.membership import actions as membership
 
 PASSWORD = "correct-horse-battery"
-STAFF_ROLES = ["warehouse", "support_agent", "support_lead", "finance", "operations", "admin"]
+STAFF_ROLES = [
+    "warehouse", "support_agent", "support_lead", "finance", "operations", "hr", "admin",
+]  # fmt: skip
 
 
 class World:

@@ -130,3 +130,31 @@ def test_badges_at_the_return_desk(client, world, picker):
     assert "clocked out" in r.content.decode()
     entry = TimeEntry.objects.get(employee=picker)
     assert entry.clock_out is not None and entry.dc == world.ewr
+
+
+def test_time_off_and_swaps_are_decided_by_the_manager(world, picker):
+    ops, agent = world.staff["operations"], world.staff["support_agent"]
+    other = wf.add_employee(name="Ann", job="picker", team="warehouse", dc=world.ewr,
+                            badge="B-102", pay_type="hourly", rate_cents=2000,
+                            starts_on=clock.today() - dt.timedelta(days=30))  # fmt: skip
+    day = clock.today() + dt.timedelta(days=10)
+    shift = wf.add_shift(picker, starts_at=at(day, 8), ends_at=at(day, 16))
+    off = wf.request_time_off(picker, starts_on=day, ends_on=day, hours=8, kind="pto")
+    with pytest.raises(DomainError, match="Only their manager or HR"):
+        wf.decide_time_off(off, approve=True, actor=agent)
+    with pytest.raises(Conflict, match="swap or remove that shift first"):
+        wf.decide_time_off(off, approve=True, actor=ops)
+    swap = wf.request_swap(shift, taker=other)
+    wf.decide_swap(swap, approve=True, actor=ops)
+    shift.refresh_from_db()
+    assert shift.employee == other
+    with pytest.raises(Conflict, match="has 0 hours of paid time off"):
+        wf.decide_time_off(off, approve=True, actor=ops)
+    sick = wf.request_time_off(picker, starts_on=day, ends_on=day, hours=8, kind="sick")
+    assert wf.decide_time_off(sick, approve=True, actor=ops).status == "approved"
+    with pytest.raises(Conflict, match="approved already"):
+        wf.decide_time_off(sick, approve=False, actor=ops)
+    back = wf.request_swap(shift, taker=picker)
+    wf.add_shift(picker, starts_at=at(day, 15), ends_at=at(day, 20), break_minutes=0)
+    with pytest.raises(Conflict, match="already works"):
+        wf.decide_swap(back, approve=True, actor=ops)

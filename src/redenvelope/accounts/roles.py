@@ -20,6 +20,7 @@ class Role(enum.StrEnum):
     SUPPORT_LEAD = "support_lead"
     FINANCE = "finance"
     OPERATIONS = "operations"
+    HR = "hr"  # people: employees' pay and personal data, payroll, reviews
     ADMIN = "admin"
     PARTNER = "partner"  # an affiliate: sees their own figures only
 
@@ -108,6 +109,15 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "growth.view_announcement",
         "growth.view_subscriber",
         "growth.view_suppression",
+    ],
+    Role.HR: [
+        "workforce.view_employee",
+        "workforce.view_rota",
+        "workforce.view_shift",
+        "workforce.view_timeentry",
+        "workforce.view_timecorrection",
+        "workforce.view_payrollrun",
+        "workforce.view_timeoff",
     ],
     Role.ADMIN: [],
     Role.PARTNER: [],  # superuser

@@ -65,6 +65,7 @@ STAFF_LANDING = [
     (("operations",), "dispatch_overview"),
     (("support_agent", "support_lead"), "support_console"),
     (("finance",), "finance"),
+    (("hr",), "workforce"),
 ]
 
 

@@ -304,7 +304,8 @@ def pay_rules():
 
 PAYROLL_COLUMNS = [
     "employee_id", "name", "badge", "team", "dc", "pay_type", "rate_cents", "regular_hours",
-    "overtime_hours", "night_hours", "weekend_hours", "pto_accrued_hours", "gross_cents",
+    "overtime_hours", "night_hours", "weekend_hours", "pto_taken_hours", "pto_accrued_hours",
+    "gross_cents",
 ]  # fmt: skip
 
 
@@ -361,29 +362,59 @@ def run_payroll(period_start, period_end, *, actor=None):
         clock_in__gte=lo, clock_in__lt=hi
     ).values_list("employee_id", "clock_in", "clock_out", "break_minutes"):
         entries.setdefault(emp_id, []).append((cin.astimezone(tz), cout.astimezone(tz), brk))
+    from decimal import Decimal
+
+    from .models import PayrollLine, TimeOff
+
+    pto: dict[int, Decimal] = {}
+    for emp_id, hours in TimeOff.objects.filter(
+        kind=TimeOff.Kind.PTO, status=TimeOff.Status.APPROVED, starts_on__gte=start,
+        starts_on__lte=end,
+    ).values_list("employee_id", "hours"):  # fmt: skip
+        pto[emp_id] = pto.get(emp_id, Decimal(0)) + hours
     rules = pay_rules()
     people = Employee.objects.filter(starts_on__lte=end).exclude(ends_on__lt=start)
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow(PAYROLL_COLUMNS)
-    gross, n = 0, 0
+    gross, lines = 0, []
     for e in people.select_related("dc").order_by("id").iterator(chunk_size=2000):
+        taken = pto.get(e.pk, Decimal(0))
         if e.pay_type == Employee.PayType.SALARIED:
             days = (min(end, e.ends_on or end) - max(start, e.starts_on)).days + 1
             p = pay.salaried_pay(e.rate_cents, days, rules)
         else:
-            p = pay.hourly_pay(entries.get(e.pk, []), e.rate_cents, rules)
-            if not entries.get(e.pk):
+            if not entries.get(e.pk) and not taken:
                 continue
-        n += 1
+            p = pay.hourly_pay(entries.get(e.pk, []), e.rate_cents, rules)
+            if taken:  # paid time off at the base rate
+                cents = pay.cents(taken * e.rate_cents)
+                p.lines.append(("paid time off", cents))
+                p.gross_cents += cents
         gross += p.gross_cents
         w.writerow([e.pk, e.name, e.badge, e.team, e.dc.code if e.dc else "", e.pay_type,
-                    e.rate_cents, p.regular_h, p.overtime_h, p.night_h, p.weekend_h,
+                    e.rate_cents, p.regular_h, p.overtime_h, p.night_h, p.weekend_h, taken,
                     p.pto_accrued_h, p.gross_cents])  # fmt: skip
+        lines.append(
+            PayrollLine(
+                employee=e,
+                regular_h=p.regular_h,
+                overtime_h=p.overtime_h,
+                night_h=p.night_h,
+                weekend_h=p.weekend_h,
+                pto_taken_h=taken,
+                pto_accrued_h=p.pto_accrued_h,
+                gross_cents=p.gross_cents,
+            )  # fmt: skip
+        )
     run = PayrollRun.objects.create(
-        period_start=start, period_end=end, employees=n, gross_cents=gross, csv=out.getvalue(),
-        at=clock.now(), by=actor,
+        period_start=start, period_end=end, employees=len(lines), gross_cents=gross,
+        csv=out.getvalue(), at=clock.now(), by=actor,
     )  # fmt: skip
+    for ln in lines:
+        ln.run = run
+    PayrollLine.objects.bulk_create(lines, batch_size=5000)
+    n = len(lines)
     if gross:
         post_entry(
             "payroll",
@@ -392,3 +423,149 @@ def run_payroll(period_start, period_end, *, actor=None):
             idempotency_key=f"payroll:{start.isoformat()}",
         )  # fmt: skip
     return run
+
+
+# --- time off, swaps, notes ------------------------------------------------------------------
+
+
+def may_manage(user, e: Employee) -> bool:
+    """HR, admins and operations (DC managers) manage everyone; a manager their own reports."""
+    from redenvelope.accounts.roles import Role, has_role
+
+    if has_role(user, Role.HR, Role.ADMIN, Role.OPERATIONS):
+        return True
+    boss = getattr(user, "employee", None)
+    return boss is not None and e.manager_id == boss.pk
+
+
+@transaction.atomic
+def request_time_off(employee, *, starts_on, ends_on, hours, kind: str = "pto", note: str = "",
+                     actor=None):  # fmt: skip
+    from decimal import Decimal, InvalidOperation
+
+    from .models import TimeOff
+
+    e = _employee(employee)
+    if actor is not None and getattr(actor, "employee", None) != e and not may_manage(actor, e):
+        raise DomainError("You may ask for your own time off only.", code="forbidden")
+    a = starts_on if isinstance(starts_on, dt.date) else dt.date.fromisoformat(str(starts_on))
+    b = ends_on if isinstance(ends_on, dt.date) else dt.date.fromisoformat(str(ends_on))
+    if b < a:
+        raise DomainError("Time off ends on or after its first day.")
+    if kind not in TimeOff.Kind.values:
+        raise DomainError(f"Time off is pto, sick or unpaid, not {kind!r}.")
+    try:
+        h = Decimal(str(hours))
+    except InvalidOperation:
+        raise DomainError(f"{hours!r} is not a number of hours.") from None
+    if not (Decimal(0) < h <= Decimal(24) * ((b - a).days + 1)):
+        raise DomainError("Hours off must be more than zero and fit the days asked for.")
+    return TimeOff.objects.create(employee=e, kind=kind, starts_on=a, ends_on=b, hours=h,
+                                  note=note.strip()[:300], requested_at=clock.now())  # fmt: skip
+
+
+@transaction.atomic
+def decide_time_off(request, *, approve: bool, actor):
+    """The manager (or HR) approves or refuses. Approving is refused while the person has a
+    shift in those days (move it first: a swap), and paid time off beyond what they have
+    accrued is refused."""
+    from .models import TimeOff
+
+    pk = request.pk if isinstance(request, TimeOff) else request
+    r = TimeOff.objects.select_for_update().select_related("employee").filter(pk=pk).first()
+    if r is None:
+        raise NotFound(f"No time-off request {pk}.")
+    if not may_manage(actor, r.employee):
+        raise DomainError("Only their manager or HR decides this.", code="forbidden")
+    if r.status != TimeOff.Status.REQUESTED:
+        raise Conflict(f"That request was {r.get_status_display().lower()} already.")
+    if approve:
+        tz = timezone.get_current_timezone()
+        lo = dt.datetime.combine(r.starts_on, dt.time(), tzinfo=tz)
+        hi = dt.datetime.combine(r.ends_on + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+        clash = Shift.objects.filter(employee=r.employee, starts_at__lt=hi, ends_at__gt=lo).first()
+        if clash is not None:
+            raise Conflict(f"{r.employee} works {clash}: swap or remove that shift first.")
+        if r.kind == TimeOff.Kind.PTO and r.hours > pto_balance(r.employee):
+            raise Conflict(
+                f"{r.employee} has {pto_balance(r.employee)} hours of paid time off, not {r.hours}."
+            )
+    r.status = TimeOff.Status.APPROVED if approve else TimeOff.Status.REFUSED
+    r.decided_at, r.decided_by = clock.now(), actor
+    r.save(update_fields=["status", "decided_at", "decided_by"])
+    return r
+
+
+def pto_balance(employee):
+    """Hours of paid time off accrued (from payroll runs' CSVs, closed periods) less taken."""
+    from decimal import Decimal
+
+    from django.db.models import Sum
+
+    from .models import PayrollLine, TimeOff
+
+    e = _employee(employee)
+    accrued = PayrollLine.objects.filter(employee=e).aggregate(s=Sum("pto_accrued_h"))["s"] or 0
+    taken = (
+        TimeOff.objects.filter(employee=e, kind=TimeOff.Kind.PTO, status="approved").aggregate(
+            s=Sum("hours")
+        )["s"]
+        or 0
+    )
+    return Decimal(accrued) - Decimal(taken)
+
+
+@transaction.atomic
+def request_swap(shift, *, taker, actor=None):
+    from .models import Swap
+
+    s = Shift.objects.select_related("employee").get(
+        pk=shift.pk if isinstance(shift, Shift) else shift
+    )
+    t = _employee(taker)
+    if t.pk == s.employee_id:
+        raise DomainError("A swap goes to someone else.")
+    if t.team != s.employee.team or t.dc_id != s.employee.dc_id:
+        raise DomainError(f"{t} works elsewhere: a swap stays within the DC or team.")
+    return Swap.objects.create(shift=s, giver=s.employee, taker=t, requested_at=clock.now())
+
+
+@transaction.atomic
+def decide_swap(swap, *, approve: bool, actor):
+    from .models import Swap
+
+    pk = swap.pk if isinstance(swap, Swap) else swap
+    w = Swap.objects.select_for_update().select_related("shift", "giver", "taker").get(pk=pk)
+    if not may_manage(actor, w.giver):
+        raise DomainError("Only their manager or HR decides this.", code="forbidden")
+    if w.status != Swap.Status.REQUESTED:
+        raise Conflict(f"That swap was {w.get_status_display().lower()} already.")
+    if approve:
+        Employee.objects.select_for_update().filter(pk=w.taker_id).first()
+        s = w.shift
+        clash = (
+            Shift.objects.filter(employee=w.taker, starts_at__lt=s.ends_at, ends_at__gt=s.starts_at)
+            .exclude(pk=s.pk)
+            .first()
+        )
+        if clash is not None:
+            raise Conflict(f"{w.taker} already works {clash} then.", code="overlapping_shift")
+        s.employee = w.taker
+        s.save(update_fields=["employee"])
+    w.status = Swap.Status.APPROVED if approve else Swap.Status.REFUSED
+    w.decided_at, w.decided_by = clock.now(), actor
+    w.save(update_fields=["status", "decided_at", "decided_by"])
+    return w
+
+
+@transaction.atomic
+def add_note(employee, *, kind: str, text: str, actor, due_on=None):
+    from .models import Note
+
+    e = _employee(employee)
+    if not may_manage(actor, e):
+        raise DomainError("Only their manager or HR writes goals and reviews.", code="forbidden")
+    if kind not in Note.Kind.values or not (text or "").strip():
+        raise DomainError("A goal or a review note, with its text.")
+    return Note.objects.create(employee=e, kind=kind, text=text.strip()[:5000], due_on=due_on,
+                               at=clock.now(), by=actor)  # fmt: skip

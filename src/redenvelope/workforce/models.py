@@ -149,6 +149,88 @@ class TimeCorrection(models.Model):
         return f"{self.entry_id} corrected {self.at:%Y-%m-%d}"
 
 
+class TimeOff(models.Model):
+    """Time off asked for and decided by the employee's manager (or HR): paid time off is paid
+    from the PTO the employee accrued."""
+
+    class Kind(models.TextChoices):
+        PTO = "pto", "Paid time off"
+        SICK = "sick", "Sick"
+        UNPAID = "unpaid", "Unpaid"
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        APPROVED = "approved", "Approved"
+        REFUSED = "refused", "Refused"
+
+    employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="time_off")
+    kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.PTO)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    hours = models.DecimalField(max_digits=6, decimal_places=2)
+    note = models.CharField(max_length=300, blank=True, default="")
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.REQUESTED)
+    requested_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                name="time_off_ends_after_start", condition=Q(ends_on__gte=F("starts_on"))
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.employee} off {self.starts_on}–{self.ends_on}"
+
+
+class Swap(models.Model):
+    """One person's shift offered to another; it moves when approved."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        APPROVED = "approved", "Approved"
+        REFUSED = "refused", "Refused"
+
+    shift = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="swaps")
+    giver = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+")
+    taker = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.REQUESTED)
+    requested_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.shift_id}: {self.giver_id} -> {self.taker_id}"
+
+
+class Note(models.Model):
+    """A goal or a review note on an employee: the employee and their manager (and HR) read it."""
+
+    class Kind(models.TextChoices):
+        GOAL = "goal", "Goal"
+        REVIEW = "review", "Review note"
+
+    employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="notes")
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    text = models.TextField()
+    due_on = models.DateField(null=True, blank=True)
+    at = models.DateTimeField()
+    by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.employee_id}"
+
+
 class CapacityOverride(models.Model):
     """An operator's number for a DC's day in place of the rota's, with why."""
 
@@ -191,3 +273,25 @@ class PayrollRun(models.Model):
 
     def __str__(self) -> str:
         return f"payroll {self.period_start}–{self.period_end}"
+
+
+class PayrollLine(models.Model):
+    """One person's pay in a run (what the CSV row says)."""
+
+    run = models.ForeignKey(PayrollRun, on_delete=models.PROTECT, related_name="lines")
+    employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="pay")
+    regular_h = models.DecimalField(max_digits=7, decimal_places=2, default=0)
+    overtime_h = models.DecimalField(max_digits=7, decimal_places=2, default=0)
+    night_h = models.DecimalField(max_digits=7, decimal_places=2, default=0)
+    weekend_h = models.DecimalField(max_digits=7, decimal_places=2, default=0)
+    pto_taken_h = models.DecimalField(max_digits=7, decimal_places=2, default=0)
+    pto_accrued_h = models.DecimalField(max_digits=7, decimal_places=2, default=0)
+    gross_cents = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "employee"], name="one_line_per_run_employee")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.employee_id}"

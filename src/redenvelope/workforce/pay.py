@@ -31,7 +31,7 @@ class Pay:
     lines: list[tuple[str, int]] = field(default_factory=list)
 
 
-def _cents(x: Decimal) -> int:
+def cents(x: Decimal) -> int:
     return int(x.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -73,10 +73,10 @@ def hourly_pay(entries, rate_cents: int, rules: Rules = Rules()) -> Pay:
     p.pto_accrued_h = (Decimal(total) * rules.pto_per_hour).quantize(q)
     rate = Decimal(rate_cents)
     p.lines = [
-        ("regular", _cents(p.regular_h * rate)),
-        ("overtime", _cents(p.overtime_h * rate * rules.overtime_rate)),
-        ("night premium", _cents(p.night_h * rate * rules.night_premium)),
-        ("weekend premium", _cents(p.weekend_h * rate * rules.weekend_premium)),
+        ("regular", cents(p.regular_h * rate)),
+        ("overtime", cents(p.overtime_h * rate * rules.overtime_rate)),
+        ("night premium", cents(p.night_h * rate * rules.night_premium)),
+        ("weekend premium", cents(p.weekend_h * rate * rules.weekend_premium)),
     ]
     p.gross_cents = sum(c for _, c in p.lines)
     return p
@@ -84,7 +84,7 @@ def hourly_pay(entries, rate_cents: int, rules: Rules = Rules()) -> Pay:
 
 def salaried_pay(annual_cents: int, days: int, rules: Rules = Rules()) -> Pay:
     p = Pay()
-    p.lines = [("salary", _cents(Decimal(annual_cents) * days / 365))]
+    p.lines = [("salary", cents(Decimal(annual_cents) * days / 365))]
     p.gross_cents = p.lines[0][1]
     p.pto_accrued_h = (Decimal(40 * days / 7) * rules.pto_per_hour).quantize(Decimal("0.01"))
     return p

@@ -90,3 +90,66 @@ def rota_capacity(day: dt.date, dc_ids) -> dict[int, int]:
     for dc_id in published:
         out[dc_id] = int(math.floor(hours.get(dc_id, 0.0) * rates[dc_id][0]))
     return out
+
+
+def coverage_gaps(start: dt.date, *, days: int = 14) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    """Customer service runs around the clock: the stretches of the coming days (local hours)
+    when fewer agents are on the support rota (drafted or published) than
+    SUPPORT_MIN_AGENTS, as (from, to, agents), merged. Flagged before they happen."""
+    need = int(settings.REDENVELOPE.get("SUPPORT_MIN_AGENTS", 1))
+    lo = _midnight(start)
+    hours = days * 24
+    counts = [0] * hours
+    for s, e in Shift.objects.filter(
+        rota__team=Employee.Team.SUPPORT, starts_at__lt=lo + dt.timedelta(hours=hours),
+        ends_at__gt=lo,
+    ).values_list("starts_at", "ends_at"):  # fmt: skip
+        a = max(0, int((s - lo).total_seconds() // 3600))
+        b = min(hours, int(math.ceil((e - lo).total_seconds() / 3600)))
+        for h in range(a, b):
+            counts[h] += 1
+    gaps, h = [], 0
+    tz = timezone.get_current_timezone()
+    while h < hours:
+        if counts[h] < need:
+            k = h
+            while k < hours and counts[k] < need:
+                k += 1
+            at = (lo + dt.timedelta(hours=h)).astimezone(tz)
+            gaps.append((at, (lo + dt.timedelta(hours=k)).astimezone(tz), min(counts[h:k])))
+            h = k
+        else:
+            h += 1
+    return gaps
+
+
+def capacity_table(start: dt.date, dcs, *, days: int = 7) -> list[dict]:
+    """For the coming days, each DC's capacity as dispatch will read it, and where it comes
+    from (typed on the DC, its published rota, or an override)."""
+    overrides = {
+        (o.dc_id, o.day): o
+        for o in CapacityOverride.objects.filter(
+            dc__in=dcs, day__gte=start, day__lt=start + dt.timedelta(days=days)
+        )
+    }
+    rows = []
+    for i in range(days):
+        day = start + dt.timedelta(days=i)
+        staffed = rota_capacity(day, [d.pk for d in dcs])
+        for d in dcs:
+            if (d.pk, day) in overrides:
+                src = f"override: {overrides[(d.pk, day)].reason}"
+            elif d.pk in staffed:
+                src = "rota"
+            else:
+                src = "typed"
+            rows.append(
+                {
+                    "day": day,
+                    "dc": d,
+                    "capacity": staffed.get(d.pk, d.daily_capacity),
+                    "typed": d.daily_capacity,
+                    "source": src,
+                }  # fmt: skip
+            )
+    return rows
