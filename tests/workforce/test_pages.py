@@ -73,3 +73,20 @@ def test_manager_publishes_a_rota_dispatch_follows(client, world, people):
     assert dc_capacity_on(day, [world.ewr])[world.ewr.pk] == 8 * 325
     page = client.get("/workforce/").content.decode()
     assert "rota" in page
+
+
+def test_reports_render_with_csv(client, world, people):
+    from redenvelope.workforce.reports import REPORTS
+
+    boss, pat = people
+    wf.clock_in(pat, at=clock.now() - dt.timedelta(hours=3))
+    wf.clock_out(pat)
+    client.force_login(world.staff["hr"])
+    for name in REPORTS:
+        assert client.get(f"/workforce/reports/{name}/").status_code == 200, name
+        csv = client.get(f"/workforce/reports/{name}/?format=csv")
+        assert csv["Content-Type"].startswith("text/csv")
+    page = client.get("/workforce/reports/dc-labour/").content.decode()
+    assert "EWR" in page
+    gaps = client.get("/workforce/reports/coverage/?format=csv").content.decode()
+    assert len(gaps.splitlines()) == 2  # no support rota: one gap, the whole fortnight

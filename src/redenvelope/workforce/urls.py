@@ -9,4 +9,5 @@ urlpatterns = [
     path("workforce/me/", views.me, name="workforce_me"),
     path("workforce/people/<int:employee_id>/", views.employee, name="workforce_employee"),
     path("workforce/payroll/<int:run_id>.csv", views.payroll_csv, name="workforce_payroll_csv"),
+    path("workforce/reports/<slug:name>/", views.report, name="workforce_report"),
 ]

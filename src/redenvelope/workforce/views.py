@@ -19,6 +19,7 @@ from redenvelope.inventory.models import DistributionCenter
 
 from . import actions, queries
 from .models import Employee, Note, PayrollRun, Rota, Shift, Swap, TimeOff
+from .reports import REPORTS
 
 PEOPLE = (Role.HR, Role.ADMIN)
 MANAGERS = (Role.HR, Role.OPERATIONS, Role.ADMIN)
@@ -42,6 +43,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "gaps": queries.coverage_gaps(today, days=14)[:50],
         "capacity": queries.capacity_table(today, dcs, days=7),
         "runs": PayrollRun.objects.all()[:12],
+        "reports": REPORTS,
         "dcs": dcs,
         "week": week,
         "today": today,
@@ -218,3 +220,12 @@ def payroll_csv(request: HttpRequest, run_id: int) -> HttpResponse:
         f'attachment; filename="payroll-{run.period_start}-{run.period_end}.csv"'
     )
     return response
+
+
+@role_required(*MANAGERS)
+def report(request: HttpRequest, name: str) -> HttpResponse:
+    from redenvelope.billing.reports import respond
+
+    from . import reports
+
+    return respond(request, reports.REPORTS, reports.build, name, "workforce/report.html")
