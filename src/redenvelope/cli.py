@@ -616,6 +616,21 @@ def bench_payables(
     mod.report(r, console)
 
 
+@bench_app.command("workforce")
+def bench_workforce(
+    employees: int = typer.Option(5000, help="Employees (spread over the DCs and support)."),
+    dcs: int = typer.Option(58, help="Distribution centers."),
+    seed: int = 1,
+) -> None:
+    """Capacity derivation for every DC over a week and a two-week pay period's payroll for
+    EMPLOYEES people clocked in by badge, on the configured database."""
+    require_schema()
+    mod = _bench_module("workforce")
+    with refused():
+        r = mod.run(employees, dcs, seed, console)
+    mod.report(r, console)
+
+
 @bench_app.command("recs")
 def bench_recs(
     folds: int = typer.Option(5, help="Folds of the explicit comparison."),
@@ -1112,6 +1127,92 @@ def payables_amortise(
         console.print(f"{prod.name}: {cents / 100:,.2f}")
     if not done:
         console.print("Nothing to book (booked already, or nothing released).")
+
+
+workforce_app = typer.Typer(help="Workforce: employees, rotas, badge scans, capacity, payroll.")
+app.add_typer(workforce_app, name="workforce")
+
+
+@workforce_app.command("employee-add")
+def workforce_employee_add(
+    name: str = typer.Argument(..., help="Full name"),
+    job: str = typer.Option(..., help="picker, inspector, agent, lead, manager ..."),
+    team: str = typer.Option("warehouse", help="warehouse | support | office"),
+    dc: str = typer.Option("", help="The DC's code (warehouse staff)"),
+    badge: str = typer.Option(..., help="Badge code, B-..."),
+    hourly: str = typer.Option("", help="Hourly rate in dollars"),
+    salary: str = typer.Option("", help="Or a yearly salary in dollars"),
+    starts: str = typer.Option(None, help="First day, YYYY-MM-DD (default today)"),
+    staff: str = typer.Option(..., help="Username of the HR staff member (audited)"),
+) -> None:
+    """Add an employee."""
+    from redenvelope.core import parse
+    from redenvelope.ledger.money import to_cents
+    from redenvelope.workforce import actions
+
+    _cli_staff(staff, "hr", "admin")
+    with refused():
+        rate = to_cents(hourly or salary or "0")
+        e = actions.add_employee(
+            name=name, job=job, team=team, dc=dc or None, badge=badge,
+            pay_type="hourly" if hourly else "salaried", rate_cents=rate,
+            starts_on=parse.day(starts) if starts else _today(),
+        )  # fmt: skip
+    console.print(f"Employee {e.pk}: {e.name}, badge {e.badge}")
+
+
+@workforce_app.command("scan")
+def workforce_scan(
+    badge: str = typer.Argument(..., help="The badge scanned"),
+    dc: str = typer.Option("", help="Where (the DC's code)"),
+) -> None:
+    """A badge scan at a DC's station: clocks its owner in, or out."""
+    from redenvelope.workforce.actions import badge_scan
+
+    with refused():
+        t = badge_scan(badge, dc=dc or None)
+    console.print(f"{t.employee.name} clocked {'out' if t.clock_out else 'in'}")
+
+
+@workforce_app.command("capacity")
+def workforce_capacity(
+    date: str = typer.Option(None, help="The first day, YYYY-MM-DD (default today)"),
+    days: int = typer.Option(7, help="How many days"),
+) -> None:
+    """Each DC's capacity as dispatch will read it, and where it comes from."""
+    from redenvelope.core import parse
+    from redenvelope.inventory.models import DistributionCenter
+    from redenvelope.workforce.queries import capacity_table
+
+    start = parse.day(date) if date else _today()
+    table = Table(title=f"DC capacity from {start}")
+    for col in ("day", "DC", "capacity", "typed", "from"):
+        table.add_column(col)
+    for r in capacity_table(start, list(DistributionCenter.objects.order_by("code")), days=days):
+        table.add_row(str(r["day"]), r["dc"].code, str(r["capacity"]), str(r["typed"]), r["source"])
+    console.print(table)
+
+
+@workforce_app.command("payroll")
+def workforce_payroll(
+    start: str = typer.Argument(..., help="The period's first day, YYYY-MM-DD"),
+    end: str = typer.Argument(..., help="Its last day"),
+    staff: str = typer.Option(..., help="Username of the HR staff member (audited)"),
+    out: str = typer.Option("", help="Write the payroll provider's CSV here"),
+) -> None:
+    """Close a pay period: everyone's hours × rates as CSV, posted to the ledger."""
+    from redenvelope.core import parse
+    from redenvelope.workforce.actions import run_payroll
+
+    user, _ = _cli_staff(staff, "hr", "admin")
+    with refused():
+        run = run_payroll(parse.day(start, "start"), parse.day(end, "end"), actor=user)
+    if out:
+        from pathlib import Path
+
+        Path(out).write_text(run.csv, encoding="utf-8")
+    console.print(f"Payroll {run.period_start} to {run.period_end}: {run.employees} people, "
+                  f"{run.gross_cents / 100:,.2f}")  # fmt: skip
 
 
 recs_app = typer.Typer(help="Recommendations: train, list, switch and roll back models.")

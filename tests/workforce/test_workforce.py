@@ -4,6 +4,7 @@ scans, corrections audited, payroll with overtime and premiums posted once per c
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from redenvelope.checks import run_checks
@@ -158,3 +159,38 @@ def test_time_off_and_swaps_are_decided_by_the_manager(world, picker):
     wf.add_shift(picker, starts_at=at(day, 15), ends_at=at(day, 20), break_minutes=0)
     with pytest.raises(Conflict, match="already works"):
         wf.decide_swap(back, approve=True, actor=ops)
+
+
+def test_measured_rate_comes_from_busy_days_within_bounds(world, picker):
+    """Six days of 8 clocked hours, shipping 2,000, 2,400 ... discs: the busy days' rate (90th
+    percentile) replaces the standard, within half and twice it; fewer days: the standard."""
+    from redenvelope.inventory.models import CopyEvent
+    from redenvelope.workforce.queries import ship_rates
+
+    copy = world.new_copy(world.films[0])
+    today = clock.today()
+    for d, shipped in enumerate([2000, 2400, 2600, 2800, 3000, 3200]):
+        day = today - dt.timedelta(days=d + 1)
+        wf.clock_in(picker, at=at(day, 8))
+        wf.clock_out(picker, at=at(day, 16, 30))  # 8 h after the break
+        CopyEvent.objects.bulk_create(
+            [
+                CopyEvent(
+                    copy=copy,
+                    kind="shipped",
+                    from_status="picked",
+                    to_status="shipped",
+                    dc=world.ewr,
+                    at=at(day, 12),
+                )
+                for _ in range(shipped)
+            ]  # fmt: skip
+        )
+        rate, measured = ship_rates([world.ewr.pk])[world.ewr.pk]
+        if d < 4:
+            assert (rate, measured) == (325.0, False)
+    rate, measured = ship_rates([world.ewr.pk])[world.ewr.pk]
+    busy = np.percentile([s / 8 for s in (2000, 2400, 2600, 2800, 3000, 3200)], 90)
+    assert measured and rate == pytest.approx(float(busy))
+    CopyEvent.objects.all().delete()
+    assert ship_rates([world.ewr.pk])[world.ewr.pk] == (162.5, True)  # never below half

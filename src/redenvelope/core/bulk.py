@@ -98,6 +98,31 @@ def db_timestamp(value) -> str:
     return text + "+00:00" if is_postgres() else text
 
 
+def day_index_sql(column: str, start, days: int) -> tuple[str, str]:
+    """For set-wise reads by business day: (a SQL expression giving the day of `column` as an
+    index from `start` in the business's TIME_ZONE, daylight saving included; a WHERE clause
+    keeping [start, start + days)). Literal values only (callers build fixed column names)."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    tz = timezone.get_current_timezone()
+    bounds = [
+        db_timestamp(dt.datetime.combine(start + dt.timedelta(days=i), dt.time(), tzinfo=tz))
+        for i in range(days + 1)
+    ]
+    if is_postgres():
+        expr = f"(({column} AT TIME ZONE '{settings.TIME_ZONE}')::date - DATE '{start}')"
+    else:  # each local midnight as a UTC instant: exact across a change of offset
+        expr = (
+            "CASE "
+            + " ".join(f"WHEN {column} < '{b}' THEN {i}" for i, b in enumerate(bounds[1:-1]))
+            + f" ELSE {days - 1} END"
+        )
+    return expr, f"{column} >= '{bounds[0]}' AND {column} < '{bounds[-1]}'"
+
+
 def read_columns(sql: str, columns: list[tuple[str, str]]) -> dict:
     """Run a SELECT and return its columns as numpy arrays: COPY ... TO STDOUT read by pyarrow
     on PostgreSQL, fetchall elsewhere. `sql` must not take parameters (inline only values the

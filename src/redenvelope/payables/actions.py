@@ -721,28 +721,13 @@ def bill_advance(contract: Contract | int, *, actor=None, approve: bool = True) 
 def _day_counts(table: str, column: str, start: dt.date, end: dt.date) -> dict:
     """{title_id: np.array of counts per day of [start, end)} from one grouped query; a day is
     the business's (TIME_ZONE, daylight saving included)."""
-    from django.utils import timezone
+    from redenvelope.core.bulk import day_index_sql
 
-    from redenvelope.core.bulk import db_timestamp
-
-    tz = timezone.get_current_timezone()
     days = (end - start).days
-    bounds = [
-        db_timestamp(dt.datetime.combine(start + dt.timedelta(days=i), dt.time(), tzinfo=tz))
-        for i in range(days + 1)
-    ]
-    if connection.vendor == "postgresql":
-        day_sql = f"(({column} AT TIME ZONE '{settings.TIME_ZONE}')::date - DATE '{start}')"
-    else:  # each local midnight as a UTC instant: exact across a change of offset
-        day_sql = (
-            "CASE "
-            + " ".join(f"WHEN {column} < '{b}' THEN {i}" for i, b in enumerate(bounds[1:-1]))
-            + f" ELSE {days - 1} END"
-        )
+    day_sql, where = day_index_sql(column, start, days)
     sql = (
         f"SELECT title_id, {day_sql} AS d, COUNT(*) FROM {table} "  # noqa: S608 - fixed names
-        f"WHERE {column} >= '{bounds[0]}' AND {column} < '{bounds[-1]}' "
-        "GROUP BY title_id, d"
+        f"WHERE {where} GROUP BY title_id, d"
     )
     with connection.cursor() as cur:
         cur.execute(sql)
