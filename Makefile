@@ -42,6 +42,7 @@ demo-data: install system-packages
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-data --members $(DEMO_MEMBERS) --seed $(DEMO_SEED) \
 	  --today $$(TZ=$${TIME_ZONE:-America/Los_Angeles} date -d "-$(DEMO_DAYS) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-streaming --titles $(DEMO_ENCODES)
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-workforce
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope simulate --days $(DEMO_DAYS) \
 	  --start $$(TZ=$${TIME_ZONE:-America/Los_Angeles} date -d "-$$(($(DEMO_DAYS) - 1)) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-support

@@ -180,6 +180,18 @@ def demo_payables() -> None:
     console.print("Payables: " + ", ".join(f"{k} {v}" for k, v in made.items()))
 
 
+@app.command("demo-workforce")
+def demo_workforce() -> None:
+    """Seed the demo's people: DC staff and managers, HR, a 24/7 support rota with one gap
+    next week (run after `demo-data`, before `simulate`, which staffs the DCs day by day)."""
+    from redenvelope.demo.workforce import seed_workforce
+
+    require_schema()
+    with refused():
+        made = seed_workforce()
+    console.print("Workforce: " + ", ".join(f"{k} {v}" for k, v in made.items()))
+
+
 @app.command("demo-streaming")
 def demo_streaming(
     titles: int = typer.Option(3, help="How many titles to encode (generated masters)."),

@@ -194,3 +194,23 @@ def test_measured_rate_comes_from_busy_days_within_bounds(world, picker):
     assert measured and rate == pytest.approx(float(busy))
     CopyEvent.objects.all().delete()
     assert ship_rates([world.ewr.pk])[world.ewr.pk] == (162.5, True)  # never below half
+
+
+def test_the_simulator_staffs_dcs_and_a_sick_call_ships_less(world, picker):
+    from redenvelope.sim import staffing
+    from redenvelope.workforce.models import ShiftRemoval, TimeEntry
+
+    wf.add_employee(name="Ann", job="packer", team="warehouse", dc=world.ewr, badge="B-103",
+                    pay_type="hourly", rate_cents=2000,
+                    starts_on=clock.today() - dt.timedelta(days=30))  # fmt: skip
+    day = clock.today() + dt.timedelta(days=1)
+    with clock.frozen(at(day, 5)):
+        staffing.day(day, seed=1, sick_rate=0.0)
+    full = dc_capacity_on(day, [world.ewr])[world.ewr.pk]
+    assert 500 <= full < 500 + 2 * 325 / 60 * 2  # the typed 500, in whole minutes of two people
+    assert TimeEntry.objects.filter(dc=world.ewr).count() >= 1
+    later = day + dt.timedelta(days=1)
+    with clock.frozen(at(later, 5)):
+        staffing.day(later, seed=1, sick_rate=1.0)
+    short = dc_capacity_on(later, [world.ewr])[world.ewr.pk]
+    assert short < full and ShiftRemoval.objects.count() == 1

@@ -65,6 +65,7 @@ STAFF = [
     ("lead", Role.SUPPORT_LEAD, "Lee", "Lead"),
     ("finance", Role.FINANCE, "Fran", "Ledger"),
     ("ops", Role.OPERATIONS, "Otto", "Ops"),
+    ("hr", Role.HR, "Hana", "Rivera"),
 ]
 DEMO_MEMBER = "member"
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (printed by `make demo` on purpose)

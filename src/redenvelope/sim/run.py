@@ -3,6 +3,7 @@ uses. Members watch their discs for a few days and mail them back (taking the ma
 their region to the nearest DC); returns are checked in; a share of discs is lost in the mail or
 comes back broken; overdue discs become lost; saved titles are released; the day's dispatch runs;
 members whose billing day it is get their statements; streaming members watch in the evening.
+DCs with staff are staffed from their rota (staffing.py), so dispatch's capacity follows it.
 
 Everything is decided from the seed and the records (a pseudo-random number per shipment), so the
 same database and seed simulate the same days.
@@ -29,6 +30,7 @@ from redenvelope.fulfillment.models import DispatchRun, Shipment
 from redenvelope.inventory.models import Transit
 from redenvelope.queues.actions import release_saved_titles
 
+from . import staffing as sim_staffing
 from . import streaming as sim_streaming
 from . import support as sim_support
 from .mix import uniform as _u
@@ -76,6 +78,8 @@ def simulate(
     for k in range(days):
         day = start + dt.timedelta(days=k)
         at = timezone.make_aware(dt.datetime.combine(day, dt.time(17, 0)))
+        with clock.frozen(timezone.make_aware(dt.datetime.combine(day, dt.time(5, 0)))):
+            sim_staffing.day(day, seed)  # the rota, a sick call, the day's clocked time
         with clock.frozen(at):
             returned, damaged, lost = _mail(day, nearest, seed, loss_rate, damage_rate, rates)
             lost += mark_overdue_lost(day)

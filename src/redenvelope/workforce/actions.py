@@ -153,6 +153,27 @@ def add_shift(employee, *, starts_at, ends_at, break_minutes: int = 30, actor=No
 
 
 @transaction.atomic
+def remove_shift(shift: Shift | int, *, reason: str, actor=None) -> None:
+    """Take a shift off the rota (someone called in sick, a swap gone wrong): only before it
+    ends, with why (kept on the rota's record)."""
+    pk = shift.pk if isinstance(shift, Shift) else shift
+    s = Shift.objects.select_for_update().select_related("rota").filter(pk=pk).first()
+    if s is None:
+        raise NotFound(f"No shift {pk}.")
+    if not (reason or "").strip():
+        raise DomainError("Say why the shift comes off the rota.")
+    if s.ends_at <= clock.now():
+        raise Conflict("That shift is over: correct the time clocked instead.")
+    from .models import ShiftRemoval
+
+    ShiftRemoval.objects.create(
+        rota=s.rota, employee=s.employee, starts_at=s.starts_at, ends_at=s.ends_at,
+        reason=reason.strip()[:300], at=clock.now(), by=actor,
+    )  # fmt: skip
+    s.delete()
+
+
+@transaction.atomic
 def publish_rota(rota: Rota | int, *, actor=None) -> Rota:
     r = Rota.objects.select_for_update().get(pk=rota.pk if isinstance(rota, Rota) else rota)
     if not r.shifts.exists():

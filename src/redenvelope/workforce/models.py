@@ -108,6 +108,21 @@ class Shift(models.Model):
         return f"{self.employee} {self.starts_at:%a %H:%M}–{self.ends_at:%H:%M}"
 
 
+class ShiftRemoval(models.Model):
+    """A shift taken off a rota (someone called in sick), with why: the rota's history."""
+
+    rota = models.ForeignKey(Rota, on_delete=models.CASCADE, related_name="removals")
+    employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=300)
+    at = models.DateTimeField()
+    by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.employee_id} off {self.starts_at:%Y-%m-%d}"
+
+
 class TimeEntry(models.Model):
     """Clocked in (a badge scan) and, later, out; minutes of break taken."""
 
