@@ -226,3 +226,34 @@ def test_payables_pages_accessible_and_fit_a_phone(live_server, world, browser):
         browser, live_server.url, PAYABLES, world,
         login=True, who="staff_admin", lands="**/admin/",
     )  # fmt: skip
+
+
+WORKFORCE = [
+    ("workforce", "/workforce/"),
+    ("workforce-rota", "/workforce/rotas/{rota}/"),
+    ("workforce-person", "/workforce/people/{person}/"),
+    ("workforce-me", "/workforce/me/"),
+    ("workforce-report", "/workforce/reports/dc-labour/"),
+]
+
+
+def test_workforce_pages_accessible_and_fit_a_phone(live_server, world, browser):
+    import datetime as dt
+
+    from redenvelope.core import clock
+    from redenvelope.workforce import actions as wf
+
+    me = wf.add_employee(name="Ada Admin", job="HR", team="office", badge="B-AD1",
+                         pay_type="salaried", rate_cents=9_000_000, starts_on=clock.today(),
+                         user=world.staff["admin"])  # fmt: skip
+    pat = wf.add_employee(name="Pat", job="packer", team="warehouse", dc=world.ewr, badge="B-P1",
+                          pay_type="hourly", rate_cents=2000, starts_on=clock.today(),
+                          manager=me)  # fmt: skip
+    day = clock.today() + dt.timedelta(days=1)
+    start = dt.datetime.combine(day, dt.time(8), tzinfo=clock.now().tzinfo)
+    s = wf.add_shift(pat, starts_at=start, ends_at=start + dt.timedelta(hours=8))
+    world.ids = {"rota": s.rota_id, "person": pat.pk}
+    _check(
+        browser, live_server.url, WORKFORCE, world,
+        login=True, who="staff_admin", lands="**/admin/",
+    )  # fmt: skip

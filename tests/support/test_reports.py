@@ -47,6 +47,9 @@ def test_reports_count_what_happened(busy):
     assert {r[0] for r in rows} == {"chat", "email", "phone"} and all(r[4] == 1 for r in rows)
     _, rows = reports.satisfaction(today, today)
     assert [r[2:] for r in rows] == [(1, 4.0)]
+    _, rows = reports.staffing(today, today)
+    assert len(rows) == 168 and sum(r[2] for r in rows) == 3  # no rota: "no agent" where opened
+    assert {r[3] for r in rows if r[2]} == {"no agent"}
 
 
 def test_report_pages_and_csv_by_role(busy):

@@ -127,8 +127,44 @@ def approvals(start, end):
     ]
 
 
+def staffing(start, end):
+    """Agents on the support rota against cases opened, by hour of the week (the span's weeks
+    summed; the rota's shifts as scheduled, less breaks spread over the shift)."""
+    from redenvelope.workforce.models import Shift
+
+    lo, hi = _span(start, end)
+    tz = timezone.get_current_timezone()
+    opened = np.zeros(168)
+    for at in Case.objects.filter(opened_at__gte=lo, opened_at__lt=hi).values_list(
+        "opened_at", flat=True
+    ):
+        t = at.astimezone(tz)
+        opened[t.weekday() * 24 + t.hour] += 1
+    agents = np.zeros(168)
+    for a, b in Shift.objects.filter(
+        rota__team="support", starts_at__lt=hi, ends_at__gt=lo
+    ).values_list("starts_at", "ends_at"):
+        t = max(a, lo).astimezone(tz).replace(minute=0, second=0, microsecond=0)
+        while t < min(b, hi):
+            agents[t.weekday() * 24 + t.hour] += 1
+            t += dt.timedelta(hours=1)
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    rows = [
+        (f"{days[h // 24]} {h % 24:02d}:00", int(agents[h]), int(opened[h]),
+         round(opened[h] / agents[h], 1) if agents[h] else ("no agent" if opened[h] else "-"))
+        for h in range(168)
+    ]  # fmt: skip
+    return [
+        "hour of the week",
+        "agent hours on the rota",
+        "cases opened",
+        "cases per agent hour",
+    ], rows
+
+
 REPORTS = {
     "cases": ("Cases by channel and reason", cases),
+    "staffing": ("Agent staffing against case volume by hour of the week", staffing),
     "times": ("First response and resolution times", times),
     "compensation": ("Compensation by reason and agent", compensation),
     "satisfaction": ("Satisfaction by channel and agent", satisfaction),
