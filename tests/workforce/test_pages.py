@@ -90,3 +90,29 @@ def test_reports_render_with_csv(client, world, people):
     assert "EWR" in page
     gaps = client.get("/workforce/reports/coverage/?format=csv").content.decode()
     assert len(gaps.splitlines()) == 2  # no support rota: one gap, the whole fortnight
+
+
+def test_templates_fill_a_draft_rota(client, world, people):
+    boss, pat = people
+    client.force_login(world.staff["operations"])
+    client.post("/workforce/do/", {"action": "template", "dc": "EWR", "name": "Early",
+                                   "starts": "06:00", "ends": "14:30", "headcount": "1",
+                                   "weekday": ["0", "1", "2"]})  # fmt: skip
+    client.post("/workforce/do/", {"action": "template", "dc": "EWR", "name": "Night",
+                                   "starts": "22:00", "ends": "06:30", "headcount": "1",
+                                   "weekday": ["0"]})  # fmt: skip
+    week = clock.today() + dt.timedelta(days=14)
+    r = client.post("/workforce/do/", {"action": "rota", "dc": "EWR", "week": week.isoformat()})
+    client.post(r.url, {"action": "templates"})
+    rota = Rota.objects.get()
+    shifts = list(rota.shifts.order_by("starts_at"))
+    # Early on Mon-Wed and Night on Monday, people taken in turn, nobody twice at once.
+    assert len(shifts) == 4
+    from django.utils import timezone
+
+    starts = sorted(timezone.localtime(s.starts_at).hour for s in shifts)
+    assert starts == [6, 6, 6, 22]
+    assert all(s.ends_at - s.starts_at == dt.timedelta(hours=8, minutes=30) for s in shifts)
+    client.post(r.url, {"action": "publish"})
+    r2 = client.post(r.url, {"action": "templates"}, follow=True)
+    assert "is published" in r2.content.decode()

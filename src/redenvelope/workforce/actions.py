@@ -174,6 +174,81 @@ def remove_shift(shift: Shift | int, *, reason: str, actor=None) -> None:
 
 
 @transaction.atomic
+def add_template(*, name: str, starts, ends, dc=None, team: str = Employee.Team.WAREHOUSE,
+                 break_minutes: int = 30, weekdays="0,1,2,3,4", headcount: int = 1):  # fmt: skip
+    from .models import ShiftTemplate
+
+    center = _dc(dc)
+    if team == Employee.Team.WAREHOUSE and center is None:
+        raise DomainError("A warehouse shift template belongs to a DC.")
+    days = sorted({int(d) for d in str(weekdays).replace(" ", "").split(",") if d != ""})
+    if not days or any(d < 0 or d > 6 for d in days):
+        raise DomainError("Weekdays are 0 (Monday) to 6 (Sunday), comma-separated.")
+    a = starts if isinstance(starts, dt.time) else dt.time.fromisoformat(str(starts))
+    b = ends if isinstance(ends, dt.time) else dt.time.fromisoformat(str(ends))
+    if a == b:
+        raise DomainError("A shift template ends at another time than it starts.")
+    if int(headcount) < 1:
+        raise DomainError("A template needs at least one person.")
+    if ShiftTemplate.objects.filter(dc=center, team=team, name=name.strip()).exists():
+        raise Conflict(f"A template named {name!r} exists here already.", code="duplicate")
+    return ShiftTemplate.objects.create(
+        dc=center, team=team, name=name.strip()[:60], starts=a, ends=b,
+        break_minutes=int(break_minutes), weekdays=",".join(map(str, days)),
+        headcount=int(headcount),
+    )  # fmt: skip
+
+
+@transaction.atomic
+def apply_templates(rota: Rota | int, *, actor=None) -> int:
+    """Fill a draft rota from its DC's (or team's) templates: for each template and weekday,
+    its headcount of people taken in turn, skipping anyone already working then or off (an
+    approved time off). Returns the shifts made; a slot nobody can take is left empty (and
+    shows as a gap)."""
+    from .models import ShiftTemplate, TimeOff
+
+    r = Rota.objects.select_for_update().get(pk=rota.pk if isinstance(rota, Rota) else rota)
+    if r.published_at is not None:
+        raise Conflict("This rota is published: add or take off shifts one by one.")
+    tz = timezone.get_current_timezone()
+    people = list(
+        Employee.objects.filter(team=r.team, dc=r.dc, starts_on__lte=r.week + dt.timedelta(days=6))
+        .exclude(ends_on__lt=r.week)
+        .order_by("id")
+    )
+    if not people:
+        raise DomainError("Nobody works here to fill the rota.")
+    off = set(
+        TimeOff.objects.filter(
+            employee__in=people, status="approved", starts_on__lte=r.week + dt.timedelta(days=6),
+            ends_on__gte=r.week,
+        ).values_list("employee_id", "starts_on", "ends_on")
+    )  # fmt: skip
+    made, turn = 0, 0
+    for t in ShiftTemplate.objects.filter(dc=r.dc, team=r.team):
+        for d in t.days:
+            day = r.week + dt.timedelta(days=d)
+            a = dt.datetime.combine(day, t.starts, tzinfo=tz)
+            b = dt.datetime.combine(day + dt.timedelta(days=1 if t.ends <= t.starts else 0), t.ends,
+                                    tzinfo=tz)  # fmt: skip
+            placed = 0
+            for k in range(len(people)):
+                if placed == t.headcount:
+                    break
+                e = people[(turn + k) % len(people)]
+                if any(o[0] == e.pk and o[1] <= day <= o[2] for o in off):
+                    continue
+                if Shift.objects.filter(employee=e, starts_at__lt=b, ends_at__gt=a).exists():
+                    continue
+                Shift.objects.create(rota=r, employee=e, starts_at=a, ends_at=b,
+                                     break_minutes=t.break_minutes)  # fmt: skip
+                placed += 1
+                made += 1
+            turn = (turn + placed) % len(people)
+    return made
+
+
+@transaction.atomic
 def publish_rota(rota: Rota | int, *, actor=None) -> Rota:
     r = Rota.objects.select_for_update().get(pk=rota.pk if isinstance(rota, Rota) else rota)
     if not r.shifts.exists():

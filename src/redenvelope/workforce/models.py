@@ -61,6 +61,36 @@ class Employee(models.Model):
         return self.name
 
 
+class ShiftTemplate(models.Model):
+    """A recurring shift of a DC (or the support team): from, to, break, on which weekdays, and
+    how many people. Applying the templates fills a week's rota, people taken in turn."""
+
+    dc = models.ForeignKey(
+        DistributionCenter, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    team = models.CharField(max_length=10, choices=Employee.Team.choices)
+    name = models.CharField(max_length=60)
+    starts = models.TimeField()
+    ends = models.TimeField(help_text="Before `starts`: the shift ends the next day.")
+    break_minutes = models.PositiveSmallIntegerField(default=30)
+    weekdays = models.CharField(max_length=13, default="0,1,2,3,4", help_text="0 = Monday")
+    headcount = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["team", "dc_id", "starts"]
+        constraints = [
+            models.UniqueConstraint(fields=["dc", "team", "name"], name="one_template_name"),
+            models.CheckConstraint(name="template_has_people", condition=Q(headcount__gte=1)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.starts:%H:%M}–{self.ends:%H:%M}"
+
+    @property
+    def days(self) -> list[int]:
+        return [int(d) for d in self.weekdays.split(",") if d.strip().isdigit()]
+
+
 class Rota(models.Model):
     """A week's shifts for one DC (or the support team, dc empty): drafted, then published
     (what dispatch's capacity and the staff see)."""

@@ -18,7 +18,7 @@ from redenvelope.core.errors import DomainError
 from redenvelope.inventory.models import DistributionCenter
 
 from . import actions, queries
-from .models import Employee, Note, PayrollRun, Rota, Shift, Swap, TimeOff
+from .models import Employee, Note, PayrollRun, Rota, Shift, ShiftTemplate, Swap, TimeOff
 from .reports import REPORTS
 
 PEOPLE = (Role.HR, Role.ADMIN)
@@ -43,6 +43,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "gaps": queries.coverage_gaps(today, days=14)[:50],
         "capacity": queries.capacity_table(today, dcs, days=7),
         "runs": PayrollRun.objects.all()[:12],
+        "templates": ShiftTemplate.objects.select_related("dc"),
+        "weekdays": list(enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])),
         "reports": REPORTS,
         "dcs": dcs,
         "week": week,
@@ -77,6 +79,16 @@ def overview_action(request: HttpRequest) -> HttpResponse:
                 reason=request.POST.get("reason", ""), actor=user,
             )  # fmt: skip
             messages.success(request, "Capacity set for that day.")
+        elif what == "template":
+            actions.add_template(
+                name=request.POST.get("name", ""), starts=request.POST.get("starts", ""),
+                ends=request.POST.get("ends", ""), dc=request.POST.get("dc") or None,
+                team="warehouse" if request.POST.get("dc") else "support",
+                break_minutes=parse.integer(request.POST.get("break") or "30", "break", lo=0),
+                weekdays=",".join(request.POST.getlist("weekday")) or "0,1,2,3,4",
+                headcount=parse.integer(request.POST.get("headcount") or "1", "people", lo=1),
+            )  # fmt: skip
+            messages.success(request, "Template added: fill a draft rota from it.")
         elif what == "payroll":
             if not has_role(user, *PEOPLE):
                 raise PermissionDenied
@@ -89,6 +101,8 @@ def overview_action(request: HttpRequest) -> HttpResponse:
             raise DomainError("Unknown action.")
     except DomainError as exc:
         messages.error(request, exc.message)
+    except ValueError:
+        messages.error(request, "Times are HH:MM.")
     return redirect("workforce")
 
 
@@ -100,6 +114,9 @@ def rota(request: HttpRequest, rota_id: int) -> HttpResponse:
             if request.POST.get("action") == "publish":
                 actions.publish_rota(r, actor=request.user)
                 messages.success(request, "Published: staff see it and dispatch plans by it.")
+            elif request.POST.get("action") == "templates":
+                n = actions.apply_templates(r, actor=request.user)
+                messages.success(request, f"{n} shift(s) from the templates: check, then publish.")
             else:
                 day = parse.day(request.POST.get("day"), "day")
                 start = dt.datetime.fromisoformat(f"{day}T{request.POST.get('start', '')}")
