@@ -286,7 +286,10 @@ def issue_preview(request: HttpRequest, issue_id: int) -> HttpResponse:
 def report(request: HttpRequest, name: str) -> HttpResponse:
     from redenvelope.billing.reports import respond
 
-    return respond(request, reports.REPORTS, reports.build, name, "growth/report.html")
+    return respond(
+        request, reports.REPORTS, reports.build, name, "web/report.html", back="growth",
+        back_label="Growth",
+    )  # fmt: skip
 
 
 def _published():

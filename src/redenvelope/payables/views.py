@@ -271,4 +271,7 @@ def plan(request: HttpRequest) -> HttpResponse:
 def report(request: HttpRequest, name: str) -> HttpResponse:
     from redenvelope.billing.reports import respond
 
-    return respond(request, reports.REPORTS, reports.build, name, "payables/report.html")
+    return respond(
+        request, reports.REPORTS, reports.build, name, "web/report.html", back="payables",
+        back_label="Payables",
+    )  # fmt: skip

@@ -245,4 +245,7 @@ def report(request: HttpRequest, name: str) -> HttpResponse:
 
     from . import reports
 
-    return respond(request, reports.REPORTS, reports.build, name, "workforce/report.html")
+    return respond(
+        request, reports.REPORTS, reports.build, name, "web/report.html", back="workforce",
+        back_label="Workforce",
+    )  # fmt: skip
