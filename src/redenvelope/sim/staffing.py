@@ -14,8 +14,15 @@ import math
 from django.conf import settings
 from django.utils import timezone
 
-from redenvelope.workforce.actions import monday, remove_shift
-from redenvelope.workforce.models import Employee, Rota, Shift, TimeEntry
+from redenvelope.workforce.actions import (
+    add_shift,
+    clock_in,
+    clock_out,
+    publish_rota,
+    remove_shift,
+    rota_for,
+)
+from redenvelope.workforce.models import Employee, TimeEntry
 
 from .mix import uniform as _u
 
@@ -34,10 +41,9 @@ def day(day: dt.date, seed: int, sick_rate: float = SICK_RATE) -> dict:
         return {"shifts": 0, "sick": 0}
     tz = timezone.get_current_timezone()
     rate = float(settings.REDENVELOPE.get("WAREHOUSE_SHIPS_PER_HOUR", 325))
-    now = timezone.now()
-    made, sick, entries = 0, 0, []
+    made, sick = 0, 0
     for dc_id, people in staff.items():
-        rota, _ = Rota.objects.get_or_create(dc_id=dc_id, team="warehouse", week=monday(day))
+        rota = rota_for(day, dc=dc_id, team=Employee.Team.WAREHOUSE)
         lo = dt.datetime.combine(day, dt.time(), tzinfo=tz)
         todays = list(
             rota.shifts.filter(starts_at__gte=lo, starts_at__lt=lo + dt.timedelta(days=1))
@@ -46,36 +52,25 @@ def day(day: dt.date, seed: int, sick_rate: float = SICK_RATE) -> dict:
             on = [e for k, e in enumerate(people) if (day.toordinal() + k) % 7 < 5] or people[:1]
             minutes = max(1, math.ceil(60 * people[0].dc.daily_capacity / rate / len(on)))
             start = dt.datetime.combine(day, dt.time(6), tzinfo=tz)
-            todays = Shift.objects.bulk_create(
-                [
-                    Shift(
-                        rota=rota,
-                        employee=e,
-                        starts_at=start,
-                        ends_at=start + dt.timedelta(minutes=minutes),
-                        break_minutes=0,
-                    )
-                    for e in on
-                ]  # fmt: skip
-            )
+            todays = [
+                add_shift(
+                    e,
+                    starts_at=start,
+                    ends_at=start + dt.timedelta(minutes=minutes),
+                    break_minutes=0,
+                )  # fmt: skip
+                for e in on
+            ]
             made += len(todays)
         if rota.published_at is None:
-            rota.published_at = now
-            rota.save(update_fields=["published_at"])
+            publish_rota(rota)
         u = _u(np.array([dc_id * 100_000 + day.toordinal()]), 31, seed)[0]
         if u < sick_rate and len(todays) > 0:
             remove_shift(todays[-1], reason="called in sick (simulated)")
             todays = todays[:-1]
             sick += 1
-        for s in todays:
-            entries.append(
-                TimeEntry(
-                    employee=s.employee,
-                    dc_id=dc_id,
-                    clock_in=s.starts_at,
-                    clock_out=s.ends_at,
-                    break_minutes=s.break_minutes,
-                )  # fmt: skip
-            )
-    TimeEntry.objects.bulk_create(entries, batch_size=5000)
+        for s in todays:  # each badge scanned at the shift's start and end
+            if not TimeEntry.objects.filter(employee=s.employee, clock_in=s.starts_at).exists():
+                clock_in(s.employee, dc=dc_id, at=s.starts_at)
+                clock_out(s.employee, at=s.ends_at)
     return {"shifts": made, "sick": sick}
