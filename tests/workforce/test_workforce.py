@@ -214,3 +214,22 @@ def test_the_simulator_staffs_dcs_and_a_sick_call_ships_less(world, picker):
         staffing.day(later, seed=1, sick_rate=1.0)
     short = dc_capacity_on(later, [world.ewr])[world.ewr.pk]
     assert short < full and ShiftRemoval.objects.count() == 1
+
+
+def test_typed_nonsense_is_refused_cleanly(world, picker):
+    with pytest.raises(DomainError, match="not a whole number"):
+        wf.add_employee(name="X", job="j", team="office", badge="B-77", pay_type="hourly",
+                        rate_cents="ten", starts_on="2026-01-01")  # fmt: skip
+    with pytest.raises(DomainError, match="not a date"):
+        wf.add_employee(name="X", job="j", team="office", badge="B-77", pay_type="hourly",
+                        rate_cents=100, starts_on="soon")  # fmt: skip
+    with pytest.raises(Conflict, match="belongs to another employee"):
+        u = world.staff["hr"]
+        wf.add_employee(name="X", job="j", team="office", badge="B-78", pay_type="hourly",
+                        rate_cents=100, starts_on="2026-01-01", user=u)  # fmt: skip
+        wf.add_employee(name="Y", job="j", team="office", badge="B-79", pay_type="hourly",
+                        rate_cents=100, starts_on="2026-01-01", user=u)  # fmt: skip
+    with pytest.raises(DomainError, match="not a date"):
+        wf.run_payroll("last month", "2026-01-01")
+    with pytest.raises(DomainError, match="HH:MM"):
+        wf.add_template(name="t", starts="6am", ends="14:00", dc=world.ewr)

@@ -59,6 +59,26 @@ def is_badge(raw: str) -> bool:
     return (raw or "").strip().upper().startswith("B-")
 
 
+def _date(value, name: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise DomainError(f"{name} {value!r} is not a date (YYYY-MM-DD).") from None
+
+
+def _whole(value, name: str) -> int:
+    if isinstance(value, float | bool):
+        raise DomainError(f"{name} is a whole number.")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise DomainError(f"{name} {value!r} is not a whole number.") from None
+
+
 def parse_badge(raw: str) -> str:
     code = (raw or "").strip().upper()
     if not BADGE.match(code):
@@ -89,7 +109,8 @@ def add_employee(
         raise DomainError(f"Unknown team {team!r} ({', '.join(Employee.Team.values)}).")
     if pay_type not in Employee.PayType.values:
         raise DomainError("Pay is hourly or salaried.")
-    if isinstance(rate_cents, float | bool) or int(rate_cents) <= 0:
+    rate_cents = _whole(rate_cents, "A pay rate (cents)")
+    if rate_cents <= 0:
         raise DomainError("A pay rate is a whole number of cents, more than zero.")
     center = _dc(dc)
     if team == Employee.Team.WAREHOUSE and center is None:
@@ -98,7 +119,9 @@ def add_employee(
     if Employee.objects.filter(badge=code).exists():
         raise Conflict(f"Badge {code} is someone else's.", code="duplicate_badge")
     boss = _employee(manager) if manager is not None else None
-    start = starts_on if isinstance(starts_on, dt.date) else dt.date.fromisoformat(str(starts_on))
+    start = _date(starts_on, "First day")
+    if user is not None and Employee.objects.filter(user=user).exists():
+        raise Conflict(f"The sign-in {user} belongs to another employee.", code="duplicate_user")
     return Employee.objects.create(
         name=name[:120], job=job[:60], team=team, dc=center, manager=boss, user=user, badge=code,
         pay_type=pay_type, rate_cents=int(rate_cents), email=email.strip(), phone=phone.strip(),
@@ -109,7 +132,7 @@ def add_employee(
 @transaction.atomic
 def end_employment(employee, *, on, actor=None) -> Employee:
     e = Employee.objects.select_for_update().get(pk=_employee(employee).pk)
-    day = on if isinstance(on, dt.date) else dt.date.fromisoformat(str(on))
+    day = _date(on, "Last day")
     if day < e.starts_on:
         raise DomainError(f"{e} starts on {e.starts_on}: employment cannot end before it starts.")
     e.ends_on = day
@@ -184,8 +207,11 @@ def add_template(*, name: str, starts, ends, dc=None, team: str = Employee.Team.
     days = sorted({int(d) for d in str(weekdays).replace(" ", "").split(",") if d != ""})
     if not days or any(d < 0 or d > 6 for d in days):
         raise DomainError("Weekdays are 0 (Monday) to 6 (Sunday), comma-separated.")
-    a = starts if isinstance(starts, dt.time) else dt.time.fromisoformat(str(starts))
-    b = ends if isinstance(ends, dt.time) else dt.time.fromisoformat(str(ends))
+    try:
+        a = starts if isinstance(starts, dt.time) else dt.time.fromisoformat(str(starts))
+        b = ends if isinstance(ends, dt.time) else dt.time.fromisoformat(str(ends))
+    except ValueError:
+        raise DomainError("A template's times are HH:MM.") from None
     if a == b:
         raise DomainError("A shift template ends at another time than it starts.")
     if int(headcount) < 1:
@@ -364,9 +390,10 @@ def override_capacity(dc, *, day, capacity: int, reason: str, actor=None) -> Cap
         raise DomainError("Name the DC.")
     if not (reason or "").strip():
         raise DomainError("Say why the rota's capacity is overridden.")
-    if isinstance(capacity, bool) or int(capacity) < 0:
+    capacity = _whole(capacity, "Capacity")
+    if capacity < 0:
         raise DomainError("Capacity is a whole number of discs, zero or more.")
-    d = day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))
+    d = _date(day, "Day")
     row, _ = CapacityOverride.objects.update_or_create(
         dc=center, day=d,
         defaults={"capacity": int(capacity), "reason": reason.strip()[:300], "at": clock.now(),
@@ -420,12 +447,8 @@ def run_payroll(period_start, period_end, *, actor=None):
     from . import pay
     from .models import PayrollRun
 
-    start = (
-        period_start
-        if isinstance(period_start, dt.date)
-        else dt.date.fromisoformat(str(period_start))
-    )
-    end = period_end if isinstance(period_end, dt.date) else dt.date.fromisoformat(str(period_end))
+    start = _date(period_start, "The period's first day")
+    end = _date(period_end, "The period's last day")
     if end < start:
         raise DomainError("A pay period ends on or after its first day.")
     if end >= clock.today():
@@ -544,8 +567,7 @@ def request_time_off(employee, *, starts_on, ends_on, hours, kind: str = "pto", 
     e = _employee(employee)
     if actor is not None and getattr(actor, "employee", None) != e and not may_manage(actor, e):
         raise DomainError("You may ask for your own time off only.", code="forbidden")
-    a = starts_on if isinstance(starts_on, dt.date) else dt.date.fromisoformat(str(starts_on))
-    b = ends_on if isinstance(ends_on, dt.date) else dt.date.fromisoformat(str(ends_on))
+    a, b = _date(starts_on, "First day off"), _date(ends_on, "Last day off")
     if b < a:
         raise DomainError("Time off ends on or after its first day.")
     if kind not in TimeOff.Kind.values:
