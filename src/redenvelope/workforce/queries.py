@@ -61,14 +61,22 @@ def ship_rates(dc_ids, day: dt.date | None = None) -> dict[int, tuple[float, boo
             f"WHERE kind = 'shipped' AND dc_id IN ({in_ids}) AND {where} GROUP BY dc_id, d"
         )
         shipped = {(dc, int(d)): n for dc, d, n in cur.fetchall()}
-    hours: dict[tuple[int, int], float] = {}
-    tz = timezone.get_current_timezone()
-    for dc_id, start, end, brk in TimeEntry.objects.filter(
-        dc_id__in=ids, clock_in__gte=_midnight(first), clock_in__lt=_midnight(day),
-        clock_out__isnull=False, employee__team=Employee.Team.WAREHOUSE,
-    ).values_list("dc_id", "clock_in", "clock_out", "break_minutes"):  # fmt: skip
-        k = (dc_id, (start.astimezone(tz).date() - first).days)
-        hours[k] = hours.get(k, 0.0) + _hours(start, end, brk)
+    # Clocked hours per DC and day, summed in SQL (a national business clocks 100,000 days a
+    # month): the day is the clock-in's, in the business's zone.
+    day_in, in_window = day_index_sql("t.clock_in", first, MEASURE_DAYS)
+    span = (
+        "EXTRACT(EPOCH FROM (t.clock_out - t.clock_in)) / 3600.0"
+        if connection.vendor == "postgresql"
+        else "(julianday(t.clock_out) - julianday(t.clock_in)) * 24.0"
+    )
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT t.dc_id, {day_in} AS d, SUM({span} - t.break_minutes / 60.0) "  # noqa: S608
+            "FROM workforce_timeentry t JOIN workforce_employee e ON e.id = t.employee_id "
+            f"WHERE t.dc_id IN ({in_ids}) AND {in_window} AND t.clock_out IS NOT NULL "
+            "AND e.team = 'warehouse' GROUP BY t.dc_id, d"
+        )
+        hours = {(dc, int(d)): float(h) for dc, d, h in cur.fetchall()}
     by_dc: dict[int, list[float]] = {}
     for (dc_id, d), h in hours.items():
         if h >= 8:
