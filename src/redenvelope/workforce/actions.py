@@ -10,7 +10,7 @@ import re
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from redenvelope.core import clock
+from redenvelope.core import clock, parse
 from redenvelope.core.errors import Conflict, DomainError, NotFound
 from redenvelope.inventory.models import DistributionCenter
 
@@ -59,26 +59,6 @@ def is_badge(raw: str) -> bool:
     return (raw or "").strip().upper().startswith("B-")
 
 
-def _date(value, name: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise DomainError(f"{name} {value!r} is not a date (YYYY-MM-DD).") from None
-
-
-def _whole(value, name: str) -> int:
-    if isinstance(value, float | bool):
-        raise DomainError(f"{name} is a whole number.")
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise DomainError(f"{name} {value!r} is not a whole number.") from None
-
-
 def parse_badge(raw: str) -> str:
     code = (raw or "").strip().upper()
     if not BADGE.match(code):
@@ -109,7 +89,7 @@ def add_employee(
         raise DomainError(f"Unknown team {team!r} ({', '.join(Employee.Team.values)}).")
     if pay_type not in Employee.PayType.values:
         raise DomainError("Pay is hourly or salaried.")
-    rate_cents = _whole(rate_cents, "A pay rate (cents)")
+    rate_cents = parse.integer(rate_cents, "A pay rate (cents)")
     if rate_cents <= 0:
         raise DomainError("A pay rate is a whole number of cents, more than zero.")
     center = _dc(dc)
@@ -119,7 +99,7 @@ def add_employee(
     if Employee.objects.filter(badge=code).exists():
         raise Conflict(f"Badge {code} is someone else's.", code="duplicate_badge")
     boss = _employee(manager) if manager is not None else None
-    start = _date(starts_on, "First day")
+    start = parse.day(starts_on, "First day")
     if user is not None and Employee.objects.filter(user=user).exists():
         raise Conflict(f"The sign-in {user} belongs to another employee.", code="duplicate_user")
     return Employee.objects.create(
@@ -132,7 +112,7 @@ def add_employee(
 @transaction.atomic
 def end_employment(employee, *, on, actor=None) -> Employee:
     e = Employee.objects.select_for_update().get(pk=_employee(employee).pk)
-    day = _date(on, "Last day")
+    day = parse.day(on, "Last day")
     if day < e.starts_on:
         raise DomainError(f"{e} starts on {e.starts_on}: employment cannot end before it starts.")
     e.ends_on = day
@@ -390,10 +370,10 @@ def override_capacity(dc, *, day, capacity: int, reason: str, actor=None) -> Cap
         raise DomainError("Name the DC.")
     if not (reason or "").strip():
         raise DomainError("Say why the rota's capacity is overridden.")
-    capacity = _whole(capacity, "Capacity")
+    capacity = parse.integer(capacity, "Capacity")
     if capacity < 0:
         raise DomainError("Capacity is a whole number of discs, zero or more.")
-    d = _date(day, "Day")
+    d = parse.day(day, "Day")
     row, _ = CapacityOverride.objects.update_or_create(
         dc=center, day=d,
         defaults={"capacity": int(capacity), "reason": reason.strip()[:300], "at": clock.now(),
@@ -447,8 +427,8 @@ def run_payroll(period_start, period_end, *, actor=None):
     from . import pay
     from .models import PayrollRun
 
-    start = _date(period_start, "The period's first day")
-    end = _date(period_end, "The period's last day")
+    start = parse.day(period_start, "The period's first day")
+    end = parse.day(period_end, "The period's last day")
     if end < start:
         raise DomainError("A pay period ends on or after its first day.")
     if end >= clock.today():
@@ -567,7 +547,7 @@ def request_time_off(employee, *, starts_on, ends_on, hours, kind: str = "pto", 
     e = _employee(employee)
     if actor is not None and getattr(actor, "employee", None) != e and not may_manage(actor, e):
         raise DomainError("You may ask for your own time off only.", code="forbidden")
-    a, b = _date(starts_on, "First day off"), _date(ends_on, "Last day off")
+    a, b = parse.day(starts_on, "First day off"), parse.day(ends_on, "Last day off")
     if b < a:
         raise DomainError("Time off ends on or after its first day.")
     if kind not in TimeOff.Kind.values:
