@@ -241,6 +241,16 @@ REDENVELOPE = {
     "BANK_BIC": os.environ.get("BANK_BIC", ""),
     "BANK_ACCOUNT": os.environ.get("BANK_ACCOUNT", "000123456789"),
     "BANK_ROUTING": os.environ.get("BANK_ROUTING", "011000015"),
+    # Workforce (docs/operations.md, "Workforce"): the standard discs shipped per labour hour
+    # until a DC's busy days measure its own, customer service's minimum agents at any hour,
+    # and payroll's rules.
+    "WAREHOUSE_SHIPS_PER_HOUR": float(os.environ.get("WAREHOUSE_SHIPS_PER_HOUR", 325)),
+    "SUPPORT_MIN_AGENTS": int(os.environ.get("SUPPORT_MIN_AGENTS", 1)),
+    "OVERTIME_AFTER_HOURS": float(os.environ.get("OVERTIME_AFTER_HOURS", 40)),
+    "OVERTIME_RATE": os.environ.get("OVERTIME_RATE", "1.5"),
+    "NIGHT_PREMIUM": os.environ.get("NIGHT_PREMIUM", "0.10"),
+    "WEEKEND_PREMIUM": os.environ.get("WEEKEND_PREMIUM", "0.05"),
+    "PTO_HOURS_PER_HOUR": os.environ.get("PTO_HOURS_PER_HOUR", "0.0385"),
     # Recommendations (docs/operations.md, "Recommendations"): trained models are kept here,
     # one file per version; the nightly retrain runs at RECS_TRAIN_HOUR (server time).
     "RECS_DIR": os.environ.get("RECS_DIR", str(DATA_DIR / "recs")),
