@@ -25,14 +25,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Sum
 
 from redenvelope.catalog.models import Title
-from redenvelope.core import clock
+from redenvelope.core import clock, parse
 from redenvelope.core.errors import Conflict, DomainError, NotFound
 from redenvelope.inventory.actions import receive_copy
 from redenvelope.inventory.barcodes import make_barcode, parse_barcode
 from redenvelope.inventory.models import Copy, DistributionCenter, Format
 from redenvelope.ledger.actions import Line, post_entry
 from redenvelope.ledger.money import MAX_CENTS, from_cents, share
-from redenvelope.rights.actions import _day
 from redenvelope.rights.models import Contract, ContractTitle, FeeEvery, Licensor
 
 from . import amortisation, bankfile
@@ -280,7 +279,7 @@ def create_order(
         number=_number(PurchaseOrder, "PO-"),
         vendor=v,
         dc=center,
-        expected_on=_day(expected_on, "Expected on") if expected_on else None,
+        expected_on=parse.day(expected_on, "Expected on") if expected_on else None,
         note=note[:300],
         created_at=clock.now(),
         created_by=actor,
@@ -443,8 +442,8 @@ def record_bill(
         raise Conflict(f"{v} bill {number} is already recorded.", code="duplicate")
     if not lines:
         raise DomainError("A bill needs at least one line.")
-    issued = _day(issued_on, "Issued on") if issued_on else clock.today()
-    due = _day(due_on, "Due on") if due_on else issued + dt.timedelta(days=v.terms_days)
+    issued = parse.day(issued_on, "Issued on") if issued_on else clock.today()
+    due = parse.day(due_on, "Due on") if due_on else issued + dt.timedelta(days=v.terms_days)
     if due < issued:
         raise DomainError(f"The bill is due ({due}) before it is issued ({issued}).")
     po = _locked_order(order) if order is not None else None
@@ -622,7 +621,7 @@ def payment_run(bills, *, pay_on=None, actor=None) -> PaymentRun:
     ids = sorted({b.pk if isinstance(b, Bill) else int(b) for b in bills})
     if not ids:
         raise DomainError("A payment run needs at least one bill.")
-    day = _day(pay_on, "Pay on") if pay_on else clock.today()
+    day = parse.day(pay_on, "Pay on") if pay_on else clock.today()
     if day < clock.today():
         raise DomainError("A payment run cannot be dated in the past.")
     rows = list(Bill.objects.select_for_update().filter(pk__in=ids).order_by("id"))
@@ -983,7 +982,7 @@ def release_production(production, *, on=None, actor=None) -> Production:
     if prod.status == Production.Status.RELEASED:
         return prod
     prod.status = Production.Status.RELEASED
-    prod.released_on = _day(on, "Release date") if on else clock.today()
+    prod.released_on = parse.day(on, "Release date") if on else clock.today()
     prod.save(update_fields=["status", "released_on"])
     return prod
 
@@ -1076,7 +1075,7 @@ def add_placement(
         [Deliverable(deal=deal, description=d, amount_cents=c) for d, c in items]
     )
     plan = [
-        (_day(day, "An instalment's date"), _cents(c, "An instalment", positive=True))
+        (parse.day(day, "An instalment's date"), _cents(c, "An instalment", positive=True))
         for day, c in (schedule or [(clock.today(), deal.fee_cents)])
     ]
     if sum(c for _, c in plan) != deal.fee_cents:
@@ -1125,7 +1124,7 @@ def invoice_placement(deal, *, amount_cents: int, due_on=None, actor=None) -> Pl
     today = clock.today()
     inv = PlacementInvoice.objects.create(
         number=_number(PlacementInvoice, "PL-"), deal=d, amount_cents=cents, issued_on=today,
-        due_on=_day(due_on, "Due on") if due_on else today + dt.timedelta(days=30),
+        due_on=parse.day(due_on, "Due on") if due_on else today + dt.timedelta(days=30),
         created_by=actor,
     )  # fmt: skip
     post_entry(
