@@ -114,6 +114,8 @@ def day_index_sql(column: str, start, days: int) -> tuple[str, str]:
     ]
     if is_postgres():
         expr = f"(({column} AT TIME ZONE '{settings.TIME_ZONE}')::date - DATE '{start}')"
+    elif days <= 1:
+        expr = "0"
     else:  # each local midnight as a UTC instant: exact across a change of offset
         expr = (
             "CASE "

@@ -16,7 +16,7 @@ from redenvelope.core.errors import Conflict, DomainError, NotFound
 from redenvelope.inventory import actions as inventory
 from redenvelope.inventory.barcodes import parse_barcode
 from redenvelope.inventory.bulk import append_copy_events
-from redenvelope.inventory.models import Copy, CopyStatus, DistributionCenter, EventKind
+from redenvelope.inventory.models import Copy, CopyStatus, DistributionCenter, EventKind, Transit
 from redenvelope.membership.actions import on_hold
 from redenvelope.membership.models import SHIPPABLE_STATUSES, Member
 from redenvelope.queues.actions import remove_from_queue
@@ -74,7 +74,16 @@ def ship_copy(member: Member, copy: Copy, *, actor=None) -> Shipment:
     # One event, shelf to mail, as the daily run records it (inventory.models.TRANSITIONS).
     inventory.record_event(copy, EventKind.SHIPPED, actor=actor, ref=ref)
     bonus = len(out) + 1 > member.plan.discs_at_once and member.bonus_rentals > 0
+    entry = QueueEntry.objects.filter(member_id=member.pk, title_id=copy.title_id).first()
+    transit = Transit.objects.filter(dc_id=copy.dc_id, region_id=member.region_id).first()
     shipment = Shipment.objects.create(
+        # its rank in the queue (positions keep order, not necessarily 1, 2, 3 ...)
+        queue_position=QueueEntry.objects.filter(
+            member_id=member.pk, position__lte=entry.position
+        ).count()
+        if entry
+        else None,
+        transit_days=transit.days if transit else None,
         member=member,
         copy=copy,
         title=copy.title,

@@ -470,9 +470,10 @@ def run_dispatch(
                 },
             )
             parts: dict[str, float] = {}
-            n = _record(run, gathered, result, day, actor, fail_after, parts, draw)
+            service = _service_arrays(gathered.instance, result)
+            n = _record(run, gathered, result, day, actor, fail_after, parts, draw, service)
             figures = {
-                **_service_figures(gathered.instance, result),
+                **_service_figures(gathered.instance, result, service),
                 "members_considered": gathered.instance.n_members,
                 "open_slots": int(gathered.instance["members"]["open_slots"].sum()),
                 "shipments": n,
@@ -582,7 +583,9 @@ def _addresses(member_id: np.ndarray) -> dict:
     return got
 
 
-def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None) -> int:
+def _record(
+    run, gathered, result, day, actor, fail_after, parts=None, draw=None, service=None
+) -> int:
     """Every shipment of the run, set-wise: copies chosen and marked shipped, a shipped event
     each, shipments, and the titles out of their queues. `parts` receives
     the seconds each step took."""
@@ -685,6 +688,7 @@ def _record(run, gathered, result, day, actor, fail_after, parts=None, draw=None
             "returned_to_id": None,
             "run_id": run.pk,
             "bonus": False,
+            **_service_columns(service),
         },
     )
     done("shipments")
@@ -751,6 +755,17 @@ def remove_entries(gathered: Gathered, gone: np.ndarray) -> None:
         raise Conflict("Queues changed while dispatching; nothing was recorded.")
 
 
+def _service_columns(service) -> dict:
+    if service is None:
+        return {}
+    position, days = service
+    # 99 = not in the queue, 0 = no transit row: recorded as unknown
+    return {
+        "queue_position": np.where(position < 99, position, None).astype(object),
+        "transit_days": np.where(days > 0, days, None).astype(object),
+    }
+
+
 def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing) -> np.ndarray:
     """values[keys == wanted] for each wanted key (missing where absent), by sorted search."""
     order = np.argsort(keys, kind="stable")
@@ -760,12 +775,25 @@ def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing) -
     return np.where(found, values[at] if len(keys) else missing, missing)
 
 
-def _service_figures(inst: Instance, result) -> dict:
-    """Share of shipments from the top 3 of the member's queue, and delivered the next day
-    (set-wise lookups: a national day has millions of queue rows)."""
+def _service_figures(inst: Instance, result, service=None) -> dict:
+    """Share of shipments from the top 3 of the member's queue, and delivered the next day."""
     n = len(result.member_id)
     if not n:
         return {"top3_share": 0.0, "next_day_share": 0.0}
+    position, days = service if service is not None else _service_arrays(inst, result)
+    return {
+        "top3_share": round(float((position <= 3).sum()) / n, 4),
+        "next_day_share": round(float((days == 1).sum()) / n, 4),
+    }
+
+
+def _service_arrays(inst: Instance, result) -> tuple[np.ndarray, np.ndarray]:
+    """Each shipment's queue position (99 when not found) and its DC's transit days to the
+    member's region (0 when unknown), by set-wise lookups: a national day has millions of queue
+    rows. Recorded on the shipments, so insight can count them by DC, plan and day."""
+    n = len(result.member_id)
+    if not n:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     q, m, t = inst["queue"], inst["members"], inst["transit"]
     position = _lookup(
         q["member_id"] << 24 | q["title_id"],
@@ -782,10 +810,7 @@ def _service_figures(inst: Instance, result) -> dict:
         result.dc_id.astype(np.int64) << 32 | region,
         0,
     )
-    return {
-        "top3_share": round(float((position <= 3).sum()) / n, 4),
-        "next_day_share": round(float((days == 1).sum()) / n, 4),
-    }
+    return position, days
 
 
 def run_due_dispatches(now, *, workers: int | None = None) -> list[DispatchRun]:

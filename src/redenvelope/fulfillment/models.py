@@ -127,6 +127,11 @@ class Shipment(models.Model):
     )
     # Shipped into the bonus slot: one disc more than the plan allows, using a bonus rental.
     bonus = models.BooleanField(default=False, db_default=False)
+    # Service as the member feels it, recorded when the disc ships: where the title stood in the
+    # member's queue (1 = first choice; null when it did not come from the queue) and the days
+    # the mail takes from the DC to the member's region (1 = next day). Read by insight.
+    queue_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    transit_days = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [
