@@ -6,7 +6,7 @@ used only to spread demo members. Public facts, typed here; no data is downloade
 
 from __future__ import annotations
 
-import math
+from redenvelope.inventory.geo import km_between, transit_days  # noqa: F401 (re-exported)
 
 # code, name, city, state, lat, lon
 DCS = [
@@ -95,18 +95,3 @@ REGIONS = [
     ("995", "Anchorage", "AK", 61.22, -149.90, 400),
     ("968", "Honolulu", "HI", 21.31, -157.86, 1000),
 ]
-
-
-def km_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371 * math.asin(math.sqrt(a))
-
-
-def transit_days(km: float) -> int | None:
-    """First-class mail by distance; beyond ~4,500 km a DC does not serve the region."""
-    for limit, days in ((300, 1), (750, 2), (1400, 3), (2300, 4), (4500, 5)):
-        if km <= limit:
-            return days
-    return None

@@ -67,6 +67,16 @@ def set_dc_status(dc: DistributionCenter, status: str) -> DistributionCenter:
 
 
 @transaction.atomic
+def set_daily_capacity(dc: DistributionCenter, capacity: int) -> DistributionCenter:
+    """The discs a DC can ship a day when no published rota decides it."""
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
+        raise DomainError("Daily capacity is a whole number, zero or more.")
+    DistributionCenter.objects.filter(pk=dc.pk).update(daily_capacity=capacity)
+    dc.refresh_from_db()
+    return dc
+
+
+@transaction.atomic
 def add_region(
     *, zip3: str, name: str, state: str, latitude: float, longitude: float, population: int = 0
 ) -> Region:
@@ -230,3 +240,67 @@ def transfer_copy(copy: Copy, to_dc: DistributionCenter, *, actor=None) -> CopyE
 
 def receive_transfer(copy: Copy, *, actor=None) -> CopyEvent:
     return record_event(copy, EventKind.TRANSFER_IN, actor=actor)
+
+
+@transaction.atomic
+def transfer_shelf_copies(
+    moves: list[tuple[int, int, int, int]], *, actor=None, note: str = "", received: bool = True
+) -> int:
+    """Move shelved copies between DCs, set-wise: each move is (from DC id, to DC id, title id,
+    copies). The lowest-numbered copies on the shelf go; each gets its "transfer sent" event and,
+    with `received` (an overnight truck booked as arrived), its "transfer received" one. A move
+    asking for more copies than are on the shelf moves what is there. Returns copies moved."""
+    import numpy as np
+
+    from redenvelope.core.bulk import execute, is_postgres, read_columns, temp_table
+
+    from .bulk import append_copy_event_arrays
+
+    wanted = [(int(a), int(b), int(t), int(n)) for a, b, t, n in moves if n > 0]
+    for a, b, _, _ in wanted:
+        if a == b:
+            raise DomainError("A copy cannot be transferred to the DC that holds it.")
+    known = set(DistributionCenter.objects.values_list("pk", flat=True))
+    missing = {d for a, b, _, _ in wanted for d in (a, b)} - known
+    if missing:
+        raise NotFound(f"No distribution center with id {sorted(missing)[0]}.")
+    if not wanted:
+        return 0
+    temp_table("re_moves", "from_dc bigint, to_dc bigint, title_id bigint, n integer", wanted)
+    chosen = read_columns(
+        "SELECT id, dc_id, to_dc FROM (SELECT c.id, c.dc_id, m.to_dc, m.n, ROW_NUMBER() OVER "
+        "(PARTITION BY c.dc_id, c.title_id, m.to_dc ORDER BY c.id) AS rn "
+        "FROM inventory_copy c JOIN re_moves m ON m.from_dc = c.dc_id "
+        "AND m.title_id = c.title_id WHERE c.status = 'on_shelf') x WHERE rn <= n",
+        [("id", "int64"), ("dc_id", "int64"), ("to_dc", "int64")],
+    )
+    # a copy wanted by two moves of the same shelf goes to the first only
+    ids, first = np.unique(chosen["id"], return_index=True)
+    if not len(ids):
+        return 0
+    from_dc, to = chosen["dc_id"][first], chosen["to_dc"][first]
+    temp_table("re_moved", "copy_id bigint, to_dc bigint", {"copy_id": ids, "to_dc": to})
+    status = "on_shelf" if received else "in_transfer"
+    updated = execute(
+        f"UPDATE inventory_copy AS c SET status = '{status}', dc_id = r.to_dc FROM re_moved r "  # noqa: S608
+        "WHERE c.id = r.copy_id AND c.status = 'on_shelf'"
+        if is_postgres()
+        else f"UPDATE inventory_copy SET status = '{status}', dc_id = (SELECT to_dc FROM "  # noqa: S608
+        "re_moved WHERE copy_id = inventory_copy.id) WHERE status = 'on_shelf' AND id IN "
+        "(SELECT copy_id FROM re_moved)"
+    )
+    if updated != len(ids):
+        raise Conflict("Copies changed while they were being moved; nothing was moved.")
+    now = clock.now()
+    actor_id = actor.pk if actor else None
+    refs = np.array([f"transfer:{a}->{b}" for a, b in zip(from_dc, to, strict=True)], dtype=object)
+    append_copy_event_arrays(
+        copy_id=ids, kind="transfer_out", from_status="on_shelf", to_status="in_transfer",
+        dc_id=to, at=now, actor_id=actor_id, ref=refs, note=note[:300],
+    )  # fmt: skip
+    if received:
+        append_copy_event_arrays(
+            copy_id=ids, kind="transfer_in", from_status="in_transfer", to_status="on_shelf",
+            dc_id=to, at=now, actor_id=actor_id, ref=refs, note=note[:300],
+        )  # fmt: skip
+    return len(ids)
