@@ -180,6 +180,28 @@ def demo_payables() -> None:
     console.print("Payables: " + ", ".join(f"{k} {v}" for k, v in made.items()))
 
 
+@app.command("demo-plan")
+def demo_plan(
+    day: str = typer.Option(None, help="The planning day (default today)"),
+    days: int = typer.Option(14, help="Days each what-if simulates"),
+) -> None:
+    """The demo's planning day: the planner's recommendations (DCs where next-day reach is
+    missing, copies for members' next choices) applied through the actions. Run between two
+    `simulate`s to see before and after."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from redenvelope.core import clock
+    from redenvelope.demo.plan import plan_demo
+
+    require_schema()
+    when = _date(day) or _today()
+    with refused(), clock.frozen(timezone.make_aware(dt.datetime.combine(when, dt.time(9, 0)))):
+        made = plan_demo(days=days, say=console.print)
+    console.print("Plan: " + ", ".join(f"{k} {v}" for k, v in made.items()))
+
+
 @app.command("demo-workforce")
 def demo_workforce() -> None:
     """Seed the demo's people: DC staff and managers, HR, a 24/7 support rota with one gap
@@ -472,6 +494,233 @@ def simulate(
         damage_rate=damage_rate,
         on_day=lambda r: console.print(r.line()),
     )
+
+
+plan_app = typer.Typer(
+    help="The planner: what-ifs on the simulation twin (copies, DCs, transfers, staffing)."
+)
+app.add_typer(plan_app, name="plan")
+
+
+def _plan_twin(seeds: str):
+    from redenvelope.core import parse
+    from redenvelope.core.errors import DomainError
+    from redenvelope.fulfillment.dispatch import engine_params
+    from redenvelope.insight.twin_state import load_twin
+
+    with refused():
+        picked = [parse.integer(s, "seeds", lo=0) for s in seeds.split(",") if s.strip()]
+        if not picked:
+            raise DomainError("seeds: at least one, e.g. 1,2,3")
+    twin = load_twin()
+    console.print(
+        f"Twin of {twin.start}: {twin.n_members:,} members with disc slots, "
+        f"{int(twin.shelf.sum()):,} copies on shelves, {len(twin.r_member):,} out, "
+        f"{int(twin.dc_open.sum())} open DCs"
+    )
+    return twin, picked, engine_params()
+
+
+def _plan_print(answer) -> None:
+    console.print(answer.text())
+
+
+@plan_app.command("baseline")
+def plan_baseline(
+    days: int = typer.Option(30, min=1, max=365), seeds: str = typer.Option("1,2,3")
+) -> None:
+    """The business as it is, simulated ahead: next-day and top-3 shares with their band."""
+    from redenvelope.insight import planner
+
+    twin, picked, params = _plan_twin(seeds)
+    _plan_print(planner.baseline(twin, days=days, seeds=picked, params=params))
+
+
+@plan_app.command("sites")
+def plan_sites(
+    add: int = typer.Option(1, min=1, max=60, help="DCs to add (picked one after another)."),
+    days: int = typer.Option(30, min=1, max=365),
+    seeds: str = typer.Option("1,2,3"),
+    apply: bool = typer.Option(False, help="Open the recommended DCs (with their transit)."),
+    staff: str = typer.Option("", help="Username of the operations staff member applying it"),
+) -> None:
+    """Where one more DC (or several, or one fewer) changes the next-day share most."""
+    from redenvelope.insight import apply as applying
+    from redenvelope.insight import planner
+
+    twin, picked, params = _plan_twin(seeds)
+    answer = planner.sites(twin, add=add, days=days, seeds=picked, params=params)
+    _plan_print(answer)
+    if apply:
+        user, _ = _cli_staff(staff, "operations", "admin")
+        with refused():
+            opened = applying.open_sites(answer.recommended["open"], actor=user)
+        console.print("Opened " + ", ".join(f"{d.code} ({d.city})" for d in opened))
+
+
+@plan_app.command("rebalance")
+def plan_rebalance(
+    days: int = typer.Option(30, min=1, max=365),
+    seeds: str = typer.Option("1,2,3"),
+    apply: bool = typer.Option(False, help="Move the copies (transfers recorded)."),
+    staff: str = typer.Option("", help="Username of the operations staff member applying it"),
+) -> None:
+    """Copies moved between DCs for next week's demand, and what that changes."""
+    from redenvelope.insight import apply as applying
+    from redenvelope.insight import planner
+
+    twin, picked, params = _plan_twin(seeds)
+    answer = planner.rebalance(twin, days=days, seeds=picked, params=params)
+    _plan_print(answer)
+    if apply:
+        user, _ = _cli_staff(staff, "operations", "admin")
+        with refused():
+            n = applying.move_copies(answer.recommended["moves"], actor=user)
+        console.print(f"Moved {n:,} copies.")
+
+
+@plan_app.command("stock")
+def plan_stock(
+    depths: str = typer.Option("3,6,10,15", help="Queue depths to try, e.g. 3,6,10"),
+    next_day: float = typer.Option(0.95, help="Target next-day share"),
+    top3: float = typer.Option(0.90, help="Target top-3 share"),
+    days: int = typer.Option(30, min=1, max=365),
+    seeds: str = typer.Option("1,2,3"),
+    apply: bool = typer.Option(False, help="Send a purchase order per DC for the copies."),
+    vendor: int = typer.Option(0, help="The disc distributor's vendor id (with --apply)"),
+    unit_price: str = typer.Option("15.00", help="Price per disc, in dollars"),
+    receive: bool = typer.Option(False, help="Receive the orders at once (with --apply)"),
+    staff: str = typer.Option("", help="Username of the operations staff member applying it"),
+) -> None:
+    """Copies to buy, DC by DC, for the next-day and top-3 targets."""
+    from redenvelope.core import parse
+    from redenvelope.core.errors import DomainError
+    from redenvelope.insight import apply as applying
+    from redenvelope.insight import planner
+    from redenvelope.ledger.money import to_cents
+
+    with refused():
+        tried = [parse.integer(d, "depths", lo=1, hi=60) for d in depths.split(",") if d.strip()]
+        if not tried:
+            raise DomainError("depths: at least one, e.g. 3,6,10")
+        unit = to_cents(unit_price)
+    twin, picked, params = _plan_twin(seeds)
+    answer = planner.stock(
+        twin, depths=tried, days=days, seeds=picked, params=params, next_day=next_day, top3=top3
+    )
+    _plan_print(answer)
+    if apply:
+        user, _ = _cli_staff(staff, "operations", "admin")
+        with refused():
+            if not answer.recommended:
+                raise DomainError("Nothing to buy: no depth tried reaches the targets.")
+            orders = applying.buy_copies(
+                answer.recommended["buy"], vendor=vendor, unit_cents=unit, actor=user,
+                receive=receive,
+            )  # fmt: skip
+        console.print(
+            f"{len(orders)} purchase orders sent" + (" and received." if receive else ".")
+        )
+
+
+@plan_app.command("release")
+def plan_release(
+    title: int = typer.Argument(..., help="The title's id"),
+    target_wait: float = typer.Option(1.0, help="Average days members may wait."),
+    days: int = typer.Option(30, min=1, max=365),
+    seeds: str = typer.Option("1,2,3"),
+) -> None:
+    """For a new release: how many copies, at which DCs, for a target wait."""
+    from redenvelope.core.errors import DomainError
+    from redenvelope.insight import planner
+
+    twin, picked, params = _plan_twin(seeds)
+    with refused():
+        try:
+            answer = planner.release(
+                twin, title, target_wait=target_wait, days=days, seeds=picked, params=params
+            )
+        except ValueError as e:
+            raise DomainError(str(e)) from None
+    _plan_print(answer)
+
+
+@plan_app.command("staffing")
+def plan_staffing(
+    days: int = typer.Option(14, min=1, max=365),
+    seeds: str = typer.Option("1,2,3"),
+    rate: float = typer.Option(325.0, help="Discs per labour hour."),
+    apply: bool = typer.Option(False, help="Set each DC's daily capacity to the forecast's."),
+    staff: str = typer.Option("", help="Username of the operations staff member applying it"),
+) -> None:
+    """The people each DC needs for the twin's forecast of its shipments."""
+    from redenvelope.insight import apply as applying
+    from redenvelope.insight import planner
+
+    twin, picked, params = _plan_twin(seeds)
+    answer = planner.staffing(twin, days=days, seeds=picked, params=params, rate=rate)
+    _plan_print(answer)
+    if apply:
+        user, _ = _cli_staff(staff, "operations", "admin")
+        with refused():
+            n = applying.set_capacities(answer.recommended["capacity"], actor=user)
+        console.print(f"Capacity set on {n} DCs.")
+
+
+insight_app = typer.Typer(help="Insight: reporting tables, exports, the read-only SQL role.")
+app.add_typer(insight_app, name="insight")
+
+
+@insight_app.command("refresh")
+def insight_refresh(
+    full: bool = typer.Option(False, help="Rebuild from the first record."),
+) -> None:
+    """Bring the reporting tables up to date (what changed since the last refresh)."""
+    from redenvelope.insight.refresh import refresh
+
+    for name, r in refresh(full=full).items():
+        console.print(f"{name:8} {r['rows']:8,} rows  {r['seconds']:6.2f} s")
+
+
+@insight_app.command("export")
+def insight_export(
+    folder: Path = typer.Argument(..., help="Where to write the files"),
+    start: str = typer.Option(None, "--from", help="First day (default 30 days ago)"),
+    end: str = typer.Option(None, "--to", help="Last day (default today)"),
+) -> None:
+    """Every dashboard chart's data as Parquet and CSV, for analysts."""
+    import datetime as dt
+
+    from redenvelope.core import parse
+    from redenvelope.core.errors import DomainError
+    from redenvelope.insight.dashboards import CHARTS, Filters
+    from redenvelope.insight.views import table_csv, table_parquet
+
+    with refused():
+        last = parse.day(end, "to") if end else _today()
+        first = parse.day(start, "from") if start else last - dt.timedelta(days=29)
+        if first > last:
+            raise DomainError("from: the first day comes on or before the last.")
+    folder.mkdir(parents=True, exist_ok=True)
+    f = Filters(first, last)
+    for slug, chart in CHARTS.items():
+        t = chart.data(f)
+        (folder / f"{slug}.csv").write_text(table_csv(t))
+        (folder / f"{slug}.parquet").write_bytes(table_parquet(t))
+    console.print(f"{len(CHARTS)} charts, {first} to {last}, written to {folder}")
+
+
+@insight_app.command("grant-readonly")
+def insight_grant_readonly(
+    role: str = typer.Option("redenvelope_reader", help="The PostgreSQL role to create/grant"),
+    password: str = typer.Option(None, help="Its password (a login role); omit for NOLOGIN"),
+) -> None:
+    """PostgreSQL: a role that may read the reporting views (and nothing else), for a BI tool."""
+    from redenvelope.insight.sqlrole import grant_readonly
+
+    with refused():
+        for line in grant_readonly(role, password):
+            console.print(line)
 
 
 bench_app = typer.Typer(help="Benchmarks (run from a source checkout: they live in bench/).")

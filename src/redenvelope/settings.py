@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "redenvelope.recommendations",
     "redenvelope.growth",
     "redenvelope.payables",
+    "redenvelope.insight",
     "redenvelope.web",
     # After the site, so web/templates/ninja/swagger.html (with lang) wins; in INSTALLED_APPS
     # so /api/docs serves its bundled Swagger UI from here (not from a CDN the CSP refuses).

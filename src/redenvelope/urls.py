@@ -94,6 +94,7 @@ urlpatterns = [
     path("", include("redenvelope.growth.urls")),
     path("", include("redenvelope.rights.urls")),
     path("", include("redenvelope.payables.urls")),
+    path("", include("redenvelope.insight.urls")),
     path("", include("redenvelope.workforce.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

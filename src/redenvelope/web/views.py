@@ -49,6 +49,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("landing")
     if is_staff_user(request.user):
+        from redenvelope.insight.views import home_dashboard
+
+        board = home_dashboard(request.user)  # each staff role lands on its dashboard
+        if board:
+            return redirect("insight_dashboard", slug=board)
         for roles, page in STAFF_LANDING:
             if has_role(request.user, *roles):
                 return redirect(page)

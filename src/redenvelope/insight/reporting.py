@@ -1,0 +1,39 @@
+"""The reporting views a business points its own BI tool at (Metabase, Superset): the
+reporting tables with readable names, and the few dimensions they need. No personal data: no
+member, address or employee appears in any of them. Created by migration 0002; documented in
+docs/reporting.md; `redenvelope insight grant-readonly` gives a PostgreSQL role SELECT on
+these views and nothing else."""
+
+VIEWS = {
+    "reporting_dcs": "SELECT id AS dc_id, code, name, city, state, status, daily_capacity "
+    "FROM inventory_distributioncenter",
+    "reporting_plans": "SELECT id AS plan_id, code, name, discs_at_once, streaming_screens, "
+    "monthly_price AS monthly_price_cents FROM membership_plan",
+    "reporting_titles": "SELECT id AS title_id, name, year, release_date, popularity "
+    "FROM catalog_title",
+    "reporting_shipments_daily": "SELECT f.day, d.code AS dc, p.code AS plan, f.shipments, "
+    "f.next_day, f.top3, f.first_choice, f.new_release, f.new_release_wait_days "
+    "FROM insight_shipfact f LEFT JOIN inventory_distributioncenter d ON d.id = f.dc_id "
+    "LEFT JOIN membership_plan p ON p.id = f.plan_id",
+    "reporting_returns_daily": "SELECT f.day, d.code AS dc, f.returns, f.damaged, f.lost "
+    "FROM insight_returnfact f LEFT JOIN inventory_distributioncenter d ON d.id = f.dc_id",
+    "reporting_members_daily": "SELECT f.day, p.code AS plan, f.active, f.joined, f.cancelled, "
+    "f.mrr_cents FROM insight_memberfact f LEFT JOIN membership_plan p ON p.id = f.plan_id",
+    "reporting_cohorts": "SELECT f.cohort, p.code AS plan, f.age_months, f.members, f.retained "
+    "FROM insight_cohortfact f LEFT JOIN membership_plan p ON p.id = f.plan_id",
+    "reporting_support_daily": "SELECT day, channel, opened, responded, response_seconds, "
+    "resolved, surveys, score_sum FROM insight_supportfact",
+    "reporting_streams_daily": "SELECT f.day, p.code AS plan, f.streams, f.seconds "
+    "FROM insight_streamfact f LEFT JOIN membership_plan p ON p.id = f.plan_id",
+    "reporting_ledger_daily": "SELECT f.day, f.account, a.name AS account_name, a.kind, "
+    "f.debit_cents, f.credit_cents FROM insight_ledgerfact f "
+    "LEFT JOIN ledger_account a ON a.code = f.account",
+}
+
+
+def create_sql() -> list[str]:
+    return [f"CREATE VIEW {name} AS {sql}" for name, sql in VIEWS.items()]
+
+
+def drop_sql() -> list[str]:
+    return [f"DROP VIEW IF EXISTS {name}" for name in VIEWS]
