@@ -40,9 +40,14 @@ demo-data: install system-packages
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope migrate
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-data --members $(DEMO_MEMBERS) --seed $(DEMO_SEED) \
-	  --today $$(TZ=$${TIME_ZONE:-America/Los_Angeles} date -d "-$(DEMO_DAYS) days" +%F)
+	  --today $$(TZ=$${TIME_ZONE:-America/Los_Angeles} date -d "-$$((2 * $(DEMO_DAYS))) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-streaming --titles $(DEMO_ENCODES)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-workforce
+	# DEMO_DAYS as the business was, the planner's recommendations applied, DEMO_DAYS after
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope simulate --days $(DEMO_DAYS) \
+	  --start $$(TZ=$${TIME_ZONE:-America/Los_Angeles} date -d "-$$((2 * $(DEMO_DAYS) - 1)) days" +%F)
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-plan \
+	  --day $$(TZ=$${TIME_ZONE:-America/Los_Angeles} date -d "-$$(($(DEMO_DAYS) - 1)) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope simulate --days $(DEMO_DAYS) \
 	  --start $$(TZ=$${TIME_ZONE:-America/Los_Angeles} date -d "-$$(($(DEMO_DAYS) - 1)) days" +%F)
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-support
@@ -50,6 +55,7 @@ demo-data: install system-packages
 	# the demo's affiliate hold is 3 days (30 by default), so finance can run a payout at once
 	AFFILIATE_HOLD_DAYS=3 REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-growth
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope demo-payables
+	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope insight refresh
 	REDENVELOPE_DATA_DIR=$(DEMO_DIR) $(BIN)/redenvelope check
 
 demo: demo-data
