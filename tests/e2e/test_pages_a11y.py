@@ -143,7 +143,7 @@ def test_support_pages_accessible_and_fit_a_phone(live_server, world, browser):
         world,
         login=True,
         who="staff_support_lead",
-        lands="**/support/",
+        lands="**/insight/service/",
     )
 
 
@@ -173,7 +173,7 @@ def test_growth_pages_accessible_and_fit_a_phone(live_server, world, browser):
         world,
         login=True,
         who="staff_admin",
-        lands="**/admin/",
+        lands="**/insight/overview/",
     )
     _check(
         browser, live_server.url, [("partner-dashboard", "/partners/")], world,
@@ -224,7 +224,7 @@ def test_payables_pages_accessible_and_fit_a_phone(live_server, world, browser):
     world.ids = {"contract": deal.pk, "avails": bad.record.pk, "order": po.pk}
     _check(
         browser, live_server.url, PAYABLES, world,
-        login=True, who="staff_admin", lands="**/admin/",
+        login=True, who="staff_admin", lands="**/insight/overview/",
     )  # fmt: skip
 
 
@@ -255,5 +255,34 @@ def test_workforce_pages_accessible_and_fit_a_phone(live_server, world, browser)
     world.ids = {"rota": s.rota_id, "person": pat.pk}
     _check(
         browser, live_server.url, WORKFORCE, world,
-        login=True, who="staff_admin", lands="**/admin/",
+        login=True, who="staff_admin", lands="**/insight/overview/",
+    )  # fmt: skip
+
+
+INSIGHT = [
+    ("insight-overview", "/insight/overview/"),
+    ("insight-operations", "/insight/operations/?dc=EWR"),
+    ("insight-members", "/insight/members/"),
+    ("insight-service", "/insight/service/"),
+    ("insight-money", "/insight/money/"),
+    ("insight-streaming", "/insight/streaming/"),
+    ("insight-workload", "/insight/workload/"),
+    ("planner", "/insight/planner/"),
+]
+
+
+def test_insight_pages_accessible_and_fit_a_phone(live_server, world, browser):
+    from redenvelope.fulfillment.dispatch import run_dispatch
+    from redenvelope.insight.actions import ask_planner
+    from redenvelope.insight.refresh import refresh
+    from redenvelope.ledger.actions import ensure_chart
+
+    ensure_chart()
+    run_dispatch(world.today, notify=False)
+    refresh()
+    ask_planner("baseline", days=2, seeds=[1])
+    world.ids = {}
+    _check(
+        browser, live_server.url, INSIGHT, world,
+        login=True, who="staff_admin", lands="**/insight/overview/",
     )  # fmt: skip

@@ -22,18 +22,18 @@ def test_anonymous_is_sent_to_login(client, world, page):
 @pytest.mark.parametrize(
     "role,page",
     [
-        ("warehouse", "scan_desk"),
-        ("support_agent", "support_console"),
-        ("support_lead", "support_console"),
-        ("finance", "finance"),
-        ("operations", "dispatch_overview"),
-        ("admin", "admin:index"),
+        ("warehouse", "operations"),
+        ("support_agent", "service"),
+        ("support_lead", "service"),
+        ("finance", "money"),
+        ("operations", "operations"),
+        ("admin", "overview"),
     ],
 )
 def test_staff_land_on_their_own_page_not_member_pages(client, world, role, page):
     client.force_login(world.staff[role])
     landing = client.get(reverse("home")).url
-    assert landing == reverse(page)
+    assert landing == reverse("insight_dashboard", kwargs={"slug": page})
     assert client.get(landing).status_code == 200
     assert client.get(reverse("admin:index")).status_code == 200
     for page in MEMBER_PAGES:
