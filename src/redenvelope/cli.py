@@ -649,7 +649,7 @@ def plan_release(
 def plan_staffing(
     days: int = typer.Option(14, min=1, max=365),
     seeds: str = typer.Option("1,2,3"),
-    rate: float = typer.Option(325.0, help="Discs per labour hour."),
+    rate: float = typer.Option(None, help="Discs per labour hour (WAREHOUSE_SHIPS_PER_HOUR)."),
     apply: bool = typer.Option(False, help="Set each DC's daily capacity to the forecast's."),
     staff: str = typer.Option("", help="Username of the operations staff member applying it"),
 ) -> None:
@@ -657,6 +657,9 @@ def plan_staffing(
     from redenvelope.insight import apply as applying
     from redenvelope.insight import planner
 
+    from django.conf import settings
+
+    rate = rate or float(settings.REDENVELOPE["WAREHOUSE_SHIPS_PER_HOUR"])
     twin, picked, params = _plan_twin(seeds)
     answer = planner.staffing(twin, days=days, seeds=picked, params=params, rate=rate)
     _plan_print(answer)
@@ -789,6 +792,34 @@ def bench_day(
     mod = _bench_module("day")
     with refused():
         r = mod.run(members, seed, console, national=national, deliver_limit=deliver)
+    mod.report(r, console)
+
+
+@bench_app.command("insight")
+def bench_insight(
+    members: int = typer.Option(1_000_000, help="Members in the business (built if empty)."),
+    views: int = typer.Option(20, help="Requests per dashboard and filter set."),
+    seed: int = 1,
+) -> None:
+    """Reporting tables refreshed and every dashboard rendered, with p50/p95 per dashboard
+    (PostgreSQL for the target figure)."""
+    mod = _bench_module("insight")
+    with refused():
+        r = mod.run(members, seed, console, views=views)
+    mod.report(r, console)
+
+
+@bench_app.command("plan")
+def bench_plan(
+    members: int = typer.Option(100_000, help="Members in the business (built if empty)."),
+    question: str = typer.Option("rebalance", help="rebalance | sites | stock | staffing"),
+    days: int = typer.Option(30, help="Simulated days."),
+    seed: int = 1,
+) -> None:
+    """One planner what-if end to end, timed (the twin read, both runs for three seeds)."""
+    mod = _bench_module("plan")
+    with refused():
+        r = mod.run(members, seed, console, question=question, days=days)
     mod.report(r, console)
 
 

@@ -252,6 +252,9 @@ REDENVELOPE = {
     "NIGHT_PREMIUM": os.environ.get("NIGHT_PREMIUM", "0.10"),
     "WEEKEND_PREMIUM": os.environ.get("WEEKEND_PREMIUM", "0.05"),
     "PTO_HOURS_PER_HOUR": os.environ.get("PTO_HOURS_PER_HOUR", "0.0385"),
+    # Insight (docs/operations.md, "Insight"): postage a disc's round trip costs, for the cost
+    # per disc shipped when postage is not posted to the ledger (first class out, prepaid back).
+    "POSTAGE_CENTS_PER_DISC": int(os.environ.get("POSTAGE_CENTS_PER_DISC", 84)),
     # Recommendations (docs/operations.md, "Recommendations"): trained models are kept here,
     # one file per version; the nightly retrain runs at RECS_TRAIN_HOUR (server time).
     "RECS_DIR": os.environ.get("RECS_DIR", str(DATA_DIR / "recs")),
