@@ -654,10 +654,10 @@ def plan_staffing(
     staff: str = typer.Option("", help="Username of the operations staff member applying it"),
 ) -> None:
     """The people each DC needs for the twin's forecast of its shipments."""
+    from django.conf import settings
+
     from redenvelope.insight import apply as applying
     from redenvelope.insight import planner
-
-    from django.conf import settings
 
     rate = rate or float(settings.REDENVELOPE["WAREHOUSE_SHIPS_PER_HOUR"])
     twin, picked, params = _plan_twin(seeds)
