@@ -548,11 +548,11 @@ def plan_sites(
     from redenvelope.insight import apply as applying
     from redenvelope.insight import planner
 
+    user = _cli_staff(staff, "operations", "admin")[0] if apply else None
     twin, picked, params = _plan_twin(seeds)
     answer = planner.sites(twin, add=add, days=days, seeds=picked, params=params)
     _plan_print(answer)
     if apply:
-        user, _ = _cli_staff(staff, "operations", "admin")
         with refused():
             opened = applying.open_sites(answer.recommended["open"], actor=user)
         console.print("Opened " + ", ".join(f"{d.code} ({d.city})" for d in opened))
@@ -569,11 +569,11 @@ def plan_rebalance(
     from redenvelope.insight import apply as applying
     from redenvelope.insight import planner
 
+    user = _cli_staff(staff, "operations", "admin")[0] if apply else None
     twin, picked, params = _plan_twin(seeds)
     answer = planner.rebalance(twin, days=days, seeds=picked, params=params)
     _plan_print(answer)
     if apply:
-        user, _ = _cli_staff(staff, "operations", "admin")
         with refused():
             n = applying.move_copies(answer.recommended["moves"], actor=user)
         console.print(f"Moved {n:,} copies.")
@@ -604,13 +604,13 @@ def plan_stock(
         if not tried:
             raise DomainError("depths: at least one, e.g. 3,6,10")
         unit = to_cents(unit_price)
+    user = _cli_staff(staff, "operations", "admin")[0] if apply else None
     twin, picked, params = _plan_twin(seeds)
     answer = planner.stock(
         twin, depths=tried, days=days, seeds=picked, params=params, next_day=next_day, top3=top3
     )
     _plan_print(answer)
     if apply:
-        user, _ = _cli_staff(staff, "operations", "admin")
         with refused():
             if not answer.recommended:
                 raise DomainError("Nothing to buy: no depth tried reaches the targets.")
@@ -660,11 +660,11 @@ def plan_staffing(
     from redenvelope.insight import planner
 
     rate = rate or float(settings.REDENVELOPE["WAREHOUSE_SHIPS_PER_HOUR"])
+    user = _cli_staff(staff, "operations", "admin")[0] if apply else None
     twin, picked, params = _plan_twin(seeds)
     answer = planner.staffing(twin, days=days, seeds=picked, params=params, rate=rate)
     _plan_print(answer)
     if apply:
-        user, _ = _cli_staff(staff, "operations", "admin")
         with refused():
             n = applying.set_capacities(answer.recommended["capacity"], actor=user)
         console.print(f"Capacity set on {n} DCs.")
