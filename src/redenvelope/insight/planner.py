@@ -470,7 +470,9 @@ def staffing(
         p90 = float(np.percentile(per_day, 90)) if len(per_day) else 0.0
         hours = p90 / rate
         people = math.ceil(hours / shift_hours) if hours else 0
-        short = float((ships[:, :, d] - capped[:, :, d]).clip(0).mean())
+        # discs left waiting by this DC's capacity: on the days it shipped all it could
+        full = capped[:, :, d] >= twin.dc_capacity[d]
+        short = float(((ships[:, :, d] - capped[:, :, d]).clip(0) * full).mean())
         ans.table.append(
             {"dc": code, "mean": float(per_day.mean()), "p90": p90, "hours": hours,
              "people": people, "capacity": int(twin.dc_capacity[d]), "short": short}
