@@ -486,7 +486,7 @@ def simulate(
     from redenvelope.sim import simulate as run
 
     console.width = max(console.width, 120)
-    run(
+    reports = run(
         days,
         start=_date(start),
         seed=seed,
@@ -494,6 +494,15 @@ def simulate(
         damage_rate=damage_rate,
         on_day=lambda r: console.print(r.line()),
     )
+    shipped = sum(r.shipped for r in reports)
+    if shipped:
+        # as members feel it: each disc counted once, whatever the day's volume
+        top3 = sum(r.top3_share * r.shipped for r in reports) / shipped
+        next_day = sum(r.next_day_share * r.shipped for r in reports) / shipped
+        console.print(
+            f"{len(reports)} days: {shipped:,} discs shipped, {100 * top3:.1f}% from the top 3 "
+            f"of the queue, {100 * next_day:.1f}% delivered the next day"
+        )
 
 
 plan_app = typer.Typer(

@@ -236,8 +236,10 @@ def _day_tables(name: str, through: dt.date, full: bool) -> int:
     day = start
     while day <= through:
         days = min(WINDOW, (through - day).days + 1)
-        facts = compute(day, days)
         with transaction.atomic():
+            # one refresh of a table at a time (a second waits, then redoes the same days)
+            Watermark.objects.select_for_update().get(pk=mark.pk)
+            facts = compute(day, days)
             model.objects.filter(day__gte=day, day__lt=day + dt.timedelta(days=days)).delete()
             model.objects.bulk_create(facts, batch_size=2000)
         written += len(facts)
