@@ -241,6 +241,7 @@ def demo_logins(addr: str = "127.0.0.1:8000", password: str = "") -> None:
         table.add_column(col, overflow="fold")
     from django.urls import reverse
 
+    from redenvelope.insight.dashboards import ROLE_HOME
     from redenvelope.web.views import STAFF_LANDING
 
     def lands_on(role: str) -> str:
@@ -248,6 +249,9 @@ def demo_logins(addr: str = "127.0.0.1:8000", password: str = "") -> None:
             return f"http://{addr}/for-you/"
         if role == "partner":
             return f"http://{addr}/partners/"
+        board = next((b for roles, b in ROLE_HOME if role in roles), None)
+        if board:  # each staff role lands on its dashboard
+            return f"http://{addr}{reverse('insight_dashboard', args=[board])}"
         page = next((p for roles, p in STAFF_LANDING if role in roles), "admin:index")
         return f"http://{addr}{reverse(page)}"
 
@@ -274,6 +278,10 @@ def demo_logins(addr: str = "127.0.0.1:8000", password: str = "") -> None:
             "member's copy, Send: to the demo's local SMTP server (mail kept in "
             "var/demo/mail/smtp/)"
         )
+    console.print(
+        f"Planner (as ops or admin): http://{addr}/insight/planner/ — what it said on the demo's "
+        "planning day, before the second simulated week; ask it again"
+    )
     console.print(f"API docs: http://{addr}/api/docs")
 
 
