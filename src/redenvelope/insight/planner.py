@@ -480,7 +480,7 @@ def staffing(
         ans.lines.append(
             f"  {code}: {per_day.mean():,.0f} discs a day (busy day {p90:,.0f}) → "
             f"{hours:,.1f} h = {people} {'person' if people == 1 else 'people'} on "
-            f"{shift_hours:g}-hour shifts; capacity today "
+            f"{shift_hours:g}-hour shifts; capacity on a staffed day "
             f"{int(twin.dc_capacity[d]):,}"
             + (f", {short:,.0f} a day left waiting by it" if short >= 1 else "")
         )

@@ -36,8 +36,15 @@ def load_twin(day: dt.date | None = None, *, seed: int = 1) -> Twin:
     transit = np.full((len(dcs), len(regions)), NO_ROUTE, np.int16)
     for dc_id, region_id, days in Transit.objects.values_list("dc_id", "region_id", "days"):
         transit[dc_index[dc_id], region_index[region_id]] = days
-    staffed = rota_capacity(day, [d.pk for d in dcs])
-    capacity = np.array([staffed.get(d.pk, d.daily_capacity) for d in dcs], np.int64)
+    # A staffed day's capacity as dispatch reads it (a published rota × the DC's measured rate,
+    # or an override): the most of the coming week's days that have shifts, since the rota of a
+    # day not yet worked may still be filling up; the typed capacity where no rota decides.
+    ids = [d.pk for d in dcs]
+    staffed: dict[int, int] = {}
+    for k in range(7):
+        for dc_id, n in rota_capacity(day + dt.timedelta(days=k), ids).items():
+            staffed[dc_id] = max(staffed.get(dc_id, 0), n)
+    capacity = np.array([staffed.get(d.pk) or d.daily_capacity for d in dcs], np.int64)
     dc_open = np.array([d.status == DistributionCenter.Status.OPEN for d in dcs], np.bool_)
 
     statuses = ", ".join(f"'{s}'" for s in SHIPPABLE_STATUSES)
