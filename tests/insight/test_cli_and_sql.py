@@ -74,3 +74,30 @@ def test_read_only_role_reads_the_views_and_nothing_else(world):
         with pytest.raises(Exception, match="permission denied"), transaction.atomic():
             cur.execute("SET LOCAL ROLE redenvelope_reader_t")
             cur.execute("SELECT COUNT(*) FROM membership_member")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_migration_may_change_a_table_the_views_read():
+    """SQLite rebuilds a table to change it, PostgreSQL refuses to retype a column a view reads:
+    every migrate sets the views aside first and puts them back after."""
+    from django.apps import apps
+    from django.db import models
+    from django.db.models.signals import post_migrate, pre_migrate
+
+    from redenvelope.membership.models import Plan
+
+    cfg = apps.get_app_config("insight")
+    old = Plan._meta.get_field("name")
+    wider = models.CharField(max_length=150)
+    wider.set_attributes_from_name("name")
+    wider.model = Plan
+    for a, b in ((old, wider), (wider, old)):
+        pre_migrate.send(sender=cfg, app_config=cfg, verbosity=0, interactive=False,
+                         using="default", plan=[("change", False)], apps=apps)  # fmt: skip
+        with connection.schema_editor() as editor:
+            editor.alter_field(Plan, a, b)
+        post_migrate.send(sender=cfg, app_config=cfg, verbosity=0, interactive=False,
+                          using="default", plan=[], apps=apps)  # fmt: skip
+    with connection.cursor() as cur:
+        for view in VIEWS:
+            cur.execute(f"SELECT COUNT(*) FROM {view}")  # noqa: S608

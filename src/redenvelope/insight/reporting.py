@@ -2,7 +2,15 @@
 reporting tables with readable names, and the few dimensions they need. No personal data: no
 member, address or employee appears in any of them. Created by migration 0002; documented in
 docs/reporting.md; `redenvelope insight grant-readonly` gives a PostgreSQL role SELECT on
-these views and nothing else."""
+these views and nothing else.
+
+Every `migrate` drops them first and creates them again at its end (apps.py: pre_migrate and
+post_migrate): SQLite changes a table by building a new one and renaming it, which fails while
+a view names the old one, so a later migration of any table here would otherwise break."""
+
+import re
+
+BASE_TABLE = re.compile(r"(?:FROM|JOIN) (\w+)")
 
 VIEWS = {
     "reporting_dcs": "SELECT id AS dc_id, code, name, city, state, status, daily_capacity "
@@ -37,3 +45,24 @@ def create_sql() -> list[str]:
 
 def drop_sql() -> list[str]:
     return [f"DROP VIEW IF EXISTS {name}" for name in VIEWS]
+
+
+def base_tables() -> set[str]:
+    return {t for sql in VIEWS.values() for t in BASE_TABLE.findall(sql)}
+
+
+def drop_views(connection) -> None:
+    with connection.cursor() as cursor:
+        for sql in drop_sql():
+            cursor.execute(sql)
+
+
+def create_views(connection) -> bool:
+    """(Re)create the views where every table they read exists; False where some do not yet."""
+    if not base_tables() <= set(connection.introspection.table_names()):
+        return False
+    drop_views(connection)
+    with connection.cursor() as cursor:
+        for sql in create_sql():
+            cursor.execute(sql)
+    return True
