@@ -51,18 +51,36 @@ def base_tables() -> set[str]:
     return {t for sql in VIEWS.values() for t in BASE_TABLE.findall(sql)}
 
 
+_GRANTEES: set[str] = set()  # roles that could read the views when a migrate set them aside
+
+
 def drop_views(connection) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT grantee FROM information_schema.role_table_grants "
+                "WHERE table_name = ANY(%s) AND privilege_type = 'SELECT' "
+                "AND grantee <> current_user",
+                [list(VIEWS)],
+            )
+            _GRANTEES.update(r[0] for r in cursor.fetchall())
     with connection.cursor() as cursor:
         for sql in drop_sql():
             cursor.execute(sql)
 
 
 def create_views(connection) -> bool:
-    """(Re)create the views where every table they read exists; False where some do not yet."""
-    if not base_tables() <= set(connection.introspection.table_names()):
+    """Create the views that are missing, where every table they read exists (False where some
+    do not yet); roles that could read them before a migrate set them aside can again."""
+    tables = set(connection.introspection.table_names(include_views=True))
+    if not base_tables() <= tables:
         return False
-    drop_views(connection)
     with connection.cursor() as cursor:
-        for sql in create_sql():
-            cursor.execute(sql)
+        for name, sql in VIEWS.items():
+            if name not in tables:
+                cursor.execute(f"CREATE VIEW {name} AS {sql}")
+        for role in sorted(_GRANTEES) if connection.vendor == "postgresql" else ():
+            for name in VIEWS:
+                cursor.execute(f'GRANT SELECT ON {name} TO "{role}"')
+    _GRANTEES.clear()
     return True
