@@ -293,3 +293,16 @@ def test_applying_a_plan_goes_through_the_actions(world):
     assert len(orders) == 1 and orders[0].status == "received"
     assert Copy.objects.filter(dc=dc, title=world.films[1], status="on_shelf").count() == 5
     assert DistributionCenter.objects.filter(code=dc.code).exists()
+
+
+def test_release_recommends_copies_spread_where_its_queues_are():
+    twin = _toy_twin(members=200, titles=30)
+    title = int(twin.title_ids[0])
+    ans = planner.release(twin, title, target_wait=30, days=6, seeds=(1, 2))
+    assert "members queue it" in ans.text()
+    served = [row["served"] for row in ans.table]
+    assert len(served) > 1 and served[-1] > served[0]  # more copies, more members served
+    if ans.recommended:
+        assert sum(ans.recommended["per_dc"].values()) == ans.recommended["copies"]
+    with pytest.raises(ValueError):
+        planner.release(twin, 1, days=2, seeds=(1,))
