@@ -155,6 +155,62 @@ def receive_copy(
     return copy
 
 
+@transaction.atomic
+def receive_copies(
+    *,
+    title_id: int,
+    dc: DistributionCenter,
+    barcodes: list[str],
+    format: str = Format.DVD,
+    condition: str = Condition.NEW,
+    actor=None,
+    on: dt.date | None = None,
+    ref: str = "received",
+) -> list[Copy]:
+    """Many new discs of one title on a DC's shelf at once (a pallet of a new release is
+    thousands), set-wise: the copies and received events `receive_copy` makes one by one. The
+    caller has checked the title is released on `format` (a purchase order line has)."""
+    codes = [parse_barcode(b) for b in barcodes]
+    if len(set(codes)) != len(codes):
+        raise DomainError("The same barcode was given twice.", code="duplicate_barcode")
+    taken = list(Copy.objects.filter(barcode__in=codes).values_list("barcode", flat=True)[:1])
+    if taken:
+        raise Conflict(f"A copy with barcode {taken[0]} already exists.", code="duplicate_barcode")
+    now, day = clock.now(), on or clock.today()
+    copies = Copy.objects.bulk_create(
+        [
+            Copy(
+                barcode=c,
+                title_id=title_id,
+                format=format,
+                condition=condition,
+                status=CopyStatus.ON_SHELF,
+                dc=dc,
+                acquired_on=day,
+            )
+            for c in codes
+        ],  # fmt: skip
+        batch_size=2000,
+    )
+    CopyEvent.objects.bulk_create(
+        [
+            CopyEvent(
+                copy_id=c.pk,
+                kind=EventKind.RECEIVED,
+                from_status="",
+                to_status=CopyStatus.ON_SHELF,
+                dc=dc,
+                at=now,
+                actor=actor,
+                ref=ref[:64],
+            )
+            for c in copies
+        ],  # fmt: skip
+        batch_size=2000,
+    )
+    return copies
+
+
 def get_copy_for_update(barcode: str) -> Copy:
     code = parse_barcode(barcode)
     try:

@@ -27,6 +27,7 @@ from django.db.models import F, Max, Sum
 from redenvelope.catalog.models import Title
 from redenvelope.core import clock, parse
 from redenvelope.core.errors import Conflict, DomainError, NotFound
+from redenvelope.inventory.actions import receive_copies
 from redenvelope.inventory.barcodes import make_barcode, parse_barcode
 from redenvelope.inventory.models import Copy, DistributionCenter, Format
 from redenvelope.ledger.actions import Line, post_entry
@@ -342,49 +343,6 @@ def _next_serials(n: int) -> list[str]:
     return [make_barcode(s) for s in range(start, start + n)]
 
 
-def _receive_many(row, dc, codes: list[str], *, actor, on, ref: str) -> None:
-    """A line's copies shelved set-wise (a pallet of a new release is thousands): the copies and
-    received events `inventory.receive_copy` makes one by one (the format was checked when the
-    order was made)."""
-    from redenvelope.inventory.models import CopyEvent, CopyStatus, EventKind
-
-    taken = list(Copy.objects.filter(barcode__in=codes).values_list("barcode", flat=True)[:1])
-    if taken:
-        raise Conflict(f"A copy with barcode {taken[0]} already exists.", code="duplicate_barcode")
-    now, day = clock.now(), on or clock.today()
-    copies = Copy.objects.bulk_create(
-        [
-            Copy(
-                barcode=c,
-                title_id=row.title_id,
-                format=row.format,
-                condition="new",
-                status=CopyStatus.ON_SHELF,
-                dc=dc,
-                acquired_on=day,
-            )
-            for c in codes
-        ],  # fmt: skip
-        batch_size=2000,
-    )
-    CopyEvent.objects.bulk_create(
-        [
-            CopyEvent(
-                copy_id=c.pk,
-                kind=EventKind.RECEIVED,
-                from_status="",
-                to_status=CopyStatus.ON_SHELF,
-                dc=dc,
-                at=now,
-                actor=actor,
-                ref=ref[:64],
-            )
-            for c in copies
-        ],  # fmt: skip
-        batch_size=2000,
-    )
-
-
 @transaction.atomic
 def receive(
     line: PurchaseLine | int,
@@ -435,7 +393,10 @@ def receive(
         by=actor,
         idempotency_key=idempotency_key or None,
     )
-    _receive_many(row, po.dc, codes, actor=actor, on=on, ref=f"receipt:{receipt.pk}")
+    receive_copies(
+        title_id=row.title_id, dc=po.dc, barcodes=codes, format=row.format, actor=actor, on=on,
+        ref=f"receipt:{receipt.pk}",
+    )  # fmt: skip
     row.received = F("received") + n
     row.save(update_fields=["received"])
     row.refresh_from_db(fields=["received"])
