@@ -20,8 +20,7 @@ def run(members: int, seed: int, console, question: str = "rebalance", days: int
 
     from redenvelope.accounts.actions import ensure_roles
     from redenvelope.demo import build_demo
-    from redenvelope.fulfillment.dispatch import engine_params
-    from redenvelope.insight import planner
+    from redenvelope.insight.actions import ask
     from redenvelope.insight.twin_state import load_twin
     from redenvelope.membership.models import Member
 
@@ -41,17 +40,10 @@ def run(members: int, seed: int, console, question: str = "rebalance", days: int
         f"{int(twin.shelf.sum()):,} copies on shelves, {len(twin.r_member):,} out, "
         f"{int(twin.dc_open.sum())} DCs"
     )
-    params = engine_params()
     t = time.perf_counter()
-    common = {"days": days, "seeds": list(seeds), "params": params}
-    if question == "sites":
-        ans = planner.sites(twin, add=1, each=1, **common)
-    elif question == "stock":
-        ans = planner.stock(twin, depths=(6,), **common)
-    elif question == "staffing":
-        ans = planner.staffing(twin, **common)
-    else:
-        ans = planner.rebalance(twin, **common)
+    options = {"sites": {"add": 1, "each": 1}, "stock": {"depths": (6,)}}.get(question, {})
+    # the product's door: what the CLI, the page's job and the demo call
+    ans = ask(question, twin, days=days, seeds=list(seeds), **options)
     out["what_if_s"] = time.perf_counter() - t
     out["total_s"] = time.perf_counter() - t0
     out["answer"] = ans.text()

@@ -519,10 +519,11 @@ plan_app = typer.Typer(
 app.add_typer(plan_app, name="plan")
 
 
-def _plan_twin(seeds: str):
+def _plan_ask(question: str, seeds: str, **options):
+    """Today's twin, the question put through insight's one door, the answer printed."""
     from redenvelope.core import parse
     from redenvelope.core.errors import DomainError
-    from redenvelope.fulfillment.dispatch import engine_params
+    from redenvelope.insight.actions import ask
     from redenvelope.insight.twin_state import load_twin
 
     with refused():
@@ -535,11 +536,10 @@ def _plan_twin(seeds: str):
         f"{int(twin.shelf.sum()):,} copies on shelves, {len(twin.r_member):,} out, "
         f"{int(twin.dc_open.sum())} open DCs"
     )
-    return twin, picked, engine_params()
-
-
-def _plan_print(answer) -> None:
+    with refused():
+        answer = ask(question, twin, seeds=picked, **options)
     console.print(answer.text())
+    return answer
 
 
 @plan_app.command("baseline")
@@ -547,10 +547,7 @@ def plan_baseline(
     days: int = typer.Option(30, min=1, max=365), seeds: str = typer.Option("1,2,3")
 ) -> None:
     """The business as it is, simulated ahead: next-day and top-3 shares with their band."""
-    from redenvelope.insight import planner
-
-    twin, picked, params = _plan_twin(seeds)
-    _plan_print(planner.baseline(twin, days=days, seeds=picked, params=params))
+    _plan_ask("baseline", seeds, days=days)
 
 
 @plan_app.command("sites")
@@ -562,13 +559,10 @@ def plan_sites(
     staff: str = typer.Option("", help="Username of the operations staff member applying it"),
 ) -> None:
     """Where one more DC (or several, or one fewer) changes the next-day share most."""
-    from redenvelope.insight import apply as applying
-    from redenvelope.insight import planner
+    from redenvelope.insight import actions as applying
 
     user = _cli_staff(staff, "operations", "admin")[0] if apply else None
-    twin, picked, params = _plan_twin(seeds)
-    answer = planner.sites(twin, add=add, days=days, seeds=picked, params=params)
-    _plan_print(answer)
+    answer = _plan_ask("sites", seeds, days=days, add=add)
     if apply:
         with refused():
             opened = applying.open_sites(answer.recommended["open"], actor=user)
@@ -583,13 +577,10 @@ def plan_rebalance(
     staff: str = typer.Option("", help="Username of the operations staff member applying it"),
 ) -> None:
     """Copies moved between DCs for next week's demand, and what that changes."""
-    from redenvelope.insight import apply as applying
-    from redenvelope.insight import planner
+    from redenvelope.insight import actions as applying
 
     user = _cli_staff(staff, "operations", "admin")[0] if apply else None
-    twin, picked, params = _plan_twin(seeds)
-    answer = planner.rebalance(twin, days=days, seeds=picked, params=params)
-    _plan_print(answer)
+    answer = _plan_ask("rebalance", seeds, days=days)
     if apply:
         with refused():
             n = applying.move_copies(answer.recommended["moves"], actor=user)
@@ -612,8 +603,7 @@ def plan_stock(
     """Copies to buy, DC by DC, for the next-day and top-3 targets."""
     from redenvelope.core import parse
     from redenvelope.core.errors import DomainError
-    from redenvelope.insight import apply as applying
-    from redenvelope.insight import planner
+    from redenvelope.insight import actions as applying
     from redenvelope.ledger.money import to_cents
 
     with refused():
@@ -622,11 +612,7 @@ def plan_stock(
             raise DomainError("depths: at least one, e.g. 3,6,10")
         unit = to_cents(unit_price)
     user = _cli_staff(staff, "operations", "admin")[0] if apply else None
-    twin, picked, params = _plan_twin(seeds)
-    answer = planner.stock(
-        twin, depths=tried, days=days, seeds=picked, params=params, next_day=next_day, top3=top3
-    )
-    _plan_print(answer)
+    answer = _plan_ask("stock", seeds, days=days, depths=tried, next_day=next_day, top3=top3)
     if apply:
         with refused():
             if not answer.recommended:
@@ -648,18 +634,7 @@ def plan_release(
     seeds: str = typer.Option("1,2,3"),
 ) -> None:
     """For a new release: how many copies, at which DCs, for a target wait."""
-    from redenvelope.core.errors import DomainError
-    from redenvelope.insight import planner
-
-    twin, picked, params = _plan_twin(seeds)
-    with refused():
-        try:
-            answer = planner.release(
-                twin, title, target_wait=target_wait, days=days, seeds=picked, params=params
-            )
-        except ValueError as e:
-            raise DomainError(str(e)) from None
-    _plan_print(answer)
+    _plan_ask("release", seeds, days=days, title=title, target_wait=target_wait)
 
 
 @plan_app.command("staffing")
@@ -671,16 +646,10 @@ def plan_staffing(
     staff: str = typer.Option("", help="Username of the operations staff member applying it"),
 ) -> None:
     """The people each DC needs for the twin's forecast of its shipments."""
-    from django.conf import settings
+    from redenvelope.insight import actions as applying
 
-    from redenvelope.insight import apply as applying
-    from redenvelope.insight import planner
-
-    rate = rate or float(settings.REDENVELOPE["WAREHOUSE_SHIPS_PER_HOUR"])
     user = _cli_staff(staff, "operations", "admin")[0] if apply else None
-    twin, picked, params = _plan_twin(seeds)
-    answer = planner.staffing(twin, days=days, seeds=picked, params=params, rate=rate)
-    _plan_print(answer)
+    answer = _plan_ask("staffing", seeds, days=days, rate=rate)
     if apply:
         with refused():
             n = applying.set_capacities(answer.recommended["capacity"], actor=user)

@@ -270,7 +270,7 @@ def test_planner_question_through_the_page_and_refusals(client, world):
 
 
 def test_applying_a_plan_goes_through_the_actions(world):
-    from redenvelope.insight import apply as applying
+    from redenvelope.insight import actions as applying
     from redenvelope.payables import actions as payables
 
     sites = [{"lat": 41.88, "lon": -87.63, "capacity": 120, "name": "Chicago"}]

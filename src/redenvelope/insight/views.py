@@ -8,6 +8,7 @@ import datetime as dt
 import io
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -175,7 +176,7 @@ def planner(request: HttpRequest) -> HttpResponse:
             add=parse.integer(request.POST.get("add") or "1", "DCs to add", lo=1, hi=60),
             actor=request.user,
         )
-        transaction_on_commit(lambda: answer_planner(run.pk))
+        transaction.on_commit(lambda: answer_planner(run.pk))
         messages.success(request, "Asked: the answer appears below when the twin has run.")
         return redirect(reverse("planner"))
     runs = list(PlanRun.objects.select_related("asked_by")[:30])
@@ -190,9 +191,3 @@ def planner(request: HttpRequest) -> HttpResponse:
             "boards": _visible(request.user),
         },  # fmt: skip
     )
-
-
-def transaction_on_commit(fn):
-    from django.db import transaction
-
-    transaction.on_commit(fn)
