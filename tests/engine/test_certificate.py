@@ -74,17 +74,22 @@ def test_large_days_of_every_shape_are_certified_and_near_optimal(kind):
 
 
 def test_growing_the_candidates_recovers_what_the_cut_left_out():
-    """With many DCs in reach, a title's four nearest shelves are often empty of spare copies: the
+    """With many DCs in reach and a cut of four shelves an entry, a title's four nearest shelves are often empty of spare copies: the
     prices show the farther ones are worth it, and growing the candidates takes them."""
     inst = generate_shape(3_000, seed=2, **SWEEP["many DCs, wide reach"])
-    cut = solve(inst, Params(grow_rounds=0))
-    grown = solve(inst, Params())
+    cut = solve(inst, Params(grow_rounds=0, shelves_per_entry=4))
+    grown = solve(inst, Params(shelves_per_entry=4))
     best = solve_exact(inst).objective
     assert grown.stats["grow_rounds"] >= 1
     assert grown.objective > cut.objective
     assert grown.objective >= 0.995 * best
     # the certificate of the cut run sees the shelves it left out: its gap is wide
     assert cut.stats["gap"] > grown.stats["gap"]
+    # by default every shelf within reach is a candidate (decision 0024): nothing to grow
+    whole = solve(inst, Params())
+    assert whole.stats["grow_rounds"] == 0
+    assert whole.objective >= 0.995 * best
+    assert whole.stats["bound"] >= best - 1e-6
 
 
 def test_ties_settle_without_a_price_war():

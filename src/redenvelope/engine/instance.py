@@ -36,8 +36,12 @@ class Params:
     day_penalty: float = 20.0
     # Entries per member the engine considers beyond its open slots (queue order, reachable ones).
     candidate_margin: int = 10
-    # Shelves (DCs holding the title) per entry the engine considers, nearest first.
-    shelves_per_entry: int = 4
+    # Shelves (DCs holding the title) per entry the engine considers, nearest first; -1: every
+    # shelf that reaches the member with a positive value (decision 0024: with four, the nearest
+    # were often sold out and the farther ones with copies to spare cost a grow round — a whole
+    # second solve — on most days). A cap bounds memory where reach is extreme; growing adds
+    # what it leaves out.
+    shelves_per_entry: int = -1
     # Days with at most this many queue entries are solved to the exact optimum (no candidate
     # cut, and cycle cancelling after the auction); larger days rely on auction + exchange.
     exact_below_entries: int = 20_000

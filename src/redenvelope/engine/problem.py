@@ -3,8 +3,8 @@
 Members keep their input order. Each member's candidate entries are its queue entries, in
 position order, whose title is on a shelf at a DC that reaches the member with a positive value;
 only the first `open_slots + candidate_margin` of them are kept (deeper entries are worth less than
-any of these and are needed only when all of these are taken), each with its nearest
-`shelves_per_entry` shelves.
+any of these and are needed only when all of these are taken), each with its shelves within
+reach, nearest first (at most `shelves_per_entry` of them when that is not -1).
 """
 
 from __future__ import annotations
