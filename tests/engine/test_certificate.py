@@ -74,8 +74,9 @@ def test_large_days_of_every_shape_are_certified_and_near_optimal(kind):
 
 
 def test_growing_the_candidates_recovers_what_the_cut_left_out():
-    """With many DCs in reach and a cut of four shelves an entry, a title's four nearest shelves are often empty of spare copies: the
-    prices show the farther ones are worth it, and growing the candidates takes them."""
+    """With many DCs in reach and a cut of four shelves an entry, a title's four nearest shelves
+    are often empty of spare copies: the prices show the farther ones are worth it, and growing
+    the candidates takes them."""
     inst = generate_shape(3_000, seed=2, **SWEEP["many DCs, wide reach"])
     cut = solve(inst, Params(grow_rounds=0, shelves_per_entry=4))
     grown = solve(inst, Params(shelves_per_entry=4))
