@@ -150,3 +150,38 @@ def test_an_uneven_day_gets_a_second_opinion_that_is_kept():
     assert res.objective >= 0.998 * best
     assert res.stats["bound"] >= best - 1e-4 * len(res.member_id)
     assert validate(inst, res.member_id, res.title_id, res.dc_id).ok
+
+
+def test_the_second_opinion_side_by_side_is_the_same_day_and_leaves_no_process(monkeypatch):
+    """Allocated at once in a forked process on another core (where one is spare), the second
+    opinion is the same allocation as allocated after the first; when the certificate does not
+    ask for it the process is stopped, and none is left behind either way."""
+    import importlib
+    import multiprocessing as mp
+
+    solve_module = importlib.import_module("redenvelope.engine.solve")
+
+    monkeypatch.setattr(solve_module, "ASIDE_MIN_ENTRIES", 0)
+    monkeypatch.setattr(solve_module, "_alone", lambda: True)  # other tests' server threads
+    monkeypatch.setattr(solve_module.os, "cpu_count", lambda: 2)
+    inst = generate_shape(6_000, seed=3, **SWEEP["tight capacity"])
+    below = len(inst["queue"]["member_id"]) // 2
+    after = solve(inst, Params(exact_below_entries=below, second_opinion_side_by_side=False))
+    aside = solve(inst, Params(exact_below_entries=below))
+    assert after.stats["second_opinion"] == aside.stats["second_opinion"] == 1
+    assert after.stats["second_opinion_aside"] == 0 and aside.stats["second_opinion_aside"] == 1
+    assert np.array_equal(after.member_id, aside.member_id)
+    assert np.array_equal(after.title_id, aside.title_id)
+    assert np.array_equal(after.dc_id, aside.dc_id)
+    assert after.stats["bound"] == aside.stats["bound"]
+    assert not mp.active_children()
+    # not asked for: the process is stopped, the day is the first allocation's
+    res = solve(inst, Params(exact_below_entries=below, second_opinion_gap=1.0))
+    assert res.stats["second_opinion"] == 0 and res.stats["second_opinion_aside"] == 0
+    assert not mp.active_children()
+    # a child that fails leaves the parent to allocate the second opinion itself
+    monkeypatch.setattr(solve_module, "_aside_child", lambda prob, eps, send: send.send("boom"))
+    again = solve(inst, Params(exact_below_entries=below))
+    assert again.stats["second_opinion"] == 1 and again.stats["second_opinion_aside"] == 0
+    assert np.array_equal(after.member_id, again.member_id)
+    assert not mp.active_children()

@@ -59,6 +59,10 @@ class Params:
     # When the certified gap is above this, allocate the day a second way (DC capacity priced
     # inside the auction, decision 0015) and keep the better of the two.
     second_opinion_gap: float = 0.003
+    # Allocate the second opinion at the same time as the first, in a forked process on a spare
+    # core, where one is spare and forking is safe (see `solve._Aside`); dropped when the first
+    # day's certificate does not ask for it. False: only after, when asked for.
+    second_opinion_side_by_side: bool = True
 
 
 @dataclass

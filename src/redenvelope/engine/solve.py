@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -70,6 +73,88 @@ GROW_SLACK = 20.0
 _ONE_AT_A_TIME = threading.Lock()
 
 
+# Days with fewer candidate entries than this allocate their second opinion after the first (it
+# takes a fraction of a second); larger ones start it at once on another core (`_Aside`).
+ASIDE_MIN_ENTRIES = 100_000
+
+
+def fork_safe() -> bool:
+    """Forking is unsafe once this process has started GNU OpenMP threads (numba's "omp"
+    layer); its "workqueue" layer, or none started yet, forks fine."""
+    try:
+        return nb.threading_layer() != "omp"
+    except ValueError:  # no parallel kernel has run in this process yet
+        return True
+
+
+class _Aside:
+    """The second opinion (decision 0015), allocated in a forked process on another core while
+    this one allocates the first way (decision 0025): it is needed only when the first day's
+    certificate says so, and then it is ready or nearly so. Started only where a core is spare
+    and forking is safe: more than one core, no other Python thread alive, not itself a worker
+    of runs already side by side (DC runs, the planner's twins). The child runs only serial
+    kernels (`kernels` has no parallel one), so numba's threading layer, even GNU OpenMP
+    (not fork-safe for parallel regions), does not matter to it."""
+
+    def __init__(self, prob: Problem, eps: float):
+        self.prob = prob
+        ctx = mp.get_context("fork")
+        self.recv, send = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_aside_child, args=(prob, eps, send), daemon=True)
+        self.proc.start()
+        send.close()
+
+    @staticmethod
+    def wanted(prob: Problem, params: Params) -> bool:
+        return (
+            params.second_opinion_side_by_side
+            and len(prob.entry_a) >= ASIDE_MIN_ENTRIES
+            and (os.cpu_count() or 1) > 1
+            and mp.parent_process() is None
+            and _alone()
+        )
+
+    def pause(self) -> None:
+        """Stopped while this process runs its kernels on every core (growing, the
+        certificate), resumed when its answer is wanted."""
+        if self.proc.is_alive():
+            os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc.is_alive():
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    def result(self):
+        """(allocation, info) of the second opinion, or None if the process failed."""
+        try:
+            answer = self.recv.recv()
+        except EOFError:
+            answer = None
+        self.close()
+        return answer if isinstance(answer, tuple) else None
+
+    def close(self) -> None:
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.resume()  # a stopped process acts on SIGTERM only once continued
+        self.proc.join()
+        self.recv.close()
+
+
+def _alone() -> bool:
+    """No other Python thread alive (a fork copies only this one, whatever locks others hold)."""
+    return threading.active_count() == 1
+
+
+def _aside_child(prob: Problem, eps: float, send) -> None:
+    try:
+        send.send(kernels.auction_dc(prob, eps))
+    except Exception as exc:  # the parent allocates it again itself
+        send.send(repr(exc))
+    finally:
+        send.close()
+
+
 def solve(inst: Instance, params: Params | None = None, *, explain: bool = True) -> Result:
     with _ONE_AT_A_TIME:
         return _solve(inst, params or Params(), explain)
@@ -79,6 +164,15 @@ def _solve(inst: Instance, params: Params, explain: bool) -> Result:
     t0 = time.perf_counter()
     small = len(inst["queue"]["member_id"]) <= params.exact_below_entries
     prob = build_problem(inst, params, margin=-1 if small else None, shelves=-1 if small else None)
+    aside = _Aside(prob, params.epsilon) if not small and _Aside.wanted(prob, params) else None
+    try:
+        return _allocate(prob, params, small, explain, aside, t0)
+    finally:
+        if aside is not None:
+            aside.close()
+
+
+def _allocate(prob, params: Params, small: bool, explain: bool, aside, t0: float) -> Result:
     t1 = time.perf_counter()
     ent_pool, info = kernels.auction(
         prob, params.epsilon, exact_polish_entries=params.exact_below_entries if small else 0
@@ -88,6 +182,8 @@ def _solve(inst: Instance, params: Params, explain: bool) -> Result:
     grown = 0
     limits = None
     everything = np.zeros(prob.n_members, dtype=bool)
+    if aside is not None:
+        aside.pause()
     for _ in range(0 if small else params.grow_rounds):
         t = time.perf_counter()
         pi, mu = info["prices"]
@@ -97,6 +193,8 @@ def _solve(inst: Instance, params: Params, explain: bool) -> Result:
         if count == 0 or mass <= params.grow_min_share * objective:
             break
         grown += 1
+        if aside is not None:
+            aside.close()  # allocating the ungrown candidates: of no use now
         base = prob.slots.astype(np.int64) + params.candidate_margin if limits is None else limits
         limits = np.maximum(base, need)
         everything |= missing
@@ -119,12 +217,20 @@ def _solve(inst: Instance, params: Params, explain: bool) -> Result:
         upper = min(upper, upper_x)
     cert_s = time.perf_counter() - t
     second = 0
-    if not small and certificate.gap(result.objective, upper) > params.second_opinion_gap:
+    aside_used = False
+    wanted = not small and certificate.gap(result.objective, upper) > params.second_opinion_gap
+    if aside is not None and not wanted:
+        aside.close()  # free the other core for the rest of the day's work
+    if wanted:
         # the certificate says this day may be far from its best: where DC capacity binds
         # unevenly the Lagrangian DC prices tie, so allocate again with DC capacity priced
         # inside the auction (decision 0015) and keep the better day and the lower bound
         t = time.perf_counter()
-        ent_dc, info_dc = kernels.auction_dc(prob, params.epsilon)
+        if aside is not None:
+            aside.resume()
+        ready = aside.result() if aside is not None and aside.prob is prob else None
+        ent_dc, info_dc = ready or kernels.auction_dc(prob, params.epsilon)
+        aside_used = ready is not None
         other = result_from(prob, ent_dc)
         t1 = time.perf_counter()
         upper = min(upper, certificate.bound(prob, *info_dc.pop("prices"))[0])
@@ -151,6 +257,8 @@ def _solve(inst: Instance, params: Params, explain: bool) -> Result:
         "grow_rounds": grown,
         # 0: not needed; 1: the DC-priced auction's day was kept; -1: tried, the first kept
         "second_opinion": second,
+        # 1: the second opinion had been allocated side by side (on another core)
+        "second_opinion_aside": int(aside_used),
         "bound": upper,
         "gap": certificate.gap(result.objective, upper),
         "bound_entries_read": read,

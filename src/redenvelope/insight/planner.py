@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from redenvelope.engine.instance import Params
+from redenvelope.engine.solve import fork_safe
 from redenvelope.inventory.geo import km_between, transit_days
 
 from . import twin as tw
@@ -43,7 +44,7 @@ def run_many(
     _JOBS.clear()
     _JOBS.update(twins)
     _PARAMS = params
-    if workers <= 1 or len(jobs) == 1 or not _fork_safe():
+    if workers <= 1 or len(jobs) == 1 or not fork_safe():
         results = [_work(j) for j in jobs]
     else:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
@@ -53,17 +54,6 @@ def run_many(
     for (k, _, _), r in zip(jobs, results, strict=True):
         out[k].append(r)
     return out
-
-
-def _fork_safe() -> bool:
-    """Forking is unsafe once this process has started GNU OpenMP threads (numba's "omp"
-    layer); its "workqueue" layer, or none started yet, forks fine."""
-    import numba
-
-    try:
-        return numba.threading_layer() != "omp"
-    except ValueError:  # no parallel kernel has run in this process yet
-        return True
 
 
 def band(values: list[float]) -> tuple[float, float, float]:
