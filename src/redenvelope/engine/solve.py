@@ -67,9 +67,9 @@ def shipments_from(prob: Problem, ent_pool: np.ndarray):
 GROW_SLACK = 20.0
 
 
-# The kernels run on every core (numba prange, its "workqueue" threads), and that pool takes one
-# caller at a time: solves in threads of one process (a Huey thread worker) queue here; DC runs
-# side by side are processes of their own, each with its own pool.
+# The kernels run on every core (numba prange), and numba's thread pool takes one caller at a
+# time: solves in threads of one process (a Huey thread worker) queue here; DC runs side by side
+# are processes of their own, each with its own pool.
 _ONE_AT_A_TIME = threading.Lock()
 
 
@@ -135,8 +135,7 @@ class _Aside:
 
     def close(self) -> None:
         if self.proc.is_alive():
-            self.proc.terminate()
-            self.resume()  # a stopped process acts on SIGTERM only once continued
+            self.proc.kill()  # SIGKILL: acts at once, paused or in a compiled kernel
         self.proc.join()
         self.recv.close()
 
@@ -147,6 +146,8 @@ def _alone() -> bool:
 
 
 def _aside_child(prob: Problem, eps: float, send) -> None:
+    # a Ctrl-C reaches the whole process group: the parent stops this process itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         send.send(kernels.auction_dc(prob, eps))
     except Exception as exc:  # the parent allocates it again itself
