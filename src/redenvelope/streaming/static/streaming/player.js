@@ -87,6 +87,23 @@
         if (start) video.currentTime = start;
         video.play().catch(function () { say("Press play on the video to start."); });
       });
+      // A slow or dropped request, or a decoding hiccup, is recovered the way hls.js
+      // recommends (load again, recover the media once more) instead of leaving the picture
+      // frozen; only what cannot be recovered ends playback, and says so.
+      var recoveries = 0;
+      hls.on(window.Hls.Events.ERROR, function (event, data) {
+        if (!data.fatal || !hls) return;
+        recoveries += 1;
+        if (recoveries <= 5 && data.type === window.Hls.ErrorTypes.NETWORK_ERROR) {
+          hls.startLoad();
+        } else if (recoveries <= 5 && data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
+          hls.recoverMediaError();
+        } else {
+          var id = lease;  // give the screen back
+          if (id) post("/watch/lease/" + id + "/stop/", {position: video.currentTime.toFixed(1)});
+          ended("Playback failed: please press Play again.");
+        }
+      });
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
       video.src = data.src;
       video.addEventListener("loadedmetadata", function () {
