@@ -17,9 +17,9 @@ from tests.streaming.conftest import licensed
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def _playing(page, at_least: float = 1.0, seconds: float = 30):
+def _playing(page, at_least: float = 1.0, seconds: float = 30, errors=()):
     """Wait until the video has played past `at_least` s (polled: the page's CSP refuses the
-    eval that wait_for_function would use)."""
+    eval that wait_for_function would use). A failure says what the page said and logged."""
     end = time.monotonic() + seconds
     t = 0.0
     while time.monotonic() < end:
@@ -27,7 +27,14 @@ def _playing(page, at_least: float = 1.0, seconds: float = 30):
         if t > at_least:
             return t
         page.wait_for_timeout(200)
-    raise AssertionError(f"the video did not play: currentTime {t}")
+    state = page.evaluate(
+        "() => { const v = document.querySelector('video'); return [v.readyState, v.paused,"
+        " v.networkState, document.querySelector('[data-status]').textContent]; }"
+    )
+    raise AssertionError(
+        f"the video did not play: currentTime {t}, readyState/paused/networkState/status "
+        f"{state}, console errors {list(errors)}"
+    )
 
 
 def test_play_through_hls_js_within_the_plans_screens(
@@ -57,7 +64,7 @@ def test_play_through_hls_js_within_the_plans_screens(
     first.goto(f"{base}/catalog/{film.pk}/")
     first.get_by_role("link", name="Watch now").click()
     first.get_by_role("button", name="Play").click()
-    _playing(first)
+    _playing(first, errors=errors)
 
     sign_in(second, base, "bob")
     second.goto(f"{base}/watch/{film.pk}/")
@@ -67,7 +74,7 @@ def test_play_through_hls_js_within_the_plans_screens(
     refusal.get_by_role("button", name=f"Stop {film.name} on Web browser").click()
     expect(second.get_by_role("status")).to_contain_text("Press Play")
     second.get_by_role("button", name="Play").click()
-    _playing(second)
+    _playing(second, errors=errors)
     expect(first.get_by_role("status")).to_contain_text("Start again", timeout=15_000)
 
     assert Session.objects.filter(member=world.bob).count() == 2
