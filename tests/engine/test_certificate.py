@@ -109,6 +109,35 @@ def test_ties_settle_without_a_price_war():
     assert validate(inst, res.member_id, res.title_id, res.dc_id, Params()).ok
 
 
+def test_a_price_war_known_from_the_sample_starts_by_phases_at_once():
+    """The DC prices' sample of a tied day meets the price war first: the day's own auction
+    then starts by phases at once, without spending its budget of bids at the fine epsilon, and
+    ends as well."""
+    import importlib
+
+    kernels = importlib.import_module("redenvelope.engine.kernels")
+    inst = generate_shape(3000, seed=3, **SWEEP["ties everywhere"])
+    prob = build_problem(inst, Params())
+    mu, _, war = kernels.dc_prices(prob, 0.01)
+    assert war
+    told, found = kernels._State(prob), kernels._State(prob)
+    told.run_scaled(prob, mu, 0.01, war=True)
+    found.run_scaled(prob, mu, 0.01)
+    assert told.price_war and found.price_war
+    slots = int(prob.slots.astype(np.int64).sum())
+    assert told.steps <= found.steps - kernels.PRICE_WAR_BIDS * slots + 1
+    value = {}
+    for name, st_ in (("told", told), ("found", found)):
+        value[name] = _shipped_value(prob, st_.ent_pool)
+    assert value["told"] >= value["found"] - 1e-4 * slots
+
+
+def _shipped_value(prob, ent_pool) -> float:
+    from redenvelope.engine.solve import shipments_from
+
+    return float(shipments_from(prob, ent_pool)[3].sum())
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     kind=st.sampled_from(["base", *SHAPES]),

@@ -581,7 +581,15 @@ class _State:
         self.d_live[:] = 0
         self.held[:] = 0
 
-    def run_scaled(self, prob, mu, eps, start_eps: float = EPS_START, factor: float = EPS_FACTOR):
+    def run_scaled(
+        self,
+        prob,
+        mu,
+        eps,
+        start_eps: float = EPS_START,
+        factor: float = EPS_FACTOR,
+        war: bool = False,
+    ):
         """The auction at `eps`, by epsilon scaling only where a price war shows.
 
         At the fine epsilon alone, bidders who value a shelf alike raise its price by epsilon at
@@ -593,14 +601,17 @@ class _State:
         full), less EPS_BACKOFF of its epsilons, down to `eps`: the loss bound is the same.
         Scaling is not the default: a shelf whose floor is above what the finer phase would
         have paid ends with a copy to spare, and only members with a free slot come back for
-        it (`unfloor`), which cost 0.1-0.2% of the optimum on days without ties."""
-        budget = max(1000, PRICE_WAR_BIDS * int(prob.slots.astype(np.int64).sum()))
-        before = self.steps
-        self.run(prob, self.everyone, mu, eps, min(budget, self.max_steps))
-        if self.steps - before < budget:
-            return
+        it (`unfloor`), which cost 0.1-0.2% of the optimum on days without ties. `war`: a price
+        war is already known (the DC prices' sample of the same day had one), so the phases
+        start at once instead of after the budget's worth of bids."""
+        if not war:
+            budget = max(1000, PRICE_WAR_BIDS * int(prob.slots.astype(np.int64).sum()))
+            before = self.steps
+            self.run(prob, self.everyone, mu, eps, min(budget, self.max_steps))
+            if self.steps - before < budget:
+                return
+            self.reset()
         self.price_war = True
-        self.reset()
         self.truncated = False
         e = max(start_eps, eps)
         while e > eps * 1.0001:
@@ -690,10 +701,11 @@ class _State:
         )
 
 
-def dc_prices(prob, eps: float, max_outer: int = 30) -> tuple[np.ndarray, int]:
+def dc_prices(prob, eps: float, max_outer: int = 30) -> tuple[np.ndarray, int, bool]:
     """Prices on DC capacity: auction over shelves, then raise the price of every overloaded
     DC just enough to release its overload (the members who lose least by leaving), and let the
-    released bid again, until no DC is over capacity."""
+    released bid again, until no DC is over capacity. Also: whether its auction met a price
+    war."""
     st = _State(prob)
     mu = np.zeros(len(prob.dc_cap))
     members = st.everyone
@@ -708,7 +720,7 @@ def dc_prices(prob, eps: float, max_outer: int = 30) -> tuple[np.ndarray, int]:
         if n_rel == 0:
             break
         members = np.unique(st.released[:n_rel])
-    return mu, rounds
+    return mu, rounds, st.price_war
 
 
 def sample_problem(prob, fraction: float, seed: int = 0):
@@ -792,10 +804,10 @@ def auction(
     if max_steps:
         st.max_steps = max_steps
     source = prob if fraction >= 1.0 else sample_problem(prob, fraction)
-    mu, rounds = dc_prices(source, eps)
+    mu, rounds, war = dc_prices(source, eps)
     t1 = time.perf_counter()
     timing["prices"] = t1 - t0
-    st.run_scaled(prob, mu, eps)
+    st.run_scaled(prob, mu, eps, war=war)
     prices = (pool_prices(st, prob), mu.copy())
     st.relieve(prob, mu.copy(), eps)
     shared = _problem_arrays(prob)
