@@ -36,9 +36,9 @@ def shop(tmp_path_factory):
     b.drop()
 
 
-def _send(trial, sink, monkeypatch, *extra):
+def _send(trial, sink, monkeypatch, *extra, connections: int = 2):
     monkeypatch.setenv("EMAIL_URL", f"smtp://127.0.0.1:{sink.port}")
-    return ["newsletter", "send", "1", "--connections", "2", *extra]
+    return ["newsletter", "send", "1", "--connections", str(connections), *extra]
 
 
 def _check(trial, sink):
@@ -77,10 +77,13 @@ def test_killed_at_random_and_resumed_mails_each_once(shop, monkeypatch):
 
 def test_killed_while_the_server_takes_a_message_it_is_not_sent_again(shop, monkeypatch):
     """The worst moment: the server has the whole message and the sender dies before reading
-    the server's "250 OK". The message counts as delivered; it is not sent again."""
+    the server's "250 OK". The message counts as delivered; it is not sent again. One
+    connection, so that no other message is half handed over at that moment (with two, one
+    under load sometimes was: recorded unconfirmed and, rightly, not sent again — the random
+    kills above allow for those)."""
     trial = shop.copy()
     with SmtpSink() as sink:
-        args = _send(trial, sink, monkeypatch, "--rate", "0")
+        args = _send(trial, sink, monkeypatch, "--rate", "0", connections=1)
         proc = trial._start(args, "")
         inbox = sink.inbox
         original = inbox.handle_DATA
