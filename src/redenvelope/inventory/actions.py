@@ -124,33 +124,15 @@ def receive_copy(
         raise DomainError(f"Unknown format {format!r}.")
     if format == Format.DVD and not title.on_dvd or format == Format.BLURAY and not title.on_bluray:
         raise DomainError(f"{title} is not released on {Format(format).label}.")
-    if Copy.objects.filter(barcode=code).exists():
-        raise Conflict(f"A copy with barcode {code} already exists.", code="duplicate_barcode")
-    now = clock.now()
-    try:
-        with transaction.atomic():
-            copy = Copy.objects.create(
-                barcode=code,
-                title=title,
-                format=format,
-                condition=condition,
-                status=CopyStatus.ON_SHELF,
-                dc=dc,
-                acquired_on=on or clock.today(),
-            )
-    except IntegrityError:
-        raise Conflict(
-            f"A copy with barcode {code} already exists.", code="duplicate_barcode"
-        ) from None
-    CopyEvent.objects.create(
-        copy=copy,
-        kind=EventKind.RECEIVED,
-        from_status="",
-        to_status=CopyStatus.ON_SHELF,
+    (copy,) = receive_copies(
+        title_id=title.pk,
         dc=dc,
-        at=now,
+        barcodes=[code],
+        format=format,
+        condition=condition,
         actor=actor,
-        ref=ref[:64],
+        on=on,
+        ref=ref,
     )
     return copy
 
@@ -177,21 +159,27 @@ def receive_copies(
     if taken:
         raise Conflict(f"A copy with barcode {taken[0]} already exists.", code="duplicate_barcode")
     now, day = clock.now(), on or clock.today()
-    copies = Copy.objects.bulk_create(
-        [
-            Copy(
-                barcode=c,
-                title_id=title_id,
-                format=format,
-                condition=condition,
-                status=CopyStatus.ON_SHELF,
-                dc=dc,
-                acquired_on=day,
+    try:
+        with transaction.atomic():  # another desk may take a barcode between check and write
+            copies = Copy.objects.bulk_create(
+                [
+                    Copy(
+                        barcode=c,
+                        title_id=title_id,
+                        format=format,
+                        condition=condition,
+                        status=CopyStatus.ON_SHELF,
+                        dc=dc,
+                        acquired_on=day,
+                    )
+                    for c in codes
+                ],  # fmt: skip
+                batch_size=2000,
             )
-            for c in codes
-        ],  # fmt: skip
-        batch_size=2000,
-    )
+    except IntegrityError:
+        raise Conflict(
+            "A copy with one of these barcodes already exists.", code="duplicate_barcode"
+        ) from None
     CopyEvent.objects.bulk_create(
         [
             CopyEvent(
