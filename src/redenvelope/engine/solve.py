@@ -97,7 +97,6 @@ class _Aside:
     (not fork-safe for parallel regions), does not matter to it."""
 
     def __init__(self, prob: Problem, eps: float):
-        self.prob = prob
         ctx = mp.get_context("fork")
         self.recv, send = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=_aside_child, args=(prob, eps, send), daemon=True)
@@ -126,6 +125,7 @@ class _Aside:
 
     def result(self):
         """(allocation, info) of the second opinion, or None if the process failed."""
+        self.resume()
         try:
             answer = self.recv.recv()
         except EOFError:
@@ -196,6 +196,7 @@ def _allocate(prob, params: Params, small: bool, explain: bool, aside, t0: float
         grown += 1
         if aside is not None:
             aside.close()  # allocating the ungrown candidates: of no use now
+            aside = None
         base = prob.slots.astype(np.int64) + params.candidate_margin if limits is None else limits
         limits = np.maximum(base, need)
         everything |= missing
@@ -227,9 +228,7 @@ def _allocate(prob, params: Params, small: bool, explain: bool, aside, t0: float
         # unevenly the Lagrangian DC prices tie, so allocate again with DC capacity priced
         # inside the auction (decision 0015) and keep the better day and the lower bound
         t = time.perf_counter()
-        if aside is not None:
-            aside.resume()
-        ready = aside.result() if aside is not None and aside.prob is prob else None
+        ready = aside.result() if aside is not None else None
         ent_dc, info_dc = ready or kernels.auction_dc(prob, params.epsilon)
         aside_used = ready is not None
         other = result_from(prob, ent_dc)
