@@ -5,8 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redenvelope.engine import Params, solve
-from redenvelope.engine.certificate import bound
+from redenvelope.engine import Params, kernels, solve
+from redenvelope.engine.certificate import bound, tighten
 from redenvelope.engine.exact import solve_exact
 from redenvelope.engine.generate import SWEEP, generate, generate_shape
 from redenvelope.engine.problem import build_problem
@@ -214,3 +214,54 @@ def test_the_second_opinion_side_by_side_is_the_same_day_and_leaves_no_process(m
     assert again.stats["second_opinion"] == 1 and again.stats["second_opinion_aside"] == 0
     assert np.array_equal(after.member_id, again.member_id)
     assert not mp.active_children()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(["base", *SHAPES]),
+    members=st.integers(20, 400),
+    seed=st.integers(0, 10_000),
+    scale=st.floats(0.0, 30.0),
+)
+def test_tightened_prices_never_raise_the_bound_nor_take_it_below_the_optimum(
+    kind, members, seed, scale
+):
+    """Decision 0026: tightening moves shelf prices only where the bound falls, and any prices
+    give a valid bound, from the auction's own prices or from prices that are far off."""
+    inst = instance(kind, members, seed)
+    prob = build_problem(inst, Params())
+    _, info = kernels.auction(prob, Params().epsilon, exact_polish_entries=0)
+    pi, mu = info["prices"]
+    rng = np.random.default_rng(seed)
+    noisy = pi + rng.random(len(pi)) * scale
+    best = solve_exact(inst).objective
+    for start in (pi, noisy):
+        upper, _ = bound(prob, start, mu)
+        lower, new_pi, rounds = tighten(prob, start, mu, upper, rounds=4)
+        assert lower <= upper + 1e-9
+        assert (new_pi >= 0).all()
+        assert bound(prob, new_pi, mu)[0] == pytest.approx(lower)
+        assert lower >= best - 1e-2
+        assert rounds <= 4
+
+
+def test_tightening_removes_what_overpaying_bids_add_to_the_bound():
+    """On the bench generator's day titles are on several shelves within reach and the
+    auction's bids overpay: the tightened bound is lower, still valid, and recorded."""
+    inst = generate(3_000, seed=5)
+    prob = build_problem(inst, Params())
+    _, info = kernels.auction(prob, Params().epsilon, exact_polish_entries=0)
+    pi, mu = info["prices"]
+    upper, _ = bound(prob, pi, mu)
+    lower, _, rounds = tighten(prob, pi, mu, upper)
+    best = solve_exact(inst).objective
+    assert rounds >= 1
+    assert best - 1e-2 <= lower < upper
+    # the fall is most of the distance from the bound to the optimum
+    assert upper - lower >= 0.3 * (upper - best)
+    # a solve that needs it records it; one told to stop at once does not tighten
+    res = solve(inst, Params(exact_below_entries=0, second_opinion_gap=-1.0))
+    assert res.stats["bound_tightened"] >= 1
+    assert res.stats["bound"] >= best - 1e-2
+    res = solve(inst, Params(exact_below_entries=0, second_opinion_gap=1.0))
+    assert res.stats["bound_tightened"] == 0

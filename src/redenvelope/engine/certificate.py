@@ -123,3 +123,218 @@ def gap(objective: float, upper: float) -> float:
     if upper <= 0:
         return 0.0
     return max(0.0, 1.0 - objective / upper)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tightening the bound (decision 0026). The auction's shelf prices are its standing bids, and a
+# member's bid raises a shelf's price by how much better its best entry is than its k-th best —
+# not than the same title from another shelf. Where a title is on two shelves within reach the
+# bid overpays: a shelf ends priced above what anyone would pay for it while its holder would
+# take the title as well from the other shelf, and the bound counts the difference for every
+# member who is priced out (on the bench generator's day 51,000 of the bound's 85,000 over the
+# allocation). Bidding with the right increment fixes it but takes three times the bids. So the
+# prices are tightened after the allocation: each shelf's price is moved to the price at which
+# the members who would take it, everything else priced as it is, number its copies (an exact
+# step of coordinate descent on the bound, for every shelf at once), and kept where the bound
+# falls. Any prices give a valid bound, so this can only lower it.
+
+
+@nb.njit(cache=True, inline="always")
+def _heap_offer(key, length, base, j, cap, w):
+    """Keep the cap largest offers for shelf j in a min-heap key[base : base + cap]."""
+    n = length[j]
+    if n < cap:
+        k = n
+        key[base + k] = w
+        length[j] = n + 1
+        while k > 0:
+            p = (k - 1) // 2
+            if key[base + p] <= key[base + k]:
+                break
+            key[base + p], key[base + k] = key[base + k], key[base + p]
+            k = p
+    elif w > key[base]:
+        key[base] = w
+        k = 0
+        while True:
+            left = 2 * k + 1
+            if left >= cap:
+                break
+            small = left
+            if left + 1 < cap and key[base + left + 1] < key[base + left]:
+                small = left + 1
+            if key[base + small] >= key[base + k]:
+                break
+            key[base + small], key[base + k] = key[base + k], key[base + small]
+            k = small
+
+
+@nb.njit(cache=True, parallel=True)
+def _offers(
+    lo,
+    hi,
+    entry_start,
+    entry_a,
+    arc_start,
+    arc_pool,
+    pool_dc,
+    pool_cap,
+    dc_cap,
+    days,
+    region,
+    penalty,
+    slots,
+    pi,
+    mu,
+    out,
+):
+    """What members lo..hi-1 would pay for each of their arcs' shelves, the other prices as
+    they are (out[arc - first arc of lo]; <= 0: nothing): up to the shelf's price plus how much
+    better the entry is there than from its next best shelf or than the member's best other use
+    of the slot (its s-th best other entry, or its (s+1)-th if this one is among its s best)."""
+    base = arc_start[entry_start[lo]]
+    n = hi - lo
+    for c in nb.prange(CHUNKS):
+        for m in range(lo + n * c // CHUNKS, lo + n * (c + 1) // CHUNKS):
+            first = entry_start[m]
+            n_e = entry_start[m + 1] - first
+            s = slots[m]
+            if s <= 0:
+                for q in range(arc_start[first], arc_start[first + n_e]):
+                    out[q - base] = 0.0
+                continue
+            r_m = region[m]
+            r1 = np.zeros(n_e)
+            r2 = np.zeros(n_e)
+            tops = np.zeros(s + 1)
+            for i in range(n_e):
+                e = first + i
+                b1 = 0.0
+                b2 = 0.0
+                for q in range(arc_start[e], arc_start[e + 1]):
+                    j = arc_pool[q]
+                    d = pool_dc[j]
+                    dd = days[d, r_m]
+                    if dd == 0 or dc_cap[d] == 0 or pool_cap[j] == 0:
+                        continue
+                    v = entry_a[e] - penalty * (dd - 1) - pi[j] - mu[d]
+                    if v > b1:
+                        b2 = b1
+                        b1 = v
+                    elif v > b2:
+                        b2 = v
+                r1[i] = b1
+                r2[i] = b2
+                insert_descending(tops, s + 1, b1)
+            for i in range(n_e):
+                e = first + i
+                other_use = tops[s] if r1[i] > 0 and r1[i] >= tops[s - 1] else tops[s - 1]
+                for q in range(arc_start[e], arc_start[e + 1]):
+                    j = arc_pool[q]
+                    d = pool_dc[j]
+                    dd = days[d, r_m]
+                    w = 0.0
+                    if dd > 0 and dc_cap[d] > 0 and pool_cap[j] > 0:
+                        net = entry_a[e] - penalty * (dd - 1) - pi[j] - mu[d]
+                        other_shelf = r2[i] if net >= r1[i] else r1[i]
+                        w = pi[j] + net - max(other_shelf, other_use)
+                    out[q - base] = w
+
+
+@nb.njit(cache=True)
+def _take_offers(base, n, w, arc_pool, pool_cap, h_start, h_key, h_len, root):
+    """Offers into their shelves' heaps; root[j]: the least offer kept once shelf j's heap is
+    full (-inf before), read first: most offers are below it."""
+    for q in range(n):
+        if w[q] > 0:
+            j = arc_pool[base + q]
+            if w[q] <= root[j]:
+                continue
+            _heap_offer(h_key, h_len, h_start[j], j, pool_cap[j], w[q])
+            if h_len[j] == pool_cap[j]:
+                root[j] = h_key[h_start[j]]
+
+
+def _shelf_targets(prob, pi, mu, h_start, h_key, h_len, block_arcs: int = 4_000_000):
+    """Each shelf's price at which as many members would take it as it has copies (the
+    pool_cap-th largest offer, 0 with fewer offers), members read in blocks of about
+    `block_arcs` arcs (the offers of a block in parallel, then into each shelf's heap)."""
+    h_len[:] = 0
+    root = np.full(len(h_len), -np.inf)
+    member_arcs = prob.arc_start[prob.entry_start]
+    bounds = np.unique(
+        np.r_[
+            0,
+            np.searchsorted(
+                member_arcs, np.arange(block_arcs, member_arcs[-1], block_arcs), side="right"
+            ),
+            prob.n_members,
+        ]
+    )
+    w = np.empty(0)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        n = int(member_arcs[hi] - member_arcs[lo])
+        if n == 0:
+            continue
+        if len(w) < n:
+            w = np.empty(n)
+        _offers(
+            lo,
+            hi,
+            prob.entry_start,
+            prob.entry_a,
+            prob.arc_start,
+            prob.arc_pool,
+            prob.pool_dc,
+            prob.pool_cap,
+            prob.dc_cap,
+            prob.days,
+            prob.region,
+            prob.penalty,
+            prob.slots,
+            pi,
+            mu,
+            w,
+        )
+        _take_offers(
+            int(member_arcs[lo]), n, w, prob.arc_pool, prob.pool_cap, h_start, h_key, h_len, root
+        )
+    full = (prob.pool_cap > 0) & (h_len >= prob.pool_cap)
+    return np.where(full, h_key[np.minimum(h_start[:-1], len(h_key) - 1)], 0.0)
+
+
+TIGHTEN_MIN_STEP = 0.25
+
+
+def tighten(prob, pool_price, dc_price, upper: float, rounds: int = 3, goal: float = 0.0):
+    """Lower the bound `upper` (= bound(prob, pool_price, dc_price)) by moving shelf prices
+    towards their targets (`_shelf_targets`), halving the step where the bound would rise, for
+    at most `rounds` rounds and not once the bound is at or below `goal`. Returns (bound, shelf
+    prices, rounds that lowered it)."""
+    pi = np.maximum(np.asarray(pool_price, dtype=np.float64), 0.0)
+    mu = np.maximum(np.asarray(dc_price, dtype=np.float64), 0.0)
+    cap = prob.pool_cap.astype(np.int64)
+    h_start = np.zeros(len(cap) + 1, np.int64)
+    np.cumsum(cap, out=h_start[1:])
+    h_key = np.zeros(max(1, int(h_start[-1])))
+    h_len = np.zeros(len(cap), np.int64)
+    lowered = 0
+    for _ in range(rounds):
+        if upper <= goal:
+            break
+        target = _shelf_targets(prob, pi, mu, h_start, h_key, h_len)
+        step = 1.0
+        while step >= TIGHTEN_MIN_STEP:
+            trial = pi + step * (target - pi)
+            b = bound(prob, trial, mu)[0]
+            if b < upper:
+                break
+            step /= 2
+        else:
+            break
+        gain = upper - b
+        pi, upper = trial, b
+        lowered += 1
+        if gain <= 1e-5 * upper:
+            break
+    return upper, pi, lowered
