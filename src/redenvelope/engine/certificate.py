@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .kernels import insert_descending
+from .kernels import _sift_down, _sift_up, insert_descending
 from .problem import CHUNKS  # a fixed count keeps the sum's rounding the same anywhere
 
 
@@ -140,33 +140,17 @@ def gap(objective: float, upper: float) -> float:
 
 
 @nb.njit(cache=True, inline="always")
-def _heap_offer(key, length, base, j, cap, w):
-    """Keep the cap largest offers for shelf j in a min-heap key[base : base + cap]."""
+def _heap_offer(key, ent, ver, length, base, j, cap, w):
+    """Keep the cap largest offers for shelf j in a min-heap key[base : base + cap] (the
+    auction's heaps; ent and ver ride along unused)."""
     n = length[j]
     if n < cap:
-        k = n
-        key[base + k] = w
+        key[base + n] = w
         length[j] = n + 1
-        while k > 0:
-            p = (k - 1) // 2
-            if key[base + p] <= key[base + k]:
-                break
-            key[base + p], key[base + k] = key[base + k], key[base + p]
-            k = p
+        _sift_up(key, ent, ver, base, n)
     elif w > key[base]:
         key[base] = w
-        k = 0
-        while True:
-            left = 2 * k + 1
-            if left >= cap:
-                break
-            small = left
-            if left + 1 < cap and key[base + left + 1] < key[base + left]:
-                small = left + 1
-            if key[base + small] >= key[base + k]:
-                break
-            key[base + small], key[base + k] = key[base + k], key[base + small]
-            k = small
+        _sift_down(key, ent, ver, base, cap, 0)
 
 
 @nb.njit(cache=True, parallel=True)
@@ -242,7 +226,7 @@ def _offers(
 
 
 @nb.njit(cache=True)
-def _take_offers(base, n, w, arc_pool, pool_cap, h_start, h_key, h_len, root):
+def _take_offers(base, n, w, arc_pool, pool_cap, h_start, h_key, h_ent, h_len, root):
     """Offers into their shelves' heaps; root[j]: the least offer kept once shelf j's heap is
     full (-inf before), read first: most offers are below it."""
     for q in range(n):
@@ -250,12 +234,12 @@ def _take_offers(base, n, w, arc_pool, pool_cap, h_start, h_key, h_len, root):
             j = arc_pool[base + q]
             if w[q] <= root[j]:
                 continue
-            _heap_offer(h_key, h_len, h_start[j], j, pool_cap[j], w[q])
+            _heap_offer(h_key, h_ent, h_ent, h_len, h_start[j], j, pool_cap[j], w[q])
             if h_len[j] == pool_cap[j]:
                 root[j] = h_key[h_start[j]]
 
 
-def _shelf_targets(prob, pi, mu, h_start, h_key, h_len, block_arcs: int = 4_000_000):
+def _shelf_targets(prob, pi, mu, h_start, h_key, h_ent, h_len, block_arcs: int = 4_000_000):
     """Each shelf's price at which as many members would take it as it has copies (the
     pool_cap-th largest offer, 0 with fewer offers), members read in blocks of about
     `block_arcs` arcs (the offers of a block in parallel, then into each shelf's heap)."""
@@ -296,9 +280,8 @@ def _shelf_targets(prob, pi, mu, h_start, h_key, h_len, block_arcs: int = 4_000_
             mu,
             w,
         )
-        _take_offers(
-            int(member_arcs[lo]), n, w, prob.arc_pool, prob.pool_cap, h_start, h_key, h_len, root
-        )
+        first = int(member_arcs[lo])
+        _take_offers(first, n, w, prob.arc_pool, prob.pool_cap, h_start, h_key, h_ent, h_len, root)
     full = (prob.pool_cap > 0) & (h_len >= prob.pool_cap)
     return np.where(full, h_key[np.minimum(h_start[:-1], len(h_key) - 1)], 0.0)
 
@@ -317,12 +300,13 @@ def tighten(prob, pool_price, dc_price, upper: float, rounds: int = 3, goal: flo
     h_start = np.zeros(len(cap) + 1, np.int64)
     np.cumsum(cap, out=h_start[1:])
     h_key = np.zeros(max(1, int(h_start[-1])))
+    h_ent = np.zeros(len(h_key), np.int32)
     h_len = np.zeros(len(cap), np.int64)
     lowered = 0
     for _ in range(rounds):
         if upper <= goal:
             break
-        target = _shelf_targets(prob, pi, mu, h_start, h_key, h_len)
+        target = _shelf_targets(prob, pi, mu, h_start, h_key, h_ent, h_len)
         step = 1.0
         while step >= TIGHTEN_MIN_STEP:
             trial = pi + step * (target - pi)
