@@ -126,7 +126,10 @@ def test_dispatch_overview_shows_policy_to_staff(client, world, settings):
         "price_war": False,
         "truncated": False,
         "second_opinion": 0,
+        "exchange_scans": run.figures["engine"]["exchange_scans"],
+        "bound_tightened": 0,  # exact: nothing to tighten
     }
+    assert 0 <= run.figures["engine"]["exchange_scans"] <= 46
     client.force_login(world.staff["operations"])
     html = client.get(reverse("dispatch_overview")).content.decode()
     assert "light_users" in html and "throttling" in html and "Record an incident" in html

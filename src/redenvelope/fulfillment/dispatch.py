@@ -483,10 +483,18 @@ def run_dispatch(
                 "gap": round(result.stats.get("gap", 0.0), 6),
                 # how the engine got there: rounds of grown candidates, whether ties set off a
                 # price war (settled by epsilon scaling), whether the auction ran out of steps,
-                # whether a second allocation (DC capacity priced in the auction) was kept
+                # whether a second allocation (DC capacity priced in the auction) was kept, the
+                # exchange's scans and the rounds that tightened the bound (decision 0026)
                 "engine": {
                     k: result.stats[k]
-                    for k in ("grow_rounds", "price_war", "truncated", "second_opinion")
+                    for k in (
+                        "grow_rounds",
+                        "price_war",
+                        "truncated",
+                        "second_opinion",
+                        "exchange_scans",
+                        "bound_tightened",
+                    )
                     if k in result.stats
                 },
                 "reasons": {
