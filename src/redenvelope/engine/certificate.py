@@ -25,6 +25,17 @@ from .kernels import _sift_down, _sift_up, insert_descending
 from .problem import CHUNKS  # a fixed count keeps the sum's rounding the same anywhere
 
 
+@nb.njit(cache=True, inline="always")
+def _net(a, j, r_m, pool_dc, pool_cap, dc_cap, days, penalty, pi, mu):
+    """What an entry of value `a` nets from shelf j for a member of region r_m at these prices
+    (-inf where the shelf cannot serve it: out of reach, no copies or no DC capacity)."""
+    d = pool_dc[j]
+    dd = days[d, r_m]
+    if dd == 0 or dc_cap[d] == 0 or pool_cap[j] == 0:
+        return -np.inf
+    return a - penalty * (dd - 1) - pi[j] - mu[d]
+
+
 @nb.njit(cache=True, parallel=True)
 def _bound(
     q_start,
@@ -72,11 +83,7 @@ def _bound(
                 read += 1
                 best = 0.0
                 for j in range(title_pool_start[t], title_pool_start[t + 1]):
-                    d = pool_dc[j]
-                    dd = days[d, r_m]
-                    if dd == 0 or dc_cap[d] == 0 or pool_cap[j] == 0:
-                        continue
-                    v = a - penalty * (dd - 1) - pi[j] - mu[d]
+                    v = _net(a, j, r_m, pool_dc, pool_cap, dc_cap, days, penalty, pi, mu)
                     if v > best:
                         best = v
                 insert_descending(tops, s, best)
@@ -196,12 +203,8 @@ def _offers(
                 b1 = 0.0
                 b2 = 0.0
                 for q in range(arc_start[e], arc_start[e + 1]):
-                    j = arc_pool[q]
-                    d = pool_dc[j]
-                    dd = days[d, r_m]
-                    if dd == 0 or dc_cap[d] == 0 or pool_cap[j] == 0:
-                        continue
-                    v = entry_a[e] - penalty * (dd - 1) - pi[j] - mu[d]
+                    a, j = entry_a[e], arc_pool[q]
+                    v = _net(a, j, r_m, pool_dc, pool_cap, dc_cap, days, penalty, pi, mu)
                     if v > b1:
                         b2 = b1
                         b1 = v
@@ -214,12 +217,10 @@ def _offers(
                 e = first + i
                 other_use = tops[s] if r1[i] > 0 and r1[i] >= tops[s - 1] else tops[s - 1]
                 for q in range(arc_start[e], arc_start[e + 1]):
-                    j = arc_pool[q]
-                    d = pool_dc[j]
-                    dd = days[d, r_m]
+                    a, j = entry_a[e], arc_pool[q]
+                    net = _net(a, j, r_m, pool_dc, pool_cap, dc_cap, days, penalty, pi, mu)
                     w = 0.0
-                    if dd > 0 and dc_cap[d] > 0 and pool_cap[j] > 0:
-                        net = entry_a[e] - penalty * (dd - 1) - pi[j] - mu[d]
+                    if net > -np.inf:
                         other_shelf = r2[i] if net >= r1[i] else r1[i]
                         w = pi[j] + net - max(other_shelf, other_use)
                     out[q - base] = w
