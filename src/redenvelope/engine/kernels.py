@@ -815,16 +815,7 @@ def auction(
     _fill(*shared, *allocation)
     t2 = time.perf_counter()
     timing["auction"] = t2 - t1
-    scans_done = np.zeros(1, np.int64)
-    gained = _improve_cycles(
-        st.entry_member,
-        *shared,
-        *allocation,
-        exchange_scans,
-        scans_done,
-        *_more_scans(prob, st),
-        EXCHANGE_MOVES,
-    )
+    gained, scans = _exchange(prob, st, shared, allocation, exchange_scans)
     exact_prices = None
     if len(prob.entry_a) <= exact_polish_entries:
         n_m, n_e, n_j = len(prob.slots), len(prob.entry_a), len(prob.pool_dc)
@@ -845,7 +836,7 @@ def auction(
         "price_rounds": rounds,
         "sample": fraction,
         "exchange_gain": gained,
-        "exchange_scans": int(scans_done[0]),
+        "exchange_scans": scans,
         "dc_price_max": float(mu.max(initial=0)),
         "timing": timing,
         "prices": prices,
@@ -862,12 +853,24 @@ MORE_SCANS_MIN_GAIN = 1e-4
 EXCHANGE_MOVES = 512
 
 
-def _more_scans(prob, st) -> tuple[int, float]:
+def _exchange(prob, st, shared, allocation, exchange_scans: int) -> tuple[float, int]:
+    """The exchange phase on an allocation (`_improve_cycles`): (value gained, scans taken)."""
     held = st.ent_pool >= 0
     pool = st.ent_pool[held]
     dd = prob.days[prob.pool_dc[pool], prob.region[st.entry_member[held]]]
     value = float((prob.entry_a[held] - prob.penalty * (dd - 1.0)).sum())
-    return MORE_SCANS, MORE_SCANS_MIN_GAIN * value
+    scans_done = np.zeros(1, np.int64)
+    gained = _improve_cycles(
+        st.entry_member,
+        *shared,
+        *allocation,
+        exchange_scans,
+        scans_done,
+        MORE_SCANS,
+        MORE_SCANS_MIN_GAIN * value,
+        EXCHANGE_MOVES,
+    )
+    return gained, int(scans_done[0])
 
 
 def greedy(prob, member_order: np.ndarray | None = None):
@@ -1662,16 +1665,7 @@ def auction_dc(prob, eps: float, *, exchange_scans: int = 6, max_steps: int | No
     shared = _problem_arrays(prob)
     allocation = (st.ent_pool, st.held, st.p_live, st.d_live)
     _fill(*shared, *allocation)
-    scans_done = np.zeros(1, np.int64)
-    gained = _improve_cycles(
-        st.entry_member,
-        *shared,
-        *allocation,
-        exchange_scans,
-        scans_done,
-        *_more_scans(prob, st),
-        EXCHANGE_MOVES,
-    )
+    gained, _ = _exchange(prob, st, shared, allocation, exchange_scans)
     return st.ent_pool, {
         "bids": st.steps,
         "truncated": truncated,
