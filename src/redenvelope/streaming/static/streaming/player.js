@@ -154,4 +154,8 @@
   window.addEventListener("pagehide", function () {
     if (lease) post("/watch/lease/" + lease + "/stop/", {position: video.currentTime.toFixed(1)});
   });
+
+  // The page is served with Play disabled: until this script listens (it is deferred behind
+  // hls.js, slow to parse on a busy machine) a click would do nothing at all.
+  playBtn.disabled = false;
 })();
