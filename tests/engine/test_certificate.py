@@ -265,3 +265,36 @@ def test_tightening_removes_what_overpaying_bids_add_to_the_bound():
     assert res.stats["bound"] >= best - 1e-2
     res = solve(inst, Params(exact_below_entries=0, second_opinion_gap=1.0))
     assert res.stats["bound_tightened"] == 0
+
+
+@pytest.mark.parametrize(("members", "seed"), [(5_000, 1), (8_000, 2)])
+def test_refined_dc_prices_bring_the_bound_closer_to_the_optimum(members, seed):
+    """Decision 0027: on the bench generator's days every DC binds and `dc_prices` raises a
+    price until the overload has gone, sometimes too far. The refining steps keep prices only
+    where the bound over the candidates falls; at them the certificate's bound is lower (and
+    still valid), and a solve records that it refined them."""
+    inst = generate(members, seed=seed)
+    prob = build_problem(inst, Params())
+    eps = Params().epsilon
+    mu, rounds, war = kernels.dc_prices(prob, eps)
+    assert rounds > 1 and not war  # a DC was overloaded at the first prices
+    refined, steps = kernels.refine_dc_prices(prob, mu, eps, war)
+    assert steps >= 1
+    assert (refined >= 0).all()
+    best = solve_exact(inst).objective
+    tightened = []
+    for dc_price in (mu, refined):
+        st = kernels._State(prob)
+        st.run_scaled(prob, dc_price, eps, war=war)
+        pi = kernels.pool_prices(st, prob)
+        upper, _ = bound(prob, pi, dc_price)
+        lower = tighten(prob, pi, dc_price, upper)[0]
+        assert lower >= best - 1e-2
+        tightened.append(lower)
+    assert tightened[1] < tightened[0]
+    # no steps asked for: the prices stay as they are
+    same, none = kernels.refine_dc_prices(prob, mu, eps, war, steps=0)
+    assert none == 0 and same is mu
+    res = solve(inst, Params(exact_below_entries=0))
+    assert res.stats["dc_prices_refined"] >= 1
+    assert res.stats["bound"] >= best - 1e-2

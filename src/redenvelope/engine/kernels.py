@@ -723,6 +723,112 @@ def dc_prices(prob, eps: float, max_outer: int = 30) -> tuple[np.ndarray, int, b
     return mu, rounds, st.price_war
 
 
+# Steps of `refine_dc_prices` (0: the DC prices are `dc_prices`' own), how far a step moves a
+# DC's price (the share of the day's mean DC price per unit of relative overload), and the
+# untrimmed overload (share of DC capacity) below which the prices are taken as they are.
+REFINE_STEPS = 5
+REFINE_STEP = 0.25
+REFINE_MIN_OVERLOAD = 0.01
+# Members of the sample the refining auctions read (a sample of the sample where it is larger).
+REFINE_MEMBERS = 30_000
+
+
+@nb.njit(cache=True, parallel=True)
+def _candidate_bound(
+    entry_start, entry_a, arc_start, arc_pool, pool_dc, pool_cap, dc_cap, days, region, penalty,
+    slots, pi, mu,
+):  # fmt: skip
+    """The certificate's bound over the candidates only (`certificate.bound` reads the whole
+    queue): not a bound on the day, but the same function of the prices, to compare them by."""
+    n = len(slots)
+    chunks = 64
+    part = np.zeros(chunks)
+    for c in nb.prange(chunks):
+        total = 0.0
+        tops = np.zeros(64)
+        for m in range(n * c // chunks, n * (c + 1) // chunks):
+            s = slots[m]
+            if s <= 0:
+                continue
+            if s > len(tops):
+                tops = np.zeros(s)
+            tops[:s] = 0.0
+            r = region[m]
+            for e in range(entry_start[m], entry_start[m + 1]):
+                best = 0.0
+                for q in range(arc_start[e], arc_start[e + 1]):
+                    j = arc_pool[q]
+                    d = pool_dc[j]
+                    dd = days[d, r]
+                    if dd == 0 or dc_cap[d] == 0 or pool_cap[j] == 0:
+                        continue
+                    v = entry_a[e] - penalty * (dd - 1) - pi[j] - mu[d]
+                    if v > best:
+                        best = v
+                insert_descending(tops, s, best)
+            total += tops[:s].sum()
+        part[c] = total
+    total = part.sum()
+    for j in range(len(pi)):
+        total += pool_cap[j] * pi[j]
+    for d in range(len(mu)):
+        total += dc_cap[d] * mu[d]
+    return total
+
+
+def candidate_bound(prob, pool_price: np.ndarray, dc_price: np.ndarray) -> float:
+    """`_candidate_bound` at these prices (clamped at 0)."""
+    return float(
+        _candidate_bound(
+            prob.entry_start,
+            prob.entry_a,
+            prob.arc_start,
+            prob.arc_pool,
+            prob.pool_dc,
+            prob.pool_cap,
+            prob.dc_cap,
+            prob.days,
+            prob.region,
+            prob.penalty,
+            prob.slots,
+            np.maximum(pool_price, 0.0),
+            np.maximum(dc_price, 0.0),
+        )  # fmt: skip
+    )
+
+
+def refine_dc_prices(prob, mu, eps: float, war: bool, steps: int | None = None):
+    """DC prices closer to the day's optimal ones (decision 0027). `dc_prices` raises a DC's
+    price until its overload has left, and a price that overshot early stays: where every DC
+    binds the certificate's bound sat 0.35% above the optimum for that alone. Here: auctions
+    at fixed DC prices, each DC's price moved by its untrimmed relative overload (a subgradient
+    step of the dual) while the bound over the candidates falls, keeping the lowest. Returns
+    (prices, steps kept: 0 where `mu` stays)."""
+    steps = REFINE_STEPS if steps is None else steps
+    cap = prob.dc_cap.astype(np.float64)
+    if steps <= 0 or cap.sum() <= 0:
+        return mu, 0
+    best, best_mu, taken = np.inf, mu, 0
+    cur = mu.copy()
+    for step in range(steps + 1):
+        st = _State(prob)
+        st.run_scaled(prob, cur, eps, war=war)
+        held = st.ent_pool[st.ent_pool >= 0]
+        load = np.bincount(prob.pool_dc[held], minlength=len(cur)).astype(np.float64)
+        over = np.where((cur > 0) | (load > cap), load - cap, 0.0)
+        if step == 0 and np.abs(over).sum() < REFINE_MIN_OVERLOAD * cap.sum():
+            return mu, 0  # the DC loads are as the prices meant: nothing to refine
+        b = candidate_bound(prob, pool_prices(st, prob), cur)
+        if b >= best:
+            break  # the steps have stopped helping (they overshoot from here on)
+        best, best_mu, taken = b, cur.copy(), step
+        if step == steps:
+            break
+        scale = max(1.0, float(cur[cur > 0].mean())) if (cur > 0).any() else 10.0
+        cur = np.maximum(cur + REFINE_STEP * scale * over / np.maximum(cap, 1.0), 0.0)
+    return best_mu, taken
+
+
 def sample_problem(prob, fraction: float, seed: int = 0):
     """A random share of the members with shelves and DC capacity scaled to match (rounded at
     random so that scarce copies keep their expected count): prices learned on it carry over."""
@@ -789,10 +895,13 @@ def auction(
     exchange_scans: int = 6,
     exact_polish_entries: int = 20_000,
     max_steps: int | None = None,
+    dc_known: tuple | None = None,
 ):
     """Allocate in three phases.
 
-    1. DC prices (`dc_prices`), learned on a sample of members when the day is large.
+    1. DC prices (`dc_prices`, `refine_dc_prices`), learned on a sample of members when the
+       day is large; `dc_known`: those of an earlier allocation of the same day (info's
+       "dc_known"), as when `solve` allocates again with more candidates.
     2. One clean auction over shelves at those prices (epsilon scaling); the few overloads it
        leaves are trimmed and leftover capacity is filled.
     3. Exchange: cycles of member moves between DCs with positive total gain.
@@ -804,7 +913,19 @@ def auction(
     if max_steps:
         st.max_steps = max_steps
     source = prob if fraction >= 1.0 else sample_problem(prob, fraction)
-    mu, rounds, war = dc_prices(source, eps)
+    if dc_known is not None:
+        mu, rounds, war, refined = dc_known
+        mu = mu.copy()
+    else:
+        mu, rounds, war = dc_prices(source, eps)
+        refined = 0
+    if dc_known is None and rounds > 1 and not war:
+        # a DC was overloaded at the first prices: they were raised, maybe too far (a price war
+        # would make every refining auction as slow as the war; one round, nothing to refine)
+        few = min(1.0, REFINE_MEMBERS / max(1, source.n_members))
+        mu, refined = refine_dc_prices(
+            source if few >= 1.0 else sample_problem(source, few, seed=1), mu, eps, war
+        )
     t1 = time.perf_counter()
     timing["prices"] = t1 - t0
     st.run_scaled(prob, mu, eps, war=war)
@@ -834,6 +955,8 @@ def auction(
         "spare_floors": st.spare_floors,
         "price_war": st.price_war,
         "price_rounds": rounds,
+        "dc_prices_refined": refined,
+        "dc_known": (mu.copy(), rounds, war, refined),
         "sample": fraction,
         "exchange_gain": gained,
         "exchange_scans": scans,

@@ -206,13 +206,17 @@ def _allocate(prob, params: Params, small: bool, explain: bool, aside, t0: float
         x_u = np.where(everything, u - GROW_SLACK, np.inf)
         prob = with_candidates(prob, limits, params.shelves_per_entry, extra=(pi, mu, x_u))
         t1 = time.perf_counter()
-        ent_pool, info = kernels.auction(prob, params.epsilon, exact_polish_entries=0)
+        # the same day's DC prices: learning them again from a sample would cost as much
+        ent_pool, info = kernels.auction(
+            prob, params.epsilon, exact_polish_entries=0, dc_known=info["dc_known"]
+        )
         t2 = time.perf_counter()
         build_s += t1 - t
         solve_s += t2 - t1
     result = result_from(prob, ent_pool)
     t = time.perf_counter()
     pi, mu = info.pop("prices")
+    info.pop("dc_known")
     upper, read = certificate.bound(prob, pi, mu)
     if "exact_prices" in info:  # small days: optimal prices from the exact polish
         upper_x, _ = certificate.bound(prob, *info.pop("exact_prices"))
