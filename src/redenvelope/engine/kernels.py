@@ -701,15 +701,16 @@ class _State:
         )
 
 
-def dc_prices(prob, eps: float, max_outer: int = 30) -> tuple[np.ndarray, int, bool]:
+def dc_prices(prob, eps: float, max_outer: int = 30) -> tuple[np.ndarray, int, bool, float]:
     """Prices on DC capacity: auction over shelves, then raise the price of every overloaded
     DC just enough to release its overload (the members who lose least by leaving), and let the
-    released bid again, until no DC is over capacity. Also: whether its auction met a price
-    war."""
+    released bid again, until no DC is over capacity. Also: the rounds, whether its auction met
+    a price war, and the shipments released along the way as a share of DC capacity."""
     st = _State(prob)
     mu = np.zeros(len(prob.dc_cap))
     members = st.everyone
     rounds = 0
+    released = 0
     while rounds < max_outer:
         rounds += 1
         if rounds == 1:
@@ -717,15 +718,18 @@ def dc_prices(prob, eps: float, max_outer: int = 30) -> tuple[np.ndarray, int, b
         else:
             st.run(prob, members, mu, eps, st.max_steps)
         n_rel = st.relieve(prob, mu, eps)
+        released += n_rel
         if n_rel == 0:
             break
         members = np.unique(st.released[:n_rel])
-    return mu, rounds, st.price_war
+    share = released / max(1, int(prob.dc_cap.astype(np.int64).sum()))
+    return mu, rounds, st.price_war, share
 
 
 # Steps of `refine_dc_prices` (0: the DC prices are `dc_prices`' own), how far a step moves a
 # DC's price (the share of the day's mean DC price per unit of relative overload), and the
-# untrimmed overload (share of DC capacity) below which the prices are taken as they are.
+# overload (share of DC capacity: released by `dc_prices`, then left by the first refining
+# auction) below which the prices are taken as they are.
 REFINE_STEPS = 5
 REFINE_STEP = 0.25
 REFINE_MIN_OVERLOAD = 0.01
@@ -917,11 +921,11 @@ def auction(
         mu, rounds, war, refined = dc_known
         mu = mu.copy()
     else:
-        mu, rounds, war = dc_prices(source, eps)
+        mu, rounds, war, released = dc_prices(source, eps)
         refined = 0
-    if dc_known is None and rounds > 1 and not war:
-        # a DC was overloaded at the first prices: they were raised, maybe too far (a price war
-        # would make every refining auction as slow as the war; one round, nothing to refine)
+    if dc_known is None and released >= REFINE_MIN_OVERLOAD and not war:
+        # DCs were overloaded at the first prices: they were raised, maybe too far (a price war
+        # would make every refining auction as slow as the war; a few released, little to gain)
         few = min(1.0, REFINE_MEMBERS / max(1, source.n_members))
         mu, refined = refine_dc_prices(
             source if few >= 1.0 else sample_problem(source, few, seed=1), mu, eps, war

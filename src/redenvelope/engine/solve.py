@@ -93,7 +93,7 @@ class _Aside:
     certificate says so, and then it is ready or nearly so. Started only where a core is spare
     and forking is safe: more than one core, no other Python thread alive, not itself a worker
     of runs already side by side (DC runs, the planner's twins). The child runs only serial
-    kernels (`kernels` has no parallel one), so numba's threading layer, even GNU OpenMP
+    kernels (`auction_dc` calls no parallel one), so numba's threading layer, even GNU OpenMP
     (not fork-safe for parallel regions), does not matter to it."""
 
     def __init__(self, prob: Problem, eps: float):
