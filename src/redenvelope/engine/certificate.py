@@ -21,19 +21,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .kernels import _sift_down, _sift_up, insert_descending
+from .kernels import _net, _sift_down, _sift_up, insert_descending
 from .problem import CHUNKS  # a fixed count keeps the sum's rounding the same anywhere
-
-
-@nb.njit(cache=True, inline="always")
-def _net(a, j, r_m, pool_dc, pool_cap, dc_cap, days, penalty, pi, mu):
-    """What an entry of value `a` nets from shelf j for a member of region r_m at these prices
-    (-inf where the shelf cannot serve it: out of reach, no copies or no DC capacity)."""
-    d = pool_dc[j]
-    dd = days[d, r_m]
-    if dd == 0 or dc_cap[d] == 0 or pool_cap[j] == 0:
-        return -np.inf
-    return a - penalty * (dd - 1) - pi[j] - mu[d]
 
 
 @nb.njit(cache=True, parallel=True)

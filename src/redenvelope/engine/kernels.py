@@ -22,6 +22,8 @@ from dataclasses import replace
 import numba as nb
 import numpy as np
 
+from .problem import CHUNKS  # a fixed count keeps the sum's rounding the same anywhere
+
 # ---------------------------------------------------------------------------------------------
 # Min-heaps stored in segments of shared arrays, with lazy deletion (an item is live while the
 # entry it names still holds that good under the same version).
@@ -148,6 +150,17 @@ def insert_descending(tops, k, v):
             tops[i] = tops[i - 1]
             i -= 1
         tops[i] = v
+
+
+@nb.njit(cache=True, inline="always")
+def _net(a, j, r_m, pool_dc, pool_cap, dc_cap, days, penalty, pi, mu):
+    """What an entry of value `a` nets from shelf j for a member of region r_m at these prices
+    (-inf where the shelf cannot serve it: out of reach, no copies or no DC capacity)."""
+    d = pool_dc[j]
+    dd = days[d, r_m]
+    if dd == 0 or dc_cap[d] == 0 or pool_cap[j] == 0:
+        return -np.inf
+    return a - penalty * (dd - 1) - pi[j] - mu[d]
 
 
 @nb.njit(cache=True, inline="always")
@@ -745,12 +758,11 @@ def _candidate_bound(
     """The certificate's bound over the candidates only (`certificate.bound` reads the whole
     queue): not a bound on the day, but the same function of the prices, to compare them by."""
     n = len(slots)
-    chunks = 64
-    part = np.zeros(chunks)
-    for c in nb.prange(chunks):
+    part = np.zeros(CHUNKS)
+    for c in nb.prange(CHUNKS):
         total = 0.0
         tops = np.zeros(64)
-        for m in range(n * c // chunks, n * (c + 1) // chunks):
+        for m in range(n * c // CHUNKS, n * (c + 1) // CHUNKS):
             s = slots[m]
             if s <= 0:
                 continue
@@ -761,12 +773,8 @@ def _candidate_bound(
             for e in range(entry_start[m], entry_start[m + 1]):
                 best = 0.0
                 for q in range(arc_start[e], arc_start[e + 1]):
-                    j = arc_pool[q]
-                    d = pool_dc[j]
-                    dd = days[d, r]
-                    if dd == 0 or dc_cap[d] == 0 or pool_cap[j] == 0:
-                        continue
-                    v = entry_a[e] - penalty * (dd - 1) - pi[j] - mu[d]
+                    v = _net(entry_a[e], arc_pool[q], r, pool_dc, pool_cap, dc_cap, days, penalty,
+                             pi, mu)  # fmt: skip
                     if v > best:
                         best = v
                 insert_descending(tops, s, best)
@@ -797,7 +805,7 @@ def candidate_bound(prob, pool_price: np.ndarray, dc_price: np.ndarray) -> float
             prob.slots,
             np.maximum(pool_price, 0.0),
             np.maximum(dc_price, 0.0),
-        )  # fmt: skip
+        )
     )
 
 
