@@ -20,9 +20,8 @@ import time
 
 import numpy as np
 
-from redenvelope.engine import Params, kernels, solve
+from redenvelope.engine import Params, solve
 from redenvelope.engine.generate import SWEEP, generate, generate_shape
-from redenvelope.engine.problem import build_problem
 
 
 def peak_gb() -> float:
@@ -35,8 +34,6 @@ def _warm() -> None:
     small = generate(300, seed=99)
     solve(small)
     solve(small, Params(exact_below_entries=0, second_opinion_gap=-1.0))
-    prob = build_problem(small, Params())  # refining DC prices: only days where DCs bind
-    kernels.candidate_bound(prob, np.zeros(len(prob.pool_dc)), np.zeros(len(prob.dc_cap)))
 
 
 def make(members: int, seed: int, shape: str | None):

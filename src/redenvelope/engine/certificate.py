@@ -18,6 +18,8 @@ The gap reported with every solve is 1 − objective / bound: the engine is cert
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numba as nb
 import numpy as np
 
@@ -112,6 +114,16 @@ def bound(prob, pool_price: np.ndarray, dc_price: np.ndarray) -> tuple[float, in
         mu,
     )
     return float(total), int(read)
+
+
+def candidate_bound(prob, pool_price: np.ndarray, dc_price: np.ndarray) -> float:
+    """The same function of the prices over the candidate entries only, in place of the whole
+    queue: not a bound on the day, but a like-for-like way to compare prices on a sample
+    (`kernels.refine_dc_prices`), whose problem has no whole queue."""
+    entries = replace(
+        prob, q_start=prob.entry_start, q_title=prob.entry_title, q_pos=prob.entry_pos
+    )
+    return bound(entries, pool_price, dc_price)[0]
 
 
 def gap(objective: float, upper: float) -> float:

@@ -22,8 +22,6 @@ from dataclasses import replace
 import numba as nb
 import numpy as np
 
-from .problem import CHUNKS  # a fixed count keeps the sum's rounding the same anywhere
-
 # ---------------------------------------------------------------------------------------------
 # Min-heaps stored in segments of shared arrays, with lazy deletion (an item is live while the
 # entry it names still holds that good under the same version).
@@ -750,65 +748,6 @@ REFINE_MIN_OVERLOAD = 0.01
 REFINE_MEMBERS = 30_000
 
 
-@nb.njit(cache=True, parallel=True)
-def _candidate_bound(
-    entry_start, entry_a, arc_start, arc_pool, pool_dc, pool_cap, dc_cap, days, region, penalty,
-    slots, pi, mu,
-):  # fmt: skip
-    """The certificate's bound over the candidates only (`certificate.bound` reads the whole
-    queue): not a bound on the day, but the same function of the prices, to compare them by."""
-    n = len(slots)
-    part = np.zeros(CHUNKS)
-    for c in nb.prange(CHUNKS):
-        total = 0.0
-        tops = np.zeros(64)
-        for m in range(n * c // CHUNKS, n * (c + 1) // CHUNKS):
-            s = slots[m]
-            if s <= 0:
-                continue
-            if s > len(tops):
-                tops = np.zeros(s)
-            tops[:s] = 0.0
-            r = region[m]
-            for e in range(entry_start[m], entry_start[m + 1]):
-                best = 0.0
-                for q in range(arc_start[e], arc_start[e + 1]):
-                    v = _net(entry_a[e], arc_pool[q], r, pool_dc, pool_cap, dc_cap, days, penalty,
-                             pi, mu)  # fmt: skip
-                    if v > best:
-                        best = v
-                insert_descending(tops, s, best)
-            total += tops[:s].sum()
-        part[c] = total
-    total = part.sum()
-    for j in range(len(pi)):
-        total += pool_cap[j] * pi[j]
-    for d in range(len(mu)):
-        total += dc_cap[d] * mu[d]
-    return total
-
-
-def candidate_bound(prob, pool_price: np.ndarray, dc_price: np.ndarray) -> float:
-    """`_candidate_bound` at these prices (clamped at 0)."""
-    return float(
-        _candidate_bound(
-            prob.entry_start,
-            prob.entry_a,
-            prob.arc_start,
-            prob.arc_pool,
-            prob.pool_dc,
-            prob.pool_cap,
-            prob.dc_cap,
-            prob.days,
-            prob.region,
-            prob.penalty,
-            prob.slots,
-            np.maximum(pool_price, 0.0),
-            np.maximum(dc_price, 0.0),
-        )
-    )
-
-
 def refine_dc_prices(prob, mu, eps: float, war: bool, steps: int | None = None):
     """DC prices closer to the day's optimal ones (decision 0027). `dc_prices` raises a DC's
     price until its overload has left, and a price that overshot early stays: where every DC
@@ -816,6 +755,8 @@ def refine_dc_prices(prob, mu, eps: float, war: bool, steps: int | None = None):
     at fixed DC prices, each DC's price moved by its untrimmed relative overload (a subgradient
     step of the dual) while the bound over the candidates falls, keeping the lowest. Returns
     (prices, steps kept: 0 where `mu` stays)."""
+    from . import certificate  # (it imports this module)
+
     steps = REFINE_STEPS if steps is None else steps
     cap = prob.dc_cap.astype(np.float64)
     if steps <= 0 or cap.sum() <= 0:
@@ -830,7 +771,7 @@ def refine_dc_prices(prob, mu, eps: float, war: bool, steps: int | None = None):
         over = np.where((cur > 0) | (load > cap), load - cap, 0.0)
         if step == 0 and np.abs(over).sum() < REFINE_MIN_OVERLOAD * cap.sum():
             return mu, 0  # the DC loads are as the prices meant: nothing to refine
-        b = candidate_bound(prob, pool_prices(st, prob), cur)
+        b = certificate.candidate_bound(prob, pool_prices(st, prob), cur)
         if b >= best:
             break  # the steps have stopped helping (they overshoot from here on)
         best, best_mu, taken = b, cur.copy(), step
