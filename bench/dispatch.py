@@ -76,6 +76,8 @@ def run_one(
         "certified_gap": res.stats["gap"],
         "grow_rounds": res.stats["grow_rounds"],
         "second_opinion": res.stats.get("second_opinion", 0),
+        "shift_scans": res.stats.get("shift_scans", 0),
+        "shift_gain": res.stats.get("shift_gain", 0.0),
         "reasons": {
             k: int(v)
             for k, v in zip(*np.unique(res.reason.astype(str), return_counts=True), strict=True)
@@ -198,6 +200,7 @@ def sweep(members: int, seed: int, console, shapes: list[str] | None = None) -> 
         "time ratio",
         "grown",
         "2nd",
+        "shift",
     ):
         table.add_column(col, justify="left" if col == "shape" else "right")
     for r in rows:
@@ -214,6 +217,9 @@ def sweep(members: int, seed: int, console, shapes: list[str] | None = None) -> 
             f"{r['engine_s'] / r['exact_s']:.3f}",
             str(r["grow_rounds"]),
             {0: "", 1: "kept", -1: "tried"}[r["second_opinion"]],
+            f"{r['shift_scans']} (+{100 * r['shift_gain'] / r['engine_objective']:.3f}%)"
+            if r["shift_scans"]
+            else "",
         )
     console.print(table)
     q = np.array([r["engine_objective"] / r["exact_objective"] for r in rows])

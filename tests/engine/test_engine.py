@@ -12,15 +12,17 @@ from redenvelope.engine.generate import generate
 from redenvelope.engine.instance import InstanceError
 from redenvelope.engine.validate import validate
 
+# A random day's shape for `generate` (members apart)
+DAY = {
+    "seed": st.integers(0, 10_000),
+    "titles": st.integers(8, 80),
+    "dcs": st.integers(2, 6),
+    "regions": st.integers(3, 15),
+}
+
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    members=st.integers(5, 150),
-    seed=st.integers(0, 10_000),
-    titles=st.integers(8, 80),
-    dcs=st.integers(2, 6),
-    regions=st.integers(3, 15),
-)
+@given(members=st.integers(5, 150), **DAY)
 def test_engine_is_feasible_and_within_half_a_percent_of_optimum(
     members, seed, titles, dcs, regions
 ):
@@ -190,3 +192,75 @@ def test_the_exchange_goes_on_while_its_scans_still_gain(monkeypatch):
     assert six.objective < more.objective <= best + 1e-6
     assert more.objective >= 0.995 * best
     assert validate(inst, more.member_id, more.title_id, more.dc_id).ok
+
+
+def test_the_shifting_exchange_frees_a_copy_by_moving_its_holder():
+    """Member 1 holds the title at the near DC while the far DC has a copy to spare; member 2
+    reaches only the near DC. The ordinary exchange sees no move (the copy member 2 wants is
+    taken, and member 1 moving alone loses a day); the shifting exchange moves member 1 to the
+    far shelf and gives member 2 the near one: the optimum (decision 0028)."""
+    from redenvelope.engine import kernels
+    from redenvelope.engine.problem import build_problem
+    from redenvelope.engine.solve import result_from
+
+    inst = Instance.from_arrays(
+        members={
+            "member_id": [1, 2],
+            "region_id": [1, 2],
+            "open_slots": [1, 1],
+            "priority": [1.0, 1.0],
+        },
+        queue={"member_id": [1, 2], "position": [1, 1], "title_id": [100, 100]},
+        stock={"dc_id": [10, 20], "title_id": [100, 100], "available": [1, 1]},
+        dcs={"dc_id": [10, 20], "capacity": [5, 5]},
+        transit={"dc_id": [10, 10, 20], "region_id": [1, 2, 1], "days": [1, 1, 2]},
+    )
+    prob = build_problem(inst, Params(), margin=-1, shelves=-1)
+    near = int(np.flatnonzero(prob.dc_id[prob.pool_dc] == 10)[0])
+    first = np.full(len(prob.entry_title), -1, np.int32)
+    first[prob.entry_start[0]] = near  # member 1 at the near DC, member 2 without a disc
+    st = kernels._State(prob)
+    st.ent_pool[:] = first
+    st.held[0], st.p_live[near], st.d_live[prob.pool_dc[near]] = 1, 1, 1
+    allocation = (st.ent_pool, st.held, st.p_live, st.d_live)
+    plain, _ = kernels._exchange(prob, st, kernels._problem_arrays(prob), allocation, 6)
+    assert plain == 0.0 and np.array_equal(st.ent_pool, first)
+
+    ent_pool, gained, scans = kernels.shift_exchange(prob, first)
+    res = result_from(prob, ent_pool)
+    assert gained == pytest.approx(80.0) and scans >= 1
+    assert res.objective == pytest.approx(solve_exact(inst).objective) == pytest.approx(180.0)
+    got = sorted(zip(res.member_id.tolist(), res.dc_id.tolist(), strict=True))
+    assert got == [(1, 20), (2, 10)]
+    assert validate(inst, res.member_id, res.title_id, res.dc_id).ok
+    assert np.array_equal(first[first >= 0], [near])  # the allocation given is not changed
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_day_short_of_its_bound_takes_the_shifting_exchange(seed):
+    """Where the certificate is still above the second-opinion gap after everything else, the
+    kept allocation takes the shifting exchange; it stays feasible and never loses value."""
+    inst = generate(4_000, seed=seed)
+    params = Params(exact_below_entries=0, second_opinion_gap=0.0)
+    res = solve(inst, params)
+    without = solve(inst, Params(exact_below_entries=0, second_opinion_gap=0.0, shift_scans=0))
+    assert res.stats["shift_scans"] >= 1 and without.stats["shift_scans"] == 0
+    assert res.stats["shift_gain"] > 0  # these days have such moves (118 and 188 value units)
+    assert res.objective == pytest.approx(without.objective + res.stats["shift_gain"])
+    assert validate(inst, res.member_id, res.title_id, res.dc_id).ok
+    best = solve_exact(inst).objective
+    assert without.objective <= res.objective <= best + 1e-6
+    assert res.stats["bound"] >= best - 1e-6
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(members=st.integers(20, 400), **DAY)
+def test_the_shifting_exchange_keeps_every_day_feasible(members, seed, titles, dcs, regions):
+    """Moves that shift a holder touch two members and three shelves: on random days, with the
+    exchange forced to shift wherever it can, the day stays feasible and never beats the optimum."""
+    inst = generate(members, seed=seed, titles=titles, dcs=dcs, regions=regions)
+    res = solve(inst, Params(exact_below_entries=0, second_opinion_gap=-1.0))
+    check = validate(inst, res.member_id, res.title_id, res.dc_id)
+    assert check.ok, check.violations
+    assert check.objective == pytest.approx(res.objective)
+    assert res.objective <= solve_exact(inst).objective + 1e-6

@@ -128,6 +128,7 @@ def test_dispatch_overview_shows_policy_to_staff(client, world, settings):
         "second_opinion": 0,
         "exchange_scans": run.figures["engine"]["exchange_scans"],
         "bound_tightened": 0,  # exact: nothing to tighten
+        "shift_scans": 0,  # nor to shift
     }
     assert 0 <= run.figures["engine"]["exchange_scans"] <= 46
     client.force_login(world.staff["operations"])

@@ -69,6 +69,9 @@ class Params:
     # Rounds of tightening the bound's shelf prices (certificate.tighten, decision 0026) when
     # the certified gap is above second_opinion_gap; 0 keeps the auction's own prices.
     tighten_rounds: int = 3
+    # Scans of the shifting exchange (decision 0028) on the kept allocation when its certified
+    # gap is still above second_opinion_gap; 0: never.
+    shift_scans: int = 1
 
 
 @dataclass

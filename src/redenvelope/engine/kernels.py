@@ -929,8 +929,12 @@ MORE_SCANS_MIN_GAIN = 1e-4
 EXCHANGE_MOVES = 512
 
 
-def _exchange(prob, st, shared, allocation, exchange_scans: int) -> tuple[float, int]:
-    """The exchange phase on an allocation (`_improve_cycles`): (value gained, scans taken)."""
+def _exchange(
+    prob, st, shared, allocation, exchange_scans: int, shifts: bool = False, more: int | None = None
+) -> tuple[float, int]:
+    """The exchange phase on an allocation (`_improve_cycles`): (value gained, scans taken).
+    `shifts`: moves into a full shelf that shift its cheapest holder to a spare shelf of the
+    same title are offered too (`shift_exchange`)."""
     held = st.ent_pool >= 0
     pool = st.ent_pool[held]
     dd = prob.days[prob.pool_dc[pool], prob.region[st.entry_member[held]]]
@@ -942,11 +946,37 @@ def _exchange(prob, st, shared, allocation, exchange_scans: int) -> tuple[float,
         *allocation,
         exchange_scans,
         scans_done,
-        MORE_SCANS,
+        MORE_SCANS if more is None else more,
         MORE_SCANS_MIN_GAIN * value,
         EXCHANGE_MOVES,
+        shifts,
     )
     return gained, int(scans_done[0])
+
+
+# Scans of the shifting exchange (`shift_exchange`), and those it may take past them while each
+# gains at least MORE_SCANS_MIN_GAIN of the day's value.
+SHIFT_SCANS = 1
+SHIFT_MORE_SCANS = 8
+
+
+def shift_exchange(prob, ent_pool: np.ndarray, scans: int = SHIFT_SCANS):
+    """A second exchange on a finished allocation (decision 0028): besides moves into spare
+    copies, a move may take a full shelf's copy while that shelf's cheapest holder takes the
+    same title from a shelf with a copy to spare (a DC cycle through the shifted-to DC). The
+    ordinary exchange cannot see those: the copy it would need is freed by another move of the
+    same cycle. Offered only after the ordinary exchange has gone as far as it goes (offered
+    with it, it led to worse local optima). Returns (allocation, value gained, scans)."""
+    st = _State(prob)
+    st.ent_pool[:] = ent_pool
+    held = ent_pool >= 0
+    st.p_live[:] = np.bincount(ent_pool[held], minlength=len(prob.pool_cap))
+    st.d_live[:] = np.bincount(prob.pool_dc[ent_pool[held]], minlength=len(prob.dc_cap))
+    st.held[:] = np.bincount(st.entry_member[held], minlength=prob.n_members)
+    shared = _problem_arrays(prob)
+    allocation = (st.ent_pool, st.held, st.p_live, st.d_live)
+    gained, done = _exchange(prob, st, shared, allocation, scans, True, SHIFT_MORE_SCANS)
+    return st.ent_pool, gained, done
 
 
 def greedy(prob, member_order: np.ndarray | None = None):
@@ -1081,6 +1111,35 @@ def _sort_offers(cg, cm, ce, ce2, cj2, cj, cn):
 
 
 @nb.njit(cache=True)
+def _shift_table(
+    entry_member, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap, dc_cap, days, penalty,
+    ent_pool, p_live, shift_e, shift_to, shift_c,
+):  # fmt: skip
+    """For every full shelf, its holder who loses least by taking the same title from a shelf
+    with a copy to spare (shift_e: the holding, shift_to: that shelf, shift_c: the loss; -1 /
+    inf where none): a move into a full shelf can then free a copy by shifting that holder."""
+    shift_e[:] = -1
+    shift_c[:] = np.inf
+    for e in range(len(ent_pool)):
+        j = ent_pool[e]
+        if j < 0 or p_live[j] < pool_cap[j]:
+            continue
+        r = region[entry_member[e]]
+        v = entry_a[e] - penalty * (days[pool_dc[j], r] - 1)
+        for q in range(arc_start[e], arc_start[e + 1]):
+            j2 = arc_pool[q]
+            d2 = pool_dc[j2]
+            dd = days[d2, r]
+            if j2 == j or dd == 0 or dc_cap[d2] == 0 or p_live[j2] >= pool_cap[j2]:
+                continue
+            c = v - (entry_a[e] - penalty * (dd - 1))
+            if c < shift_c[j]:
+                shift_c[j] = c
+                shift_e[j] = e
+                shift_to[j] = j2
+
+
+@nb.njit(cache=True)
 def _scan_moves(
     entry_start,
     entry_title,
@@ -1104,9 +1163,16 @@ def _scan_moves(
     cj2,
     cj,
     cn,
+    entry_member,
+    shift_e,
+    shift_to,
+    shift_c,
 ):
     """Every single-member move worth considering, by arc: x->y (a shipment moves from DC x to
-    DC y, same or another title), x->out (dropped), out->y (a member with a free slot gains one)."""
+    DC y, same or another title), x->out (dropped), out->y (a member with a free slot gains one).
+    A move into a full shelf counts when its cheapest shift (`_shift_table`) frees a copy: the
+    shelf's DC keeps its load, the shifted holder's new DC takes one more, so the move is an arc
+    to that DC, its gain less the holder's loss (`cj2` holds -2 - shelf for such moves)."""
     n_dcs = len(dc_cap)
     out = n_dcs
     cn[:, :] = 0
@@ -1120,11 +1186,21 @@ def _scan_moves(
                 j2 = arc_pool[q_j2]
                 y = pool_dc[j2]
                 dd = days[y, r]
-                if dd == 0 or p_live[j2] >= pool_cap[j2] or dc_cap[y] == 0 or j2 == j_now:
+                if dd == 0 or dc_cap[y] == 0 or j2 == j_now:
                     continue
                 v2 = entry_a[e2] - penalty * (dd - 1)
                 if v2 <= 0:
                     continue
+                code = j2
+                if p_live[j2] >= pool_cap[j2]:
+                    h = shift_e[j2]
+                    if j_now >= 0 or h < 0 or entry_member[h] == m:
+                        continue
+                    v2 -= shift_c[j2]
+                    if v2 <= 0:
+                        continue
+                    y = pool_dc[shift_to[j2]]
+                    code = -2 - j2
                 if j_now >= 0:
                     # the same title from another shelf
                     x = pool_dc[j_now]
@@ -1133,7 +1209,7 @@ def _scan_moves(
                         _offer(cg, cm, ce, ce2, cj2, cj, cn, x, y, g, m, e2, e2, j2, j_now)
                     continue
                 if free:
-                    _offer(cg, cm, ce, ce2, cj2, cj, cn, out, y, v2, m, -1, e2, j2, -1)
+                    _offer(cg, cm, ce, ce2, cj2, cj, cn, out, y, v2, m, -1, e2, code, -1)
                 for e in range(s0, s1):
                     j = ent_pool[e]
                     if j < 0:
@@ -1142,7 +1218,7 @@ def _scan_moves(
                     if x == y:
                         continue
                     g = v2 - (entry_a[e] - penalty * (days[x, r] - 1))
-                    _offer(cg, cm, ce, ce2, cj2, cj, cn, x, y, g, m, e, e2, j2, j)
+                    _offer(cg, cm, ce, ce2, cj2, cj, cn, x, y, g, m, e, e2, code, j)
         for e in range(s0, s1):
             j = ent_pool[e]
             if j >= 0:
@@ -1167,17 +1243,51 @@ def _scan_moves(
 
 
 @nb.njit(cache=True)
-def _move_valid(slots, pool_cap, ent_pool, held, p_live, pool_dc, m, e, e2, j2, j):
+def _move_valid(
+    slots, pool_cap, ent_pool, held, p_live, pool_dc, m, e, e2, j2, j, shift_e, shift_to
+):
     if e >= 0 and ent_pool[e] != j:
         return False  # the shipment it would move is no longer where it was
     if e2 >= 0:
         if e2 != e and ent_pool[e2] >= 0:
             return False
-        if e2 == e and ent_pool[e] == j2:
-            return False
-        if p_live[j2] >= pool_cap[j2]:
-            return False
+        if j2 <= -2:  # into a full shelf, shifting its holder
+            jj = -2 - j2
+            h = shift_e[jj]
+            if ent_pool[h] != jj or p_live[jj] < pool_cap[jj]:
+                return False
+            if p_live[shift_to[jj]] >= pool_cap[shift_to[jj]]:
+                return False
+        else:
+            if e2 == e and ent_pool[e] == j2:
+                return False
+            if p_live[j2] >= pool_cap[j2]:
+                return False
     return not (e < 0 and held[m] >= slots[m])
+
+
+@nb.njit(cache=True, inline="always")
+def _touches(j, entry_member, shift_e, shift_to):
+    """What a move coded `j` (`cj2`) fills: (its shelf, the member it shifts, the shelf that
+    member moves to; -1 where there is none)."""
+    if j > -2:
+        return j, -1, -1
+    j = -2 - j
+    return j, entry_member[shift_e[j]], shift_to[j]
+
+
+@nb.njit(cache=True, inline="always")
+def _clash(m_a, j_a, m_b, j_b, entry_member, shift_e, shift_to):
+    """Whether two moves of one cycle share a member or a shelf they fill (a move into a full
+    shelf also involves the holder it shifts and the shelf that holder moves to)."""
+    j_a, ma2, ja2 = _touches(j_a, entry_member, shift_e, shift_to)
+    j_b, mb2, jb2 = _touches(j_b, entry_member, shift_e, shift_to)
+    # (compiled: chained comparisons, not `in` on tuples)
+    if m_a == m_b or m_a == mb2 or (ma2 >= 0 and (ma2 == m_b or ma2 == mb2)):  # noqa: SIM109
+        return True
+    if j_a >= 0 and (j_a == j_b or j_a == jb2):  # noqa: SIM109
+        return True
+    return ja2 >= 0 and (ja2 == j_b or ja2 == jb2)  # noqa: SIM109
 
 
 @nb.njit(cache=True)
@@ -1204,6 +1314,7 @@ def _improve_cycles(
     more_scans,
     min_gain,
     k_max,
+    shifts,
 ):
     """Exchange phase: cycles of single-member moves between DCs (and 'not shipped') with a
     positive total gain, applied one after another. Each DC receives as many shipments as it
@@ -1227,8 +1338,16 @@ def _improve_cycles(
     ptr = np.zeros((nn, nn), dtype=np.int64)
     improved = 0.0
     gain_arc = np.zeros((nn, nn))
+    shift_e = np.full(len(pool_dc), -1, dtype=np.int64)
+    shift_to = np.zeros(len(pool_dc), dtype=np.int64)
+    shift_c = np.zeros(len(pool_dc))
     for scan in range(max_scans + more_scans):
         before = improved
+        if shifts:
+            _shift_table(
+                entry_member, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap, dc_cap,
+                days, penalty, ent_pool, p_live, shift_e, shift_to, shift_c,
+            )  # fmt: skip
         _scan_moves(
             entry_start,
             entry_title,
@@ -1252,6 +1371,10 @@ def _improve_cycles(
             cj2,
             cj,
             cn,
+            entry_member,
+            shift_e,
+            shift_to,
+            shift_c,
         )
         _sort_offers(cg, cm, ce, ce2, cj2, cj, cn)
         ptr[:, :] = 0
@@ -1277,6 +1400,8 @@ def _improve_cycles(
                             ce2[u, w, i],
                             cj2[u, w, i],
                             cj[u, w, i],
+                            shift_e,
+                            shift_to,
                         ):
                             gain_arc[u, w] = cg[u, w, i]
                             break
@@ -1335,9 +1460,10 @@ def _improve_cycles(
                     if ptr[u2, w2] >= cn[u2, w2]:
                         continue
                     b = ptr[u2, w2]
-                    if cm[u, w, a] == cm[u2, w2, b] or (
-                        cj2[u, w, a] >= 0 and cj2[u, w, a] == cj2[u2, w2, b]
-                    ):
+                    if _clash(
+                        cm[u, w, a], cj2[u, w, a], cm[u2, w2, b], cj2[u2, w2, b], entry_member,
+                        shift_e, shift_to,
+                    ):  # fmt: skip
                         ptr[u2, w2] += 1  # drop the clash and look again
                         ok = False
             if not ok:
@@ -1349,6 +1475,14 @@ def _improve_cycles(
                     continue  # a slack arc
                 a = ptr[u, w]
                 m, e, e2, j2 = cm[u, w, a], ce[u, w, a], ce2[u, w, a], cj2[u, w, a]
+                if j2 <= -2:  # the full shelf's holder takes the title from its spare shelf
+                    j2 = -2 - j2
+                    h, to = shift_e[j2], shift_to[j2]
+                    ent_pool[h] = to
+                    p_live[j2] -= 1
+                    p_live[to] += 1
+                    d_live[pool_dc[j2]] -= 1
+                    d_live[pool_dc[to]] += 1
                 if e >= 0:
                     j = ent_pool[e]
                     ent_pool[e] = -1

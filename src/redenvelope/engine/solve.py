@@ -265,6 +265,17 @@ def _allocate(prob, params: Params, small: bool, explain: bool, aside, t0: float
         second = 1 if other.objective > result.objective else -1
         if second > 0:
             ent_pool, result = ent_dc, other
+    shift_gain, shift_scans, shift_s = 0.0, 0, 0.0
+    still_short = certificate.gap(result.objective, upper) > params.second_opinion_gap
+    if not small and params.shift_scans > 0 and still_short:
+        # still short of its bound: moves the exchange cannot see (decision 0028)
+        t = time.perf_counter()
+        ent_pool, shift_gain, shift_scans = kernels.shift_exchange(
+            prob, ent_pool, params.shift_scans
+        )
+        if shift_gain > 0:
+            result = result_from(prob, ent_pool)
+        shift_s = time.perf_counter() - t
     upper = max(upper, result.objective)
     t = time.perf_counter()
     if explain:
@@ -275,6 +286,7 @@ def _allocate(prob, params: Params, small: bool, explain: bool, aside, t0: float
         "solve": solve_s,
         "grow": grow_s,
         "certify": cert_s,
+        "shift": shift_s,
         "explain": t3 - t,
     }
     result.stats = {
@@ -290,6 +302,9 @@ def _allocate(prob, params: Params, small: bool, explain: bool, aside, t0: float
         "bound_entries_read": read,
         # rounds of tightening the shelf prices that lowered the bound (0: not needed)
         "bound_tightened": tightened,
+        # the shifting exchange on the kept allocation (decision 0028): value gained, scans
+        "shift_gain": shift_gain,
+        "shift_scans": shift_scans,
         **info,
     }
     return result

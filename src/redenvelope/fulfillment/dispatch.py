@@ -484,7 +484,8 @@ def run_dispatch(
                 # how the engine got there: rounds of grown candidates, whether ties set off a
                 # price war (settled by epsilon scaling), whether the auction ran out of steps,
                 # whether a second allocation (DC capacity priced in the auction) was kept, the
-                # exchange's scans and the rounds that tightened the bound (decision 0026)
+                # exchange's scans, the rounds that tightened the bound (decision 0026) and the
+                # scans of the shifting exchange on a day still short of its bound (0028)
                 "engine": {
                     k: result.stats[k]
                     for k in (
@@ -494,6 +495,7 @@ def run_dispatch(
                         "second_opinion",
                         "exchange_scans",
                         "bound_tightened",
+                        "shift_scans",
                     )
                     if k in result.stats
                 },
