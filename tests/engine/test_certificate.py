@@ -298,3 +298,28 @@ def test_refined_dc_prices_bring_the_bound_closer_to_the_optimum(members, seed):
     res = solve(inst, Params(exact_below_entries=0))
     assert res.stats["dc_prices_refined"] >= 1
     assert res.stats["bound"] >= best - 1e-2
+
+
+def test_a_grown_day_has_its_second_opinion_side_by_side_too(monkeypatch):
+    """Growing the candidates stops the first side-by-side second opinion (it allocated the
+    ungrown day); the grown day's own one starts at once beside the grown allocation and is the
+    same allocation as allocated after it."""
+    import importlib
+    import multiprocessing as mp
+
+    solve_module = importlib.import_module("redenvelope.engine.solve")
+    monkeypatch.setattr(solve_module, "ASIDE_MIN_ENTRIES", 0)
+    monkeypatch.setattr(solve_module, "_alone", lambda: True)
+    monkeypatch.setattr(solve_module.os, "cpu_count", lambda: 2)
+    inst = generate_shape(3_000, seed=2, **SWEEP["many DCs, wide reach"])
+    params = {"shelves_per_entry": 4, "exact_below_entries": 0, "second_opinion_gap": -1.0}
+    after = solve(inst, Params(**params, second_opinion_side_by_side=False))
+    aside = solve(inst, Params(**params))
+    assert after.stats["grow_rounds"] == aside.stats["grow_rounds"] >= 1
+    assert after.stats["second_opinion"] == aside.stats["second_opinion"] != 0
+    assert after.stats["second_opinion_aside"] == 0 and aside.stats["second_opinion_aside"] == 1
+    assert np.array_equal(after.member_id, aside.member_id)
+    assert np.array_equal(after.dc_id, aside.dc_id)
+    assert after.stats["bound"] == aside.stats["bound"]
+    assert validate(inst, aside.member_id, aside.title_id, aside.dc_id).ok
+    assert not mp.active_children()

@@ -205,11 +205,17 @@ def _allocate(prob, params: Params, small: bool, explain: bool, aside, t0: float
         # prices (not every shelf of every entry: with wide reach that was 40 M arcs)
         x_u = np.where(everything, u - GROW_SLACK, np.inf)
         prob = with_candidates(prob, limits, params.shelves_per_entry, extra=(pi, mu, x_u))
+        if _Aside.wanted(prob, params):
+            # the grown day's second opinion, side by side again (allocated after the grown
+            # day, it added 2 s to the bench generator's days that grow)
+            aside = _Aside(prob, params.epsilon)
         t1 = time.perf_counter()
         # the same day's DC prices: learning them again from a sample would cost as much
         ent_pool, info = kernels.auction(
             prob, params.epsilon, exact_polish_entries=0, dc_known=info["dc_known"]
         )
+        if aside is not None:
+            aside.pause()
         t2 = time.perf_counter()
         build_s += t1 - t
         solve_s += t2 - t1
