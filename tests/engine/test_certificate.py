@@ -323,3 +323,12 @@ def test_a_grown_day_has_its_second_opinion_side_by_side_too(monkeypatch):
     assert after.stats["bound"] == aside.stats["bound"]
     assert validate(inst, aside.member_id, aside.title_id, aside.dc_id).ok
     assert not mp.active_children()
+
+    # an error after growing stops the grown day's process as well
+    def broken(*args, **kwargs):
+        raise RuntimeError("certificate failed")
+
+    monkeypatch.setattr(solve_module.certificate, "bound", broken)
+    with pytest.raises(RuntimeError, match="certificate failed"):
+        solve(inst, Params(**params))
+    assert not mp.active_children()

@@ -166,14 +166,17 @@ def _solve(inst: Instance, params: Params, explain: bool) -> Result:
     small = len(inst["queue"]["member_id"]) <= params.exact_below_entries
     prob = build_problem(inst, params, margin=-1 if small else None, shelves=-1 if small else None)
     aside = _Aside(prob, params.epsilon) if not small and _Aside.wanted(prob, params) else None
+    started = [] if aside is None else [aside]  # every second opinion side by side, to stop
     try:
-        return _allocate(prob, params, small, explain, aside, t0)
+        return _allocate(prob, params, small, explain, aside, t0, started)
     finally:
-        if aside is not None:
-            aside.close()
+        for one in started:
+            one.close()
 
 
-def _allocate(prob, params: Params, small: bool, explain: bool, aside, t0: float) -> Result:
+def _allocate(
+    prob, params: Params, small: bool, explain: bool, aside, t0: float, started: list
+) -> Result:
     t1 = time.perf_counter()
     ent_pool, info = kernels.auction(
         prob, params.epsilon, exact_polish_entries=params.exact_below_entries if small else 0
@@ -209,6 +212,7 @@ def _allocate(prob, params: Params, small: bool, explain: bool, aside, t0: float
             # the grown day's second opinion, side by side again (allocated after the grown
             # day, it added 2 s to the bench generator's days that grow)
             aside = _Aside(prob, params.epsilon)
+            started.append(aside)
         t1 = time.perf_counter()
         # the same day's DC prices: learning them again from a sample would cost as much
         ent_pool, info = kernels.auction(
