@@ -226,7 +226,7 @@ def test_the_shifting_exchange_frees_a_copy_by_moving_its_holder():
     plain, _ = kernels._exchange(prob, st, kernels._problem_arrays(prob), allocation, 6)
     assert plain == 0.0 and np.array_equal(st.ent_pool, first)
 
-    ent_pool, gained, scans = kernels.shift_exchange(prob, first)
+    ent_pool, gained, scans = kernels.shift_exchange(prob, first, Params().shift_scans)
     res = result_from(prob, ent_pool)
     assert gained == pytest.approx(80.0) and scans >= 1
     assert res.objective == pytest.approx(solve_exact(inst).objective) == pytest.approx(180.0)

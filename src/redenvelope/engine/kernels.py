@@ -982,13 +982,12 @@ def _exchange(
     return gained, int(scans_done[0])
 
 
-# Scans of the shifting exchange (`shift_exchange`), and those it may take past them while each
+# Scans the shifting exchange (`shift_exchange`) may take past `Params.shift_scans` while each
 # gains at least MORE_SCANS_MIN_GAIN of the day's value.
-SHIFT_SCANS = 1
 SHIFT_MORE_SCANS = 8
 
 
-def shift_exchange(prob, ent_pool: np.ndarray, scans: int = SHIFT_SCANS):
+def shift_exchange(prob, ent_pool: np.ndarray, scans: int):
     """A second exchange on a finished allocation (decision 0028): besides moves into spare
     copies, a move may take a full shelf's copy while that shelf's cheapest holder takes the
     same title from a shelf with a copy to spare (a DC cycle through the shifted-to DC). The
