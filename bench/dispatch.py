@@ -78,6 +78,7 @@ def run_one(
         "second_opinion": res.stats.get("second_opinion", 0),
         "shift_scans": res.stats.get("shift_scans", 0),
         "shift_gain": res.stats.get("shift_gain", 0.0),
+        "bound_dc_moves": res.stats.get("bound_dc_moves", 0),
         "reasons": {
             k: int(v)
             for k, v in zip(*np.unique(res.reason.astype(str), return_counts=True), strict=True)
@@ -201,6 +202,7 @@ def sweep(members: int, seed: int, console, shapes: list[str] | None = None) -> 
         "grown",
         "2nd",
         "shift",
+        "DC moves",
     ):
         table.add_column(col, justify="left" if col == "shape" else "right")
     for r in rows:
@@ -220,6 +222,7 @@ def sweep(members: int, seed: int, console, shapes: list[str] | None = None) -> 
             f"{r['shift_scans']} (+{100 * r['shift_gain'] / r['engine_objective']:.3f}%)"
             if r["shift_scans"]
             else "",
+            str(r["bound_dc_moves"] or ""),
         )
     console.print(table)
     q = np.array([r["engine_objective"] / r["exact_objective"] for r in rows])

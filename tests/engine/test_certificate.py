@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from redenvelope.engine import Params, kernels, solve
-from redenvelope.engine.certificate import bound, tighten
+from redenvelope.engine.certificate import bound, tighten, tighten_dc
 from redenvelope.engine.exact import solve_exact
 from redenvelope.engine.generate import SWEEP, generate, generate_shape
 from redenvelope.engine.problem import build_problem
@@ -216,25 +216,33 @@ def test_the_second_opinion_side_by_side_is_the_same_day_and_leaves_no_process(m
     assert not mp.active_children()
 
 
+# small days of every shape, for the properties of the bound's tightening
+SMALL_DAYS = {
+    "kind": st.sampled_from(["base", *SHAPES]),
+    "members": st.integers(20, 400),
+    "seed": st.integers(0, 10_000),
+}
+
+
+def auction_prices(kind, members, seed):
+    """(problem, the auction's shelf and DC prices, the exact optimum) of a small day."""
+    inst = instance(kind, members, seed)
+    prob = build_problem(inst, Params())
+    _, info = kernels.auction(prob, Params().epsilon, exact_polish_entries=0)
+    pi, mu = info["prices"]
+    return prob, pi, mu, solve_exact(inst).objective
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    kind=st.sampled_from(["base", *SHAPES]),
-    members=st.integers(20, 400),
-    seed=st.integers(0, 10_000),
-    scale=st.floats(0.0, 30.0),
-)
+@given(**SMALL_DAYS, scale=st.floats(0.0, 30.0))
 def test_tightened_prices_never_raise_the_bound_nor_take_it_below_the_optimum(
     kind, members, seed, scale
 ):
     """Decision 0026: tightening moves shelf prices only where the bound falls, and any prices
     give a valid bound, from the auction's own prices or from prices that are far off."""
-    inst = instance(kind, members, seed)
-    prob = build_problem(inst, Params())
-    _, info = kernels.auction(prob, Params().epsilon, exact_polish_entries=0)
-    pi, mu = info["prices"]
+    prob, pi, mu, best = auction_prices(kind, members, seed)
     rng = np.random.default_rng(seed)
     noisy = pi + rng.random(len(pi)) * scale
-    best = solve_exact(inst).objective
     for start in (pi, noisy):
         upper, _ = bound(prob, start, mu)
         lower, new_pi, rounds = tighten(prob, start, mu, upper, rounds=4)
@@ -260,11 +268,7 @@ def test_tightening_removes_what_overpaying_bids_add_to_the_bound():
     # the fall is most of the distance from the bound to the optimum
     assert upper - lower >= 0.3 * (upper - best)
     # a solve that needs it records it; one told to stop at once does not tighten
-    res = solve(inst, Params(exact_below_entries=0, second_opinion_gap=-1.0))
-    assert res.stats["bound_tightened"] >= 1
-    assert res.stats["bound"] >= best - 1e-2
-    res = solve(inst, Params(exact_below_entries=0, second_opinion_gap=1.0))
-    assert res.stats["bound_tightened"] == 0
+    recorded_only_when_needed(inst, "bound_tightened", best)
 
 
 @pytest.mark.parametrize(("members", "seed"), [(5_000, 1), (8_000, 2)])
@@ -332,3 +336,59 @@ def test_a_grown_day_has_its_second_opinion_side_by_side_too(monkeypatch):
     with pytest.raises(RuntimeError, match="certificate failed"):
         solve(inst, Params(**params))
     assert not mp.active_children()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**SMALL_DAYS, spread=st.floats(0.0, 3.0))
+def test_moving_price_between_a_dc_and_its_shelves_never_raises_the_bound_nor_passes_the_optimum(
+    kind, members, seed, spread
+):
+    """Decision 0029: a DC's price moves against its shelves' only where the bound falls, and
+    the prices it returns are the bound it returns, from the auction's prices or from DC prices
+    that are far off."""
+    prob, pi, mu, best = auction_prices(kind, members, seed)
+    rng = np.random.default_rng(seed)
+    off = mu * rng.uniform(0.0, spread, len(mu)) + rng.random(len(mu)) * 10 * spread
+    for dc_price in (mu, off):
+        upper, _ = bound(prob, pi, dc_price)
+        lower, new_pi, new_mu, moves = tighten_dc(prob, pi, dc_price, upper, rounds=2)
+        assert lower <= upper + 1e-9
+        assert (new_pi >= 0).all() and (new_mu >= 0).all()
+        assert bound(prob, new_pi, new_mu)[0] == pytest.approx(lower)
+        assert lower >= best - 1e-2
+        assert moves >= 0
+
+
+def test_dc_prices_off_on_a_binding_day_are_mended_by_the_certificate():
+    """On the bench generator's day every DC binds. With its DC prices moved off (one DC priced
+    far too low, one far too high) the shelf prices alone cannot bring the bound back; moving
+    price between each DC and its shelves does, and a solve that needs it records the moves."""
+    inst = generate(4_000, seed=3)
+    prob = build_problem(inst, Params())
+    eps = Params().epsilon
+    _, info = kernels.auction(prob, eps, exact_polish_entries=0)
+    pi, mu = info["prices"]
+    best = solve_exact(inst).objective
+    off = mu.copy()
+    hi, lo = int(np.argmax(mu)), int(np.argmin(mu))
+    off[hi] = 0.0
+    off[lo] += 40.0
+    upper, _ = bound(prob, pi, off)
+    shelves_only = tighten(prob, pi, off, upper)[0]
+    lower, new_pi, new_mu, moves = tighten_dc(prob, pi, off, upper)
+    assert moves >= 1
+    assert best - 1e-2 <= lower < min(upper, shelves_only)
+    # most of the way back from the mispriced bound to the optimum
+    assert upper - lower >= 0.5 * (upper - best)
+    # a solve that is short of its goal records the moves; one told to stop at once does not
+    recorded_only_when_needed(inst, "bound_dc_moves", best)
+
+
+def recorded_only_when_needed(inst, stat, best):
+    """A solve whose goal is out of reach (a gap below 0) records `stat` at 1 or more, with a
+    valid bound; one whose goal is met at once (any gap) records 0."""
+    res = solve(inst, Params(exact_below_entries=0, second_opinion_gap=-1.0))
+    assert res.stats[stat] >= 1
+    assert res.stats["bound"] >= best - 1e-2
+    res = solve(inst, Params(exact_below_entries=0, second_opinion_gap=1.0))
+    assert res.stats[stat] == 0

@@ -45,13 +45,19 @@ def _bound(
     penalty,
     pi,
     mu,
+    picks,
 ):
+    """The bound (less nothing: every term) and the queue entries read. Where `picks` has a row
+    per chunk (CHUNKS x DCs x 2, else 0 x 0 x 2), also counts, per DC, the members' s best entries
+    whose best shelf is there ([..., 0]) and of those the ones at a shelf priced 0 ([..., 1])."""
     n = len(slots)
+    count = picks.shape[0] > 0
     part = np.zeros(CHUNKS)
     reads = np.zeros(CHUNKS, np.int64)
     for c in nb.prange(CHUNKS):
         seen = np.full(max(1, len(title_pool_start)), -1, np.int64)
         tops = np.zeros(64)
+        where = np.zeros(64, np.int64)
         total = 0.0
         read = 0
         for m in range(n * c // CHUNKS, n * (c + 1) // CHUNKS):
@@ -60,8 +66,10 @@ def _bound(
                 continue
             if s > len(tops):
                 tops = np.zeros(s)
+                where = np.zeros(s, np.int64)
             for k in range(s):
                 tops[k] = 0.0  # sorted descending; zeros stand for "nothing" (r ≥ 0)
+                where[k] = -1
             r_m = region[m]
             for q in range(q_start[m], q_start[m + 1]):
                 t = q_title[q]
@@ -73,13 +81,28 @@ def _bound(
                     break  # deeper entries are worth even less
                 read += 1
                 best = 0.0
+                best_j = -1
                 for j in range(title_pool_start[t], title_pool_start[t + 1]):
                     v = _net(a, j, r_m, pool_dc, pool_cap, dc_cap, days, penalty, pi, mu)
                     if v > best:
                         best = v
-                insert_descending(tops, s, best)
+                        best_j = j
+                if best <= tops[s - 1]:
+                    continue
+                i = s - 1
+                while i > 0 and tops[i - 1] < best:
+                    tops[i] = tops[i - 1]
+                    where[i] = where[i - 1]
+                    i -= 1
+                tops[i] = best
+                where[i] = best_j
             for k in range(s):
                 total += tops[k]
+                if count and where[k] >= 0:
+                    d = pool_dc[where[k]]
+                    picks[c, d, 0] += 1.0
+                    if pi[where[k]] <= 0.0:
+                        picks[c, d, 1] += 1.0
         part[c] = total
         reads[c] = read
     total = part.sum()
@@ -91,11 +114,9 @@ def _bound(
     return total, reads.sum()
 
 
-def bound(prob, pool_price: np.ndarray, dc_price: np.ndarray) -> tuple[float, int]:
-    """(upper bound on the optimum, queue entries read) for these prices (clamped at 0)."""
-    pi = np.maximum(np.asarray(pool_price, dtype=np.float64), 0.0)
-    mu = np.maximum(np.asarray(dc_price, dtype=np.float64), 0.0)
-    total, read = _bound(
+def queue_args(prob) -> tuple:
+    """The arrays the kernels that read a problem's whole queue take first, in their order."""
+    return (
         prob.q_start,
         prob.q_title,
         prob.q_pos,
@@ -110,9 +131,17 @@ def bound(prob, pool_price: np.ndarray, dc_price: np.ndarray) -> tuple[float, in
         prob.base_value,
         prob.position_decay,
         prob.penalty,
-        pi,
-        mu,
     )
+
+
+NO_PICKS = np.zeros((0, 0, 2))
+
+
+def bound(prob, pool_price: np.ndarray, dc_price: np.ndarray) -> tuple[float, int]:
+    """(upper bound on the optimum, queue entries read) for these prices (clamped at 0)."""
+    pi = np.maximum(np.asarray(pool_price, dtype=np.float64), 0.0)
+    mu = np.maximum(np.asarray(dc_price, dtype=np.float64), 0.0)
+    total, read = _bound(*queue_args(prob), pi, mu, NO_PICKS)
     return float(total), int(read)
 
 
@@ -324,3 +353,105 @@ def tighten(prob, pool_price, dc_price, upper: float, rounds: int = 3, goal: flo
         if gain <= 1e-5 * upper:
             break
     return upper, pi, lowered
+
+
+# ---------------------------------------------------------------------------------------------
+# Moving price between a DC and its shelves (decision 0029). The DC prices come from a sample of
+# the day (`kernels.dc_prices`), and where several DCs bind they are off by a few units: on the
+# bench generator's day seed 3 the best bound at the engine's DC prices sat 0.25% above the
+# optimum, whatever the shelf prices. Raising a DC's price by δ while lowering each of its priced
+# shelves by δ leaves what a member nets from those shelves as it was, and changes the bound by
+# δ·(capacity − copies on priced shelves) less what members lose on its unpriced shelves: where
+# a DC has fewer slots to fill than its priced shelves have copies, the bound falls. Lowering
+# it is the reverse. Each DC is moved along its falling direction by a line search on the bound
+# itself (any prices give a valid bound, so this too can only lower it).
+
+
+def dc_picks(prob, pi: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How many of the members' s best entries at these prices (those the bound counts) take
+    their best shelf at each DC, and how many of those at a shelf priced 0."""
+    picks = np.zeros((CHUNKS, len(prob.dc_cap), 2))
+    _bound(*queue_args(prob), pi, mu, picks)
+    total = picks.sum(axis=0)
+    return total[:, 0], total[:, 1]
+
+
+# A DC is moved where its slope (the bound's change per unit of δ, estimated from the picks) is
+# at least this share of its capacity; the line search starts at DC_STEP value units (a disc is
+# worth ~100, a day's penalty 20), doubles while the bound falls, and tries DC_STEP / 4 where the
+# first step does not help.
+DC_MIN_SLOPE = 0.002
+DC_STEP = 0.5
+DC_MAX_STEP = 64.0
+
+
+def _shifted(prob, pi, mu, d, delta):
+    """The prices with DC d raised by delta (lowered where delta < 0) and its priced shelves
+    moved the other way (never below 0)."""
+    shelves = prob.pool_dc == d
+    p2 = pi.copy()
+    m2 = mu.copy()
+    if delta > 0:
+        p2[shelves] = np.maximum(pi[shelves] - delta, 0.0)
+    else:
+        p2[shelves & (pi > 0)] -= delta
+    m2[d] = max(0.0, mu[d] + delta)
+    return p2, m2
+
+
+def _try_shift(prob, pi, mu, d, sign, delta):
+    step = delta if sign > 0 else -min(delta, mu[d])
+    p2, m2 = _shifted(prob, pi, mu, d, step)
+    return bound(prob, p2, m2)[0], p2, m2
+
+
+def tighten_dc(prob, pool_price, dc_price, upper: float, rounds: int = 3, goal: float = 0.0):
+    """Lower the bound `upper` (= bound(prob, pool_price, dc_price)) by moving price between
+    each DC and its shelves (see above), then the shelf prices once more (`tighten`), for at
+    most `rounds` rounds and not once the bound is at or below `goal`. Returns (bound, shelf
+    prices, DC prices, DC moves that lowered it)."""
+    pi = np.maximum(np.asarray(pool_price, dtype=np.float64), 0.0)
+    mu = np.maximum(np.asarray(dc_price, dtype=np.float64), 0.0)
+    cap = prob.dc_cap.astype(np.float64)
+    n_d = len(cap)
+    moves = 0
+    last = np.zeros(n_d)
+    for _ in range(rounds):
+        if upper <= goal:
+            break
+        start = upper
+        picks, zero = dc_picks(prob, pi, mu)
+        priced = np.bincount(prob.pool_dc, weights=prob.pool_cap * (pi > 0), minlength=n_d)
+        slope = cap - priced - zero  # of raising the DC (lowering: the opposite)
+        order = np.argsort(-np.abs(slope) / np.maximum(cap, 1.0))
+        for d in order:
+            if upper <= goal or cap[d] <= 0:
+                break
+            if abs(slope[d]) < DC_MIN_SLOPE * cap[d]:
+                break  # sorted: the rest are flatter still
+            sign = 1.0 if slope[d] < 0 else -1.0
+            if sign < 0 and mu[d] <= 0:
+                continue
+            best = None
+            delta = max(DC_STEP, last[d] / 2)  # where the last round's move ended, halved
+            while delta <= DC_MAX_STEP:  # doubling while the bound falls
+                b, p2, m2 = _try_shift(prob, pi, mu, d, sign, delta)
+                if b >= (upper if best is None else best[0]):
+                    break
+                best = (b, p2, m2)
+                last[d] = delta
+                if sign < 0 and delta >= mu[d]:
+                    break  # the DC's price is at 0
+                delta *= 2
+            if best is None:
+                b, p2, m2 = _try_shift(prob, pi, mu, d, sign, DC_STEP / 4)
+                if b < upper:
+                    best = (b, p2, m2)
+                    last[d] = DC_STEP / 4
+            if best is not None:
+                upper, pi, mu = best
+                moves += 1
+        upper, pi, _ = tighten(prob, pi, mu, upper, rounds=1, goal=goal)
+        if start - upper <= 1e-5 * start:
+            break
+    return upper, pi, mu, moves

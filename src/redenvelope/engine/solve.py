@@ -238,11 +238,17 @@ def _allocate(
         # the bound at which the certificate meets second_opinion_gap: tightening stops there
         return objective / (1.0 - params.second_opinion_gap)
 
+    dc_moves = 0
     if not small and certificate.gap(result.objective, upper) > params.second_opinion_gap:
         # the auction's shelf prices overpay where a title is on two shelves within reach
-        upper, _, tightened = certificate.tighten(
+        upper, pi_t, tightened = certificate.tighten(
             prob, pi, mu, upper, params.tighten_rounds, goal=goal(result.objective)
         )
+        if certificate.gap(result.objective, upper) > params.second_opinion_gap:
+            # the DC prices, learned on a sample, are off where several DCs bind
+            upper, _, _, dc_moves = certificate.tighten_dc(
+                prob, pi_t, mu, upper, params.tighten_rounds, goal=goal(result.objective)
+            )
     cert_s = time.perf_counter() - t
     second = 0
     aside_used = False
@@ -265,10 +271,15 @@ def _allocate(
         # its prices are tightened too where they start lower than the first allocation's did
         short = certificate.gap(best, min(upper, upper_dc)) > params.second_opinion_gap
         if short and upper_dc < raw:
-            upper_dc, _, more = certificate.tighten(
+            upper_dc, pi_dc, more = certificate.tighten(
                 prob, pi_dc, mu_dc, upper_dc, params.tighten_rounds, goal=goal(best)
             )
             tightened += more
+            if certificate.gap(best, min(upper, upper_dc)) > params.second_opinion_gap:
+                upper_dc, _, _, more = certificate.tighten_dc(
+                    prob, pi_dc, mu_dc, upper_dc, params.tighten_rounds, goal=goal(best)
+                )
+                dc_moves += more
         upper = min(upper, upper_dc)
         cert_s += time.perf_counter() - t1
         solve_s += t1 - t
@@ -312,6 +323,8 @@ def _allocate(
         "bound_entries_read": read,
         # rounds of tightening the shelf prices that lowered the bound (0: not needed)
         "bound_tightened": tightened,
+        # moves of price between a DC and its shelves that lowered the bound (decision 0029)
+        "bound_dc_moves": dc_moves,
         # the shifting exchange on the kept allocation (decision 0028): value gained, scans
         "shift_gain": shift_gain,
         "shift_scans": shift_scans,
@@ -334,20 +347,7 @@ def _violations(prob: Problem, ent_pool: np.ndarray, pi: np.ndarray, mu: np.ndar
         mu,
     )
     return u, grow.violations(
-        prob.q_start,
-        prob.q_title,
-        prob.q_pos,
-        prob.slots,
-        prob.priority,
-        prob.region,
-        prob.title_pool_start,
-        prob.pool_dc,
-        prob.pool_cap,
-        prob.dc_cap,
-        prob.days,
-        prob.base_value,
-        prob.position_decay,
-        prob.penalty,
+        *certificate.queue_args(prob),
         np.maximum(pi, 0.0),
         np.maximum(mu, 0.0),
         u,

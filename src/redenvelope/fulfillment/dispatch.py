@@ -485,7 +485,8 @@ def run_dispatch(
                 # price war (settled by epsilon scaling), whether the auction ran out of steps,
                 # whether a second allocation (DC capacity priced in the auction) was kept, the
                 # exchange's scans, the rounds that tightened the bound (decision 0026) and the
-                # scans of the shifting exchange on a day still short of its bound (0028)
+                # scans of the shifting exchange on a day still short of its bound (0028), and
+                # the moves of price between a DC and its shelves that lowered the bound (0029)
                 "engine": {
                     k: result.stats[k]
                     for k in (
@@ -496,6 +497,7 @@ def run_dispatch(
                         "exchange_scans",
                         "bound_tightened",
                         "shift_scans",
+                        "bound_dc_moves",
                     )
                     if k in result.stats
                 },
