@@ -362,9 +362,12 @@ def tighten(prob, pool_price, dc_price, upper: float, rounds: int = 3, goal: flo
 # optimum, whatever the shelf prices. Raising a DC's price by δ while lowering each of its priced
 # shelves by δ leaves what a member nets from those shelves as it was, and changes the bound by
 # δ·(capacity − copies on priced shelves) less what members lose on its unpriced shelves: where
-# a DC has fewer slots to fill than its priced shelves have copies, the bound falls. Lowering
-# it is the reverse. Each DC is moved along its falling direction by a line search on the bound
-# itself (any prices give a valid bound, so this too can only lower it).
+# a DC has fewer slots to fill than its priced shelves have copies, the bound falls. Raising
+# the DC's price alone changes it by δ·(capacity − shipments the bound counts there): it falls
+# where more would ship from the DC than it can send. Lowering either way is the reverse. Each
+# DC is moved along its steepest falling direction (the slopes estimated from one reading of
+# the queue) by a line search on the bound itself; any prices give a valid bound, so this too
+# can only lower it.
 
 
 def dc_picks(prob, pi: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -385,72 +388,87 @@ DC_STEP = 0.5
 DC_MAX_STEP = 64.0
 
 
-def _shifted(prob, pi, mu, d, delta):
-    """The prices with DC d raised by delta (lowered where delta < 0) and its priced shelves
-    moved the other way (never below 0)."""
-    shelves = prob.pool_dc == d
+def _shifted(prob, pi, mu, d, delta, shelves_too):
+    """The prices with DC d raised by delta (lowered where delta < 0, to 0 at most) and, with
+    `shelves_too`, its priced shelves moved the other way (never below 0)."""
     p2 = pi.copy()
     m2 = mu.copy()
-    if delta > 0:
-        p2[shelves] = np.maximum(pi[shelves] - delta, 0.0)
-    else:
-        p2[shelves & (pi > 0)] -= delta
+    if shelves_too:
+        shelves = prob.pool_dc == d
+        if delta > 0:
+            p2[shelves] = np.maximum(pi[shelves] - delta, 0.0)
+        else:
+            p2[shelves & (pi > 0)] -= delta
     m2[d] = max(0.0, mu[d] + delta)
     return p2, m2
 
 
-def _try_shift(prob, pi, mu, d, sign, delta):
-    step = delta if sign > 0 else -min(delta, mu[d])
-    p2, m2 = _shifted(prob, pi, mu, d, step)
-    return bound(prob, p2, m2)[0], p2, m2
+def _line_search(prob, pi, mu, d, sign, shelves_too, upper, first):
+    """The lowest bound along one direction for DC d: a step of `first` doubled while the
+    bound falls, or DC_STEP / 4 where the first step does not help. (bound, pi, mu, step) or
+    None where the bound does not fall."""
+    best = None
+    delta = first
+    while delta <= DC_MAX_STEP:
+        step = delta if sign > 0 else -min(delta, mu[d])
+        p2, m2 = _shifted(prob, pi, mu, d, step, shelves_too)
+        b = bound(prob, p2, m2)[0]
+        if b >= (upper if best is None else best[0]):
+            break
+        best = (b, p2, m2, delta)
+        if sign < 0 and delta >= mu[d]:
+            break  # the DC's price is at 0
+        delta *= 2
+    if best is None and first > DC_STEP / 4:
+        step = DC_STEP / 4 if sign > 0 else -min(DC_STEP / 4, mu[d])
+        p2, m2 = _shifted(prob, pi, mu, d, step, shelves_too)
+        b = bound(prob, p2, m2)[0]
+        if b < upper:
+            best = (b, p2, m2, DC_STEP / 4)
+    return best
 
 
 def tighten_dc(prob, pool_price, dc_price, upper: float, rounds: int = 3, goal: float = 0.0):
-    """Lower the bound `upper` (= bound(prob, pool_price, dc_price)) by moving price between
-    each DC and its shelves (see above), then the shelf prices once more (`tighten`), for at
-    most `rounds` rounds and not once the bound is at or below `goal`. Returns (bound, shelf
-    prices, DC prices, DC moves that lowered it)."""
+    """Lower the bound `upper` (= bound(prob, pool_price, dc_price)) by moving each DC's price,
+    with its priced shelves moved the other way or alone (see above), then the shelf prices
+    once more (`tighten`), for at most `rounds` rounds and not once the bound is at or below
+    `goal`. Returns (bound, shelf prices, DC prices, DC moves that lowered it)."""
     pi = np.maximum(np.asarray(pool_price, dtype=np.float64), 0.0)
     mu = np.maximum(np.asarray(dc_price, dtype=np.float64), 0.0)
     cap = prob.dc_cap.astype(np.float64)
     n_d = len(cap)
     moves = 0
-    last = np.zeros(n_d)
+    last = np.zeros((n_d, 2))  # where the last round's move of each kind ended
     for _ in range(rounds):
         if upper <= goal:
             break
         start = upper
         picks, zero = dc_picks(prob, pi, mu)
         priced = np.bincount(prob.pool_dc, weights=prob.pool_cap * (pi > 0), minlength=n_d)
-        slope = cap - priced - zero  # of raising the DC (lowering: the opposite)
-        order = np.argsort(-np.abs(slope) / np.maximum(cap, 1.0))
-        for d in order:
-            if upper <= goal or cap[d] <= 0:
+        # the bound's slope (per unit of price, from the picks) of raising each DC with its
+        # priced shelves lowered, and of raising it alone; lowering: the opposite
+        shift = cap - priced - zero
+        alone = cap - picks
+        ways = []
+        for d in range(n_d):
+            for slope, kind in ((shift[d], 1), (alone[d], 0)):
+                sign = -1.0 if slope > 0 else 1.0
+                steep = cap[d] > 0 and abs(slope) >= DC_MIN_SLOPE * cap[d]
+                if steep and (sign > 0 or mu[d] > 0):  # a DC priced 0 cannot go lower
+                    ways.append((-abs(slope) / cap[d], d, sign, kind))
+        ways.sort()
+        done = np.zeros(n_d, bool)
+        for _, d, sign, kind in ways:  # steepest first, one move a DC a round
+            if upper <= goal:
                 break
-            if abs(slope[d]) < DC_MIN_SLOPE * cap[d]:
-                break  # sorted: the rest are flatter still
-            sign = 1.0 if slope[d] < 0 else -1.0
-            if sign < 0 and mu[d] <= 0:
+            if done[d]:
                 continue
-            best = None
-            delta = max(DC_STEP, last[d] / 2)  # where the last round's move ended, halved
-            while delta <= DC_MAX_STEP:  # doubling while the bound falls
-                b, p2, m2 = _try_shift(prob, pi, mu, d, sign, delta)
-                if b >= (upper if best is None else best[0]):
-                    break
-                best = (b, p2, m2)
-                last[d] = delta
-                if sign < 0 and delta >= mu[d]:
-                    break  # the DC's price is at 0
-                delta *= 2
-            if best is None:
-                b, p2, m2 = _try_shift(prob, pi, mu, d, sign, DC_STEP / 4)
-                if b < upper:
-                    best = (b, p2, m2)
-                    last[d] = DC_STEP / 4
-            if best is not None:
-                upper, pi, mu = best
+            first = max(DC_STEP, last[d, kind] / 2)
+            found = _line_search(prob, pi, mu, d, sign, kind == 1, upper, first)
+            if found is not None:
+                upper, pi, mu, last[d, kind] = found
                 moves += 1
+                done[d] = True
         upper, pi, _ = tighten(prob, pi, mu, upper, rounds=1, goal=goal)
         if start - upper <= 1e-5 * start:
             break
