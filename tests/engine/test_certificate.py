@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redenvelope.engine import Params, kernels, solve
+from redenvelope.engine import Params, certificate, kernels, solve
 from redenvelope.engine.certificate import bound, tighten, tighten_dc
 from redenvelope.engine.exact import solve_exact
 from redenvelope.engine.generate import SWEEP, generate, generate_shape
@@ -382,6 +382,31 @@ def test_dc_prices_off_on_a_binding_day_are_mended_by_the_certificate():
     assert upper - lower >= 0.5 * (upper - best)
     # a solve that is short of its goal records the moves; one told to stop at once does not
     recorded_only_when_needed(inst, "bound_dc_moves", best)
+
+
+def test_dc_moves_steered_by_a_sample_of_members_keep_the_bound_valid(monkeypatch):
+    """On a large day the moves' line searches read a sample of the members (its copies and
+    capacity scaled to its share), and a round's moves are kept only where the whole day's bound
+    falls: the result is the whole day's bound at the prices returned, never below the optimum."""
+    inst = generate(4_000, seed=3)
+    prob = build_problem(inst, Params())
+    _, info = kernels.auction(prob, Params().epsilon, exact_polish_entries=0)
+    pi, mu = info["prices"]
+    off = mu.copy()
+    off[int(np.argmax(mu))] = 0.0
+    upper, _ = bound(prob, pi, off)
+    view = certificate.member_sample(prob, 1_000)
+    assert view.n_members == 1_000 and view is not prob
+    share = view.slots.sum() / prob.slots[prob.slots > 0].sum()
+    assert np.allclose(view.dc_cap, prob.dc_cap * share)
+    # the sample's bound estimates the day's
+    assert bound(view, pi, off)[0] == pytest.approx(upper * share, rel=0.1)
+    assert certificate.member_sample(prob, prob.n_members) is prob
+    monkeypatch.setattr(certificate, "DC_SAMPLE_MEMBERS", 1_000)
+    lower, new_pi, new_mu, moves = tighten_dc(prob, pi, off, upper)
+    assert moves >= 1
+    assert solve_exact(inst).objective - 1e-2 <= lower < upper
+    assert bound(prob, new_pi, new_mu)[0] == pytest.approx(lower)
 
 
 def recorded_only_when_needed(inst, stat, best):
