@@ -23,7 +23,7 @@ from dataclasses import replace
 import numba as nb
 import numpy as np
 
-from .kernels import _net, _sift_down, _sift_up, insert_descending
+from .kernels import _net, _sift_down, _sift_up, insert_descending, segments
 from .problem import CHUNKS  # a fixed count keeps the sum's rounding the same anywhere
 
 
@@ -444,11 +444,7 @@ def member_sample(prob, members: int, seed: int = 0):
     if len(open_) <= members:
         return prob
     keep = np.sort(np.random.default_rng(seed).choice(open_, size=members, replace=False))
-    lengths = np.diff(prob.q_start)[keep]
-    first = prob.q_start[:-1][keep]
-    idx = np.repeat(first - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())
-    q_start = np.zeros(len(keep) + 1, np.int64)
-    np.cumsum(lengths, out=q_start[1:])
+    idx, q_start = segments(prob.q_start, keep)
     share = prob.slots[keep].astype(np.int64).sum() / prob.slots[open_].astype(np.int64).sum()
     return replace(  # for the bound's kernel only: its candidate arrays stay the day's
         prob,

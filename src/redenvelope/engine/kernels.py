@@ -810,23 +810,26 @@ def refine_dc_prices(prob, mu, eps: float, war: bool, steps: int | None = None):
     return best_mu, taken
 
 
+def segments(start: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the segments `keep` of an array cut by `start` (segment i: rows start[i] to
+    start[i + 1]), in order, and the kept segments' own starts in those rows."""
+    lengths = np.diff(start)[keep]
+    first = start[:-1][keep]
+    idx = np.repeat(first - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())
+    new_start = np.zeros(len(keep) + 1, np.int64)
+    np.cumsum(lengths, out=new_start[1:])
+    return idx, new_start
+
+
 def sample_problem(prob, fraction: float, seed: int = 0):
     """A random share of the members with shelves and DC capacity scaled to match (rounded at
     random so that scarce copies keep their expected count): prices learned on it carry over."""
     rng = np.random.default_rng(seed)
     keep = np.flatnonzero(rng.random(prob.n_members) < fraction)
-    lengths = np.diff(prob.entry_start)[keep]
-    starts = prob.entry_start[:-1][keep]
-    idx = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())
-    entry_start = np.zeros(len(keep) + 1, np.int64)
-    np.cumsum(lengths, out=entry_start[1:])
+    idx, entry_start = segments(prob.entry_start, keep)
     scaled = prob.pool_cap * fraction
     pool_cap = (np.floor(scaled) + (rng.random(len(scaled)) < scaled % 1)).astype(np.int32)
-    a_len = np.diff(prob.arc_start)[idx]
-    a_first = prob.arc_start[:-1][idx]
-    arc_idx = np.repeat(a_first - np.r_[0, np.cumsum(a_len)[:-1]], a_len) + np.arange(a_len.sum())
-    arc_start = np.zeros(len(idx) + 1, np.int64)
-    np.cumsum(a_len, out=arc_start[1:])
+    arc_idx, arc_start = segments(prob.arc_start, idx)
     return replace(
         prob,
         arc_start=arc_start,
