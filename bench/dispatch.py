@@ -79,6 +79,8 @@ def run_one(
         "shift_scans": res.stats.get("shift_scans", 0),
         "shift_gain": res.stats.get("shift_gain", 0.0),
         "bound_dc_moves": res.stats.get("bound_dc_moves", 0),
+        "repaired": res.stats.get("repaired", 0),
+        "repair_s": res.timings.get("repair", 0.0),
         "reasons": {
             k: int(v)
             for k, v in zip(*np.unique(res.reason.astype(str), return_counts=True), strict=True)
@@ -203,6 +205,7 @@ def sweep(members: int, seed: int, console, shapes: list[str] | None = None) -> 
         "2nd",
         "shift",
         "DC moves",
+        "repair",
     ):
         table.add_column(col, justify="left" if col == "shape" else "right")
     for r in rows:
@@ -223,6 +226,8 @@ def sweep(members: int, seed: int, console, shapes: list[str] | None = None) -> 
             if r["shift_scans"]
             else "",
             str(r["bound_dc_moves"] or ""),
+            {0: "", 1: "kept", -1: "no gain", -2: "gave up"}[r["repaired"]]
+            + (f" {r['repair_s']:.1f} s" if r["repaired"] else ""),
         )
     console.print(table)
     q = np.array([r["engine_objective"] / r["exact_objective"] for r in rows])

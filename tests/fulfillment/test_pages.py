@@ -130,6 +130,7 @@ def test_dispatch_overview_shows_policy_to_staff(client, world, settings):
         "bound_tightened": 0,  # exact: nothing to tighten
         "shift_scans": 0,  # nor to shift
         "bound_dc_moves": 0,  # nor DC prices to move
+        "repaired": 0,  # nor the day to repair
     }
     assert 0 <= run.figures["engine"]["exchange_scans"] <= 46
     client.force_login(world.staff["operations"])

@@ -72,6 +72,9 @@ class Params:
     # Scans of the shifting exchange (decision 0028) on the kept allocation when its certified
     # gap is still above second_opinion_gap; 0: never.
     shift_scans: int = 1
+    # Repair the allocation by cost scaling (`flow.repair`, decision 0030) when its certified
+    # gap is still above second_opinion_gap after tightening the shelf prices; False: never.
+    repair: bool = True
 
 
 @dataclass

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import certificate, grow, kernels
+from . import certificate, flow, grow, kernels
 from .instance import Instance, Params
 from .problem import Problem, build_problem, with_candidates
 
@@ -239,17 +239,40 @@ def _allocate(
         return objective / (1.0 - params.second_opinion_gap)
 
     dc_moves = 0
+    repaired, repair_info, repair_s = 0, {}, 0.0
     if not small and certificate.gap(result.objective, upper) > params.second_opinion_gap:
         # the auction's shelf prices overpay where a title is on two shelves within reach
         upper, pi_t, tightened = certificate.tighten(
             prob, pi, mu, upper, params.tighten_rounds, goal=goal(result.objective)
         )
+        if params.repair and certificate.gap(result.objective, upper) > params.second_opinion_gap:
+            # still short: repair the allocation by cost scaling from these prices (decision
+            # 0030); its prices certify the repaired day
+            t_r = time.perf_counter()
+            fixed = flow.repair(prob, ent_pool, pi_t, mu)
+            if fixed is None:
+                repaired = -2  # the work allowed ran out: the allocation stands
+            else:
+                ent_r, pi_r, mu_r, repair_info = fixed
+                other = result_from(prob, ent_r)
+                upper_r = certificate.bound(prob, np.maximum(pi_r, 0.0), np.maximum(mu_r, 0.0))[0]
+                repaired = 1 if other.objective > result.objective else -1
+                if repaired > 0:
+                    ent_pool, result = ent_r, other
+                if upper_r < upper:
+                    upper, pi_t, mu = upper_r, np.maximum(pi_r, 0.0), np.maximum(mu_r, 0.0)
+                if certificate.gap(result.objective, upper) > params.second_opinion_gap:
+                    upper, pi_t, more = certificate.tighten(
+                        prob, pi_t, mu, upper, params.tighten_rounds, goal=goal(result.objective)
+                    )
+                    tightened += more
+            repair_s = time.perf_counter() - t_r
         if certificate.gap(result.objective, upper) > params.second_opinion_gap:
             # the DC prices, learned on a sample, are off where several DCs bind
             upper, _, _, dc_moves = certificate.tighten_dc(
                 prob, pi_t, mu, upper, params.tighten_rounds, goal=goal(result.objective)
             )
-    cert_s = time.perf_counter() - t
+    cert_s = time.perf_counter() - t - repair_s
     second = 0
     aside_used = False
     wanted = not small and certificate.gap(result.objective, upper) > params.second_opinion_gap
@@ -308,6 +331,7 @@ def _allocate(
         "grow": grow_s,
         "certify": cert_s,
         "shift": shift_s,
+        "repair": repair_s,
         "explain": t3 - t,
     }
     result.stats = {
@@ -328,6 +352,10 @@ def _allocate(
         # the shifting exchange on the kept allocation (decision 0028): value gained, scans
         "shift_gain": shift_gain,
         "shift_scans": shift_scans,
+        # the repair by cost scaling (decision 0030): 0 not needed, 1 its allocation kept,
+        # -1 run but the allocation was already as good, -2 gave up (work allowed ran out)
+        "repaired": repaired,
+        **{f"repair_{k}": v for k, v in repair_info.items()},
         **info,
     }
     return result

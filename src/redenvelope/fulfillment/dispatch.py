@@ -498,6 +498,7 @@ def run_dispatch(
                         "bound_tightened",
                         "shift_scans",
                         "bound_dc_moves",
+                        "repaired",
                     )
                     if k in result.stats
                 },
