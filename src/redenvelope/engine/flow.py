@@ -204,33 +204,19 @@ def _flow_changed(a, res, arc_ej, ej_rev, ej_shelf, hl_start, hl_arc, hl_len, hl
         hl_len[j] -= 1
 
 
-@nb.njit(cache=True, inline="always")
-def _sift(heap_d, heap_v, size, i):
-    while True:
-        left = 2 * i + 1
-        if left >= size:
-            return
-        c = left
-        if left + 1 < size and heap_d[left + 1] < heap_d[left]:
-            c = left + 1
-        if heap_d[i] <= heap_d[c]:
-            return
-        heap_d[i], heap_d[c] = heap_d[c], heap_d[i]
-        heap_v[i], heap_v[c] = heap_v[c], heap_v[i]
-        i = c
-
-
 @nb.njit(cache=True)
-def _price_update(start, head, res, cost, rev, p, excess, eps, dist, done, heap_d, heap_v):
+def _price_update(start, head, res, cost, rev, p, excess, eps, dist, done, bucket, e_node, e_next):
     """Goldberg's global price update: each node's distance, in units of eps, to a node short
     of flow over residual arcs of length floor(reduced cost / eps) + 1 (0 when admissible);
     each price is lowered by eps times it, so that excess flows straight to where flow is
-    missing (eps-optimality kept). A heap of (distance, node), stale entries skipped; it stops
-    once every node with excess is reached, the others lowered as far as the last distance.
-    Returns the arcs scanned."""
+    missing (eps-optimality kept). Dial's buckets (distances past the node count wait in the
+    last one); it stops once every node with excess is reached, the others lowered as far as
+    the last distance. Returns the arcs scanned."""
     n = len(p)
+    nb_ = len(bucket)
+    bucket[:] = -1
     active = 0
-    size = 0
+    used = 0
     for v in range(n):
         done[v] = False
         dist[v] = np.int64(1) << 60
@@ -238,19 +224,23 @@ def _price_update(start, head, res, cost, rev, p, excess, eps, dist, done, heap_
             active += 1
         elif excess[v] < 0:
             dist[v] = 0
-            heap_d[size] = 0
-            heap_v[size] = v
-            size += 1
+            e_node[used] = v
+            e_next[used] = bucket[0]
+            bucket[0] = used
+            used += 1
+    pending = used
     scanned = 0
     top = 0
-    while size > 0 and active > 0:
-        k = heap_d[0]
-        w = heap_v[0]
-        size -= 1
-        heap_d[0] = heap_d[size]
-        heap_v[0] = heap_v[size]
-        _sift(heap_d, heap_v, size, 0)
-        if k != dist[w] or done[w]:
+    k = 0
+    while pending > 0 and active > 0 and k < nb_:
+        i = bucket[k]
+        if i < 0:
+            k += 1
+            continue
+        bucket[k] = e_next[i]
+        pending -= 1
+        w = e_node[i]
+        if done[w] or dist[w] != k:
             continue
         done[w] = True
         top = k
@@ -265,19 +255,15 @@ def _price_update(start, head, res, cost, rev, p, excess, eps, dist, done, heap_
             x = head[a]
             rc = cost[b] + p[x] - p[w]
             nd = k if rc < 0.0 else k + np.int64(rc / eps) + 1
-            if nd < dist[x]:
+            if nd >= nb_:
+                nd = nb_ - 1
+            if nd < dist[x] and used < len(e_node):
                 dist[x] = nd
-                i = size
-                size += 1
-                heap_d[i] = nd
-                heap_v[i] = x
-                while i > 0:
-                    parent = (i - 1) >> 1
-                    if heap_d[parent] <= heap_d[i]:
-                        break
-                    heap_d[parent], heap_d[i] = heap_d[i], heap_d[parent]
-                    heap_v[parent], heap_v[i] = heap_v[i], heap_v[parent]
-                    i = parent
+                e_node[used] = x
+                e_next[used] = bucket[nd]
+                bucket[nd] = used
+                used += 1
+                pending += 1
         scanned += start[w + 1] - start[w]
     for v in range(n):
         p[v] -= eps * (dist[v] if done[v] else top)
@@ -309,9 +295,12 @@ def _refine(
                 _flow_changed(a, res, arc_ej, ej_rev, ej_shelf, hl_start, hl_arc, hl_len, hl_pos)
     dist = np.empty(n, np.int64)
     done = np.empty(n, np.bool_)
-    heap_d = np.empty(len(head) + n, np.int64)
-    heap_v = np.empty(len(head) + n, np.int64)
-    work = _price_update(start, head, res, cost, rev, p, excess, eps, dist, done, heap_d, heap_v)
+    bucket = np.empty(n + 1, np.int64)
+    e_node = np.empty(len(head) + n, np.int64)
+    e_next = np.empty(len(head) + n, np.int64)
+    work = _price_update(
+        start, head, res, cost, rev, p, excess, eps, dist, done, bucket, e_node, e_next
+    )
     counts[1] += 1
     size = n + 1
     queue = np.empty(size, np.int64)
@@ -400,7 +389,7 @@ def _refine(
             if since >= update_every:
                 since = 0
                 work += _price_update(
-                    start, head, res, cost, rev, p, excess, eps, dist, done, heap_d, heap_v
+                    start, head, res, cost, rev, p, excess, eps, dist, done, bucket, e_node, e_next
                 )
                 counts[1] += 1
                 cur[:] = 0
@@ -485,6 +474,7 @@ def repair(
     alpha: float = ALPHA,
     update_every: float = UPDATE_EVERY,
     work_per_arc: float = WORK_PER_ARC,
+    eps_start: float | None = None,
 ):
     """Cost scaling from the allocation `ent_pool` and (shelf, DC) prices. Returns (allocation,
     shelf prices, DC prices, info), or None where the work allowed ran out (the allocation
@@ -504,6 +494,8 @@ def repair(
     rc = net.cost + p[tails] - p[net.head]
     viol = -rc[(net.res > 0) & (rc < 0)]
     eps = max(float(np.quantile(viol, 0.999)) if len(viol) else 0.0, eps_final)
+    if eps_start is not None:
+        eps = max(eps_start, eps_final)
     excess = np.zeros(n, np.int64)
     counts = np.zeros(2, np.int64)
     limit = int(work_per_arc * len(net.head))
