@@ -66,12 +66,14 @@ def test_repair_is_exact_on_days_the_auction_leaves_short(kind):
     assert info["refines"] >= 1 and info["work"] > 0
 
 
-def test_repair_gives_up_when_its_work_runs_out_and_changes_nothing():
+def test_repair_gives_up_when_its_work_runs_out_or_the_day_is_too_large_and_changes_nothing():
     inst = instance("tight capacity", 800, seed=2)
     prob, ent, (pi, mu) = auctioned(inst)
     kept = ent.copy()
     assert flow.repair(prob, ent, pi, mu, work_per_arc=1e-6) is None
+    assert flow.repair(prob, ent, pi, mu, max_arcs=10) is None
     assert np.array_equal(ent, kept)
+    assert flow.repair(prob, ent, pi, mu) is not None
 
 
 def test_pruned_arcs_keep_the_held_ones():

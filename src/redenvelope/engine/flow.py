@@ -33,8 +33,15 @@ ALPHA = 5.0
 # Relabels between two global price updates, per node of the network (2: base seed 6 8.8 s,
 # 0.5: 6.3 s, 0.1: 11.3 s — the updates cost more than the relabels they save).
 UPDATE_EVERY = 0.5
-# Work (arcs scanned and pushes) allowed per arc of the network before giving up.
-WORK_PER_ARC = 60
+# Work (arcs scanned and pushes) allowed per arc of the network before giving up (the days
+# measured took 20-35).
+WORK_PER_ARC = 40
+# Entry -> shelf arcs past which the day is not repaired: the repair is one core's push-relabel
+# and grows faster than the day (the bench generator's day: 300,000 members 2.25 M arcs, 21 s;
+# 700,000 members 7.8 M arcs, 87 s, past the time a national day has). Such days keep the
+# auction's allocation and the rest of the pipeline (DC price moves, second opinion, shifting
+# exchange).
+MAX_ARCS = 3_000_000
 
 
 @dataclass
@@ -65,18 +72,42 @@ def _value(entry_a, e, j, r, pool_dc, dc_cap, days, penalty):
     return entry_a[e] - penalty * (dd - 1)
 
 
+@nb.njit(cache=True, inline="always")
+def _kept(entry_a, e, j, r, pool_dc, dc_cap, days, penalty, held, pj, threshold, delta):
+    """The value of an arc the repair keeps (held, or its net within delta of the member's
+    threshold), -inf for the others."""
+    v = _value(entry_a, e, j, r, pool_dc, dc_cap, days, penalty)
+    if held != j and (v <= 0 or v + pj[j] < threshold - delta):
+        return -np.inf
+    return v
+
+
 @nb.njit(cache=True)
 def _arcs(
     entry_start, entry_a, slots, region, arc_start, arc_pool, pool_dc, pool_cap, dc_cap, days,
-    penalty, ent_pool, pj, pm, delta, m0, e0, j0, d0,
+    penalty, ent_pool, pj, pm, delta, m0, e0, j0, d0, max_arcs,
 ):  # fmt: skip
     """Forward arcs (tail, head, capacity, cost, flow) in blocks S->m, m->e, e->j, j->d, d->T,
-    T->S (source 0, sink 1); the e->j block is [first, last)."""
+    T->S (source 0, sink 1); the e->j block is [first, last). Counted first: more than
+    `max_arcs` entry -> shelf arcs, and nothing is allocated (first = last = -1)."""
     n_m = len(slots)
     n_e = len(entry_a)
     n_j = len(pool_dc)
     n_d = len(dc_cap)
-    f = n_m + n_e + len(arc_pool) + n_j + n_d + 1
+    kept = 0
+    for m in range(n_m):
+        for e in range(entry_start[m], entry_start[m + 1]):
+            for q in range(arc_start[e], arc_start[e + 1]):
+                v = _kept(
+                    entry_a, e, arc_pool[q], region[m], pool_dc, dc_cap, days, penalty,
+                    ent_pool[e], pj, pm[m], delta,
+                )  # fmt: skip
+                if v > -np.inf:
+                    kept += 1
+    if kept > max_arcs:
+        none = np.zeros(0, np.int64)
+        return none, none, none, np.zeros(0), none, -1, -1
+    f = n_m + n_e + kept + n_j + n_d + 1
     tail = np.empty(f, np.int64)
     head = np.empty(f, np.int64)
     cap = np.empty(f, np.int64)
@@ -107,10 +138,10 @@ def _arcs(
         for e in range(entry_start[m], entry_start[m + 1]):
             for q in range(arc_start[e], arc_start[e + 1]):
                 j = arc_pool[q]
-                v = _value(entry_a, e, j, r, pool_dc, dc_cap, days, penalty)
+                v = _kept(
+                    entry_a, e, j, r, pool_dc, dc_cap, days, penalty, ent_pool[e], pj, pm[m], delta
+                )
                 if v == -np.inf:
-                    continue
-                if ent_pool[e] != j and (v <= 0 or v + pj[j] < pm[m] - delta):
                     continue
                 tail[k], head[k], cap[k], cost[k] = e0 + e, j0 + j, 1, -v
                 flow[k] = 1 if ent_pool[e] == j else 0
@@ -132,7 +163,11 @@ def _arcs(
     return tail[:k], head[:k], cap[:k], cost[:k], flow[:k], first, last
 
 
-def network(prob, ent_pool: np.ndarray, p: np.ndarray, delta: float) -> Network:
+def network(
+    prob, ent_pool: np.ndarray, p: np.ndarray, delta: float, max_arcs: int = MAX_ARCS
+) -> Network | None:
+    """The day's network at potentials p, or None where it has more than `max_arcs` entry ->
+    shelf arcs."""
     n_m, n_e, n_j, n_d = prob.n_members, len(prob.entry_a), len(prob.pool_dc), len(prob.dc_cap)
     m0 = 2
     e0 = m0 + n_m
@@ -142,8 +177,10 @@ def network(prob, ent_pool: np.ndarray, p: np.ndarray, delta: float) -> Network:
     tail, head, cap, cost, flow, first, last = _arcs(
         prob.entry_start, prob.entry_a, prob.slots, prob.region, prob.arc_start, prob.arc_pool,
         prob.pool_dc, prob.pool_cap, prob.dc_cap, prob.days, prob.penalty,
-        ent_pool.astype(np.int64), p[j0:d0], p[m0:e0], delta, m0, e0, j0, d0,
+        ent_pool.astype(np.int64), p[j0:d0], p[m0:e0], delta, m0, e0, j0, d0, max_arcs,
     )  # fmt: skip
+    if first < 0:
+        return None
     f = len(tail)
     # arc 2k is forward arc k, 2k + 1 its reverse; then renumbered by tail
     tails = np.empty(2 * f, np.int64)
@@ -474,14 +511,18 @@ def repair(
     alpha: float = ALPHA,
     update_every: float = UPDATE_EVERY,
     work_per_arc: float = WORK_PER_ARC,
+    max_arcs: int = MAX_ARCS,
     eps_start: float | None = None,
 ):
     """Cost scaling from the allocation `ent_pool` and (shelf, DC) prices. Returns (allocation,
-    shelf prices, DC prices, info), or None where the work allowed ran out (the allocation
-    given stands). `eps_start`: the first epsilon, in place of the warm start's violations
-    (for measuring: lower starts took two to four times the work)."""
+    shelf prices, DC prices, info), or None where the day has more than `max_arcs` arcs to
+    repair or the work allowed ran out (the allocation given stands). `eps_start`: the first
+    epsilon, in place of the warm start's violations (for measuring: lower starts took two to
+    four times the work)."""
     p = potentials(prob, ent_pool, pool_price, dc_price)
-    net = network(prob, ent_pool, p, delta)
+    net = network(prob, ent_pool, p, delta, max_arcs)
+    if net is None:
+        return None
     m0, e0, j0, d0, n = net.nodes
     n_j = len(prob.pool_dc)
     hl_start = np.zeros(n_j + 1, np.int64)

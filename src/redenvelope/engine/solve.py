@@ -251,7 +251,7 @@ def _allocate(
             t_r = time.perf_counter()
             fixed = flow.repair(prob, ent_pool, pi_t, mu)
             if fixed is None:
-                repaired = -2  # the work allowed ran out: the allocation stands
+                repaired = -2  # too large to repair, or its work allowance ran out
             else:
                 ent_r, pi_r, mu_r, repair_info = fixed
                 other = result_from(prob, ent_r)
@@ -353,7 +353,8 @@ def _allocate(
         "shift_gain": shift_gain,
         "shift_scans": shift_scans,
         # the repair by cost scaling (decision 0030): 0 not needed, 1 its allocation kept,
-        # -1 run but the allocation was already as good, -2 gave up (work allowed ran out)
+        # -1 run but the allocation was already as good, -2 not repaired (more arcs than
+        # flow.MAX_ARCS, or the work allowed ran out)
         "repaired": repaired,
         **{f"repair_{k}": v for k, v in repair_info.items()},
         **info,
