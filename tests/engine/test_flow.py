@@ -72,6 +72,12 @@ def test_repair_gives_up_when_its_work_runs_out_or_the_day_is_too_large_and_chan
     kept = ent.copy()
     assert flow.repair(prob, ent, pi, mu, work_per_arc=1e-6) is None
     assert flow.repair(prob, ent, pi, mu, max_arcs=10) is None
+    assert len(prob.arc_pool) > 10 * flow.CANDIDATES_PER_KEPT  # not even counted
+    # counted, and found larger than allowed before anything is allocated
+    p = flow.potentials(prob, ent, pi, mu)
+    assert flow.network(prob, ent, p, flow.DELTA, max_arcs=0) is None
+    assert flow.network(prob, ent, p, flow.DELTA) is not None
+    assert flow.repair(prob, ent, pi, mu, max_arcs=len(prob.arc_pool)) is not None
     assert np.array_equal(ent, kept)
     assert flow.repair(prob, ent, pi, mu) is not None
 
