@@ -12,13 +12,9 @@ from redenvelope.engine.generate import SWEEP, generate, generate_shape
 from redenvelope.engine.problem import build_problem
 from redenvelope.engine.validate import validate
 
+from .days import instance
+
 SHAPES = list(SWEEP)
-
-
-def instance(kind, members, seed):
-    if kind == "base":
-        return generate(members, seed=seed, titles=max(8, members // 3), dcs=4, regions=8)
-    return generate_shape(members, seed=seed, **SWEEP[kind])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,16 +8,12 @@ from hypothesis import strategies as st
 
 from redenvelope.engine import Params, certificate, flow, kernels, solve
 from redenvelope.engine.exact import solve_exact
-from redenvelope.engine.generate import SWEEP, generate, generate_shape
+from redenvelope.engine.generate import SWEEP
 from redenvelope.engine.problem import build_problem
 from redenvelope.engine.solve import result_from
 from redenvelope.engine.validate import validate
 
-
-def instance(kind, members, seed):
-    if kind == "base":
-        return generate(members, seed=seed, titles=max(8, members // 3), dcs=4, regions=8)
-    return generate_shape(members, seed=seed, **SWEEP[kind])
+from .days import instance
 
 
 def auctioned(inst):
@@ -45,7 +41,7 @@ def test_repair_reaches_the_optimum_and_its_prices_certify_it(kind, members, see
     check = validate(inst, res.member_id, res.title_id, res.dc_id)
     assert check.ok, check.violations
     best = solve_exact(inst).objective  # costs rounded to 1/10,000 of a value unit
-    nodes = 2 + prob.n_members + len(prob.entry_a) + len(prob.pool_dc) + len(prob.dc_cap)
+    nodes = flow.nodes(prob)[-1]
     # eps_final-optimal: within nodes × eps of the optimum (in practice on it)
     assert res.objective >= best - flow.EPS_FINAL * nodes - 1e-6
     assert res.objective >= before - flow.EPS_FINAL * nodes - 1e-6
@@ -89,7 +85,7 @@ def test_pruned_arcs_keep_the_held_ones():
     prob, ent, (pi, mu) = auctioned(inst)
     before = result_from(prob, ent).objective
     ent_r, _, _, info = flow.repair(prob, ent, pi, mu, delta=0.0)
-    nodes = 2 + prob.n_members + len(prob.entry_a) + len(prob.pool_dc) + len(prob.dc_cap)
+    nodes = flow.nodes(prob)[-1]
     assert result_from(prob, ent_r).objective >= before - flow.EPS_FINAL * nodes
     assert info["arcs"] >= int((ent >= 0).sum())
 

@@ -166,17 +166,23 @@ def _arcs(
     return tail[:k], head[:k], cap[:k], cost[:k], flow[:k], first, last
 
 
+def nodes(prob) -> tuple[int, int, int, int, int]:
+    """The network's node numbering: source 0, sink 1, then members, entries, shelves and DCs
+    from (m0, e0, j0, d0); n nodes in all."""
+    m0 = 2
+    e0 = m0 + prob.n_members
+    j0 = e0 + len(prob.entry_a)
+    d0 = j0 + len(prob.pool_dc)
+    return m0, e0, j0, d0, d0 + len(prob.dc_cap)
+
+
 def network(
     prob, ent_pool: np.ndarray, p: np.ndarray, delta: float, max_arcs: int = MAX_ARCS
 ) -> Network | None:
     """The day's network at potentials p, or None where it has more than `max_arcs` entry ->
     shelf arcs."""
-    n_m, n_e, n_j, n_d = prob.n_members, len(prob.entry_a), len(prob.pool_dc), len(prob.dc_cap)
-    m0 = 2
-    e0 = m0 + n_m
-    j0 = e0 + n_e
-    d0 = j0 + n_j
-    n = d0 + n_d
+    m0, e0, j0, d0, n = nodes(prob)
+    n_j = len(prob.pool_dc)
     tail, head, cap, cost, flow, first, last = _arcs(
         prob.entry_start, prob.entry_a, prob.slots, prob.region, prob.arc_start, prob.arc_pool,
         prob.pool_dc, prob.pool_cap, prob.dc_cap, prob.days, prob.penalty,
@@ -456,7 +462,8 @@ def _levels(
 ):  # fmt: skip
     """Entry and member potentials consistent with the allocation at the shelves' potentials:
     an entry's held net (else its best net, at least 0); a member's lowest held net when its
-    slots are full, else 0."""
+    slots are full, else 0 (`grow.thresholds`, but not raised to 0 where that net is below:
+    here it comes with the entries' levels, in the same pass)."""
     n_m = len(slots)
     pe = np.zeros(len(entry_a))
     pm = np.zeros(n_m)
@@ -488,18 +495,16 @@ def _levels(
 def potentials(prob, ent_pool, pool_price, dc_price) -> np.ndarray:
     """Node potentials from (shelf, DC) prices: source and sink 0, a DC minus its price, a shelf
     its DC's less its own price, entries and members as `_levels` says."""
-    n_m, n_e, n_j, n_d = prob.n_members, len(prob.entry_a), len(prob.pool_dc), len(prob.dc_cap)
-    p = np.zeros(2 + n_m + n_e + n_j + n_d)
-    j0 = 2 + n_m + n_e
-    d0 = j0 + n_j
+    m0, e0, j0, d0, n = nodes(prob)
+    p = np.zeros(n)
     p[d0:] = -np.maximum(dc_price, 0.0)
     p[j0:d0] = p[d0 + prob.pool_dc] - np.maximum(pool_price, 0.0)
     pe, pm = _levels(
         prob.entry_start, prob.entry_a, prob.slots, prob.region, prob.arc_start, prob.arc_pool,
         prob.pool_dc, prob.dc_cap, prob.days, prob.penalty, ent_pool.astype(np.int64), p[j0:d0],
     )  # fmt: skip
-    p[2 + n_m : j0] = pe
-    p[2 : 2 + n_m] = pm
+    p[e0:j0] = pe
+    p[m0:e0] = pm
     return p
 
 

@@ -254,13 +254,14 @@ def _allocate(
                 repaired = -2  # too large to repair, or its work allowance ran out
             else:
                 ent_r, pi_r, mu_r, repair_info = fixed
+                pi_r, mu_r = np.maximum(pi_r, 0.0), np.maximum(mu_r, 0.0)
                 other = result_from(prob, ent_r)
-                upper_r = certificate.bound(prob, np.maximum(pi_r, 0.0), np.maximum(mu_r, 0.0))[0]
+                upper_r = certificate.bound(prob, pi_r, mu_r)[0]
                 repaired = 1 if other.objective > result.objective else -1
                 if repaired > 0:
                     ent_pool, result = ent_r, other
                 if upper_r < upper:
-                    upper, pi_t, mu = upper_r, np.maximum(pi_r, 0.0), np.maximum(mu_r, 0.0)
+                    upper, pi_t, mu = upper_r, pi_r, mu_r
                 if certificate.gap(result.objective, upper) > params.second_opinion_gap:
                     upper, pi_t, more = certificate.tighten(
                         prob, pi_t, mu, upper, params.tighten_rounds, goal=goal(result.objective)
