@@ -165,7 +165,7 @@ def _net(a, j, r_m, pool_dc, pool_cap, dc_cap, days, penalty, pi, mu):
 def _best_bid(
     m, k, entry_start, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap, dc_cap, days,
     penalty, mu, ent_pool, ent_ver, p_key, p_ent, p_ver, p_start, p_len, p_live, p_floor,
-    same_step,
+    same_step, p_cache,
 ):  # fmt: skip
     """Member m's best option at these prices (entry, shelf, net value; -1 when nothing is worth
     bidding for) and the net value that sets the bid increment: its k-th best entry's, or the
@@ -197,10 +197,14 @@ def _best_bid(
             v = a - penalty * (dd - 1) - mu[dc]
             if v <= e_pi2:
                 continue
-            pi = v - _pool_price(
-                j, p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver,
-                pool_dc, p_floor,
-            )  # fmt: skip
+            price = p_cache[j]
+            if price != price:  # not known in this run yet (NaN)
+                price = _pool_price(
+                    j, p_key, p_ent, p_ver, p_start, p_len, p_live, pool_cap, ent_pool, ent_ver,
+                    pool_dc, p_floor,
+                )  # fmt: skip
+                p_cache[j] = price
+            pi = v - price
             if pi > e_pi:
                 e_pi2 = e_pi
                 e_pi = pi
@@ -279,6 +283,10 @@ def _auction_run(
             tail += 1
             count += 1
             in_ring[m] = True
+    # each shelf's price as its heap gives it, read once and forgotten when the shelf changes:
+    # a member's bid reads the prices of all its candidate shelves, and reading them from the
+    # heaps (live count, top, its entry's version) was most of a bid's time at scale
+    p_cache = np.full(len(pool_cap), np.nan)
     steps = 0
     while count > 0 and steps < max_steps:
         m = ring[head]
@@ -291,7 +299,7 @@ def _auction_run(
             best_e, best_j, best_pi, kth = _best_bid(
                 m, k, entry_start, entry_a, region, arc_start, arc_pool, pool_dc, pool_cap, dc_cap,
                 days, penalty, mu, ent_pool, ent_ver, p_key, p_ent, p_ver, p_start, p_len, p_live,
-                p_floor, same_step,
+                p_floor, same_step, p_cache,
             )  # fmt: skip
             if best_e < 0:
                 break  # nothing worth bidding for at these prices
@@ -316,6 +324,7 @@ def _auction_run(
                       ent_pool, ent_ver, pool_dc)  # fmt: skip
             p_live[j] += 1
             d_live[d] += 1
+            p_cache[j] = np.nan
             loser = -1
             if p_live[j] > pool_cap[j]:
                 _clean_top(
@@ -332,6 +341,7 @@ def _auction_run(
                 )  # fmt: skip
             if loser >= 0:
                 lj = ent_pool[loser]
+                p_cache[lj] = np.nan
                 ent_pool[loser] = -1
                 ent_ver[loser] += 1
                 p_live[lj] -= 1
@@ -1206,10 +1216,21 @@ def _scan_moves(
     n_dcs = len(dc_cap)
     out = n_dcs
     cn[:, :] = 0
+    # the member's held entries, in entry order (a move's other end: looked up once a member,
+    # not once for every shelf of every entry it could take)
+    widest = 0
+    for m in range(len(slots)):
+        widest = max(widest, entry_start[m + 1] - entry_start[m])
+    holding = np.empty(max(widest, 1), np.int64)
     for m in range(len(slots)):
         r = region[m]
         s0, s1 = entry_start[m], entry_start[m + 1]
         free = held[m] < slots[m]
+        n_h = 0
+        for e in range(s0, s1):
+            if ent_pool[e] >= 0:
+                holding[n_h] = e
+                n_h += 1
         for e2 in range(s0, s1 + 0):
             j_now = ent_pool[e2]
             for q_j2 in range(arc_start[e2], arc_start[e2 + 1]):
@@ -1240,16 +1261,16 @@ def _scan_moves(
                     continue
                 if free:
                     _offer(cg, cm, ce, ce2, cj2, cj, cn, out, y, v2, m, -1, e2, code, -1)
-                for e in range(s0, s1):
+                for i_h in range(n_h):
+                    e = holding[i_h]
                     j = ent_pool[e]
-                    if j < 0:
-                        continue
                     x = pool_dc[j]
                     if x == y:
                         continue
                     g = v2 - (entry_a[e] - penalty * (days[x, r] - 1))
                     _offer(cg, cm, ce, ce2, cj2, cj, cn, x, y, g, m, e, e2, code, j)
-        for e in range(s0, s1):
+        for i_h in range(n_h):
+            e = holding[i_h]
             j = ent_pool[e]
             if j >= 0:
                 x = pool_dc[j]
