@@ -1269,28 +1269,12 @@ def _scan_moves(
                         continue
                     g = v2 - (entry_a[e] - penalty * (days[x, r] - 1))
                     _offer(cg, cm, ce, ce2, cj2, cj, cn, x, y, g, m, e, e2, code, j)
-        for i_h in range(n_h):
+        for i_h in range(n_h):  # dropping a shipment
             e = holding[i_h]
             j = ent_pool[e]
-            if j >= 0:
-                x = pool_dc[j]
-                _offer(
-                    cg,
-                    cm,
-                    ce,
-                    ce2,
-                    cj2,
-                    cj,
-                    cn,
-                    x,
-                    out,
-                    -(entry_a[e] - penalty * (days[x, r] - 1)),
-                    m,
-                    e,
-                    -1,
-                    -1,
-                    j,
-                )
+            x = pool_dc[j]
+            g = -(entry_a[e] - penalty * (days[x, r] - 1))
+            _offer(cg, cm, ce, ce2, cj2, cj, cn, x, out, g, m, e, -1, -1, j)
 
 
 @nb.njit(cache=True)
