@@ -80,6 +80,7 @@ def run_one(
         "shift_gain": res.stats.get("shift_gain", 0.0),
         "bound_dc_moves": res.stats.get("bound_dc_moves", 0),
         "repaired": res.stats.get("repaired", 0),
+        "kinds": res.stats.get("kinds", 0),
         "repair_s": res.timings.get("repair", 0.0),
         "reasons": {
             k: int(v)
@@ -202,6 +203,7 @@ def sweep(members: int, seed: int, console, shapes: list[str] | None = None) -> 
         "exact s",
         "time ratio",
         "grown",
+        "kinds",
         "2nd",
         "shift",
         "DC moves",
@@ -221,6 +223,7 @@ def sweep(members: int, seed: int, console, shapes: list[str] | None = None) -> 
             f"{r['exact_s']:.2f}",
             f"{r['engine_s'] / r['exact_s']:.3f}",
             str(r["grow_rounds"]),
+            f"{r['kinds']:,}" if r["kinds"] else "",
             {0: "", 1: "kept", -1: "tried"}[r["second_opinion"]],
             f"{r['shift_scans']} (+{100 * r['shift_gain'] / r['engine_objective']:.3f}%)"
             if r["shift_scans"]

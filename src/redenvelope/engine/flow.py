@@ -85,6 +85,12 @@ def _kept(entry_a, e, j, r, pool_dc, dc_cap, days, penalty, held, pj, threshold,
     return v
 
 
+@nb.njit(cache=True, inline="always")
+def empty_arcs(f):
+    """Room for f forward arcs: tail, head, capacity, cost (0)."""
+    return np.empty(f, np.int64), np.empty(f, np.int64), np.empty(f, np.int64), np.zeros(f)
+
+
 @nb.njit(cache=True)
 def _arcs(
     entry_start, entry_a, slots, region, arc_start, arc_pool, pool_dc, pool_cap, dc_cap, days,
@@ -110,12 +116,8 @@ def _arcs(
     if kept > max_arcs:
         none = np.zeros(0, np.int64)
         return none, none, none, np.zeros(0), none, -1, -1
-    f = n_m + n_e + kept + n_j + n_d + 1
-    tail = np.empty(f, np.int64)
-    head = np.empty(f, np.int64)
-    cap = np.empty(f, np.int64)
-    cost = np.zeros(f, np.float64)
-    flow = np.zeros(f, np.int64)
+    tail, head, cap, cost = empty_arcs(n_m + n_e + kept + n_j + n_d + 1)
+    flow = np.zeros(len(tail), np.int64)
     held = np.zeros(n_m, np.int64)
     p_live = np.zeros(n_j, np.int64)
     d_live = np.zeros(n_d, np.int64)
@@ -190,6 +192,13 @@ def network(
     )  # fmt: skip
     if first < 0:
         return None
+    return assemble(tail, head, cap, cost, flow, first, last, (m0, e0, j0, d0, n), n_j)
+
+
+def assemble(tail, head, cap, cost, flow, first, last, nodes, n_j) -> Network:
+    """A network from forward arcs (tail, head, capacity, cost, flow) whose entry -> shelf arcs
+    are [first, last) and whose shelf -> DC arcs are the n_j that follow, in shelf order."""
+    m0, e0, j0, d0, n = nodes
     f = len(tail)
     # arc 2k is forward arc k, 2k + 1 its reverse; then renumbered by tail
     tails = np.empty(2 * f, np.int64)
@@ -221,7 +230,7 @@ def network(
         ej_shelf=head[first:last] - j0,
         arc_ej=arc_ej,
         shelf_out=new[2 * (last + np.arange(n_j, dtype=np.int64))],
-        nodes=(m0, e0, j0, d0, n),
+        nodes=nodes,
     )
 
 
@@ -534,13 +543,6 @@ def repair(
     if net is None:
         return None
     m0, e0, j0, d0, n = net.nodes
-    n_j = len(prob.pool_dc)
-    hl_start = np.zeros(n_j + 1, np.int64)
-    np.cumsum(np.bincount(net.ej_shelf, minlength=n_j), out=hl_start[1:])
-    hl_arc = np.zeros(max(1, hl_start[-1]), np.int64)
-    hl_len = np.zeros(n_j, np.int64)
-    hl_pos = np.full(len(net.ej_rev), -1, np.int64)
-    _fill_lists(net.res, net.ej_rev, net.ej_shelf, hl_start, hl_arc, hl_len, hl_pos)
     # the first epsilon: near the largest violations of the warm start
     tails = np.repeat(np.arange(n), np.diff(net.start))
     rc = net.cost + p[tails] - p[net.head]
@@ -548,9 +550,39 @@ def repair(
     eps = max(float(np.quantile(viol, 0.999)) if len(viol) else 0.0, eps_final)
     if eps_start is not None:
         eps = max(eps_start, eps_final)
+    scaled = scale(net, p, eps, eps_final, alpha, update_every, int(work_per_arc * len(net.head)))
+    if scaled is None:
+        return None
+    used = net.res[net.ej_fwd] == 0
+    out = np.full(len(prob.entry_a), -1, np.int32)
+    out[net.ej_entry[used]] = net.ej_shelf[used].astype(np.int32)
+    mu = p[1] - p[d0:]
+    pi = p[d0 + prob.pool_dc] - p[j0:d0]
+    return out, pi, mu, {**scaled, "arcs": len(net.ej_rev)}
+
+
+def scale(
+    net: Network,
+    p: np.ndarray,
+    eps: float,
+    eps_final: float,
+    alpha: float,
+    update_every: float,
+    limit: int,
+) -> dict | None:
+    """Refinements of the flow in `net` (its residuals) and the potentials `p`, both changed in
+    place, with epsilon falling by `alpha` from `eps` (the flow is eps-optimal at p) down to
+    `eps_final`. Returns its counts, or None when `limit` units of work ran out first."""
+    m0, e0, j0, d0, n = net.nodes
+    n_j = d0 - j0
+    hl_start = np.zeros(n_j + 1, np.int64)
+    np.cumsum(np.bincount(net.ej_shelf, minlength=n_j), out=hl_start[1:])
+    hl_arc = np.zeros(max(1, hl_start[-1]), np.int64)
+    hl_len = np.zeros(n_j, np.int64)
+    hl_pos = np.full(len(net.ej_rev), -1, np.int64)
+    _fill_lists(net.res, net.ej_rev, net.ej_shelf, hl_start, hl_arc, hl_len, hl_pos)
     excess = np.zeros(n, np.int64)
     counts = np.zeros(2, np.int64)
-    limit = int(work_per_arc * len(net.head))
     work = 0
     refines = 0
     while True:
@@ -568,16 +600,9 @@ def repair(
         work += done
         if eps <= eps_final:
             break
-    used = net.res[net.ej_fwd] == 0
-    out = np.full(len(prob.entry_a), -1, np.int32)
-    out[net.ej_entry[used]] = net.ej_shelf[used].astype(np.int32)
-    mu = p[1] - p[d0:]
-    pi = p[d0 + prob.pool_dc] - p[j0:d0]
-    info = {
+    return {
         "refines": refines,
         "work": work,
         "relabels": int(counts[0]),
         "price_updates": int(counts[1]),
-        "arcs": len(net.ej_rev),
     }
-    return out, pi, mu, info

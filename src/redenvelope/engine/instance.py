@@ -75,6 +75,10 @@ class Params:
     # Repair the allocation by cost scaling (`flow.repair`, decision 0030) when its certified
     # gap is still above second_opinion_gap after tightening the shelf prices; False: never.
     repair: bool = True
+    # Allocate members alike (same region, slots and candidate entries) as one kind, by cost
+    # scaling over kinds (`groups`, decision 0031), where their entries are at most
+    # groups.MAX_SHARE of the day's; False: always by the auction.
+    kinds: bool = True
 
 
 @dataclass

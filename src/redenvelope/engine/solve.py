@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import certificate, flow, grow, kernels
+from . import certificate, flow, groups, grow, kernels
 from .instance import Instance, Params
 from .problem import Problem, build_problem, with_candidates
 
@@ -165,20 +165,59 @@ def _solve(inst: Instance, params: Params, explain: bool) -> Result:
     t0 = time.perf_counter()
     small = len(inst["queue"]["member_id"]) <= params.exact_below_entries
     prob = build_problem(inst, params, margin=-1 if small else None, shelves=-1 if small else None)
-    aside = _Aside(prob, params.epsilon) if not small and _Aside.wanted(prob, params) else None
+    kinds = None if small else _kinds(prob, params)
+    wanted = not small and kinds is None and _Aside.wanted(prob, params)
+    aside = _Aside(prob, params.epsilon) if wanted else None
     started = [] if aside is None else [aside]  # every second opinion side by side, to stop
     try:
-        return _allocate(prob, params, small, explain, aside, t0, started)
+        return _allocate(prob, params, small, explain, aside, t0, started, kinds)
     finally:
         for one in started:
             one.close()
 
 
+def _kinds(prob: Problem, params: Params) -> groups.Kinds | None:
+    """The day's kinds of members alike, where allocating by kinds pays (decision 0031)."""
+    if not params.kinds:
+        return None
+    kinds = groups.find(prob)
+    return kinds if groups.worth_it(prob, kinds) else None
+
+
+def _by_kinds(prob: Problem, kinds: groups.Kinds, dc_known: tuple | None = None):
+    """The day allocated by kinds, with an info like the auction's; None where the cost
+    scaling ran out of work (the auction allocates it then)."""
+    t = time.perf_counter()
+    done = groups.allocate(prob, kinds)
+    if done is None:
+        return None
+    ent_pool, pi, mu, info = done
+    pi, mu = np.maximum(pi, 0.0), np.maximum(mu, 0.0)
+    return ent_pool, {
+        "bids": 0,
+        "truncated": False,
+        "spare_floors": 0,
+        "price_war": False,
+        "price_rounds": 0,
+        "dc_prices_refined": 0,
+        "dc_known": dc_known or (mu.copy(), 0, False, 0),
+        "sample": 1.0,
+        "exchange_gain": 0.0,
+        "exchange_scans": 0,
+        "dc_price_max": float(mu.max(initial=0)),
+        "timing": {"prices": 0.0, "auction": time.perf_counter() - t, "exchange": 0.0},
+        "prices": (pi, mu),
+        "kinds": info.pop("kinds"),  # kinds of members allocated as one (0: by the auction)
+        **{f"kinds_{k}": v for k, v in info.items()},
+    }
+
+
 def _allocate(
-    prob, params: Params, small: bool, explain: bool, aside, t0: float, started: list
+    prob, params: Params, small: bool, explain: bool, aside, t0: float, started: list, kinds
 ) -> Result:
     t1 = time.perf_counter()
-    ent_pool, info = kernels.auction(
+    done = None if kinds is None else _by_kinds(prob, kinds)
+    ent_pool, info = done or kernels.auction(
         prob, params.epsilon, exact_polish_entries=params.exact_below_entries if small else 0
     )
     t2 = time.perf_counter()
@@ -208,14 +247,16 @@ def _allocate(
         # prices (not every shelf of every entry: with wide reach that was 40 M arcs)
         x_u = np.where(everything, u - GROW_SLACK, np.inf)
         prob = with_candidates(prob, limits, params.shelves_per_entry, extra=(pi, mu, x_u))
-        if _Aside.wanted(prob, params):
+        kinds = _kinds(prob, params)
+        if kinds is None and _Aside.wanted(prob, params):
             # the grown day's second opinion, side by side again (allocated after the grown
             # day, it added 2 s to the bench generator's days that grow)
             aside = _Aside(prob, params.epsilon)
             started.append(aside)
         t1 = time.perf_counter()
         # the same day's DC prices: learning them again from a sample would cost as much
-        ent_pool, info = kernels.auction(
+        done = None if kinds is None else _by_kinds(prob, kinds, info["dc_known"])
+        ent_pool, info = done or kernels.auction(
             prob, params.epsilon, exact_polish_entries=0, dc_known=info["dc_known"]
         )
         if aside is not None:

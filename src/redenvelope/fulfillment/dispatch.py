@@ -486,7 +486,9 @@ def run_dispatch(
                 # whether a second allocation (DC capacity priced in the auction) was kept, the
                 # exchange's scans, the rounds that tightened the bound (decision 0026) and the
                 # scans of the shifting exchange on a day still short of its bound (0028), and
-                # the moves of price between a DC and its shelves that lowered the bound (0029)
+                # the moves of price between a DC and its shelves that lowered the bound (0029),
+                # whether the day was repaired by cost scaling (0030), and the kinds of members
+                # alike it was allocated by (0031; absent: by the auction)
                 "engine": {
                     k: result.stats[k]
                     for k in (
@@ -499,6 +501,7 @@ def run_dispatch(
                         "shift_scans",
                         "bound_dc_moves",
                         "repaired",
+                        "kinds",
                     )
                     if k in result.stats
                 },
