@@ -70,9 +70,11 @@ def check_exact(inst, prob):
     assert check.ok, check.violations
     best = solve_exact(inst).objective
     n = 2 + len(kinds.rep) + kinds.entries + len(prob.pool_dc) + len(prob.dc_cap)
-    # eps-optimal: within nodes x eps of the optimum, its prices within eps an arc of each
-    # shipment's path (5 arcs) of a dual of the day
-    slack = groups.EPS_FINAL * (n + 5 * len(res.member_id)) + 1e-4 * max(1, len(res.member_id))
+    # eps-optimal: within nodes x eps of the optimum; its prices within eps an arc of a path
+    # (6 arcs) for each shipment and each member of a dual of the day (a member left without
+    # a title may see it worth up to that much at these prices)
+    units = n + 6 * (len(res.member_id) + prob.n_members)
+    slack = groups.EPS_FINAL * units + 1e-4 * max(1, len(res.member_id))
     assert best - slack <= res.objective <= best + 1e-4 * max(1, len(res.member_id))
     upper, _ = certificate.bound(prob, np.maximum(pi, 0.0), np.maximum(mu, 0.0))
     assert best - 1e-4 * max(1, len(res.member_id)) <= upper <= best + slack
@@ -91,14 +93,18 @@ def test_kinds_reach_the_optimum_and_their_prices_certify_it(kind, members, seed
     check_exact(inst, whole(inst))
 
 
-@pytest.mark.parametrize(
-    "members,slots,copies", [(40, 1, (5, 3)), (60, 2, (30, 4)), (25, 3, (50, 50)), (9, 2, (0, 1))]
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    members=st.integers(1, 120),
+    slots=st.integers(1, 3),
+    copies=st.tuples(st.integers(0, 60), st.integers(0, 8)),
+    seed=st.integers(0, 1_000),
 )
-def test_shipments_are_dealt_so_no_member_gets_a_title_twice(members, slots, copies):
-    inst = crowd(members, slots, copies, seed=members)
+def test_shipments_are_dealt_so_no_member_gets_a_title_twice(members, slots, copies, seed):
+    inst = crowd(members, slots, copies, seed=seed)
     prob = whole(inst)
     kinds, res = check_exact(inst, prob)
-    assert len(kinds.rep) == 2  # one kind a region
+    assert len(kinds.rep) <= 2  # one kind a region
     pairs = set(zip(res.member_id.tolist(), res.title_id.tolist(), strict=True))
     assert len(pairs) == len(res.member_id)
     assert np.bincount(res.member_id - 100, minlength=members).max() <= slots
@@ -143,3 +149,19 @@ def test_solve_allocates_a_day_of_members_alike_by_kinds_and_others_by_the_aucti
     assert by_kinds.objective >= auctioned.objective - 1e-6 * auctioned.objective
     other = solve(instance("loose capacity", 3_000, seed=5), Params(**params))
     assert "kinds" not in other.stats  # few members alike: the auction's day
+
+
+def test_a_grown_day_of_members_alike_is_allocated_by_kinds_again():
+    """One candidate entry beyond the slots: the prices show entries left out that would do
+    better, the candidates grow, and the grown day is grouped and allocated by kinds again."""
+    inst = crowd(300, 1, (2, 2), seed=3)  # the first title nearly gone: the rest are wanted
+    params = Params(
+        exact_below_entries=0, second_opinion_side_by_side=False, candidate_margin=0,
+        grow_min_share=0.0,
+    )  # fmt: skip
+    res = solve(inst, params)
+    assert res.stats["grow_rounds"] >= 1 and res.stats["kinds"] > 0
+    check = validate(inst, res.member_id, res.title_id, res.dc_id)
+    assert check.ok, check.violations
+    assert res.objective == pytest.approx(solve_exact(inst).objective, rel=1e-5)
+    assert res.stats["gap"] <= 0.002

@@ -278,4 +278,9 @@ def allocate(prob, kinds: Kinds, *, eps_final: float = EPS_FINAL, alpha: float =
     )  # fmt: skip
     mu = p[1] - p[d0:]
     pi = p[d0 + prob.pool_dc] - p[j0:d0]
+    # a shelf or DC with room to spare may be priced up to eps: priced 0, its copies no longer
+    # add eps each to the bound (any prices give a valid bound)
+    held = ent_pool[ent_pool >= 0]
+    pi[np.bincount(held, minlength=len(pi)) < prob.pool_cap] = 0.0
+    mu[np.bincount(prob.pool_dc[held], minlength=len(mu)) < prob.dc_cap] = 0.0
     return ent_pool, pi, mu, {**scaled, "kinds": n_k, "arcs": len(net.ej_rev)}
