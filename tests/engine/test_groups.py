@@ -125,8 +125,8 @@ def test_kinds_are_the_members_alike_even_when_their_hashes_collide(kind):
     assert kinds.count.sum() == n
     # every key the same (all collide): the same kinds, told apart by comparing members
     of, k = groups._kinds(
-        np.zeros(n, np.uint64), prob.entry_start, prob.entry_title, prob.entry_a, prob.slots,
-        prob.region, prob.arc_start, prob.arc_pool,
+        np.zeros(n, np.uint64), np.arange(n), prob.entry_start, prob.entry_title, prob.entry_a,
+        prob.slots, prob.region, prob.arc_start, prob.arc_pool,
     )  # fmt: skip
     assert k >= 1
     for m in range(n):

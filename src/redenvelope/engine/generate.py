@@ -140,6 +140,9 @@ SWEEP = {
     "priority spread": {"priority": 1.0, "tightness": 0.8},
     "many open slots": {"slots": (1, 8), "tightness": 0.7},
     "ties everywhere": {"ties": True, "tightness": 0.8, "dcs": 12},
+    # the same ties, but each member skips a fifth of its shared queue: values still tie across
+    # members, yet hardly two members are alike (no kinds to allocate by, decision 0031)
+    "ties, queues apart": {"ties": True, "skip": 0.2, "tightness": 0.8, "dcs": 12},
 }
 
 
@@ -156,6 +159,7 @@ def generate_shape(
     priority: float = 0.0,
     slots: tuple[int, int] = (1, 3),
     ties: bool = False,
+    skip: float = 0.0,
     titles: int | None = None,
 ) -> Instance:
     """An instance made independently of `generate`: members on a clustered map, DCs placed at
@@ -163,7 +167,8 @@ def generate_shape(
     lengths log-uniform in `queue`, open slots uniform in `slots`, priorities log-normal with
     spread `priority` (0: all equal), a `new_share` of titles that everyone queues first with
     copies `scarcity` times their demand, and DC capacity `tightness` times the open slots.
-    `ties` puts every member of a region on the same few queues, so values tie everywhere."""
+    `ties` puts every member on one of a few shared queues, so values tie everywhere, and
+    `skip` drops that share of each member's shared queue at random (positions kept)."""
     rng = np.random.default_rng(seed + 7_919)
     n_titles = titles or int(min(40_000, 1_000 + members // 30))
     n_regions = int(min(600, max(30, members // 3_000)))
@@ -201,6 +206,9 @@ def generate_shape(
         offs = np.arange(len(member_q)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         table = np.stack(lists)
         titles_q = table[which[member_q], offs]
+        if skip > 0:
+            kept = rng.random(len(member_q)) >= skip
+            member_q, titles_q, offs = member_q[kept], titles_q[kept], offs[kept]
     else:
         total = int(lengths.sum())
         member_of = np.repeat(np.arange(members), lengths)
@@ -218,6 +226,8 @@ def generate_shape(
     starts = np.r_[0, np.flatnonzero(np.diff(member_q)) + 1]
     counts = np.diff(np.r_[starts, len(member_q)])
     position = (np.arange(len(member_q)) - np.repeat(starts, counts) + 1).astype(np.int32)
+    if ties and skip > 0:
+        position = (offs + 1).astype(np.int32)  # the place in the shared queue
     if not ties:
         position = position + np.cumsum(rng.random(len(position)) < 0.05).astype(np.int32) % 3
 

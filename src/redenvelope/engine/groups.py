@@ -75,19 +75,19 @@ def _alike(a, b, entry_start, entry_title, entry_a, slots, region, arc_start, ar
 
 
 @nb.njit(cache=True)
-def _kinds(key, entry_start, entry_title, entry_a, slots, region, arc_start, arc_pool):
+def _kinds(key, order, entry_start, entry_title, entry_a, slots, region, arc_start, arc_pool):
     """Each member's kind: members of the same key (a hash) that are alike as `_alike` checks;
     members of one key that are unlike (a hash collision) are told apart by comparing each with
-    the first member of every kind of that key so far."""
+    the first member of every kind of that key so far. `key`: sorted, of the members in
+    `order`."""
     n = len(key)
-    order = np.argsort(key)
     of = np.full(n, -1, np.int64)
     first = np.empty(n, np.int64)  # the first member of each kind
     kinds = 0
     i = 0
     while i < n:
         j = i
-        while j < n and key[order[j]] == key[order[i]]:
+        while j < n and key[j] == key[i]:
             j += 1
         k0 = kinds  # the kinds of this key are k0 .. kinds - 1
         for t in range(i, j):
@@ -105,33 +105,47 @@ def _kinds(key, entry_start, entry_title, entry_a, slots, region, arc_start, arc
     return of, kinds
 
 
+@nb.njit(cache=True, inline="always")
+def _mix(h, x):
+    """One step of a 64-bit hash (splitmix64's finaliser over h ^ x)."""
+    z = (h ^ x) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@nb.njit(cache=True, parallel=True)
+def _keys(entry_start, entry_title, entry_a, slots, region, arc_start, arc_pool):
+    """A hash of each member's region, slots and candidate entries in order (title, value,
+    shelves): members alike have the same one."""
+    n = len(slots)
+    key = np.empty(n, np.uint64)
+    for m in nb.prange(n):
+        h = _mix(np.uint64(region[m] + 1), np.uint64(slots[m]))
+        for e in range(entry_start[m], entry_start[m + 1]):
+            h = _mix(h, np.uint64(entry_title[e]))
+            h = _mix(h, np.float64(entry_a[e]).view(np.uint64))
+            for q in range(arc_start[e], arc_start[e + 1]):
+                h = _mix(h, np.uint64(arc_pool[q]))
+        key[m] = h
+    return key
+
+
 def find(prob) -> Kinds:
-    """The day's kinds of members (members with no open slot or no candidate entry are kinds of
-    their own: they ship nothing)."""
+    """The day's kinds of members (members with no open slot or no candidate entry are kinds
+    like any other: they ship nothing)."""
     n = prob.n_members
-    lengths = np.diff(prob.entry_start)
-    member = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    pos = (np.arange(len(member)) - prob.entry_start[member]).astype(np.uint64)
-    # a hash of each member's entries (title, value, position, shelves in reach), summed
-    arcs = np.diff(prob.arc_start).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        h = prob.entry_title.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        h ^= prob.entry_a.astype(np.float64).view(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
-        h ^= arcs * np.uint64(0x27D4EB2F165667C5)
-        h = (h ^ (h >> np.uint64(29))) * (pos + np.uint64(0x165667B19E3779F9))
-        key = np.zeros(n, np.uint64)
-        np.add.at(key, member, h)
-        key ^= prob.region.astype(np.int64).astype(np.uint64) * np.uint64(0xFF51AFD7ED558CCD)
-        key ^= prob.slots.astype(np.uint64) * np.uint64(0xC4CEB9FE1A85EC53)
-        key ^= lengths.astype(np.uint64) << np.uint64(48)
-    of, k = _kinds(
-        key, prob.entry_start, prob.entry_title, prob.entry_a, prob.slots, prob.region,
+    args = (
+        prob.entry_start, prob.entry_title, prob.entry_a, prob.slots, prob.region,
         prob.arc_start, prob.arc_pool,
     )  # fmt: skip
+    key = _keys(*args)
+    order = np.argsort(key, kind="stable")
+    of, k = _kinds(key[order], order, *args)
     count = np.bincount(of, minlength=k)
     rep = np.full(k, -1, np.int64)
     rep[of[::-1]] = np.arange(n - 1, -1, -1)  # the first member of each kind
-    return Kinds(of=of, rep=rep, count=count, entries=int(lengths[rep].sum()))
+    return Kinds(of=of, rep=rep, count=count, entries=int(np.diff(prob.entry_start)[rep].sum()))
 
 
 def worth_it(prob, kinds: Kinds) -> bool:
