@@ -105,6 +105,37 @@ def test_ties_settle_without_a_price_war():
     assert validate(inst, res.member_id, res.title_id, res.dc_id, Params()).ok
 
 
+def test_a_price_war_starts_its_phases_from_the_samples_prices_or_from_nothing(monkeypatch):
+    """A war whose shelf prices are known from the day's sample starts its phases at WARM_EPS
+    from them (fewer bids: 125,000 against 323,000); where they leave more than WARM_SPARE of
+    the shelves with a copy to spare above its floor, the phases run again from nothing, as
+    with no prices known."""
+    import importlib
+
+    kernels = importlib.import_module("redenvelope.engine.kernels")
+    inst = generate_shape(20_000, seed=3, **SWEEP["ties, queues apart"])
+    prob = build_problem(inst, Params())
+    mu, _, war, _, warm = kernels._dc_prices(prob, 0.01)  # its sample: the whole day
+    assert war and warm.shape == prob.pool_cap.shape
+    cold, hot = kernels._State(prob), kernels._State(prob)
+    cold.run_scaled(prob, mu, 0.01, war=True)
+    hot.run_scaled(prob, mu, 0.01, war=True, warm=warm)
+    assert cold.war_warm == 0 and hot.war_warm == 1
+    assert hot.steps < 0.7 * cold.steps
+    slots = int(prob.slots.astype(np.int64).sum())
+    assert _shipped_value(prob, hot.ent_pool) >= _shipped_value(prob, cold.ent_pool) - 0.01 * slots
+    monkeypatch.setattr(kernels, "WARM_SPARE", -1.0)  # every warm start dropped
+    dropped = kernels._State(prob)
+    dropped.run_scaled(prob, mu, 0.01, war=True, warm=warm)
+    assert dropped.war_warm == -1
+    assert np.array_equal(dropped.ent_pool >= 0, cold.ent_pool >= 0)
+    assert _shipped_value(prob, dropped.ent_pool) == _shipped_value(prob, cold.ent_pool)
+    res = solve(inst, Params(exact_below_entries=0, second_opinion_side_by_side=False))
+    assert res.stats["price_war"] and res.stats["war_warm"] != 0
+    assert validate(inst, res.member_id, res.title_id, res.dc_id, Params()).ok
+    assert res.objective >= 0.998 * solve_exact(inst).objective
+
+
 def test_a_price_war_known_from_the_sample_starts_by_phases_at_once():
     """The DC prices' sample of a tied day meets the price war first: the day's own auction
     then starts by phases at once, without spending its budget of bids at the fine epsilon, and
