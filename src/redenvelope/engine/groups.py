@@ -30,13 +30,13 @@ from . import flow
 from .flow import _value, empty_arcs
 
 # Kinds are allocated as one where their candidate entries are at most this share of the
-# members' (ties: 1.2%); on other days nearly every member is a kind of its own and the
-# auction is faster than cost scaling from nothing.
+# day's (ties: 1.2%); on other days nearly every member is a kind of its own and the auction
+# is faster than cost scaling from nothing.
 MAX_SHARE = 0.1
 # The last epsilon of the kinds' cost scaling: the flow is within nodes x EPS_FINAL of its
-# optimum, and its prices bound the day within about 5 x EPS_FINAL a shipment (one epsilon an
-# arc of its path) of it: 0.001 is 0.01% of a ties day (the kinds' network is small: a finer
-# end costs one more refinement).
+# optimum, and its prices bound the day within EPS_FINAL an arc of a path (6 arcs) for each
+# member and each shipment of it: 0.001 is under 0.01% of a ties day (the kinds' network is
+# small: a finer end costs one more refinement).
 EPS_FINAL = 0.001
 # Work allowed per arc of the kinds' network before the auction is used instead.
 WORK_PER_ARC = 400
