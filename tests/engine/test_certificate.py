@@ -115,7 +115,7 @@ def test_a_price_war_starts_its_phases_from_the_samples_prices_or_from_nothing(m
     kernels = importlib.import_module("redenvelope.engine.kernels")
     inst = generate_shape(20_000, seed=3, **SWEEP["ties, queues apart"])
     prob = build_problem(inst, Params())
-    mu, _, war, _, warm = kernels._dc_prices(prob, 0.01)  # its sample: the whole day
+    mu, _, war, _, warm = kernels.dc_prices(prob, 0.01)  # its sample: the whole day
     assert war and warm.shape == prob.pool_cap.shape
     cold, hot = kernels._State(prob), kernels._State(prob)
     cold.run_scaled(prob, mu, 0.01, war=True)
@@ -145,7 +145,7 @@ def test_a_price_war_known_from_the_sample_starts_by_phases_at_once():
     kernels = importlib.import_module("redenvelope.engine.kernels")
     inst = generate_shape(3000, seed=3, **SWEEP["ties everywhere"])
     prob = build_problem(inst, Params())
-    mu, _, war, _ = kernels.dc_prices(prob, 0.01)
+    mu, _, war, _, _ = kernels.dc_prices(prob, 0.01)
     assert war
     told, found = kernels._State(prob), kernels._State(prob)
     told.run_scaled(prob, mu, 0.01, war=True)
@@ -310,7 +310,7 @@ def test_refined_dc_prices_bring_the_bound_closer_to_the_optimum(members, seed):
     inst = generate(members, seed=seed)
     prob = build_problem(inst, Params())
     eps = Params().epsilon
-    mu, rounds, war, released = kernels.dc_prices(prob, eps)
+    mu, rounds, war, released, _ = kernels.dc_prices(prob, eps)
     assert rounds > 1 and released >= 0.01 and not war  # DCs were overloaded at first
     refined, steps = kernels.refine_dc_prices(prob, mu, eps, war)
     assert steps >= 1

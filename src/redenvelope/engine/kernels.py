@@ -783,17 +783,12 @@ class _State:
         )
 
 
-def dc_prices(prob, eps: float, max_outer: int = 30) -> tuple[np.ndarray, int, bool, float]:
+def dc_prices(prob, eps: float, max_outer: int = 30):
     """Prices on DC capacity: auction over shelves, then raise the price of every overloaded
     DC just enough to release its overload (the members who lose least by leaving), and let the
     released bid again, until no DC is over capacity. Also: the rounds, whether its auction met
-    a price war, and the shipments released along the way as a share of DC capacity
-    (`_dc_prices` also gives the shelf prices its auction ended with)."""
-    return _dc_prices(prob, eps, max_outer)[:4]
-
-
-def _dc_prices(prob, eps: float, max_outer: int = 30):
-    """`dc_prices`, and the shelf prices its auction ended with."""
+    a price war, the shipments released along the way as a share of DC capacity, and the shelf
+    prices its auction ended with (a war's phases on the same day may start from them)."""
     st = _State(prob)
     mu = np.zeros(len(prob.dc_cap))
     members = st.everyone
@@ -950,7 +945,7 @@ def auction(
         mu, rounds, war, refined, warm = dc_known
         mu = mu.copy()
     else:
-        mu, rounds, war, released, warm = _dc_prices(source, eps)
+        mu, rounds, war, released, warm = dc_prices(source, eps)
         refined = 0
     if dc_known is None and released >= REFINE_MIN_OVERLOAD and not war:
         # DCs were overloaded at the first prices: they were raised, maybe too far (a price war
