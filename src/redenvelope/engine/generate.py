@@ -198,7 +198,7 @@ def generate_shape(
     lo, hi = np.log(queue[0]), np.log(queue[1] + 1)
     lengths = np.exp(rng.uniform(lo, hi, members)).astype(np.int64).clip(queue[0], queue[1])
     if ties:
-        # a few shared queues per region: members of a region want the same titles in order
+        # a few shared queues: the members on one want the same titles in the same order
         n_lists = 4
         lists = [rng.choice(n_titles, size=queue[1], replace=False, p=p) for _ in range(n_lists)]
         which = rng.integers(0, n_lists, members)

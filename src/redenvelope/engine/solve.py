@@ -208,7 +208,7 @@ def _by_kinds(prob: Problem, kinds: groups.Kinds, dc_known: tuple | None = None)
         "dc_price_max": float(mu.max(initial=0)),
         "timing": {"prices": 0.0, "auction": time.perf_counter() - t, "exchange": 0.0},
         "prices": (pi, mu),
-        "kinds": info.pop("kinds"),  # kinds of members allocated as one (0: by the auction)
+        "kinds": info.pop("kinds"),  # kinds of members allocated as one (absent: the auction's)
         **{f"kinds_{k}": v for k, v in info.items()},
     }
 
